@@ -1,0 +1,101 @@
+/**
+ * `vnetlab bench` / `npm run bench`: every benchmark suite, reporting rates and, where a baseline
+ * exists, the ratio to it, side by side in one run. No timing assertions live in tests.
+ */
+import { benchVirtqueue } from "../virtio/bench.ts";
+import { benchFes } from "./fes.ts";
+
+export interface BenchRow {
+  suite: string;
+  name: string;
+  /** Events (or operations, packets) per wall-clock second. */
+  eventsPerSecond: number;
+  baselineEventsPerSecond?: number;
+  ratio?: number;
+  unit: string;
+  /** Extra figures, e.g. simulated packets per second. */
+  extra?: Record<string, number>;
+}
+
+export interface BenchSuite {
+  name: string;
+  description: string;
+  run(quick: boolean): BenchRow[];
+}
+
+export const BENCH_SUITES: BenchSuite[] = [
+  {
+    name: "fes",
+    description: "future event set: ns-3 bench-scheduler workload and timer re-arming, vs a naive heap",
+    run: (quick) =>
+      benchFes({ scale: quick ? 0.05 : 1 }).workloads.map((w) => ({
+        suite: "fes",
+        name: w.name,
+        eventsPerSecond: w.eventsPerSecond,
+        baselineEventsPerSecond: w.baselineEventsPerSecond,
+        ratio: w.ratio,
+        unit: "events/s",
+      })),
+  },
+  {
+    name: "virtqueue",
+    description: "split virtqueue: add + kick + pop + add_used + get_buf cycles on a 256-entry ring",
+    run: (quick) =>
+      benchVirtqueue(quick ? 50_000 : 1_000_000).map((r) => ({
+        suite: "virtqueue",
+        name: r.name,
+        eventsPerSecond: r.opsPerSecond,
+        unit: "ops/s",
+      })),
+  },
+];
+
+export class BenchError extends Error {
+  override name = "BenchError";
+}
+
+/** Runs the named suites (all when empty), in the order given. */
+export function runBench(names: readonly string[], quick = false): BenchRow[] {
+  const known = new Map(BENCH_SUITES.map((s) => [s.name, s]));
+  for (const n of names) {
+    if (!known.has(n)) {
+      throw new BenchError(
+        `unknown bench suite "${n}"; allowed: ${BENCH_SUITES.map((s) => s.name).join(", ")}`,
+      );
+    }
+  }
+  const suites = names.length === 0 ? BENCH_SUITES : names.map((n) => known.get(n)!);
+  return suites.flatMap((s) => s.run(quick));
+}
+
+/** An aligned plain-text table of bench rows. */
+export function formatBench(rows: readonly BenchRow[]): string {
+  const fmt = (x: number | undefined) =>
+    x === undefined
+      ? ""
+      : x >= 1e6
+        ? `${(x / 1e6).toFixed(2)} M`
+        : x >= 1e3
+          ? `${(x / 1e3).toFixed(1)} k`
+          : x.toFixed(2);
+  const table = [
+    ["suite", "workload", "rate", "unit", "baseline", "ratio"],
+    ...rows.map((r) => [
+      r.suite,
+      r.name,
+      fmt(r.eventsPerSecond),
+      r.unit,
+      fmt(r.baselineEventsPerSecond),
+      r.ratio === undefined ? "" : `${r.ratio.toFixed(2)}×`,
+    ]),
+  ];
+  const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
+  return table
+    .map((row) =>
+      row
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}

@@ -1,0 +1,583 @@
+/**
+ * The guest kernel's execution model: vCPUs that run hardirq, softirq and process context with
+ * strict priority, kernel and application threads, timers in jiffies and the softirq machinery
+ * (kernel/softirq.c, kernel/sched.c of v3.2, reduced to what the receive path needs).
+ *
+ * Process-context code is a generator: it runs instantaneously in simulated time between yields and
+ * yields to pay for CPU time or to block:
+ *
+ *   function* refill_work() {
+ *     k.charge(COST, CAT_DRIVER);          // accumulate CPU cost (never blocks)
+ *     yield k.cpu();                       // pay what was charged: time passes, irqs may preempt
+ *     yield k.sleepJiffies(2);             // msleep(1): schedule_timeout of 2 jiffies
+ *   }
+ *
+ * Softirq and hardirq code are plain functions that charge cost; a softirq pass runs at one instant
+ * and then keeps its vCPU busy for what it charged, pushing any process-context segment back.
+ * Spinlocked sections are atomic in simulated time (the holder cannot yield inside them, which is
+ * the kernel's own rule: no sleeping under a spinlock), so lock contention is never simulated; their
+ * cost is paid at the next yield.
+ */
+import { ModelError, type Simulator } from "../../sim/simulator.ts";
+import { Jiffies, type Ns } from "../../sim/time.ts";
+import { CAT_COUNT, CAT_IRQ, CAT_SCHED } from "./costs.ts";
+
+/** Values process-context generators yield. */
+export const OP_CPU = 0;
+export const OP_SLEEP = 1;
+export const OP_WAIT = 2;
+export type Op = typeof OP_CPU | typeof OP_SLEEP | typeof OP_WAIT;
+export type KernelCode<T = void> = Generator<Op, T, void>;
+
+export const CTX_PROCESS = 0;
+export const CTX_SOFTIRQ = 1;
+export const CTX_HARDIRQ = 2;
+
+const TS_RUNNABLE = 0;
+const TS_RUNNING = 1;
+const TS_BLOCKED = 2;
+const TS_DEAD = 3;
+/** Internal op: the generator returned; exit after paying its last charges. */
+const OP_EXIT = 3;
+
+/** __do_softirq: MAX_SOFTIRQ_RESTART (kernel/softirq.c, v3.2). */
+export const MAX_SOFTIRQ_RESTART = 10;
+
+export interface SchedCosts {
+  /** Hardirq entry + exit, including the VM's interrupt injection (ns). */
+  irq: Ns;
+  /** Entering __do_softirq once (ns). */
+  softirqEntry: Ns;
+  /** A context switch between threads (ns). */
+  contextSwitch: Ns;
+}
+
+export const DEFAULT_SCHED_COSTS: SchedCosts = {
+  // Assumption: a virtual interrupt (injection, VM entry, handler, EOI exit) costs a few µs on
+  // 2012 KVM hosts without posted interrupts.
+  irq: 3_000,
+  softirqEntry: 200,
+  contextSwitch: 1_500,
+};
+
+export class WaitQueue {
+  readonly waiters: KThread[] = [];
+  constructor(readonly name: string) {}
+}
+
+/** A softirq vector's handler: runs in softirq context on `cpu`. */
+export type SoftirqHandler = (cpu: Cpu) => void;
+
+export class KThread {
+  state = TS_BLOCKED;
+  gen: KernelCode | null = null;
+  /** Pending op to run after the current segment (a sleep after paying charged cost). */
+  deferredOp = -1;
+  /** Argument of the last yielded op (sleep end, wait timeout). */
+  opArg = 0;
+  waitingOn: WaitQueue | null = null;
+  /** True when woken from a wait by wake(), false when the timeout ended it. */
+  wokenByEvent = false;
+  timeoutHandle = -1;
+  segEndHandle = -1;
+  segEnd = 0;
+  sliceStart = 0;
+  /** spinlocks held and local_bh_disable depth: any >0 means atomic. */
+  locksHeld = 0;
+  bhDisabled = 0;
+  runtimeNs = 0;
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    readonly cpu: Cpu,
+    readonly body: () => KernelCode,
+  ) {}
+}
+
+export class Cpu {
+  /** Thread whose segment is on the CPU (or was last picked). */
+  current: KThread | null = null;
+  readonly runqueue: KThread[] = [];
+  /** Until when hardirq/softirq work keeps this CPU. */
+  busyUntil = 0;
+  softirqPending = 0;
+  softirqEventArmed = false;
+  dispatchArmed = false;
+  tickArmed = false;
+  restarts = 0;
+  ksoftirqd: KThread | null = null;
+  readonly ksoftirqdWait: WaitQueue;
+  /** ns charged per category. */
+  readonly busyNs = new Float64Array(CAT_COUNT);
+  /** Counters named like /proc/softirqs, /proc/net/softnet_stat. */
+  softirqRuns = 0;
+  timeSqueeze = 0;
+  irqs = 0;
+  constructor(readonly index: number) {
+    this.ksoftirqdWait = new WaitQueue(`ksoftirqd/${index}`);
+  }
+}
+
+export interface KernelOptions {
+  vcpus: number;
+  hz: number;
+  costs?: Partial<SchedCosts>;
+  /** CFS-like timeslice before a runnable thread preempts the current one (sched_latency 6 ms / 2). */
+  timesliceNs?: Ns;
+}
+
+export class Kernel {
+  readonly jiffies: Jiffies;
+  readonly cpus: Cpu[];
+  readonly costs: SchedCosts;
+  readonly timesliceNs: Ns;
+  private readonly threads: KThread[] = [];
+  /** The execution context right now. */
+  ctx = CTX_PROCESS;
+  /** The CPU executing right now (hardirq/softirq/thread). */
+  cpuNow: Cpu;
+  /** The thread whose generator is executing, if any. */
+  current: KThread | null = null;
+  /** CPU cost charged by the code executing now, not yet paid. */
+  private accum = 0;
+  private readonly accumCat = new Float64Array(CAT_COUNT);
+  private readonly savedCat = new Float64Array(CAT_COUNT);
+  private readonly softirqHandlers: (SoftirqHandler | null)[] = [null, null, null, null];
+  private readonly evSegEnd: number;
+  private readonly evTimeout: number;
+  private readonly evSoftirq: number;
+  private readonly evTick: number;
+  private readonly evDispatch: number;
+
+  constructor(
+    readonly sim: Simulator,
+    opts: KernelOptions,
+  ) {
+    if (!Number.isInteger(opts.vcpus) || opts.vcpus < 1)
+      throw new ModelError(`vcpus must be ≥ 1, got ${opts.vcpus}`);
+    this.jiffies = new Jiffies(opts.hz);
+    this.costs = { ...DEFAULT_SCHED_COSTS, ...opts.costs };
+    this.timesliceNs = opts.timesliceNs ?? 3_000_000;
+    this.cpus = Array.from({ length: opts.vcpus }, (_, i) => new Cpu(i));
+    this.cpuNow = this.cpus[0]!;
+    this.evSegEnd = sim.register("sched.segment_end", (id) => this.segmentEnd(this.threads[id]!));
+    this.evTimeout = sim.register("sched.timeout", (id) => this.timeout(this.threads[id]!));
+    this.evSoftirq = sim.register("sched.softirq", (c) => this.softirqEvent(this.cpus[c]!));
+    this.evTick = sim.register("sched.tick", (c) => this.tick(this.cpus[c]!));
+    this.evDispatch = sim.register("sched.dispatch", (c) => this.dispatch(this.cpus[c]!));
+    for (const cpu of this.cpus) {
+      cpu.ksoftirqd = this.spawn(`ksoftirqd/${cpu.index}`, cpu.index, () => this.ksoftirqd(cpu));
+    }
+  }
+
+  get now(): Ns {
+    return this.sim.now;
+  }
+
+  // ---- cost accounting -------------------------------------------------------------------
+
+  /** Charges CPU time to the executing context; paid at the next yield or softirq end. */
+  charge(ns: Ns, cat: number): void {
+    this.accum += ns;
+    this.accumCat[cat]! += ns;
+  }
+
+  /** CPU time charged by the executing context and not yet paid (its elapsed time so far). */
+  pendingCharge(): Ns {
+    return this.accum;
+  }
+
+  /** in_atomic(): hardirq, softirq, or process context holding a spinlock / bh disabled. */
+  inAtomic(): boolean {
+    if (this.ctx !== CTX_PROCESS) return true;
+    const t = this.current;
+    return t !== null && (t.locksHeld > 0 || t.bhDisabled > 0);
+  }
+
+  inInterrupt(): boolean {
+    return this.ctx !== CTX_PROCESS || (this.current !== null && this.current.bhDisabled > 0);
+  }
+
+  private settle(cpu: Cpu): Ns {
+    const c = this.accum;
+    if (c === 0) return 0;
+    for (let i = 0; i < CAT_COUNT; i++) {
+      cpu.busyNs[i]! += this.accumCat[i]!;
+      this.accumCat[i] = 0;
+    }
+    this.accum = 0;
+    return c;
+  }
+
+  // ---- ops for generators ------------------------------------------------------------------
+
+  /** Pay the CPU time charged so far (plus `ns`). */
+  cpu(ns: Ns = 0, cat = CAT_SCHED): Op {
+    if (ns > 0) this.charge(ns, cat);
+    return OP_CPU;
+  }
+
+  /** schedule_timeout(j): sleep until the timer wheel fires j jiffies from now. */
+  sleepJiffies(j: number): Op {
+    this.current!.opArg = j;
+    return OP_SLEEP;
+  }
+
+  /** Sleep on a wait queue until woken, or for at most `timeoutJiffies` (-1: no timeout). */
+  waitOn(wq: WaitQueue, timeoutJiffies = -1): Op {
+    const t = this.current!;
+    t.waitingOn = wq;
+    t.opArg = timeoutJiffies;
+    return OP_WAIT;
+  }
+
+  // ---- threads -----------------------------------------------------------------------------
+
+  /** Creates a thread on a CPU; it starts runnable. */
+  spawn(name: string, cpuIndex: number, body: () => KernelCode): KThread {
+    const cpu = this.cpus[cpuIndex];
+    if (cpu === undefined)
+      throw new ModelError(`thread ${name}: no vCPU ${cpuIndex} (have ${this.cpus.length})`);
+    const t = new KThread(this.threads.length, name, cpu, body);
+    this.threads.push(t);
+    this.makeRunnable(t);
+    return t;
+  }
+
+  /** Wakes every thread waiting on wq (wake_up_all). */
+  wakeAll(wq: WaitQueue): void {
+    const w = wq.waiters;
+    if (w.length === 0) return;
+    const list = w.splice(0, w.length);
+    for (const t of list) this.wakeThread(t);
+  }
+
+  /** Wakes the first waiter (wake_up with exclusive waiters). */
+  wakeOne(wq: WaitQueue): void {
+    const t = wq.waiters.shift();
+    if (t !== undefined) this.wakeThread(t);
+  }
+
+  private wakeThread(t: KThread): void {
+    if (t.state !== TS_BLOCKED) return;
+    if (t.timeoutHandle >= 0) this.sim.cancel(t.timeoutHandle);
+    t.timeoutHandle = -1;
+    t.waitingOn = null;
+    t.wokenByEvent = true;
+    this.makeRunnable(t);
+  }
+
+  private makeRunnable(t: KThread): void {
+    t.state = TS_RUNNABLE;
+    const cpu = t.cpu;
+    cpu.runqueue.push(t);
+    if (cpu.current === null) this.armDispatch(cpu);
+  }
+
+  private armDispatch(cpu: Cpu): void {
+    if (cpu.dispatchArmed) return;
+    cpu.dispatchArmed = true;
+    this.sim.at(Math.max(this.now, cpu.busyUntil), this.evDispatch, cpu.index, 0);
+  }
+
+  private dispatch(cpu: Cpu): void {
+    cpu.dispatchArmed = false;
+    if (cpu.current !== null) return;
+    if (cpu.busyUntil > this.now) {
+      this.armDispatch(cpu);
+      return;
+    }
+    const t = cpu.runqueue.shift();
+    if (t === undefined) return;
+    cpu.current = t;
+    t.state = TS_RUNNING;
+    t.sliceStart = this.now;
+    this.resume(t, this.costs.contextSwitch);
+  }
+
+  private timeout(t: KThread): void {
+    t.timeoutHandle = -1;
+    if (t.state !== TS_BLOCKED) return;
+    if (t.waitingOn !== null) {
+      const w = t.waitingOn.waiters;
+      const i = w.indexOf(t);
+      if (i >= 0) w.splice(i, 1);
+      t.waitingOn = null;
+    }
+    t.wokenByEvent = false;
+    this.makeRunnable(t);
+  }
+
+  private segmentEnd(t: KThread): void {
+    t.segEndHandle = -1;
+    const cpu = t.cpu;
+    if (t.deferredOp >= 0) {
+      const op = t.deferredOp;
+      t.deferredOp = -1;
+      this.block(t, op);
+      return;
+    }
+    // Round-robin among runnable threads once the slice is used (CFS reduced to its effect).
+    if (cpu.runqueue.length > 0 && this.now - t.sliceStart >= this.timesliceNs) {
+      t.state = TS_RUNNABLE;
+      cpu.runqueue.push(t);
+      cpu.current = null;
+      this.armDispatch(cpu);
+      return;
+    }
+    this.resume(t, 0);
+  }
+
+  /** Runs a thread's generator until it yields something that takes time. */
+  private resume(t: KThread, switchCost: Ns): void {
+    const cpu = t.cpu;
+    if (t.gen === null) t.gen = t.body();
+    const prevCtx = this.ctx;
+    const prevCpu = this.cpuNow;
+    this.ctx = CTX_PROCESS;
+    this.cpuNow = cpu;
+    this.current = t;
+    if (switchCost > 0) this.charge(switchCost, CAT_SCHED);
+    try {
+      for (;;) {
+        const r = t.gen.next();
+        let op: number;
+        if (r.done === true) {
+          if (t.locksHeld > 0 || t.bhDisabled > 0) throw new ModelError(`${t.name} exited holding a lock`);
+          op = OP_EXIT;
+        } else {
+          op = r.value;
+          if (t.locksHeld > 0 || t.bhDisabled > 0) {
+            throw new ModelError(
+              `${t.name} yielded (${op === OP_CPU ? "cpu" : "sleep"}) holding a spinlock or with bottom halves ` +
+                "disabled: sleeping in atomic context",
+            );
+          }
+        }
+        const cost = this.settle(cpu);
+        if (cost > 0) {
+          t.runtimeNs += cost;
+          if (op !== OP_CPU) t.deferredOp = op;
+          t.segEnd = Math.max(this.now, cpu.busyUntil) + cost;
+          t.segEndHandle = this.sim.at(t.segEnd, this.evSegEnd, t.id, 0);
+          return;
+        }
+        if (op === OP_CPU) continue;
+        this.block(t, op);
+        return;
+      }
+    } finally {
+      this.ctx = prevCtx;
+      this.cpuNow = prevCpu;
+      this.current = null;
+    }
+  }
+
+  private block(t: KThread, op: number): void {
+    const cpu = t.cpu;
+    t.state = op === OP_EXIT ? TS_DEAD : TS_BLOCKED;
+    t.wokenByEvent = false;
+    if (op === OP_EXIT) {
+      t.gen = null;
+    } else if (op === OP_SLEEP) {
+      t.timeoutHandle = this.sim.at(this.jiffies.timerExpiry(this.now, t.opArg), this.evTimeout, t.id, 0);
+    } else {
+      t.waitingOn!.waiters.push(t);
+      if (t.opArg >= 0) {
+        t.timeoutHandle = this.sim.at(this.jiffies.timerExpiry(this.now, t.opArg), this.evTimeout, t.id, 0);
+      }
+    }
+    cpu.current = null;
+    if (cpu.runqueue.length > 0) this.armDispatch(cpu);
+  }
+
+  /** Pushes the running process segment on `cpu` back by `ns` (preemption by irq/softirq). */
+  private preempt(cpu: Cpu, ns: Ns): void {
+    const t = cpu.current;
+    if (t === null || t.segEndHandle < 0 || !this.sim.queue.isPending(t.segEndHandle)) return;
+    if (t.segEnd <= this.now) return;
+    t.segEnd += ns;
+    t.segEndHandle = this.sim.queue.reschedule(t.segEndHandle, t.segEnd);
+  }
+
+  // ---- interrupts and softirqs ------------------------------------------------------------------
+
+  /** Registers the handler of softirq vector `nr` (NET_RX_SOFTIRQ = 3). */
+  openSoftirq(nr: number, fn: SoftirqHandler): void {
+    this.softirqHandlers[nr] = fn;
+  }
+
+  /**
+   * Delivers a hardirq on `cpu`: runs `handler` in hardirq context, then irq_exit runs pending
+   * softirqs unless the CPU is already inside softirq work (in_interrupt()).
+   */
+  hardirq(cpuIndex: number, handler: () => void): void {
+    const cpu = this.cpus[cpuIndex]!;
+    const prevCtx = this.ctx;
+    const prevCpu = this.cpuNow;
+    const prevAccum = this.accum;
+    if (prevAccum !== 0 || this.current !== null) {
+      throw new ModelError("hardirq delivered while another context is executing (must come from an event)");
+    }
+    this.ctx = CTX_HARDIRQ;
+    this.cpuNow = cpu;
+    cpu.irqs++;
+    try {
+      this.charge(this.costs.irq, CAT_IRQ);
+      handler();
+    } finally {
+      this.ctx = prevCtx;
+      this.cpuNow = prevCpu;
+    }
+    const cost = this.settle(cpu);
+    const start = Math.max(this.now, cpu.busyUntil);
+    const wasBusy = cpu.busyUntil > this.now;
+    cpu.busyUntil = start + cost;
+    this.preempt(cpu, cost);
+    // irq_exit → invoke_softirq, unless we interrupted softirq work that will see the pending bit.
+    if (cpu.softirqPending !== 0) {
+      if (wasBusy) this.armSoftirq(cpu);
+      else this.doSoftirq(cpu);
+    }
+  }
+
+  /**
+   * __raise_softirq_irqoff: marks a vector pending on the executing CPU. From hardirq or softirq
+   * context it runs at irq exit / restart; from process context it waits for the next softirq
+   * point — local_bh_enable, the next timer tick's irq exit, or ksoftirqd.
+   */
+  raiseSoftirq(nr: number): void {
+    const cpu = this.cpuNow;
+    cpu.softirqPending |= 1 << nr;
+    if (this.ctx === CTX_PROCESS && this.current !== null && this.current.bhDisabled === 0) this.armTick(cpu);
+  }
+
+  /**
+   * Runs a softirq pass on cpu now, in softirq context (__do_softirq, one restart). Charges of a
+   * process context it interrupts (local_bh_enable) are set aside and restored afterwards.
+   */
+  private doSoftirq(cpu: Cpu): void {
+    const prevCtx = this.ctx;
+    const prevCpu = this.cpuNow;
+    const prevCurrent = this.current;
+    const savedAccum = this.accum;
+    const savedCat = this.savedCat;
+    savedCat.set(this.accumCat);
+    this.accum = 0;
+    this.accumCat.fill(0);
+    this.ctx = CTX_SOFTIRQ;
+    this.cpuNow = cpu;
+    this.current = null;
+    cpu.softirqRuns++;
+    let cost: Ns;
+    try {
+      this.charge(this.costs.softirqEntry, CAT_SCHED);
+      this.runPendingVectors(cpu);
+    } finally {
+      cost = this.settle(cpu);
+      this.ctx = prevCtx;
+      this.cpuNow = prevCpu;
+      this.current = prevCurrent;
+      this.accum = savedAccum;
+      this.accumCat.set(savedCat);
+    }
+    cpu.busyUntil = Math.max(this.now, cpu.busyUntil) + cost;
+    this.preempt(cpu, cost);
+    if (cpu.softirqPending !== 0) {
+      // __do_softirq: restart while pending, at most MAX_SOFTIRQ_RESTART times, then ksoftirqd.
+      if (++cpu.restarts < MAX_SOFTIRQ_RESTART) {
+        this.armSoftirq(cpu);
+      } else {
+        cpu.restarts = 0;
+        this.wakeAll(cpu.ksoftirqdWait);
+      }
+    } else {
+      cpu.restarts = 0;
+    }
+  }
+
+  private runPendingVectors(cpu: Cpu): void {
+    const pending = cpu.softirqPending;
+    cpu.softirqPending = 0;
+    for (let nr = 0; nr < this.softirqHandlers.length; nr++) {
+      if ((pending & (1 << nr)) !== 0) this.softirqHandlers[nr]?.(cpu);
+    }
+  }
+
+  private armSoftirq(cpu: Cpu): void {
+    if (cpu.softirqEventArmed) return;
+    cpu.softirqEventArmed = true;
+    this.sim.at(Math.max(this.now, cpu.busyUntil), this.evSoftirq, cpu.index, 0);
+  }
+
+  private softirqEvent(cpu: Cpu): void {
+    cpu.softirqEventArmed = false;
+    if (cpu.softirqPending === 0) return;
+    if (cpu.busyUntil > this.now) {
+      this.armSoftirq(cpu);
+      return;
+    }
+    this.doSoftirq(cpu);
+  }
+
+  /** The next timer interrupt: its irq exit runs softirqs raised from process context. */
+  private armTick(cpu: Cpu): void {
+    if (cpu.tickArmed) return;
+    cpu.tickArmed = true;
+    this.sim.at(this.jiffies.timerExpiry(this.now, 1), this.evTick, cpu.index, 0);
+  }
+
+  private tick(cpu: Cpu): void {
+    cpu.tickArmed = false;
+    if (cpu.softirqPending === 0) return;
+    if (cpu.busyUntil > this.now) this.armSoftirq(cpu);
+    else this.doSoftirq(cpu);
+  }
+
+  /**
+   * local_bh_disable / local_bh_enable for process context. Enabling at depth 0 runs pending
+   * softirqs right there, on this CPU, before the caller continues (do_softirq from
+   * _local_bh_enable_ip); their cost delays the caller.
+   */
+  localBhDisable(): void {
+    const t = this.current;
+    if (t === null) return; // already atomic in irq/softirq context
+    t.bhDisabled++;
+  }
+
+  localBhEnable(): void {
+    const t = this.current;
+    if (t === null) return;
+    if (t.bhDisabled <= 0) throw new ModelError(`${t.name}: local_bh_enable without local_bh_disable`);
+    if (--t.bhDisabled > 0 || t.locksHeld > 0) return;
+    if (t.cpu.softirqPending !== 0) this.doSoftirq(t.cpu);
+  }
+
+  private *ksoftirqd(cpu: Cpu): KernelCode {
+    for (;;) {
+      while (cpu.softirqPending === 0) yield this.waitOn(cpu.ksoftirqdWait);
+      // run_ksoftirqd: __do_softirq in the thread; its time is this thread's runtime.
+      const prevCtx = this.ctx;
+      this.ctx = CTX_SOFTIRQ;
+      try {
+        this.charge(this.costs.softirqEntry, CAT_SCHED);
+        cpu.softirqRuns++;
+        this.runPendingVectors(cpu);
+      } finally {
+        this.ctx = prevCtx;
+      }
+      yield this.cpu();
+    }
+  }
+
+  /** CPU time per category over all vCPUs. */
+  busyByCategory(): Float64Array {
+    const out = new Float64Array(CAT_COUNT);
+    for (const c of this.cpus) for (let i = 0; i < CAT_COUNT; i++) out[i]! += c.busyNs[i]!;
+    return out;
+  }
+
+  threadList(): readonly KThread[] {
+    return this.threads;
+  }
+}

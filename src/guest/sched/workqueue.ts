@@ -1,0 +1,104 @@
+/**
+ * Workqueues (kernel/workqueue.c, v3.2) reduced to what virtio_net needs: one kworker per CPU
+ * draining that CPU's worklist (system_wq is per-CPU and, in v3.2, not non-reentrant), and
+ * delayed work whose queueing is a no-op while the work is pending (WORK_STRUCT_PENDING_BIT).
+ */
+import type { Cpu, Kernel, KernelCode, KThread, WaitQueue } from "./kernel.ts";
+import { WaitQueue as WQ } from "./kernel.ts";
+
+export class DelayedWork {
+  /** WORK_STRUCT_PENDING: queued or timer armed. Cleared when the work starts to run. */
+  pending = false;
+  running = 0;
+  timer = -1;
+  /** Counters: times it started running, and when it last did. */
+  runs = 0;
+  lastRun = -1;
+  queuedNoop = 0;
+  constructor(
+    readonly name: string,
+    readonly fn: () => KernelCode,
+  ) {}
+}
+
+interface Pool {
+  cpu: Cpu;
+  list: DelayedWork[];
+  wait: WaitQueue;
+  worker: KThread;
+}
+
+export class Workqueues {
+  private readonly pools: Pool[];
+  private readonly evTimer: number;
+  private readonly works: DelayedWork[] = [];
+  private readonly timerCpu: number[] = [];
+
+  constructor(private readonly k: Kernel) {
+    this.pools = k.cpus.map((cpu) => {
+      const wait = new WQ(`kworker/${cpu.index}`);
+      const pool: Pool = { cpu, list: [], wait, worker: undefined as unknown as KThread };
+      pool.worker = k.spawn(`kworker/${cpu.index}:0`, cpu.index, () => this.workerThread(pool));
+      return pool;
+    });
+    this.evTimer = k.sim.register("workqueue.delayed_work_timer_fn", (w) => {
+      const work = this.works[w]!;
+      work.timer = -1;
+      this.insert(work, this.timerCpu[w]!);
+    });
+  }
+
+  /** INIT_DELAYED_WORK. */
+  init(name: string, fn: () => KernelCode): DelayedWork {
+    const w = new DelayedWork(name, fn);
+    this.works.push(w);
+    this.timerCpu.push(0);
+    return w;
+  }
+
+  /**
+   * schedule_delayed_work(dwork, delay) → queue_delayed_work(system_wq, …): returns false and does
+   * nothing when the work is already pending (its timer is not brought forward); with delay 0 it
+   * queues at once, otherwise a timer fires `delay` jiffies later on the calling CPU.
+   */
+  scheduleDelayedWork(w: DelayedWork, delayJiffies: number): boolean {
+    if (w.pending) {
+      w.queuedNoop++;
+      return false;
+    }
+    w.pending = true;
+    const cpu = this.k.cpuNow.index;
+    if (delayJiffies === 0) {
+      this.insert(w, cpu);
+    } else {
+      const idx = this.works.indexOf(w);
+      this.timerCpu[idx] = cpu;
+      w.timer = this.k.sim.at(this.k.jiffies.timerExpiry(this.k.now, delayJiffies), this.evTimer, idx, 0);
+    }
+    return true;
+  }
+
+  private insert(w: DelayedWork, cpu: number): void {
+    const pool = this.pools[cpu]!;
+    pool.list.push(w);
+    this.k.wakeAll(pool.wait);
+  }
+
+  private *workerThread(pool: Pool): KernelCode {
+    const k = this.k;
+    for (;;) {
+      const w = pool.list.shift();
+      if (w === undefined) {
+        yield k.waitOn(pool.wait);
+        continue;
+      }
+      // process_one_work: work_clear_pending before calling the function.
+      w.pending = false;
+      w.running++;
+      w.runs++;
+      w.lastRun = k.now;
+      yield* w.fn();
+      w.running--;
+    }
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * The host's virtio-net receive backend, shaped like Linux 3.2 drivers/vhost/net.c handle_rx
+ * (kernel-facts.md §6.2): a worker that, woken by the tap (a packet arrived) or by the guest's kick,
+ * moves packets from the tap socket into the buffers the guest posted. With no buffer available it
+ * re-enables guest notifications, re-checks once ("they have slipped one in as we were doing
+ * that"), and otherwise waits for the kick, leaving packets queued in the tap.
+ *
+ * Each packet costs host CPU time; a pass handles packets back to back, then publishes the used
+ * ring and signals the guest at the end of that time, once per pass (vhost_add_used_and_signal_n,
+ * subject to VRING_AVAIL_F_NO_INTERRUPT / used_event suppression). A pass stops after
+ * VHOST_NET_WEIGHT bytes and re-queues itself.
+ */
+import { ModelError, type Simulator } from "../sim/simulator.ts";
+import type { Ns } from "../sim/time.ts";
+import { VIRTIO_NET_HDR_LEN, VIRTIO_NET_HDR_MRG_RXBUF_LEN, type VirtqueueDevice } from "../virtio/device.ts";
+import { DEFAULT_TAP, TapDevice, type TapOptions } from "./tap.ts";
+
+/** VHOST_NET_WEIGHT (drivers/vhost/net.c): bytes per handle_rx pass before requeueing. */
+export const VHOST_NET_WEIGHT = 0x80000;
+
+export interface HostCosts {
+  /** Host CPU per packet copied into the guest (recvmsg + copy to guest memory + add_used). */
+  perPacket: Ns;
+  /** Host CPU per byte copied. */
+  perByte: number;
+  /** Waking the vhost worker (sk_data_ready / eventfd → vhost_poll_queue → worker runs). */
+  wakeup: Ns;
+  /** Guest kick (ioeventfd) until the worker is woken. */
+  kickLatency: Ns;
+  /** Interrupt injection (irqfd) until the guest's hardirq runs. */
+  irqLatency: Ns;
+}
+
+export const DEFAULT_HOST_COSTS: HostCosts = {
+  // Assumptions for a 2012 host: ~1 µs of vhost work per MTU packet plus a memcpy at ~4 GB/s,
+  // a few µs to wake a kernel thread, and an interrupt delivered in a few µs through irqfd.
+  perPacket: 800,
+  perByte: 0.25,
+  wakeup: 4_000,
+  kickLatency: 3_000,
+  irqLatency: 3_000,
+};
+
+export interface HostPackets {
+  /** Frame length in bytes as the tap delivers it (Ethernet header + IP packet). */
+  frameLen(pkt: number): number;
+  free(pkt: number): void;
+}
+
+/** Where the backend delivers interrupts: the guest's vring_interrupt. */
+export interface GuestIrq {
+  interrupt(): void;
+}
+
+export class VhostNetRx {
+  readonly tap: TapDevice;
+  /** What the device wrote into each head's buffer (the model's stand-in for payload bytes). */
+  readonly packetAtHead: Int32Array;
+  private busyUntil = 0;
+  private scheduled = false;
+  /** Waiting for the guest's kick (notification enabled, ring empty). */
+  waitingForKick = false;
+  private readonly evHandleRx: number;
+  private readonly evSignal: number;
+  private readonly hdrLen: number;
+  private pendingSignal = false;
+  private irq: GuestIrq | null = null;
+  /** Counters, named like Firecracker's net metrics where they match. */
+  rxPacketsCount = 0;
+  rxBytesCount = 0;
+  /** Passes that found no available buffer (no_rx_avail_buffer). */
+  noRxAvailBuffer = 0;
+  /** Kicks received from the guest (rx_queue_event_count). */
+  rxQueueEventCount = 0;
+  interruptsInjected = 0;
+  busyNs = 0;
+
+  constructor(
+    private readonly sim: Simulator,
+    readonly dev: VirtqueueDevice,
+    private readonly packets: HostPackets,
+    readonly costs: HostCosts,
+    tap: TapOptions = DEFAULT_TAP,
+    mergeable = false,
+  ) {
+    this.hdrLen = mergeable ? VIRTIO_NET_HDR_MRG_RXBUF_LEN : VIRTIO_NET_HDR_LEN;
+    this.packetAtHead = new Int32Array(dev.size).fill(-1);
+    this.tap = new TapDevice(
+      tap,
+      (p) => packets.free(p),
+      () => this.wake(),
+    );
+    this.evHandleRx = sim.register("vhost.handle_rx", () => this.handleRx());
+    this.evSignal = sim.register("vhost.publish_and_signal", () => this.publishAndSignal());
+  }
+
+  connectGuest(irq: GuestIrq): void {
+    this.irq = irq;
+  }
+
+  /** A frame from the host network for the guest (bridge → tap). */
+  deliver(pkt: number): void {
+    this.tap.xmit(pkt);
+  }
+
+  /** The guest's kick on the rx queue (vq->notify → ioeventfd). */
+  guestKick(): void {
+    this.rxQueueEventCount++;
+    this.waitingForKick = false;
+    this.schedule(this.costs.kickLatency);
+  }
+
+  private wake(): void {
+    // vhost_poll on the tap socket wakes the worker whenever data arrives, even while waiting for
+    // a kick; handle_rx then finds no buffer and stops again.
+    this.schedule(this.costs.wakeup);
+  }
+
+  private schedule(latency: Ns): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.sim.at(Math.max(this.sim.now + latency, this.busyUntil), this.evHandleRx);
+  }
+
+  private handleRx(): void {
+    this.scheduled = false;
+    const now = this.sim.now;
+    if (this.busyUntil > now) {
+      this.scheduled = true;
+      this.sim.at(this.busyUntil, this.evHandleRx);
+      return;
+    }
+    const dev = this.dev;
+    const tap = this.tap;
+    let cost = 0;
+    let total = 0;
+    let added = 0;
+    dev.disableNotification();
+    for (;;) {
+      const pkt = tap.peek();
+      if (pkt < 0) break;
+      const head = dev.popChain();
+      if (head < 0) {
+        if (dev.enableNotification()) {
+          // They have slipped one in as we were doing that: check again.
+          dev.disableNotification();
+          continue;
+        }
+        // Nothing new? Wait for eventfd to tell us they refilled.
+        this.noRxAvailBuffer++;
+        this.waitingForKick = true;
+        break;
+      }
+      tap.read();
+      const len = this.packets.frameLen(pkt);
+      const chain = dev.chain;
+      chain.writeNetHdr(this.hdrLen, 1);
+      const wrote = chain.write(len);
+      dev.addUsed(head, this.hdrLen + wrote);
+      if (this.packetAtHead[head]! >= 0) {
+        throw new ModelError(`vhost: head ${head} reused before the guest took its packet`);
+      }
+      this.packetAtHead[head] = pkt;
+      added++;
+      cost += this.costs.perPacket + len * this.costs.perByte;
+      this.rxPacketsCount++;
+      this.rxBytesCount += len;
+      total += len + this.hdrLen;
+      if (total >= VHOST_NET_WEIGHT) {
+        this.schedule(0);
+        break;
+      }
+    }
+    this.busyUntil = now + cost;
+    this.busyNs += cost;
+    if (added > 0 && !this.pendingSignal) {
+      this.pendingSignal = true;
+      this.sim.at(this.busyUntil, this.evSignal);
+    }
+  }
+
+  private publishAndSignal(): void {
+    this.pendingSignal = false;
+    this.dev.publishUsed();
+    if (this.dev.needsNotification() && this.irq !== null) {
+      this.interruptsInjected++;
+      this.irq.interrupt();
+    }
+  }
+
+  /** The guest took the packet of a used buffer (receive_buf): it owns it from now on. */
+  takePacket(head: number): number {
+    const p = this.packetAtHead[head]!;
+    this.packetAtHead[head] = -1;
+    return p;
+  }
+}

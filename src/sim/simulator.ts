@@ -1,0 +1,180 @@
+/**
+ * The simulation kernel: the clock, the event queue, a table of handlers indexed by small integers,
+ * lazy re-armable timers, named random streams and the trace fingerprint.
+ *
+ * Models register a handler once (`register`) and then schedule events as (time, type, a, b): no
+ * closure or object is created per event. Handlers receive the two integer arguments.
+ */
+import { EventQueue } from "./event-queue.ts";
+import { Fingerprint } from "./fingerprint.ts";
+import { Rng } from "./rng.ts";
+import { checkTime, type Ns } from "./time.ts";
+
+export type Handler = (a: number, b: number) => void;
+
+export interface SimulatorOptions {
+  seed: number;
+  /** Run same-time events in a seeded random order instead of insertion order. */
+  permuteTies?: boolean;
+  /** Seed for the tie permutation (defaults to the run seed). */
+  tieSeed?: number;
+  initialCapacity?: number;
+}
+
+export class ModelError extends Error {
+  override name = "ModelError";
+}
+
+const NO_HANDLE = -1;
+
+export class Simulator {
+  readonly seed: number;
+  readonly queue: EventQueue;
+  readonly fingerprint = new Fingerprint();
+  private handlers: Handler[] = [];
+  private handlerNames: string[] = [];
+  /** Events executed so far. */
+  events = 0;
+  private stopped = false;
+
+  // Lazy timers (perf budget: "keep its deadline in a field and at most one pending event").
+  private timerCount = 0;
+  private timerDeadline = new Float64Array(64);
+  private timerHandle = new Float64Array(64);
+  private timerType = new Int32Array(64);
+  private timerArg = new Int32Array(64);
+  private readonly timerEvent: number;
+
+  constructor(opts: SimulatorOptions) {
+    if (!Number.isSafeInteger(opts.seed))
+      throw new ModelError(`seed must be a safe integer, got ${opts.seed}`);
+    this.seed = opts.seed;
+    const tieRng = opts.permuteTies ? new Rng(opts.tieSeed ?? opts.seed, "sim.ties") : null;
+    this.queue = new EventQueue(opts.initialCapacity ?? 4096, tieRng);
+    this.timerEvent = this.register("sim.timer", (t) => this.fireTimer(t));
+  }
+
+  get now(): Ns {
+    return this.queue.now;
+  }
+
+  /** Registers a handler; the returned integer is the event type to schedule. */
+  register(name: string, fn: Handler): number {
+    this.handlers.push(fn);
+    this.handlerNames.push(name);
+    return this.handlers.length - 1;
+  }
+
+  handlerName(type: number): string {
+    return this.handlerNames[type] ?? `#${type}`;
+  }
+
+  /** Schedules handler `type` at absolute time `t`. */
+  at(t: Ns, type: number, a = 0, b = 0): number {
+    return this.queue.schedule(t, type, a, b);
+  }
+
+  /** Schedules handler `type` after `delay` ns. */
+  after(delay: Ns, type: number, a = 0, b = 0): number {
+    return this.queue.schedule(this.queue.now + delay, type, a, b);
+  }
+
+  cancel(handle: number): boolean {
+    return this.queue.cancel(handle);
+  }
+
+  /** A random stream independent of every other name. */
+  rng(name: string): Rng {
+    return new Rng(this.seed, name);
+  }
+
+  /** Creates a timer that, when it expires, calls handler `type` with (a, 0). */
+  createTimer(type: number, a = 0): number {
+    const id = this.timerCount++;
+    if (id >= this.timerDeadline.length) {
+      const n = this.timerDeadline.length * 2;
+      const grow = <T extends Float64Array | Int32Array>(x: T, make: (n: number) => T) => {
+        const y = make(n);
+        y.set(x);
+        return y;
+      };
+      this.timerDeadline = grow(this.timerDeadline, (k) => new Float64Array(k));
+      this.timerHandle = grow(this.timerHandle, (k) => new Float64Array(k));
+      this.timerType = grow(this.timerType, (k) => new Int32Array(k));
+      this.timerArg = grow(this.timerArg, (k) => new Int32Array(k));
+    }
+    this.timerDeadline[id] = -1;
+    this.timerHandle[id] = NO_HANDLE;
+    this.timerType[id] = type;
+    this.timerArg[id] = a;
+    return id;
+  }
+
+  /**
+   * Arms (or re-arms) a timer for absolute time t. A later deadline only updates a field: the
+   * pending event, when it fires early, re-schedules itself for the stored deadline.
+   */
+  armTimer(id: number, t: Ns): void {
+    this.timerDeadline[id] = t;
+    const h = this.timerHandle[id]!;
+    if (h !== NO_HANDLE && this.queue.isPending(h)) {
+      if (this.queue.timeOf(h) <= t) return;
+      this.timerHandle[id] = this.queue.reschedule(h, t);
+      return;
+    }
+    this.timerHandle[id] = this.queue.schedule(t, this.timerEvent, id, 0);
+  }
+
+  disarmTimer(id: number): void {
+    this.timerDeadline[id] = -1;
+  }
+
+  timerArmed(id: number): boolean {
+    return this.timerDeadline[id]! >= 0;
+  }
+
+  timerDeadlineOf(id: number): Ns {
+    return this.timerDeadline[id]!;
+  }
+
+  private fireTimer(id: number): void {
+    const d = this.timerDeadline[id]!;
+    this.timerHandle[id] = NO_HANDLE;
+    if (d < 0) return;
+    const now = this.queue.now;
+    if (d > now) {
+      this.timerHandle[id] = this.queue.schedule(d, this.timerEvent, id, 0);
+      return;
+    }
+    this.timerDeadline[id] = -1;
+    this.handlers[this.timerType[id]!]!(this.timerArg[id]!, 0);
+  }
+
+  /** Ends the current run() after the event being executed. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /**
+   * Executes events with time ≤ until (or until stop()); leaves the clock at `until` when the queue
+   * ran dry or the limit was reached. Returns the number of events executed.
+   */
+  run(until: Ns): number {
+    checkTime(until, "run end");
+    const q = this.queue;
+    const fp = this.fingerprint;
+    const handlers = this.handlers;
+    const start = this.events;
+    this.stopped = false;
+    while (!this.stopped && q.popUntil(until)) {
+      const type = q.lastType;
+      const a = q.lastA;
+      const b = q.lastB;
+      fp.mixEvent(q.now, type, a, b);
+      this.events++;
+      handlers[type]!(a, b);
+    }
+    if (!this.stopped && q.now < until) q.now = until;
+    return this.events - start;
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * Fuzz-style properties: whatever bytes a driver (or a bug) leaves in the ring, the device side either
+ * succeeds or throws VirtqueueError, within bounded work; the same for the driver reading a garbage
+ * used ring.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { VirtqueueDevice } from "./device.ts";
+import { VirtqueueError, type VirtqueueErrorKind } from "./errors.ts";
+import { type RingAlignment, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE, vringLayout } from "./layout.ts";
+import { createTestQueue } from "./mock.ts";
+
+const SPARE = 512;
+
+const u16 = fc.integer({ min: 0, max: 0xffff });
+const u32 = fc.integer({ min: 0, max: 0xffffffff });
+
+/** Descriptor fields biased towards values that pass some checks, so walks get deep before failing. */
+function descArb(size: number, memoryBytes: number, spareBase: number) {
+  return fc.record({
+    addrLo: fc.oneof(
+      fc.integer({ min: spareBase, max: memoryBytes - 1 }),
+      fc.integer({ min: 0, max: memoryBytes }),
+      u32,
+    ),
+    addrHi: fc.oneof({ weight: 6, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: u32 }),
+    len: fc.oneof(
+      fc.integer({ min: 0, max: 8 }).map((n) => 16 * n),
+      fc.integer({ min: 0, max: 4096 }),
+      u32,
+    ),
+    flags: fc.oneof(
+      {
+        weight: 8,
+        arbitrary: fc.constantFrom(
+          0,
+          VRING_DESC_F_WRITE,
+          VRING_DESC_F_NEXT,
+          VRING_DESC_F_NEXT | VRING_DESC_F_WRITE,
+        ),
+      },
+      { weight: 2, arbitrary: fc.integer({ min: 0, max: 7 }) },
+      { weight: 1, arbitrary: u16 },
+    ),
+    next: fc.oneof(
+      { weight: 6, arbitrary: fc.integer({ min: 0, max: size }) },
+      { weight: 1, arbitrary: u16 },
+    ),
+  });
+}
+
+const ringArb = fc
+  .record({
+    sizeLog: fc.integer({ min: 0, max: 5 }),
+    alignment: fc.constantFrom<RingAlignment>("legacy", "virtio1"),
+    eventIdx: fc.boolean(),
+    indirect: fc.boolean(),
+    nextAvail: u16,
+  })
+  .chain((base) => {
+    const size = 1 << base.sizeLog;
+    const layout = vringLayout(size, 0, base.alignment);
+    const memoryBytes = layout.bytes + SPARE;
+    const desc = descArb(size, memoryBytes, layout.bytes);
+    return fc.record({
+      base: fc.constant(base),
+      descs: fc.array(desc, { minLength: size, maxLength: size }),
+      // Indirect tables: descriptors in the spare region, or plain noise.
+      spareDescs: fc.array(desc, { minLength: SPARE / 16, maxLength: SPARE / 16 }),
+      heads: fc.array(
+        fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: size }) }, { weight: 1, arbitrary: u16 }),
+        {
+          minLength: size,
+          maxLength: size,
+        },
+      ),
+      ahead: fc.oneof(
+        { weight: 6, arbitrary: fc.integer({ min: 0, max: size + 1 }) },
+        { weight: 1, arbitrary: u16 },
+      ),
+      noise: fc.oneof(
+        { weight: 3, arbitrary: fc.constant(new Uint8Array(0)) },
+        { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }) },
+      ),
+      writes: fc.array(fc.integer({ min: 0, max: 5000 }), { minLength: 1, maxLength: 8 }),
+    });
+  });
+
+const kindsSeen = new Set<VirtqueueErrorKind>();
+let chainsPopped = 0;
+
+function expectOnlyVirtqueueErrors(f: () => void): void {
+  try {
+    f();
+  } catch (e) {
+    if (!(e instanceof VirtqueueError)) throw e;
+    kindsSeen.add(e.kind);
+  }
+}
+
+describe("device side on arbitrary ring contents", () => {
+  it("pops and writes, or throws VirtqueueError", () => {
+    fc.assert(
+      fc.property(ringArb, ({ base, descs, spareDescs, heads, ahead, noise, writes }) => {
+        const size = 1 << base.sizeLog;
+        const layout = vringLayout(size, 0, base.alignment);
+        const memory = new ArrayBuffer(layout.bytes + SPARE);
+        const view = new DataView(memory);
+        const put = (table: number, i: number, d: (typeof descs)[number]) => {
+          const o = table + 16 * i;
+          view.setUint32(o, d.addrLo, true);
+          view.setUint32(o + 4, d.addrHi, true);
+          view.setUint32(o + 8, d.len, true);
+          view.setUint16(o + 12, d.flags, true);
+          view.setUint16(o + 14, d.next, true);
+        };
+        descs.forEach((d, i) => {
+          put(layout.desc, i, d);
+        });
+        spareDescs.forEach((d, i) => {
+          put(layout.bytes, i, d);
+        });
+        heads.forEach((h, i) => {
+          view.setUint16(layout.avail + 4 + 2 * i, h, true);
+        });
+        view.setUint16(layout.avail + 2, (base.nextAvail + ahead) & 0xffff, true);
+        // Raw noise over the start of the descriptor table.
+        new Uint8Array(memory).set(noise.subarray(0, Math.min(noise.length, 16 * size)), layout.desc);
+
+        const dev = new VirtqueueDevice(memory, layout, { ...base, initialIndex: base.nextAvail });
+        let w = 0;
+        for (let i = 0; i <= size + 1; i++) {
+          let head = -1;
+          expectOnlyVirtqueueErrors(() => {
+            head = dev.popChain();
+          });
+          if (head < 0) break;
+          chainsPopped++;
+          const c = dev.chain;
+          expect(c.count).toBeLessThanOrEqual(size);
+          expectOnlyVirtqueueErrors(() => {
+            if (c.remaining >= 12) c.writeNetHdr(12, 1);
+            c.write(Math.min(writes[w++ % writes.length]!, c.remaining + 1));
+          });
+          expectOnlyVirtqueueErrors(() => dev.addUsed(head, c.written));
+        }
+        dev.publishUsed();
+        expectOnlyVirtqueueErrors(() => dev.needsNotification());
+        expectOnlyVirtqueueErrors(() => dev.enableNotification());
+      }),
+      { numRuns: 1500 },
+    );
+    // The generator must reach both deep successes and many distinct rejections.
+    expect(chainsPopped).toBeGreaterThan(500);
+    for (const k of [
+      "head-out-of-range",
+      "next-out-of-range",
+      "descriptor-loop",
+      "nested-indirect",
+      "indirect-with-next",
+      "indirect-table-length",
+      "indirect-table-bounds",
+      "indirect-not-negotiated",
+      "avail-index-too-far",
+      "write-overflow",
+    ] as const) {
+      expect(kindsSeen, k).toContain(k);
+    }
+  });
+});
+
+describe("driver side on an arbitrary used ring", () => {
+  it("returns tokens or -1, or throws VirtqueueError", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 4 }),
+        fc.integer({ min: 0, max: 16 }),
+        fc.array(fc.record({ id: fc.oneof(fc.integer({ min: 0, max: 17 }), u32), len: u32 }), {
+          minLength: 16,
+          maxLength: 16,
+        }),
+        fc.oneof(fc.integer({ min: 0, max: 20 }), u16),
+        (sizeLog, adds, elems, usedIdx) => {
+          const size = 1 << sizeLog;
+          const q = createTestQueue({ size, indirect: true });
+          q.sg.set(0, 0x1000, 10);
+          q.sg.set(1, 0x2000, 100);
+          for (let t = 0; t < adds; t++) q.driver.addBuf(0, Math.min(1 + (t % 2), size), q.sg, t);
+          q.driver.kick();
+          const view = new DataView(q.memory);
+          for (let i = 0; i < size; i++) {
+            view.setUint32(q.layout.used + 4 + 8 * i, elems[i]!.id, true);
+            view.setUint32(q.layout.used + 8 + 8 * i, elems[i]!.len, true);
+          }
+          view.setUint16(q.layout.used + 2, usedIdx, true);
+          const seen = new Set<number>();
+          for (let i = 0; i <= size + 1; i++) {
+            let token = -1;
+            expectOnlyVirtqueueErrors(() => {
+              token = q.driver.getBuf();
+            });
+            if (token < 0) break;
+            expect(seen.has(token)).toBe(false);
+            seen.add(token);
+          }
+          expect(q.driver.numFree).toBeLessThanOrEqual(size);
+        },
+      ),
+      { numRuns: 500 },
+    );
+    expect(kindsSeen).toContain("used-id-not-head");
+    expect(kindsSeen).toContain("used-id-out-of-range");
+  });
+});
