@@ -1,0 +1,113 @@
+/**
+ * Scenario errors: every problem names the path, the value found there and what is allowed. zod's
+ * issues are rewritten into that form here (its default wording names neither the value nor, for
+ * unknown keys, the keys that would have been accepted).
+ */
+import type { z } from "zod";
+import { closest, formatPath, keysOf, type PathSegment, schemaAt, valueAt } from "./walk.ts";
+
+export interface ScenarioIssue {
+  /** Where, e.g. "guest.driver.ringSize" or "network.senders[1].rtt"; "(root)" for the whole file. */
+  path: string;
+  /** The value found there (undefined when missing); for a defaulted field, the default. */
+  value: unknown;
+  /** What is wrong and what is allowed. */
+  message: string;
+  /** True when the field was not written and `value` is its default. */
+  defaulted?: boolean;
+}
+
+export class ScenarioError extends Error {
+  override name = "ScenarioError";
+  constructor(
+    readonly issues: readonly ScenarioIssue[],
+    readonly origin?: string,
+  ) {
+    super(formatIssues(issues, origin));
+  }
+}
+
+const MAX_VALUE_CHARS = 80;
+
+function showValue(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > MAX_VALUE_CHARS ? `${s.slice(0, MAX_VALUE_CHARS - 1)}…` : s;
+}
+
+function formatIssue(i: ScenarioIssue): string {
+  if (i.value === undefined) return `${i.path}: ${i.message}`;
+  return `${i.path} = ${showValue(i.value)}${i.defaulted ? " (default)" : ""}: ${i.message}`;
+}
+
+export function formatIssues(issues: readonly ScenarioIssue[], origin?: string): string {
+  const head = `invalid scenario${origin ? ` ${origin}` : ""}: ${issues.length} problem${issues.length === 1 ? "" : "s"}`;
+  return [head, ...issues.map((i) => `  - ${formatIssue(i)}`)].join("\n");
+}
+
+const TYPE_TEXT: Record<string, string> = {
+  object: "a mapping of keys to values",
+  array: "a list",
+  string: "a string",
+  number: "a number",
+  boolean: "true or false",
+};
+
+/** A union branch that failed only because the value has another type or literal: it says nothing. */
+const wrongShape = (branch: readonly z.core.$ZodIssue[]): boolean =>
+  branch.every((b) => b.path.length === 0 && (b.code === "invalid_type" || b.code === "invalid_value"));
+
+/**
+ * Replaces a union failure by the issues of the one branch whose shape the value had ("bulk" or
+ * { bytes }: an object with a bad key should hear about the key), keeping paths absolute.
+ */
+function expandUnions(issues: readonly z.core.$ZodIssue[], base: readonly PropertyKey[]): z.core.$ZodIssue[] {
+  return issues.flatMap((iss) => {
+    const path = [...base, ...iss.path];
+    if (iss.code === "invalid_union") {
+      const matching = iss.errors.filter((branch) => !wrongShape(branch));
+      if (matching.length === 1) return expandUnions(matching[0]!, path);
+    }
+    return [{ ...iss, path }];
+  });
+}
+
+/** Rewrites zod issues against `root` into ScenarioIssues; `raw` is the input that was parsed. */
+export function issuesFromZod(
+  issues: readonly z.core.$ZodIssue[],
+  raw: unknown,
+  root: z.ZodType,
+): ScenarioIssue[] {
+  const out: ScenarioIssue[] = [];
+  for (const iss of expandUnions(issues, [])) {
+    const path = iss.path as PathSegment[];
+    if (iss.code === "unrecognized_keys") {
+      const allowed = keysOf(schemaAt(root, path) ?? root) ?? [];
+      for (const key of iss.keys) {
+        const guess = closest(key, allowed);
+        out.push({
+          path: formatPath([...path, key]),
+          value: valueAt(raw, [...path, key]),
+          message:
+            `unknown key "${key}"${guess ? ` (did you mean "${guess}"?)` : ""}; ` +
+            `allowed keys in ${formatPath(path)}: ${allowed.join(", ")}`,
+        });
+      }
+      continue;
+    }
+    const written = valueAt(raw, path);
+    const defaulted = written === undefined && iss.input !== undefined;
+    let message = iss.message;
+    if (iss.code === "invalid_type" && message.startsWith("Invalid input")) {
+      const keys = iss.expected === "object" ? keysOf(schemaAt(root, path) ?? root) : undefined;
+      message = `must be ${TYPE_TEXT[iss.expected] ?? iss.expected}${keys ? ` (keys: ${keys.join(", ")})` : ""}`;
+    }
+    if (written === undefined && !defaulted) message = `is required; ${message}`;
+    out.push({
+      path: formatPath(path),
+      value: defaulted ? iss.input : written,
+      message,
+      ...(defaulted ? { defaulted: true } : {}),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,402 @@
+import { describe, expect, it } from "vitest";
+import { type ScenarioIssue, ScenarioError } from "./errors.ts";
+import { jsonSchema, parseScenario } from "./load.ts";
+import { DRIVER_VERSIONS, defaultMinFreeKbytes, defaultTcpRmemMax } from "./schema.ts";
+import { parseDuration, parseSize } from "./units.ts";
+
+/** The issues parseScenario reports for `input` (fails the test if it parses). */
+function issuesOf(input: unknown): ScenarioIssue[] {
+  try {
+    parseScenario(input);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ScenarioError);
+    return [...(e as ScenarioError).issues];
+  }
+  throw new Error("expected the scenario to be rejected");
+}
+
+/** The single issue at `path`, checked to carry `value` and mention every `allowed` fragment. */
+function expectIssue(input: unknown, path: string, value: unknown, ...allowed: string[]): ScenarioIssue {
+  const issues = issuesOf(input);
+  const hit = issues.find((i) => i.path === path);
+  expect(hit, `no issue at ${path}; got ${JSON.stringify(issues)}`).toBeDefined();
+  expect(hit!.value).toEqual(value);
+  for (const a of allowed) expect(hit!.message).toContain(a);
+  return hit!;
+}
+
+describe("defaults", () => {
+  const s = parseScenario({});
+
+  it("makes {} a complete scenario: the seed's small guest with one bulk flow", () => {
+    expect(s.guest.vcpus).toBe(1);
+    expect(s.guest.memory).toBe(parseSize("512MiB"));
+    expect(s.guest.hz).toBe(250);
+    expect(s.guest.driver.version).toBe("v3.2");
+    expect(s.guest.driver.ringSize).toBe(256);
+    expect(s.guest.driver.rxMode).toBe("small");
+    expect(s.network.senders).toHaveLength(1);
+    expect(s.network.senders[0]!.flow).toEqual({ kind: "bulk" });
+    expect(s.apps.readers.map((r) => r.name)).toEqual(["reader0"]);
+    expect(s.duration).toBe(parseDuration("30s"));
+  });
+
+  it("resolves 'auto' values with the kernel formulas", () => {
+    // The comment table of init_per_zone_wmark_min: 512 MB → 2896 k, 64 MB → 1024 k, 1 GB → 4096 k.
+    expect(s.guest.minFreeKbytes).toBe(2896);
+    expect(defaultMinFreeKbytes(parseSize("64MiB"))).toBe(1024);
+    expect(defaultMinFreeKbytes(parseSize("1GiB"))).toBe(4096);
+    expect(defaultMinFreeKbytes(parseSize("64GiB"))).toBe(32768);
+    expect(s.guest.tcp.rmem.max).toBe(defaultTcpRmemMax(s.guest.memory));
+    expect(defaultTcpRmemMax(parseSize("64GiB"))).toBe(4 * 1024 * 1024);
+    expect(s.guest.driver.napiWeight).toBe(128);
+    expect(parseScenario({ guest: { driver: { version: "mainline" } } }).guest.driver.napiWeight).toBe(64);
+    expect(s.host.qdiscLimit).toBe(s.host.tapQueueLen);
+    expect(parseScenario({ host: { tapQueueLen: 1000 } }).host.qdiscLimit).toBe(1000);
+  });
+
+  it("derives the rx mode from the features like virtnet_probe", () => {
+    const mode = (features: object) => parseScenario({ guest: { driver: { features } } }).guest.driver.rxMode;
+    expect(mode({ mrgRxbuf: true })).toBe("mergeable");
+    expect(mode({ mrgRxbuf: true, guestTso4: true })).toBe("mergeable");
+    expect(mode({ guestTso6: true })).toBe("big");
+    expect(mode({ guestTso4: true, guestEcn: true })).toBe("big");
+  });
+
+  it("converts units to integers", () => {
+    const t = parseScenario({
+      duration: "1m",
+      network: { uplink: { rate: "400MB/s" }, senders: [{ rtt: "1.5ms", rate: "10Mbps" }] },
+    });
+    expect(t.duration).toBe(60e9);
+    expect(t.network.uplink.rate).toBe(3.2e9);
+    expect(t.network.senders[0]!.rtt).toBe(1_500_000);
+    expect(t.network.senders[0]!.rate).toBe(1e7);
+  });
+
+  it("gives every field a default that the JSON Schema publishes", () => {
+    // Writing out the JSON Schema's defaults explicitly must give the same scenario as {}.
+    const explicit = defaultsOf(jsonSchema());
+    expect(parseScenario(explicit)).toEqual(s);
+  });
+});
+
+/** An input built from the `default`s of a JSON Schema, recursing into object properties. */
+function defaultsOf(node: Record<string, unknown>): unknown {
+  const props = node.properties as Record<string, Record<string, unknown>> | undefined;
+  if (props === undefined) return node.default;
+  const out: Record<string, unknown> = {};
+  for (const [k, p] of Object.entries(props)) {
+    if (k === "extends") continue;
+    const v = p.properties ? defaultsOf(p) : p.default;
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+describe("strictness", () => {
+  it("rejects an unknown key at depth, naming its path and the allowed keys", () => {
+    const i = expectIssue(
+      { guest: { driver: { features: { mrgRxbuff: true } } } },
+      "guest.driver.features.mrgRxbuff",
+      true,
+      'unknown key "mrgRxbuff"',
+      'did you mean "mrgRxbuf"',
+      "indirectDesc",
+    );
+    expect(i.message).toContain("allowed keys in guest.driver.features");
+  });
+
+  it("rejects unknown keys inside list items", () => {
+    expectIssue({ network: { senders: [{}, { rtts: "5ms" }] } }, "network.senders[1].rtts", "5ms", "rtt");
+  });
+
+  it("reports inside the union branch the value was meant for", () => {
+    expectIssue(
+      { network: { senders: [{ flow: { bites: 1 } }] } },
+      "network.senders[0].flow.bites",
+      1,
+      '"bytes"',
+    );
+    expectIssue(
+      { network: { senders: [{ flow: { bytes: "1M" } }] } },
+      "network.senders[0].flow.bytes",
+      "1M",
+      "MiB",
+    );
+    expectIssue({ network: { senders: [{ flow: 7 }] } }, "network.senders[0].flow", 7, '"bulk" or an object');
+  });
+
+  it("names path, value and what is allowed for wrong types", () => {
+    expectIssue({ guest: { vcpus: "two" } }, "guest.vcpus", "two", "an integer from 1 to 64");
+    expectIssue(
+      { network: { senders: [{}, { rtt: 40 }] } },
+      "network.senders[1].rtt",
+      40,
+      "a unit is required",
+      "ms",
+    );
+    expectIssue({ guest: { memory: "512 megs" } }, "guest.memory", "512 megs", 'unknown unit "megs"', "MiB");
+    expectIssue({ guest: "big" }, "guest", "big", "a mapping", "vcpus");
+    expectIssue({ apps: { readers: { name: "x" } } }, "apps.readers", { name: "x" }, "a list");
+    expectIssue(
+      { guest: { driver: { version: "v3.3" } } },
+      "guest.driver.version",
+      "v3.3",
+      '"patch1"',
+      '"rfc-v1"',
+    );
+    expectIssue({ host: { oneQueue: "yes" } }, "host.oneQueue", "yes", "true or false");
+  });
+
+  it("names path, value and range for out-of-range values", () => {
+    expectIssue({ guest: { vcpus: 65 } }, "guest.vcpus", 65, "from 1 to 64");
+    expectIssue({ guest: { memory: "32MiB" } }, "guest.memory", "32MiB", "from 64MiB to 64GiB");
+    expectIssue({ guest: { driver: { ringSize: 384 } } }, "guest.driver.ringSize", 384, "power of two");
+    expectIssue({ guest: { driver: { ringSize: 65536 } } }, "guest.driver.ringSize", 65536, "32768");
+    expectIssue({ guest: { hz: 300 } }, "guest.hz", 300, "100, 250, 1000");
+    expectIssue(
+      { guest: { minFreeKbytes: 64 } },
+      "guest.minFreeKbytes",
+      64,
+      '"auto" or an integer from 128 to 65536',
+    );
+    expectIssue({ network: { senders: [{ loss: 0.9 }] } }, "network.senders[0].loss", 0.9, "from 0 to 0.5");
+    expectIssue({ guest: { memory: "100001KiB" } }, "guest.memory", "100001KiB", "multiple of 4KiB");
+  });
+
+  it("reports a missing required list-item field", () => {
+    const i = expectIssue(
+      { faults: { linkOutages: [{ at: "1s" }] } },
+      "faults.linkOutages[0].duration",
+      undefined,
+    );
+    expect(i.message).toMatch(/^is required; must be a duration/);
+  });
+
+  it("reports every problem at once", () => {
+    expect(issuesOf({ guest: { vcpus: 0, hz: 1 }, seed: -1 }).map((i) => i.path)).toEqual([
+      "seed",
+      "guest.vcpus",
+      "guest.hz",
+    ]);
+  });
+
+  it("formats a readable multi-line message", () => {
+    const message = (() => {
+      try {
+        parseScenario({ guest: { vcpus: 0 } }, "my.yaml");
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })();
+    expect(message).toBe(
+      "invalid scenario my.yaml: 1 problem\n  - guest.vcpus = 0: must be an integer from 1 to 64",
+    );
+  });
+});
+
+describe("cross-field rules", () => {
+  it("warm-up must be shorter than the run", () => {
+    expectIssue({ duration: "10s", warmup: "10s" }, "warmup", "10s", "below duration (10s)");
+  });
+
+  it("an explicit rx mode must agree with the features", () => {
+    expectIssue(
+      { guest: { driver: { rxMode: "mergeable" } } },
+      "guest.driver.rxMode",
+      "mergeable",
+      "mrgRxbuf: true",
+    );
+    expectIssue(
+      { guest: { driver: { rxMode: "small", features: { guestTso4: true } } } },
+      "guest.driver.rxMode",
+      "small",
+      '"auto" or "big"',
+    );
+    expect(
+      parseScenario({ guest: { driver: { rxMode: "big", features: { guestTso4: true } } } }).guest.driver
+        .rxMode,
+    ).toBe("big");
+  });
+
+  it("feature bits need their prerequisites (VIRTIO 5.1.3.1)", () => {
+    expectIssue(
+      { guest: { driver: { features: { guestEcn: true } } } },
+      "guest.driver.features.guestEcn",
+      true,
+      "guestTso4 or features.guestTso6",
+    );
+    expectIssue(
+      { guest: { driver: { features: { guestTso6: true, guestCsum: false } } } },
+      "guest.driver.features.guestTso6",
+      true,
+      "guestCsum",
+    );
+  });
+
+  it("the ring must hold one buffer of direct descriptors", () => {
+    expectIssue(
+      { guest: { driver: { ringSize: 16, features: { guestTso4: true } } } },
+      "guest.driver.ringSize",
+      16,
+      "at least 20 in big mode",
+    );
+    expect(parseScenario({ guest: { driver: { ringSize: 2 } } }).guest.driver.ringSize).toBe(2);
+  });
+
+  it("small mode caps the MTU at ETH_DATA_LEN", () => {
+    expectIssue({ network: { mtu: 9000 } }, "network.mtu", 9000, "at most 1500 in small mode");
+    expect(
+      parseScenario({ network: { mtu: 9000 }, guest: { driver: { features: { mrgRxbuf: true } } } }).network
+        .mtu,
+    ).toBe(9000);
+  });
+
+  it("CPUs must exist", () => {
+    expectIssue({ guest: { driver: { irqCpu: 1 } } }, "guest.driver.irqCpu", 1, "below guest.vcpus (1)");
+    expectIssue(
+      { apps: { readers: [{ cpu: 2 }] }, guest: { vcpus: 2 } },
+      "apps.readers[0].cpu",
+      2,
+      "below guest.vcpus (2)",
+    );
+  });
+
+  it("outages lie inside the run, on known links, without overlapping", () => {
+    const outages = (linkOutages: object[]) => ({ duration: "10s", faults: { linkOutages } });
+    expectIssue(
+      outages([{ at: "9s", duration: "2s" }]),
+      "faults.linkOutages[0].duration",
+      "2s",
+      "within the run",
+    );
+    expectIssue(
+      outages([
+        { at: "1s", duration: "2s" },
+        { at: "2s", duration: "1s" },
+      ]),
+      "faults.linkOutages[1].at",
+      "2s",
+      "overlaps faults.linkOutages[0] (1s to 3s)",
+    );
+    // Back-to-back outages and outages on different links do not overlap.
+    parseScenario(
+      outages([
+        { at: "1s", duration: "1s" },
+        { at: "2s", duration: "1s" },
+        { at: "1s", duration: "1s", link: "senders0" },
+      ]),
+    );
+    expectIssue(
+      outages([{ at: "1s", duration: "1s", link: "wan" }]),
+      "faults.linkOutages[0].link",
+      "wan",
+      "senders0",
+    );
+  });
+
+  it("readers named by senders must exist and names must be unique", () => {
+    expectIssue(
+      { network: { senders: [{ reader: "torrent" }] } },
+      "network.senders[0].reader",
+      "torrent",
+      "reader0",
+    );
+    expectIssue({ apps: { readers: [{ name: "a" }, { name: "a" }] } }, "apps.readers[1].name", "a", "unique");
+    expectIssue(
+      { network: { senders: [{ name: "uplink" }] } },
+      "network.senders[0].name",
+      "uplink",
+      "reserved",
+    );
+    expectIssue({ apps: { readers: [] } }, "apps.readers", [], "at least one reader");
+  });
+
+  it("staggered flows must all open before the run ends", () => {
+    expectIssue(
+      { duration: "10s", network: { senders: [{ count: 11, stagger: "1s" }] } },
+      "network.senders[0].stagger",
+      "1s",
+      "open at 10s",
+    );
+  });
+
+  it("anonymous memory must fit in memory minus min_free_kbytes", () => {
+    const base = {
+      guest: { memory: "256MiB", baseMemory: "48MiB" },
+      apps: { readers: [{ memory: "8MiB" }] },
+    };
+    // 256 MiB - 2048 KiB = 254 MiB; 48 + 8 + 198 fits exactly, one more MiB does not.
+    parseScenario({ ...base, apps: { ...base.apps, memoryHogs: [{ size: "198MiB" }] } });
+    expectIssue(
+      { ...base, apps: { ...base.apps, memoryHogs: [{ size: "199MiB", at: "1s" }] } },
+      "apps.memoryHogs[0].size",
+      "199MiB",
+      "at 1s anonymous memory would reach 255MiB",
+      "= 254MiB",
+    );
+    // A spike counts only while it is held: two spikes in turn fit where two at once do not.
+    const spikes = (second: string) => ({
+      ...base,
+      faults: {
+        memorySpikes: [
+          { at: "1s", size: "100MiB", duration: "1s" },
+          { at: second, size: "100MiB", duration: "1s" },
+        ],
+      },
+    });
+    parseScenario(spikes("2s"));
+    expectIssue(spikes("1500ms"), "faults.memorySpikes[1].size", "100MiB", "at 1.5s");
+  });
+
+  it("shows defaulted values when a rule involves a field that was not written", () => {
+    const i = expectIssue({ duration: "1s" }, "warmup", "2s", "below duration (1s)");
+    expect(i.defaulted).toBe(true);
+  });
+
+  it("does not run cross-field rules on invalid fields (no cascades)", () => {
+    expect(issuesOf({ guest: { vcpus: 0 }, warmup: "1h" }).map((i) => i.path)).toEqual(["guest.vcpus"]);
+  });
+});
+
+describe("jsonSchema", () => {
+  const schema = jsonSchema();
+
+  /** Every object node of a JSON Schema, with its JSON pointer. */
+  function* objects(node: unknown, at = "#"): Generator<[string, Record<string, unknown>]> {
+    if (Array.isArray(node)) {
+      for (const [i, n] of node.entries()) yield* objects(n, `${at}/${i}`);
+    } else if (node !== null && typeof node === "object") {
+      const o = node as Record<string, unknown>;
+      if (o.type === "object") yield [at, o];
+      for (const [k, v] of Object.entries(o)) if (k !== "default") yield* objects(v, `${at}/${k}`);
+    }
+  }
+
+  it("is plain JSON", () => {
+    expect(JSON.parse(JSON.stringify(schema))).toEqual(schema);
+    expect(schema.$schema).toBe("https://json-schema.org/draft/2020-12/schema");
+    expect(schema.title).toBe("vnetlab scenario");
+  });
+
+  it("closes every object and documents every property", () => {
+    const seen = [...objects(schema)];
+    expect(seen.length).toBeGreaterThan(20);
+    for (const [at, o] of seen) {
+      expect(o.additionalProperties, at).toBe(false);
+      for (const [k, p] of Object.entries(o.properties as Record<string, Record<string, unknown>>)) {
+        expect(typeof p.description, `${at}/properties/${k}`).toBe("string");
+      }
+    }
+  });
+
+  it("publishes input forms: units as strings with defaults, the driver list, extends", () => {
+    const props = schema.properties as Record<string, Record<string, unknown>>;
+    expect(props.duration).toMatchObject({ type: "string", default: "30s" });
+    expect(props.extends).toMatchObject({ type: "string" });
+    const guest = props.guest!.properties as Record<string, Record<string, unknown>>;
+    const driver = guest.driver!.properties as Record<string, Record<string, unknown>>;
+    expect(driver.version!.enum).toEqual([...DRIVER_VERSIONS]);
+  });
+});

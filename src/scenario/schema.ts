@@ -1,0 +1,1089 @@
+/**
+ * The scenario schema: the single source of validation, defaults, documentation and the published
+ * JSON Schema. Every field has a default and a description; every object is strict. Durations, sizes
+ * and rates are written with units and come out as integers (ns, bytes, bit/s). "auto" values that
+ * follow a kernel formula are resolved here, so the parsed Scenario holds the numbers a run uses.
+ * Cross-field rules live in the superRefine callbacks at the level that sees all fields involved.
+ */
+import { z } from "zod";
+import { SUPPORTED_HZ } from "../sim/time.ts";
+import {
+  allowedText,
+  DURATION_KIND,
+  formatDuration,
+  formatSize,
+  RATE_KIND,
+  SIZE_KIND,
+  tryParseQuantity,
+  type UnitKind,
+  unitPattern,
+} from "./units.ts";
+
+/**
+ * Every driver version a scenario may name. The driver registry (src/guest/net/virtio_net) must
+ * implement exactly these; a test there checks it against this list.
+ */
+export const DRIVER_VERSIONS = [
+  "v3.2",
+  "patch1",
+  "rfc-v1",
+  "mainline",
+  "drop-recycle",
+  "reserve-pool",
+  "adaptive-retry",
+  "page-recycle",
+] as const;
+export type DriverVersion = (typeof DRIVER_VERSIONS)[number];
+
+export const RX_MODES = ["small", "big", "mergeable"] as const;
+export type RxMode = (typeof RX_MODES)[number];
+export const BACKENDS = ["vhost", "qemu"] as const;
+export const CONGESTION_CONTROLS = ["cubic", "reno"] as const;
+
+/** x86 PAGE_SIZE; the model counts memory in pages. */
+export const PAGE_SIZE = 4096;
+
+// ---------------------------------------------------------------------------------------------
+// Kernel formulas behind the "auto" values.
+
+/**
+ * init_per_zone_wmark_min (mm/page_alloc.c): min_free_kbytes = int_sqrt(lowmem_kbytes * 16), clamped
+ * to [128, 65536]. lowmem_kbytes is nr_free_buffer_pages() at boot; we use the guest's memory size,
+ * which reproduces the table in the kernel comment (512 MB → 2896 k, 1 GB → 4096 k).
+ */
+export function defaultMinFreeKbytes(memoryBytes: number): number {
+  const kbytes = Math.floor(memoryBytes / 1024);
+  return Math.min(65536, Math.max(128, Math.floor(Math.sqrt(kbytes * 16))));
+}
+
+/**
+ * tcp_init (net/ipv4/tcp.c, 3.2): limit = max(nr_free_buffer_pages() / 8, 128) pages;
+ * tcp_rmem[2] = max(87380, min(4 MB, limit << (PAGE_SHIFT - 7))). Memory size stands in for
+ * nr_free_buffer_pages() as above, so a 512 MiB guest gets 512 KiB.
+ */
+export function defaultTcpRmemMax(memoryBytes: number): number {
+  const limit = Math.max(Math.floor(memoryBytes / PAGE_SIZE / 8), 128);
+  return Math.max(87380, Math.min(4 * 1024 * 1024, limit * 32));
+}
+
+/**
+ * NAPI weight when the scenario says "auto": v3.2's virtio_net registers `napi_weight = 128` (a module
+ * parameter; still 128 in 3.8); v6.1 uses NAPI_POLL_WEIGHT = 64. Our own policies start from the 3.2
+ * driver, so they keep 128.
+ */
+export function defaultNapiWeight(version: DriverVersion): number {
+  return version === "mainline" ? 64 : 128;
+}
+
+/** The mode virtnet_probe/try_fill_recv pick (v3.2): mergeable if MRG_RXBUF, else big if TSO4/TSO6/ECN. */
+export function rxModeFor(f: {
+  mrgRxbuf: boolean;
+  guestTso4: boolean;
+  guestTso6: boolean;
+  guestEcn: boolean;
+}): RxMode {
+  if (f.mrgRxbuf) return "mergeable";
+  return f.guestTso4 || f.guestTso6 || f.guestEcn ? "big" : "small";
+}
+
+/**
+ * Descriptors one receive buffer takes without indirect descriptors: small = 2 (virtio_net_hdr +
+ * data), big = MAX_SKB_FRAGS + 2 = 20, mergeable = 1 (add_recvbuf_*, v3.2).
+ */
+export const DIRECT_DESCRIPTORS: Readonly<Record<RxMode, number>> = { small: 2, big: 20, mergeable: 1 };
+
+// ---------------------------------------------------------------------------------------------
+// Field builders: each knows what it allows and says so in its error message and description.
+
+const MAX_INT = Number.MAX_SAFE_INTEGER;
+
+function intSchema(min: number, max: number, orText = "") {
+  const error = `must be ${orText}an integer from ${min} to ${max}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+}
+
+function int(def: number, doc: string, min: number, max: number) {
+  return intSchema(min, max).default(def).describe(doc);
+}
+
+function bool(def: boolean, doc: string) {
+  return z.boolean({ error: "must be true or false" }).default(def).describe(doc);
+}
+
+function choice<const T extends readonly [string, ...string[]]>(values: T, def: T[number], doc: string) {
+  const error = `must be one of ${values.map((v) => JSON.stringify(v)).join(", ")}`;
+  return z.enum(values, { error }).default(def).describe(doc);
+}
+
+/** A duration/size/rate string → integer in base units, bounded by [min, max] (written with units). */
+function unitSchema(kind: UnitKind, min: string, max: string, orText = "") {
+  const lo = parseBound(kind, min);
+  const hi = parseBound(kind, max);
+  const allowed = `must be ${orText}${allowedText(kind)}`;
+  const unparsable = (value: unknown): string => {
+    if (value === undefined) return allowed;
+    const r = tryParseQuantity(kind, value);
+    return "reason" in r ? `${r.reason}; ${allowed}` : allowed;
+  };
+  return z
+    .string({ error: (iss) => unparsable(iss.input) })
+    .transform((text, ctx) => {
+      const r = tryParseQuantity(kind, text);
+      if ("reason" in r) {
+        ctx.issues.push({ code: "custom", message: unparsable(text), input: text });
+        return z.NEVER;
+      }
+      if (r.value < lo || r.value > hi) {
+        ctx.issues.push({
+          code: "custom",
+          message: `must be ${orText}${kind.noun} from ${min} to ${max}`,
+          input: text,
+        });
+        return z.NEVER;
+      }
+      return r.value;
+    })
+    .meta({ pattern: unitPattern(kind) });
+}
+
+function parseBound(kind: UnitKind, text: string): number {
+  const r = tryParseQuantity(kind, text);
+  if ("reason" in r) throw new Error(`schema bound "${text}": ${r.reason}`);
+  return r.value;
+}
+
+const unitDoc = (kind: UnitKind, min: string, max: string): string =>
+  ` ${kind.noun.replace(/^a/, "A")} from ${min} to ${max}, with a unit: ${[...kind.units.keys()].join(", ")}.`;
+
+/** A field builder for one kind of quantity, with a default and its usual bounds. */
+const quantity =
+  (kind: UnitKind, lowest: string, highest: string) =>
+  (def: string, doc: string, min = lowest, max = highest) =>
+    unitSchema(kind, min, max)
+      .prefault(def)
+      .describe(doc + unitDoc(kind, min, max));
+
+/** The same without a default, for list items whose meaning is the value itself (an outage's start). */
+const requiredQuantity =
+  (kind: UnitKind, lowest: string, highest: string) =>
+  (doc: string, min = lowest, max = highest) =>
+    unitSchema(kind, min, max).describe(`${doc} Required.${unitDoc(kind, min, max)}`);
+
+const duration = quantity(DURATION_KIND, "0s", "24h");
+const size = quantity(SIZE_KIND, "0B", "64GiB");
+const rate = quantity(RATE_KIND, "1kbit/s", "1Tbit/s");
+const requiredDuration = requiredQuantity(DURATION_KIND, "0s", "24h");
+const requiredSize = requiredQuantity(SIZE_KIND, "4KiB", "64GiB");
+
+/** Cross-field rules run only on subtrees whose fields are all valid, so they never report cascades. */
+const whenValid = { when: (p: { issues: readonly unknown[] }) => p.issues.length === 0 };
+
+/** "auto" or the inner schema; "auto" passes through and the parent resolves it. */
+function autoOr<T extends z.ZodType>(inner: (orText: string) => T, innerText: string, doc: string) {
+  return z
+    .union([z.literal("auto"), inner('"auto" or ')], { error: `must be "auto" or ${innerText}` })
+    .default("auto")
+    .describe(doc);
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const NAME_TEXT = 'a name of 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit';
+const nameSchema = z
+  .string({ error: `must be ${NAME_TEXT}` })
+  .regex(NAME_RE, { error: `must be ${NAME_TEXT}` });
+
+/** Fills in positional names ("reader0", …) for list items written without one. */
+function named<T extends { name?: string | undefined }>(
+  items: T[],
+  prefix: string,
+): (T & { name: string })[] {
+  return items.map((it, i) => ({ ...it, name: it.name ?? `${prefix}${i}` }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// guest.driver
+
+const featuresSchema = z.strictObject({
+  mrgRxbuf: bool(
+    false,
+    "VIRTIO_NET_F_MRG_RXBUF (QEMU property mrg_rxbuf): mergeable receive buffers, one page per buffer. QEMU " +
+      "offers it by default, but the seed's devices did not (RFC cover letter: only the small-buffer path was " +
+      "tested), so the default is off.",
+  ),
+  guestCsum: bool(
+    true,
+    "VIRTIO_NET_F_GUEST_CSUM (guest_csum): the guest accepts packets with a partial checksum. QEMU default on. " +
+      "Required by guestTso4/guestTso6 (VIRTIO 1.x 5.1.3.1).",
+  ),
+  guestTso4: bool(
+    false,
+    "VIRTIO_NET_F_GUEST_TSO4 (guest_tso4): without mrgRxbuf, any of guestTso4/guestTso6/guestEcn sets " +
+      "big_packets in virtnet_probe (big mode). Off by default to match the seed's small-buffer devices.",
+  ),
+  guestTso6: bool(false, "VIRTIO_NET_F_GUEST_TSO6 (guest_tso6); see guestTso4."),
+  guestEcn: bool(
+    false,
+    "VIRTIO_NET_F_GUEST_ECN (guest_ecn); requires guestTso4 or guestTso6 (VIRTIO 1.x 5.1.3.1); see guestTso4.",
+  ),
+  indirectDesc: bool(
+    true,
+    "VIRTIO_RING_F_INDIRECT_DESC (indirect_desc): a buffer of several sg entries takes one ring slot through a " +
+      "kmalloc'd indirect table (vring_add_indirect), falling back to direct descriptors when that allocation " +
+      "fails. QEMU default on.",
+  ),
+  eventIdx: bool(
+    true,
+    "VIRTIO_RING_F_EVENT_IDX (event_idx): notification suppression through used_event/avail_event " +
+      "(vring_need_event). QEMU default on.",
+  ),
+});
+
+const driverSchema = z
+  .strictObject({
+    version: choice(
+      DRIVER_VERSIONS,
+      "v3.2",
+      "The virtio_net receive path to model: v3.2 (net-next of January 2012, which the seed patches apply " +
+        "to), patch1 (seed patch 1: add_recvbuf_small passes the caller's gfp; merged), rfc-v1 (seed patches 1 " +
+        "and 2: refill_work no longer disables NAPI; batched allocation outside rx_fill_lock), mainline (v6.1 " +
+        "refill rules), and vnetlab's own policies drop-recycle, reserve-pool, adaptive-retry, page-recycle.",
+    ),
+    rxMode: choice(
+      ["auto", ...RX_MODES],
+      "auto",
+      "Receive buffer mode. The driver does not choose it: virtnet_probe derives it from the features " +
+        "(mergeable if mrgRxbuf, else big if guestTso4/guestTso6/guestEcn, else small), so 'auto' takes that " +
+        "result and an explicit value must agree with the features.",
+    ),
+    ringSize: intSchema(1, 32768)
+      .refine((n) => (n & (n - 1)) === 0, { error: "must be a power of two from 1 to 32768" })
+      .default(256)
+      .describe(
+        "Receive virtqueue size in descriptors: a power of two up to 32768 (VIRTIO 1.x, Split Virtqueues). " +
+          "256 is QEMU's rx queue size (virtio_add_queue(…, 256, virtio_net_handle_rx)).",
+      ),
+    features: featuresSchema
+      .prefault({})
+      .describe(
+        "Negotiated virtio feature bits. Defaults: QEMU's, except the offloads the seed's devices lacked.",
+      ),
+    napiWeight: autoOr(
+      (or) => intSchema(1, 1024, or),
+      "an integer from 1 to 1024",
+      "virtnet_poll's budget per call (netif_napi_add weight). 'auto': 128 (v3.2's napi_weight module " +
+        "parameter) for every version except mainline, which uses NAPI_POLL_WEIGHT = 64.",
+    ),
+    rxAllocateBatch: int(
+      32,
+      "rfc-v1 only: buffers allocated per batch outside rx_fill_lock before adding them to the ring " +
+        "(seed patch 2's rx_allocate_batch module parameter, default 32). Ignored by other versions, so a sweep " +
+        "over driver.version can keep it set.",
+      1,
+      32768,
+    ),
+    rfcOomInit: bool(
+      false,
+      "rfc-v1 only: the value the RFC's try_fill_recv_* reads from its uninitialised `bool oom;` before the " +
+        "first `oom |= …`. true makes every fill report OOM, so refill_work re-arms itself every HZ/2 " +
+        "forever; false is what a zeroed stack slot gives. Ignored by other versions.",
+    ),
+    irqCpu: int(
+      0,
+      "vCPU that takes the virtio rx interrupt and so runs NAPI (softirqs run on the CPU that raised them). " +
+        "Must be below guest.vcpus.",
+      0,
+      63,
+    ),
+  })
+  .superRefine((d, ctx) => {
+    const f = d.features;
+    // VIRTIO 1.x 5.1.3.1 feature bit requirements: a driver must not accept these without their prerequisites.
+    for (const tso of ["guestTso4", "guestTso6"] as const) {
+      if (f[tso] && !f.guestCsum) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["features", tso],
+          input: true,
+          message: `requires features.guestCsum: true (VIRTIO 1.x 5.1.3.1: VIRTIO_NET_F_GUEST_TSO4/6 require VIRTIO_NET_F_GUEST_CSUM)`,
+        });
+      }
+    }
+    if (f.guestEcn && !f.guestTso4 && !f.guestTso6) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["features", "guestEcn"],
+        input: true,
+        message: "requires features.guestTso4 or features.guestTso6 (VIRTIO 1.x 5.1.3.1)",
+      });
+    }
+    const derived = rxModeFor(f);
+    if (d.rxMode !== "auto" && d.rxMode !== derived) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["rxMode"],
+        input: d.rxMode,
+        message:
+          `must be "auto" or "${derived}" with these features (virtnet_probe picks mergeable iff mrgRxbuf, else ` +
+          `big iff guestTso4/guestTso6/guestEcn, else small); to get "${d.rxMode}" set ` +
+          (d.rxMode === "mergeable"
+            ? "features.mrgRxbuf: true"
+            : d.rxMode === "big"
+              ? "features.mrgRxbuf: false and features.guestTso4: true"
+              : "features.mrgRxbuf, guestTso4, guestTso6 and guestEcn to false"),
+      });
+    }
+    // Indirect tables are kmalloc'd and fall back to direct descriptors when that fails (memory pressure
+    // is the point here), and the direct path has BUG_ON(out + in > vq->vring.num) (virtqueue_add_buf_gfp).
+    const need = DIRECT_DESCRIPTORS[derived];
+    if (d.ringSize < need) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["ringSize"],
+        input: d.ringSize,
+        message:
+          `must be at least ${need} in ${derived} mode: one buffer takes ${need} direct descriptors, and the ` +
+          "direct path (the fallback when an indirect table cannot be allocated) hits BUG_ON(out + in > " +
+          "vq->vring.num) in virtqueue_add_buf_gfp",
+      });
+    }
+  }, whenValid)
+  .transform((d) => ({
+    ...d,
+    rxMode: rxModeFor(d.features),
+    napiWeight: d.napiWeight === "auto" ? defaultNapiWeight(d.version) : d.napiWeight,
+  }));
+
+// ---------------------------------------------------------------------------------------------
+// guest.costs, guest.tcp
+
+type CostTable<K extends string> = Record<K, readonly [def: string, doc: string]>;
+
+function costs<K extends string>(table: CostTable<K>) {
+  const shape = {} as Record<K, ReturnType<typeof duration>>;
+  for (const k of Object.keys(table) as K[]) {
+    const [def, doc] = table[k];
+    shape[k] = duration(
+      def,
+      `${doc} Assumption for 2012-era x86 under KVM; override to test sensitivity.`,
+      "0ns",
+      "1s",
+    );
+  }
+  return z.strictObject(shape);
+}
+
+const guestCosts = costs({
+  irq: [
+    "2us",
+    "One virtio interrupt in the guest: injection, vring_interrupt → skb_recv_done, and the EOI, which exits " +
+      "to the hypervisor on hardware of the time (no APICv).",
+  ],
+  napiPoll: [
+    "500ns",
+    "Fixed cost of one virtnet_poll call (net_rx_action bookkeeping, virtqueue_enable_cb).",
+  ],
+  receiveBuf: [
+    "400ns",
+    "Per used buffer: virtqueue_get_buf, receive_buf (skb_trim or page_to_skb) and netif_receive_skb to IP.",
+  ],
+  tcpRx: ["1us", "Per TCP segment: tcp_v4_rcv → tcp_rcv_established, queueing and window update."],
+  ackTx: ["2us", "Per ACK the guest sends: tcp_send_ack and start_xmit on the tx virtqueue with its kick."],
+  skbAlloc: [
+    "250ns",
+    "One __netdev_alloc_skb on the slab fast path (kmalloc data + skbuff_head_cache head).",
+  ],
+  pageAlloc: ["150ns", "One order-0 page from the per-cpu lists (buffered_rmqueue fast path)."],
+  addBuf: ["100ns", "One virtqueue_add_buf_gfp (descriptor writes; the indirect table kmalloc if used)."],
+  kick: [
+    "4us",
+    "virtqueue_kick's notify: a PIO write that exits to the host (ioeventfd under vhost); the vCPU waits for " +
+      "the exit round trip.",
+  ],
+  copyPerKiB: ["150ns", "Copying 1 KiB to user space in recvmsg (skb_copy_datagram_iovec), about 6.5 GB/s."],
+  skbFree: ["150ns", "Freeing one consumed skb (__kfree_skb) after the copy."],
+  reclaimPerPage: [
+    "300ns",
+    "Direct reclaim or kswapd, per page scanned in shrink_page_list (isolate, check, free clean page cache).",
+  ],
+  contextSwitch: ["2us", "Switching to a kworker, ksoftirqd or application thread (schedule)."],
+  pageFault: [
+    "1us",
+    "One anonymous page fault of a memory hog or spike (do_anonymous_page, including zeroing 4 KiB).",
+  ],
+})
+  .prefault({})
+  .describe("CPU time the guest spends per operation, charged to the vCPU that runs it (model.md §5).");
+
+const rmemSchema = z.strictObject({
+  min: size("4KiB", "tcp_rmem[0]: receive buffer every socket keeps under memory pressure (SK_MEM_QUANTUM)."),
+  default: size(
+    "87380B",
+    "tcp_rmem[1]: initial sk_rcvbuf (tcp_init); 65535 bytes of window at advWinScale 2.",
+  ),
+  max: autoOr(
+    (or) => unitSchema(SIZE_KIND, "4KiB", "64MiB", or),
+    "a size from 4KiB to 64MiB",
+    "tcp_rmem[2]: autotuning ceiling. 'auto': tcp_init's max(87380, min(4 MB, (pages/8) << 5)), " +
+      "i.e. memory/1024 for guests up to 4 GiB.",
+  ),
+});
+
+const tcpSchema = z.strictObject({
+  rmem: rmemSchema.prefault({}).describe("net.ipv4.tcp_rmem (bytes; charged by skb truesize)."),
+  advWinScale: int(
+    2,
+    "net.ipv4.tcp_adv_win_scale: tcp_win_from_space = space - space >> scale (2 in 3.2.0, so 3/4 of the " +
+      "buffer is advertised; 1 from v3.4).",
+    -31,
+    31,
+  ),
+  moderateRcvbuf: bool(
+    true,
+    "net.ipv4.tcp_moderate_rcvbuf: receive buffer autotuning (tcp_rcv_space_adjust).",
+  ),
+  delayedAck: bool(
+    true,
+    "Delayed ACKs: ACK every second full segment or when the delayed-ACK timer (TCP_DELACK_MIN = HZ/25) fires.",
+  ),
+  sack: bool(true, "net.ipv4.tcp_sack (default 1)."),
+  timestamps: bool(
+    true,
+    "net.ipv4.tcp_timestamps (default 1): 12 option bytes per segment, so MSS = MTU - 52.",
+  ),
+});
+
+const guestSchema = z
+  .strictObject({
+    vcpus: int(1, "Guest vCPUs (model.md §5: default 1, as in the seed's small guests).", 1, 64),
+    memory: size(
+      "512MiB",
+      "Guest RAM, a multiple of 4KiB. 512 MiB is the small-memory guest of the seed's workload, where page " +
+        "cache from the downloads pushes free memory to the watermarks.",
+      "64MiB",
+      "64GiB",
+    ),
+    baseMemory: size(
+      "48MiB",
+      "Unreclaimable memory in use before the scenario starts (kernel image, page tables, slab, system " +
+        "daemons), a typical footprint of a 2012 server distribution just after boot.",
+    ),
+    minFreeKbytes: autoOr(
+      (or) => intSchema(128, 65536, or),
+      "an integer from 128 to 65536",
+      "vm.min_free_kbytes, which sets WMARK_MIN (LOW = 1.25x, HIGH = 1.5x). 'auto': the kernel's " +
+        "int_sqrt(memory_kbytes * 16) clamped to [128, 65536] (init_per_zone_wmark_min).",
+    ),
+    hz: z
+      .literal(SUPPORTED_HZ, { error: `must be one of ${SUPPORTED_HZ.join(", ")}` })
+      .default(250)
+      .describe(
+        "Guest CONFIG_HZ: 250 is the default in kernel/Kconfig.hz; 100 and 1000 are " +
+          "allowed (300 is not, its tick is not a whole number of ns). Timers (HZ/2 refill retry, RTO, delayed " +
+          "ACK) quantise to 1/HZ.",
+      ),
+    dirtyRatio: int(20, "vm.dirty_ratio (%): writers are throttled in balance_dirty_pages above it.", 1, 100),
+    dirtyBackgroundRatio: int(
+      10,
+      "vm.dirty_background_ratio (%): background writeback starts above it. Must be below dirtyRatio.",
+      0,
+      99,
+    ),
+    dirtyExpire: duration(
+      "30s",
+      "vm.dirty_expire_centisecs: age at which dirty data is written back anyway.",
+    ),
+    dirtyWritebackInterval: duration(
+      "5s",
+      "vm.dirty_writeback_centisecs: period of the flusher's wakeups.",
+      "10ms",
+      "1h",
+    ),
+    driver: driverSchema.prefault({}).describe("The guest's virtio_net driver and device configuration."),
+    costs: guestCosts,
+    tcp: tcpSchema.prefault({}).describe("The guest's TCP receiver (Linux 3.2 defaults)."),
+  })
+  .superRefine((g, ctx) => {
+    if (g.memory % PAGE_SIZE !== 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["memory"],
+        input: g.memory,
+        message: `must be a multiple of 4KiB (the page size); nearest: ${formatSize(Math.floor(g.memory / PAGE_SIZE) * PAGE_SIZE)}`,
+      });
+    }
+    if (g.dirtyBackgroundRatio >= g.dirtyRatio) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["dirtyBackgroundRatio"],
+        input: g.dirtyBackgroundRatio,
+        message: `must be below dirtyRatio (${g.dirtyRatio}); the kernel would silently use dirtyRatio/2 instead`,
+      });
+    }
+    if (g.driver.irqCpu >= g.vcpus) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["driver", "irqCpu"],
+        input: g.driver.irqCpu,
+        message: `must be below guest.vcpus (${g.vcpus})`,
+      });
+    }
+  }, whenValid)
+  .transform((g) => ({
+    ...g,
+    minFreeKbytes: g.minFreeKbytes === "auto" ? defaultMinFreeKbytes(g.memory) : g.minFreeKbytes,
+    tcp: {
+      ...g.tcp,
+      rmem: { ...g.tcp.rmem, max: g.tcp.rmem.max === "auto" ? defaultTcpRmemMax(g.memory) : g.tcp.rmem.max },
+    },
+  }));
+
+// ---------------------------------------------------------------------------------------------
+// host
+
+const hostSchema = z
+  .strictObject({
+    backend: choice(
+      BACKENDS,
+      "vhost",
+      "vhost: vhost-net handle_rx leaves packets in the tap socket when no buffer is available and re-arms " +
+        "notification. qemu: userspace virtio-net keeps one packet queued, stops reading the tap (tap_read_poll) " +
+        "and flushes on the guest's kick. vhost is the usual production setup (libvirt enables it when /dev/vhost-net exists).",
+    ),
+    tapQueueLen: int(
+      500,
+      "The tap device's tx_queue_len (TUN_READQ_SIZE = 500): packets its socket queue holds before " +
+        "tun_net_xmit stops the queue (or drops, with oneQueue).",
+      1,
+      1_000_000,
+    ),
+    oneQueue: bool(
+      false,
+      "IFF_ONE_QUEUE: tun_net_xmit drops at the tap when its queue is full, instead of stopping the queue and " +
+        "letting the qdisc in front of the tap hold packets (the 3.x default mode).",
+    ),
+    qdiscLimit: autoOr(
+      (or) => intSchema(0, 1_000_000, or),
+      "an integer from 0 to 1000000",
+      "Packets the qdisc in front of the tap holds (then qdisc_drop). 'auto': tapQueueLen, since pfifo_fast's " +
+        "limit is the device's tx_queue_len.",
+    ),
+    costs: costs({
+      perPacket: [
+        "1us",
+        "Per packet in vhost handle_rx (or QEMU virtio_net_receive): recvmsg from the tap, get_rx_bufs, " +
+          "add used. It sets the host thread's service rate.",
+      ],
+      copyPerKiB: ["100ns", "Copying 1 KiB into guest buffers."],
+      kickLatency: ["5us", "From the guest's kick (ioeventfd) until the host thread runs handle_rx."],
+      irqLatency: ["3us", "From vhost_signal (irqfd) until the interrupt reaches the guest vCPU."],
+    })
+      .prefault({})
+      .describe(
+        "Time the host's backend thread spends per operation. It runs on its own host CPU, so these delay " +
+          "delivery but do not consume guest vCPU time.",
+      ),
+  })
+  .transform((h) => ({ ...h, qdiscLimit: h.qdiscLimit === "auto" ? h.tapQueueLen : h.qdiscLimit }));
+
+// ---------------------------------------------------------------------------------------------
+// network
+
+const flowSchema = z
+  .union(
+    [
+      z.literal("bulk").transform(() => ({ kind: "bulk" as const })),
+      z
+        .strictObject({ bytes: requiredSize("Bytes the flow sends before it closes.", "1B", "1TB") })
+        .transform((o) => ({ kind: "sized" as const, bytes: o.bytes })),
+    ],
+    { error: 'must be "bulk" or an object { bytes: <size> }' },
+  )
+  .prefault("bulk")
+  .describe(
+    "What each flow sends: 'bulk' (always has data) or { bytes: <size> } (sends that much, then idles).",
+  );
+
+const senderGroupSchema = z
+  .strictObject({
+    name: nameSchema
+      .optional()
+      .describe('Group name for reports and outage targets. Default: "senders<i>" by position.'),
+    count: int(1, "Number of identical flows (remote peers) in this group.", 1, 10_000),
+    rtt: duration(
+      "20ms",
+      "Base round-trip propagation time of each flow, excluding queueing (half each way).",
+      "1us",
+      "10s",
+    ),
+    rate: z
+      .union(
+        [
+          z.literal("unlimited").transform(() => null),
+          unitSchema(RATE_KIND, "1kbit/s", "1Tbit/s", '"unlimited" or '),
+        ],
+        {
+          error: `must be "unlimited" or ${allowedText(RATE_KIND)}`,
+        },
+      )
+      .prefault("unlimited")
+      .describe(
+        "Each sender's own access-link rate (its upload capacity); 'unlimited' leaves only the shared uplink. " +
+          "Resolves to null when unlimited.",
+      ),
+    cc: choice(
+      CONGESTION_CONTROLS,
+      "cubic",
+      "Sender congestion control: cubic (Linux 3.2 default) or reno (NewReno).",
+    ),
+    initCwnd: int(
+      10,
+      "Initial congestion window in segments (TCP_INIT_CWND = 10 in include/net/tcp.h of 3.2).",
+      1,
+      1000,
+    ),
+    flow: flowSchema,
+    loss: z
+      .number({ error: "must be a probability from 0 to 0.5" })
+      .min(0, { error: "must be a probability from 0 to 0.5" })
+      .max(0.5, { error: "must be a probability from 0 to 0.5" })
+      .default(0)
+      .describe("Independent (Bernoulli) loss probability per data packet on the way to the host."),
+    start: duration("0s", "When the group's first flow opens."),
+    stagger: duration(
+      "0s",
+      "Flow i of the group opens at start + i * stagger; spreads slow starts so they do not synchronise.",
+    ),
+    reader: z
+      .union([z.literal("auto"), nameSchema], { error: `must be "auto" or ${NAME_TEXT}` })
+      .default("auto")
+      .describe(
+        "Which apps.readers entry reads these flows: a reader's name, or 'auto' to deal all 'auto' flows out " +
+          "round-robin over the readers in order.",
+      ),
+  })
+  .describe("A group of identical remote TCP senders.");
+
+const networkSchema = z.strictObject({
+  mtu: int(
+    1500,
+    "Link MTU. Small mode buffers hold MAX_PACKET_LEN = ETH_HLEN + VLAN_HLEN + ETH_DATA_LEN, so small mode " +
+      "allows at most 1500.",
+    576,
+    9000,
+  ),
+  uplink: z
+    .strictObject({
+      rate: rate("1Gbit/s", "Rate of the host's physical link that all senders share (the bottleneck)."),
+      queueLen: int(
+        1000,
+        "Packets its queue holds before dropping (txqueuelen of a 2012 Ethernet NIC).",
+        1,
+        1_000_000,
+      ),
+    })
+    .prefault({})
+    .describe("The shared link from the senders to the host."),
+  senders: z
+    .array(senderGroupSchema)
+    .max(100, { error: "must have at most 100 groups" })
+    .transform((groups) => named(groups, "senders"))
+    .prefault([{}])
+    .describe("Sender groups. Default: one bulk flow at 20 ms RTT."),
+});
+
+// ---------------------------------------------------------------------------------------------
+// apps, faults, metrics
+
+const readerSchema = z
+  .strictObject({
+    name: nameSchema
+      .optional()
+      .describe('Reader name that senders refer to. Default: "reader<i>" by position.'),
+    cpu: int(0, "vCPU the reader's thread runs on. Must be below guest.vcpus.", 0, 63),
+    memory: size("8MiB", "Anonymous memory of the process (unreclaimable without swap)."),
+    readSize: size("64KiB", "Bytes asked for per recv() call.", "1B", "16MiB"),
+    perKiBCost: duration(
+      "0ns",
+      "Application CPU time per KiB read besides the copy (a torrent client hashing pieces with SHA-1 at " +
+        "~500 MB/s spends about 2us).",
+      "0ns",
+      "1ms",
+    ),
+    writeToDisk: bool(
+      false,
+      "Write everything read to a file: dirty page cache, written back at apps.disk.bandwidth, throttled by " +
+        "balance_dirty_pages (which stops the reader from reading its sockets).",
+    ),
+    rcvbuf: autoOr(
+      (or) => unitSchema(SIZE_KIND, "4KiB", "64MiB", or),
+      "a size from 4KiB to 64MiB",
+      "sk_rcvbuf of each socket. 'auto': autotuning from guest.tcp.rmem.default up to rmem.max; a size locks " +
+        "it (as SO_RCVBUF does; give the doubled value the kernel stores).",
+    ),
+  })
+  .describe("An application thread that reads its flows' sockets.");
+
+const hogSchema = z
+  .strictObject({
+    size: requiredSize("Anonymous memory the hog allocates and touches, then keeps until the end."),
+    at: duration("0s", "When it starts allocating."),
+    cpu: int(0, "vCPU it faults on. Must be below guest.vcpus.", 0, 63),
+  })
+  .describe("A process that takes anonymous memory (no swap, so it cannot be reclaimed).");
+
+const appsSchema = z.strictObject({
+  readers: z
+    .array(readerSchema)
+    .max(100, { error: "must have at most 100 readers" })
+    .transform((readers) => named(readers, "reader"))
+    .prefault([{}])
+    .describe("Socket readers. Default: one reader on vCPU 0 that does not write to disk."),
+  disk: z
+    .strictObject({
+      bandwidth: rate(
+        "100MB/s",
+        "Writeback bandwidth of the disk the readers write to (a 2012 SATA disk streams ~100 MB/s).",
+      ),
+      latency: duration("5ms", "Per-request latency (seek + rotation of a 7200 rpm disk).", "0s", "10s"),
+    })
+    .prefault({})
+    .describe("The disk behind the page cache."),
+  memoryHogs: z
+    .array(hogSchema)
+    .max(100, { error: "must have at most 100 hogs" })
+    .default([])
+    .describe("Processes that take memory and keep it."),
+});
+
+const faultsSchema = z.strictObject({
+  linkOutages: z
+    .array(
+      z
+        .strictObject({
+          at: requiredDuration("Start of the outage."),
+          duration: requiredDuration("Length of the outage.", "1ns"),
+          link: nameSchema
+            .default("uplink")
+            .describe("'uplink' (all flows) or a sender group's name (that group's access links)."),
+        })
+        .describe("A link that drops every packet for a while."),
+    )
+    .max(1000, { error: "must have at most 1000 outages" })
+    .default([])
+    .describe("Link outages; they must lie inside the run and not overlap on the same link."),
+  memorySpikes: z
+    .array(
+      z
+        .strictObject({
+          at: requiredDuration("When the spike allocates."),
+          size: requiredSize("Anonymous memory taken."),
+          duration: requiredDuration("How long it is held before being freed.", "1ns"),
+          cpu: int(0, "vCPU it faults on. Must be below guest.vcpus.", 0, 63),
+        })
+        .describe("A temporary anonymous allocation."),
+    )
+    .max(1000, { error: "must have at most 1000 spikes" })
+    .default([])
+    .describe("Memory spikes: anonymous memory taken at a time and freed after a while."),
+});
+
+const metricsSchema = z.strictObject({
+  stallThreshold: duration(
+    "100ms",
+    "A flow stalls when it delivers no data for at least this long (model.md §8).",
+    "1ms",
+    "1h",
+  ),
+  perFlowSeries: bool(
+    false,
+    "Also sample per-flow goodput series (one column per flow; large with many flows).",
+  ),
+});
+
+// ---------------------------------------------------------------------------------------------
+// The scenario
+
+const scenarioObject = z.strictObject({
+  name: nameSchema.default("custom").describe("Scenario name, used in reports and result stores."),
+  description: z
+    .string({ error: "must be a string" })
+    .max(4000, { error: "must be at most 4000 characters" })
+    .default("")
+    .describe("What the scenario is for."),
+  seed: int(
+    1,
+    "Seed of every random stream (losses, start jitter), so a run is exactly reproducible.",
+    0,
+    MAX_INT,
+  ),
+  duration: duration("30s", "Simulated time the run lasts.", "1ms", "24h"),
+  warmup: duration(
+    "2s",
+    "Initial time excluded from summary statistics (slow start, first ring fill). Must be below duration.",
+  ),
+  sampleInterval: duration(
+    "100ms",
+    "Period of the sampled time series; 100 ms resolves the HZ/2 refill cadence and 200 ms RTOs.",
+    "1ms",
+    "1h",
+  ),
+  guest: guestSchema
+    .prefault({})
+    .describe("The guest VM: CPUs, memory and its sysctls, the virtio_net driver, TCP, and CPU costs."),
+  host: hostSchema.prefault({}).describe("The host side: virtio-net backend, tap device and qdisc."),
+  network: networkSchema.prefault({}).describe("Remote senders and the links between them and the host."),
+  apps: appsSchema.prefault({}).describe("Guest applications: socket readers, disk writers and memory hogs."),
+  faults: faultsSchema.prefault({}).describe("Faults injected at given times."),
+  metrics: metricsSchema.prefault({}).describe("What to record besides the standard counters and series."),
+});
+
+export const scenarioSchema = scenarioObject
+  .superRefine(checkScenario, whenValid)
+  .describe(
+    "A vnetlab scenario: a guest receiving TCP flows through virtio_net while its applications read, write " +
+      "to disk and take memory. Every field is optional; {} is a valid scenario.",
+  )
+  .meta({ title: "vnetlab scenario" });
+
+// ---------------------------------------------------------------------------------------------
+// Cross-section rules
+
+type Resolved = z.output<typeof scenarioObject>;
+type Ctx = z.core.$RefinementCtx<Resolved>;
+type Path = (string | number)[];
+
+function issue(ctx: Ctx, path: Path, input: unknown, message: string): void {
+  ctx.addIssue({ code: "custom", path, input, message });
+}
+
+function checkScenario(s: Resolved, ctx: Ctx): void {
+  const { guest, network, apps, faults } = s;
+  const d = formatDuration;
+  if (s.warmup >= s.duration) {
+    issue(ctx, ["warmup"], d(s.warmup), `must be below duration (${d(s.duration)})`);
+  }
+  if (s.sampleInterval > s.duration) {
+    issue(ctx, ["sampleInterval"], d(s.sampleInterval), `must not exceed duration (${d(s.duration)})`);
+  }
+  if (guest.driver.rxMode === "small" && network.mtu > 1500) {
+    issue(
+      ctx,
+      ["network", "mtu"],
+      network.mtu,
+      "must be at most 1500 in small mode: add_recvbuf_small posts MAX_PACKET_LEN = 1518-byte buffers",
+    );
+  }
+  const rmem = guest.tcp.rmem;
+  if (rmem.min > rmem.default) {
+    issue(
+      ctx,
+      ["guest", "tcp", "rmem", "min"],
+      formatSize(rmem.min),
+      `must not exceed rmem.default (${formatSize(rmem.default)})`,
+    );
+  }
+  if (rmem.default > rmem.max) {
+    issue(
+      ctx,
+      ["guest", "tcp", "rmem", "default"],
+      formatSize(rmem.default),
+      `must not exceed rmem.max (${formatSize(rmem.max)})`,
+    );
+  }
+
+  const cpuRule = `must be below guest.vcpus (${guest.vcpus})`;
+  apps.readers.forEach((r, i) => {
+    if (r.cpu >= guest.vcpus) issue(ctx, ["apps", "readers", i, "cpu"], r.cpu, cpuRule);
+  });
+  apps.memoryHogs.forEach((h, i) => {
+    if (h.cpu >= guest.vcpus) issue(ctx, ["apps", "memoryHogs", i, "cpu"], h.cpu, cpuRule);
+    if (h.at >= s.duration)
+      issue(ctx, ["apps", "memoryHogs", i, "at"], d(h.at), `must be below duration (${d(s.duration)})`);
+  });
+  faults.memorySpikes.forEach((m, i) => {
+    if (m.cpu >= guest.vcpus) issue(ctx, ["faults", "memorySpikes", i, "cpu"], m.cpu, cpuRule);
+    if (m.at + m.duration > s.duration) {
+      issue(
+        ctx,
+        ["faults", "memorySpikes", i, "duration"],
+        d(m.duration),
+        `must end within the run: at (${d(m.at)}) + duration exceeds ${d(s.duration)}`,
+      );
+    }
+  });
+
+  checkNames(ctx, ["apps", "readers"], apps.readers, ["auto"]);
+  checkNames(ctx, ["network", "senders"], network.senders, ["uplink"]);
+  checkSenders(s, ctx);
+  checkOutages(s, ctx);
+  checkMemoryBudget(s, ctx);
+}
+
+function checkNames(
+  ctx: Ctx,
+  at: Path,
+  items: readonly { name: string }[],
+  reserved: readonly string[],
+): void {
+  const seen = new Map<string, number>();
+  items.forEach((it, i) => {
+    if (reserved.includes(it.name)) {
+      issue(
+        ctx,
+        [...at, i, "name"],
+        it.name,
+        `must not be ${reserved.map((r) => `"${r}"`).join(" or ")} (reserved)`,
+      );
+    }
+    const first = seen.get(it.name);
+    if (first !== undefined) {
+      issue(ctx, [...at, i, "name"], it.name, `must be unique; ${at.join(".")}[${first}] has the same name`);
+    } else {
+      seen.set(it.name, i);
+    }
+  });
+}
+
+function checkSenders(s: Resolved, ctx: Ctx): void {
+  const readers = s.apps.readers.map((r) => r.name);
+  if (s.network.senders.length > 0 && readers.length === 0) {
+    issue(
+      ctx,
+      ["apps", "readers"],
+      [],
+      "must list at least one reader: network.senders has flows and someone must read them",
+    );
+  }
+  s.network.senders.forEach((g, i) => {
+    const at: Path = ["network", "senders", i];
+    if (g.reader !== "auto" && readers.length > 0 && !readers.includes(g.reader)) {
+      issue(
+        ctx,
+        [...at, "reader"],
+        g.reader,
+        `must be "auto" or one of the reader names: ${readers.join(", ")}`,
+      );
+    }
+    const lastStart = g.start + (g.count - 1) * g.stagger;
+    if (g.start >= s.duration) {
+      issue(
+        ctx,
+        [...at, "start"],
+        formatDuration(g.start),
+        `must be below duration (${formatDuration(s.duration)})`,
+      );
+    } else if (lastStart >= s.duration) {
+      issue(
+        ctx,
+        [...at, "stagger"],
+        formatDuration(g.stagger),
+        `is too large: the last of ${g.count} flows would open at ${formatDuration(lastStart)}, after the run ends (${formatDuration(s.duration)})`,
+      );
+    }
+  });
+}
+
+function checkOutages(s: Resolved, ctx: Ctx): void {
+  const links = ["uplink", ...s.network.senders.map((g) => g.name)];
+  const byLink = new Map<string, { i: number; at: number; end: number }[]>();
+  s.faults.linkOutages.forEach((o, i) => {
+    const at: Path = ["faults", "linkOutages", i];
+    if (!links.includes(o.link)) {
+      issue(
+        ctx,
+        [...at, "link"],
+        o.link,
+        `must be "uplink" or a sender group's name: ${links.slice(1).join(", ") || "(none)"}`,
+      );
+      return;
+    }
+    if (o.at + o.duration > s.duration) {
+      issue(
+        ctx,
+        [...at, "duration"],
+        formatDuration(o.duration),
+        `must end within the run: at (${formatDuration(o.at)}) + duration exceeds ${formatDuration(s.duration)}`,
+      );
+    }
+    const list = byLink.get(o.link) ?? [];
+    list.push({ i, at: o.at, end: o.at + o.duration });
+    byLink.set(o.link, list);
+  });
+  for (const [link, list] of byLink) {
+    const sorted = [...list].sort((a, b) => a.at - b.at || a.i - b.i);
+    for (let k = 1; k < sorted.length; k++) {
+      const prev = sorted[k - 1]!;
+      const cur = sorted[k]!;
+      if (cur.at < prev.end) {
+        issue(
+          ctx,
+          ["faults", "linkOutages", cur.i, "at"],
+          formatDuration(cur.at),
+          `overlaps faults.linkOutages[${prev.i}] (${formatDuration(prev.at)} to ${formatDuration(prev.end)}) on link ${link}; outages on one link must not overlap`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Anonymous memory cannot be reclaimed without swap, and user allocations may not take the last
+ * min_free_kbytes (__zone_watermark_ok against WMARK_MIN), so base + readers + hogs + spikes active at
+ * any moment must fit in memory - min_free_kbytes, or the kernel would OOM-kill.
+ */
+function checkMemoryBudget(s: Resolved, ctx: Ctx): void {
+  const g = s.guest;
+  const limit = g.memory - g.minFreeKbytes * 1024;
+  const readers = s.apps.readers.reduce((n, r) => n + r.memory, 0);
+  const fixed = g.baseMemory + readers;
+  const fs = formatSize;
+  const budget = `guest.memory ${fs(g.memory)} - min_free_kbytes ${g.minFreeKbytes} = ${fs(limit)}`;
+  if (fixed > limit) {
+    issue(
+      ctx,
+      ["guest", "memory"],
+      fs(g.memory),
+      `is too small: guest.baseMemory ${fs(g.baseMemory)} + readers' memory ${fs(readers)} exceed ${budget}`,
+    );
+    return;
+  }
+  // Allocation and free events in time order; at equal times frees go first.
+  const events: { t: number; delta: number; path: Path }[] = [];
+  s.apps.memoryHogs.forEach((h, i) =>
+    events.push({ t: h.at, delta: h.size, path: ["apps", "memoryHogs", i, "size"] }),
+  );
+  s.faults.memorySpikes.forEach((m, i) => {
+    const path: Path = ["faults", "memorySpikes", i, "size"];
+    events.push({ t: m.at, delta: m.size, path });
+    events.push({ t: m.at + m.duration, delta: -m.size, path });
+  });
+  events.sort((a, b) => a.t - b.t || a.delta - b.delta);
+  let taken = 0;
+  for (const e of events) {
+    taken += e.delta;
+    if (e.delta > 0 && fixed + taken > limit) {
+      issue(
+        ctx,
+        e.path,
+        fs(e.delta),
+        `is too large: at ${formatDuration(e.t)} anonymous memory would reach ${fs(fixed + taken)} (base ` +
+          `${fs(g.baseMemory)} + readers ${fs(readers)} + hogs and spikes ${fs(taken)}), more than ${budget}; ` +
+          "without swap it cannot be reclaimed and the kernel would OOM-kill",
+      );
+      return;
+    }
+  }
+}
+
+/** The resolved scenario: defaults filled, units converted (ns, bytes, bit/s), "auto" values resolved. */
+export type Scenario = z.output<typeof scenarioSchema>;
+/** What a scenario file may contain (every field optional). */
+export type ScenarioInput = z.input<typeof scenarioSchema>;
+export type GuestConfig = Scenario["guest"];
+export type DriverConfig = GuestConfig["driver"];
+export type HostConfig = Scenario["host"];
+export type NetworkConfig = Scenario["network"];
+export type SenderGroup = NetworkConfig["senders"][number];
+export type AppsConfig = Scenario["apps"];
+export type ReaderConfig = AppsConfig["readers"][number];
+export type FaultsConfig = Scenario["faults"];
