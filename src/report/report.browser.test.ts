@@ -1,0 +1,85 @@
+/**
+ * Opens a rendered report in real headless Chromium (Debian's /usr/bin/chromium, installed by
+ * .ci/install-browser.sh; playwright-core never downloads a browser). Skipped on a developer machine
+ * without it; under CI a missing browser is a failure. VNETLAB_SCREENSHOT_DIR keeps the screenshot
+ * somewhere chosen (default: a fresh temp dir, printed).
+ */
+
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { chromium } from "playwright-core";
+import { expect, test } from "vitest";
+import { compareCharts } from "./charts.ts";
+import { syntheticCompare } from "./fixtures.ts";
+import { renderCompareReport } from "./html.ts";
+import { writeReportAtomic } from "./write.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM);
+
+test.skipIf(!hasChromium && !process.env.CI)("the report renders in headless Chromium", async () => {
+  if (!hasChromium) throw new Error(`${CHROMIUM} is missing: CI must run .ci/install-browser.sh`);
+  const c = syntheticCompare({ notInLinux: ["mainline"], points: 300 });
+  const dir = await mkdtemp(join(tmpdir(), "vnetlab-report-"));
+  const shotDir = process.env.VNETLAB_SCREENSHOT_DIR ?? dir;
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  try {
+    const file = join(dir, "report.html");
+    await writeReportAtomic(file, await renderCompareReport(c));
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const problems: string[] = [];
+    page.on("console", (m) => {
+      if (m.type() === "error") problems.push(`console: ${m.text()}`);
+    });
+    page.on("pageerror", (e) => problems.push(`page: ${e.message}`));
+    // Any request but the file itself would be an external resource.
+    page.on("request", (r) => {
+      if (r.url() !== pathToFileURL(file).href) problems.push(`request: ${r.url()}`);
+    });
+
+    await page.goto(pathToFileURL(file).href, { waitUntil: "load" });
+    expect(await page.title()).toContain(c.scenario);
+    expect(await page.locator("table.summary tbody tr").count()).toBe(c.drivers.length);
+
+    const expected = compareCharts(c).map((ch) => ch.id);
+    const charts = page.locator("figure.chart");
+    expect(await charts.count()).toBe(expected.length);
+    expect(await page.locator("svg").count()).toBe(expected.length);
+    for (let i = 0; i < expected.length; i++) {
+      const fig = charts.nth(i);
+      expect(await fig.getAttribute("data-chart")).toBe(expected[i]);
+      const box = await fig.locator("svg").boundingBox();
+      expect(box, expected[i]).not.toBeNull();
+      expect(box!.width).toBeGreaterThan(100);
+      expect(box!.height).toBeGreaterThan(50);
+    }
+
+    // Nothing wider than the window (tables scroll inside their own box).
+    expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(1200);
+
+    await mkdir(shotDir, { recursive: true });
+    const shot = join(shotDir, "report.png");
+    await page.screenshot({ path: shot, fullPage: true });
+    expect((await stat(shot)).size).toBeGreaterThan(10_000);
+    console.info(`report screenshot: ${shot}`);
+    expect(problems).toEqual([]);
+  } finally {
+    await browser.close();
+    if (shotDir !== dir) await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,94 @@
+/**
+ * Plain-text tables for the terminal: the per-driver comparison and the summary of a single run.
+ * Cells come from stats.ts, which the HTML report uses too.
+ */
+
+import type { CompareResult, RunSummary } from "../run/types.ts";
+import {
+  atomicAllocFailures,
+  driverLabel,
+  formatNumber,
+  goodputMbps,
+  hostDrops,
+  MISSING,
+  medianRefillSpacingMs,
+  NOT_IN_LINUX_MARK,
+  NOT_IN_LINUX_NOTE,
+  rtoCount,
+  summaryTable,
+} from "./stats.ts";
+
+/** Aligns columns two spaces apart, numbers to the right; a dashed rule under the header. */
+export function alignColumns(
+  header: readonly string[],
+  rows: readonly string[][],
+  numeric: readonly boolean[],
+): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, i) => (numeric[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  const rule = widths.map((w) => "-".repeat(w)).join("  ");
+  return [line(header), rule, ...rows.map(line)].join("\n");
+}
+
+/** One row per driver: goodput with its 95 % CI, drops, stalls, refill_work, RTOs, atomic failures. */
+export function formatCompareTable(c: CompareResult): string {
+  const t = summaryTable(c);
+  const title = `scenario ${c.scenario}: ${c.drivers.length} drivers × ${c.seeds.length} seeds`;
+  const table = alignColumns(
+    t.columns.map((col) => col.header),
+    t.rows,
+    t.columns.map((col) => col.numeric),
+  );
+  return [title, "", table, "", ...t.notes].join("\n");
+}
+
+/** A single run: what ran, its headline counters, and one row per flow. */
+export function formatRunTable(r: RunSummary): string {
+  const spacing = medianRefillSpacingMs([r]);
+  const facts: [string, string][] = [
+    ["scenario", r.scenario],
+    ["driver", driverLabel(r.driver, r.driverNotInLinux)],
+    ["seed", String(r.seed)],
+    ["simulated s", formatNumber(r.simulatedNs / 1e9)],
+    ["warm-up s", formatNumber(r.warmupNs / 1e9)],
+    ["events", String(r.events)],
+    ["events/s (wall)", formatNumber(Math.round(r.eventsPerSecond))],
+    ["goodput Mbit/s", formatNumber(goodputMbps(r))],
+    ["host drops", formatNumber(hostDrops(r))],
+    [
+      "stalls",
+      `${r.stalls.count} (${formatNumber(r.stalls.totalMs / 1e3)} s, longest ${formatNumber(r.stalls.longestMs)} ms)`,
+    ],
+    [
+      "refill_work runs",
+      `${r.refillRunTimes.length} (median spacing ${spacing === null ? MISSING : `${formatNumber(spacing)} ms`})`,
+    ],
+    ["RTOs", String(rtoCount(r))],
+    ["atomic alloc fails", formatNumber(atomicAllocFailures(r))],
+    ["fingerprint", r.fingerprint],
+  ];
+  const keyWidth = Math.max(...facts.map(([k]) => k.length));
+  const head = facts.map(([k, v]) => `${k.padEnd(keyWidth)}  ${v}`).join("\n");
+  const flows = alignColumns(
+    ["flow", "group", "app", "RTT ms", "goodput Mbit/s", "segments", "retrans", "RTOs", "fast rtx", "cwnd"],
+    r.flows.map((f) => [
+      String(f.id),
+      String(f.group),
+      f.app,
+      formatNumber(f.rttNs / 1e6),
+      formatNumber(f.goodputBps / 1e6),
+      String(f.segmentsSent),
+      String(f.retransmits),
+      String(f.timeouts),
+      String(f.fastRetransmits),
+      formatNumber(f.cwndMean),
+    ]),
+    [true, true, false, true, true, true, true, true, true, true],
+  );
+  const notes = r.driverNotInLinux ? ["", `${NOT_IN_LINUX_MARK} ${NOT_IN_LINUX_NOTE}`] : [];
+  return [head, "", flows, ...notes].join("\n");
+}

@@ -1,0 +1,89 @@
+/**
+ * The results a run produces: what `vnetlab run --json` prints, what `compare` aggregates, what the
+ * reports plot and the sweep store keeps. Counter names follow the kernel's (/proc/vmstat,
+ * /proc/net/netstat, driver fields) and the VMMs' (Firecracker's net metrics) where they exist.
+ */
+
+export interface FlowSummary {
+  id: number;
+  /** Index of the sender group in scenario.network.senders. */
+  group: number;
+  /** Name of the reader application that owns the socket. */
+  app: string;
+  rttNs: number;
+  /** Bytes the application read (goodput numerator). */
+  bytesDelivered: number;
+  goodputBps: number;
+  segmentsSent: number;
+  retransmits: number;
+  /** RTO expiries (LINUX_MIB_TCPTIMEOUTS). */
+  timeouts: number;
+  fastRetransmits: number;
+  /** Time-averaged congestion window, in segments. */
+  cwndMean: number;
+}
+
+export interface StallSummary {
+  /** Periods of ≥ 100 ms with no packet delivered by the driver (after warm-up). */
+  count: number;
+  totalMs: number;
+  longestMs: number;
+}
+
+/** Sampled time series, one value per sample time (column-oriented). */
+export interface Series {
+  /** Sample times, ns since the start of the run. */
+  t: number[];
+  /** Application goodput over the last interval, bit/s. */
+  goodputBps: number[];
+  /** vi->num: buffers posted to the rx ring. */
+  viNum: number[];
+  freePages: number[];
+  /** Cumulative host drops (qdisc + tap). */
+  hostDrops: number[];
+  /** Cumulative refill_work runs. */
+  refillRuns: number[];
+  /** Mean congestion window over flows, segments. */
+  cwndMean: number[];
+  nrDirty: number[];
+  nrWriteback: number[];
+  /** Page-cache pages (clean + dirty + writeback). */
+  nrFilePages: number[];
+  /** Packets queued at the host (tap socket + qdisc). */
+  hostQueue: number[];
+}
+
+export interface RunSummary {
+  scenario: string;
+  driver: string;
+  /** True for refill policies of ours that were never in Linux. */
+  driverNotInLinux: boolean;
+  seed: number;
+  simulatedNs: number;
+  warmupNs: number;
+  wallMs: number;
+  events: number;
+  eventsPerSecond: number;
+  fingerprint: string;
+  /** Aggregate application goodput after warm-up, bit/s. */
+  goodputBps: number;
+  flows: FlowSummary[];
+  host: Record<string, number>;
+  guest: Record<string, number | Record<string, number>>;
+  tcp: Record<string, number>;
+  memory: Record<string, number | Record<string, number>>;
+  stalls: StallSummary;
+  /** refill_work start times, ns (for plots and spacing statistics). */
+  refillRunTimes: number[];
+  series: Series;
+  /** The resolved scenario the run used (for reports and reproduction). */
+  scenarioConfig: unknown;
+  scenarioHash: string;
+}
+
+export interface CompareResult {
+  scenario: string;
+  drivers: string[];
+  seeds: number[];
+  runs: RunSummary[];
+}
