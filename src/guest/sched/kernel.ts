@@ -259,6 +259,14 @@ export class Kernel {
   }
 
   private wakeThread(t: KThread): void {
+    // Fix (sched tests): a thread that yielded waitOn() with unpaid cost is still running; like a
+    // wake between prepare_to_wait() and schedule(), this wake cancels the sleep (it was lost).
+    if (t.state === TS_RUNNING && t.deferredOp === OP_WAIT) {
+      t.deferredOp = -1;
+      t.waitingOn = null;
+      t.wokenByEvent = true;
+      return;
+    }
     if (t.state !== TS_BLOCKED) return;
     if (t.timeoutHandle >= 0) this.sim.cancel(t.timeoutHandle);
     t.timeoutHandle = -1;
@@ -314,7 +322,7 @@ export class Kernel {
     if (t.deferredOp >= 0) {
       const op = t.deferredOp;
       t.deferredOp = -1;
-      this.block(t, op);
+      this.block(t, op, true);
       return;
     }
     // Round-robin among runnable threads once the slice is used (CFS reduced to its effect).
@@ -358,6 +366,8 @@ export class Kernel {
         if (cost > 0) {
           t.runtimeNs += cost;
           if (op !== OP_CPU) t.deferredOp = op;
+          // prepare_to_wait: on the queue now, so a wake while the cost is paid is seen.
+          if (op === OP_WAIT) t.waitingOn!.waiters.push(t);
           t.segEnd = Math.max(this.now, cpu.busyUntil) + cost;
           t.segEndHandle = this.sim.at(t.segEnd, this.evSegEnd, t.id, 0);
           return;
@@ -373,7 +383,7 @@ export class Kernel {
     }
   }
 
-  private block(t: KThread, op: number): void {
+  private block(t: KThread, op: number, queued = false): void {
     const cpu = t.cpu;
     t.state = op === OP_EXIT ? TS_DEAD : TS_BLOCKED;
     t.wokenByEvent = false;
@@ -382,7 +392,7 @@ export class Kernel {
     } else if (op === OP_SLEEP) {
       t.timeoutHandle = this.sim.at(this.jiffies.timerExpiry(this.now, t.opArg), this.evTimeout, t.id, 0);
     } else {
-      t.waitingOn!.waiters.push(t);
+      if (!queued) t.waitingOn!.waiters.push(t);
       if (t.opArg >= 0) {
         t.timeoutHandle = this.sim.at(this.jiffies.timerExpiry(this.now, t.opArg), this.evTimeout, t.id, 0);
       }
@@ -449,7 +459,10 @@ export class Kernel {
   raiseSoftirq(nr: number): void {
     const cpu = this.cpuNow;
     cpu.softirqPending |= 1 << nr;
-    if (this.ctx === CTX_PROCESS && this.current !== null && this.current.bhDisabled === 0) this.armTick(cpu);
+    // Fix (sched tests): code run from a plain event (setup, device models) is process context too;
+    // without the tick its softirq stayed pending until some unrelated interrupt.
+    if (this.ctx === CTX_PROCESS && (this.current === null || this.current.bhDisabled === 0))
+      this.armTick(cpu);
   }
 
   /**
@@ -541,15 +554,19 @@ export class Kernel {
    */
   localBhDisable(): void {
     const t = this.current;
-    if (t === null) return; // already atomic in irq/softirq context
+    // Already atomic in irq/softirq context. Fix (sched tests): ksoftirqd runs softirqs with
+    // current set, so test ctx too, else its bh sections re-entered __do_softirq.
+    if (t === null || this.ctx !== CTX_PROCESS) return;
     t.bhDisabled++;
   }
 
   localBhEnable(): void {
     const t = this.current;
-    if (t === null) return;
+    if (t === null || this.ctx !== CTX_PROCESS) return;
     if (t.bhDisabled <= 0) throw new ModelError(`${t.name}: local_bh_enable without local_bh_disable`);
-    if (--t.bhDisabled > 0 || t.locksHeld > 0) return;
+    // Fix (sched tests): _local_bh_enable_ip runs softirqs when !in_interrupt(); a plain spinlock
+    // held here only raises the preempt count, so it must not keep them pending (they were lost).
+    if (--t.bhDisabled > 0) return;
     if (t.cpu.softirqPending !== 0) this.doSoftirq(t.cpu);
   }
 

@@ -6,6 +6,23 @@
 import type { Cpu, Kernel, KernelCode, KThread, WaitQueue } from "./kernel.ts";
 import { WaitQueue as WQ } from "./kernel.ts";
 
+/**
+ * apply_slack (kernel/timer.c, v3.2), which add_timer → mod_timer applies to a timer with the default
+ * slack of -1 (init_timer): a timer 256 jiffies or more away may expire up to delay/256 jiffies late,
+ * at the value in (expires, expires + delay/256] with the most trailing zero bits. At HZ=1000 this
+ * turns schedule_delayed_work(HZ/2) into 501 jiffies; below 256 jiffies (HZ 100, 250) it is exact.
+ * Jiffies stay below 2^31 for any run shorter than 24 days at HZ=1000, so 32-bit bit logic is exact.
+ */
+export function applySlack(expires: number, nowJiffies: number): number {
+  const delta = expires - nowJiffies;
+  if (delta < 256) return expires;
+  const limit = expires + Math.floor(delta / 256);
+  const mask = expires ^ limit;
+  if (mask === 0) return expires;
+  const bit = 31 - Math.clz32(mask);
+  return limit & ~((1 << bit) - 1);
+}
+
 export class DelayedWork {
   /** WORK_STRUCT_PENDING: queued or timer armed. Cleared when the work starts to run. */
   pending = false;
@@ -73,7 +90,11 @@ export class Workqueues {
     } else {
       const idx = this.works.indexOf(w);
       this.timerCpu[idx] = cpu;
-      w.timer = this.k.sim.at(this.k.jiffies.timerExpiry(this.k.now, delayJiffies), this.evTimer, idx, 0);
+      // Fix (sched tests): queue_delayed_work_on arms the timer with add_timer, which applies
+      // the timer slack (applySlack); the model used the bare expiry.
+      const j = this.k.jiffies;
+      const now = j.at(this.k.now);
+      w.timer = this.k.sim.at(j.toNs(applySlack(now + delayJiffies, now)), this.evTimer, idx, 0);
     }
     return true;
   }
