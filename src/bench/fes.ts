@@ -1,13 +1,14 @@
 /**
- * Future-event-set benchmark: our Simulator (typed-array 4-ary heap, FIFO for zero-delay events, lazy
- * timers) against a naive binary heap of JS event objects with closures, on two workloads:
+ * Future-event-set benchmark: our Simulator (typed-array radix heap, handler table, lazy timers)
+ * against a naive binary heap of JS event objects with closures, on two workloads:
  *
  * - "ns3-bench-scheduler": ns-3's utils/bench-scheduler.cc defaults (Bench::RunBench / Bench::Cb):
  *   100 000 pending events, 1 000 000 executed, each executed event schedules one successor after an
  *   Exp(mean 100 ns) delay. The rate is executed events over the run phase (ns-3's "Simulation" rate).
  * - "timer-rearm": 10 000 flows, each with an ACK clock and a retransmission timer that every ACK
- *   pushes back (tcp_rearm_rto on each ACK); 1 % of ACK gaps exceed the RTO, so the timer expires
- *   and re-arms itself with a doubled timeout (tcp_retransmit_timer backs icsk_rto off). The naive
+ *   pushes back to now + RTO (net/ipv4/tcp_input.c tcp_rearm_rto: "RFC2988 recommends to restart
+ *   timer to now+rto"); 1 % of ACK gaps exceed the RTO, so the timer expires and re-arms itself
+ *   with a doubled timeout (net/ipv4/tcp_timer.c tcp_retransmit_timer doubles icsk_rto). The naive
  *   baseline cancels (lazy deletion flag) and re-inserts on every re-arm.
  *
  * Each implementation is warmed up once, then the best of `runs` timed runs counts.

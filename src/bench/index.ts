@@ -2,6 +2,7 @@
  * `vnetlab bench` / `npm run bench`: every benchmark suite, reporting rates and, where a baseline
  * exists, the ratio to it, side by side in one run. No timing assertions live in tests.
  */
+import { benchAlloc } from "../guest/mm/bench.ts";
 import { benchVirtqueue } from "../virtio/bench.ts";
 import { benchFes } from "./fes.ts";
 
@@ -46,6 +47,17 @@ export const BENCH_SUITES: BenchSuite[] = [
         name: r.name,
         eventsPerSecond: r.opsPerSecond,
         unit: "ops/s",
+      })),
+  },
+  {
+    name: "alloc",
+    description: "page allocator and slab fast paths: 10 million alloc/free pairs",
+    run: (quick) =>
+      benchAlloc({ pairs: quick ? 200_000 : 10_000_000 }).map((r) => ({
+        suite: "alloc",
+        name: r.name,
+        eventsPerSecond: r.opsPerSecond,
+        unit: "pairs/s",
       })),
   },
 ];

@@ -2,8 +2,127 @@
  * The `vnetlab` command line: parses argv with commander and calls the library API. Nothing here
  * models anything; exit codes: 0 success, 2 bad input or usage, 1 model or internal error.
  */
-import { Command, CommanderError, Option } from "commander";
-import { BenchError, formatBench, runBench } from "../bench/index.ts";
+import { writeFile, rename, mkdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import cliProgress from "cli-progress";
+import { formatBench, runBench } from "../bench/index.ts";
+import {
+  formatCompareTable,
+  formatRunTable,
+  renderCompareReport,
+  writeReportAtomic,
+} from "../report/index.ts";
+import { compare, resolveScenario, run } from "../run/run.ts";
+import { jsonSchema } from "../scenario/load.ts";
+import { listPresets } from "../scenario/presets.ts";
+
+/** The drivers the headline comparison runs: the kernel's versions (and, later, ours). */
+export const DEFAULT_DRIVERS = ["v3.2", "patch1", "rfc-v1", "mainline"];
+
+interface RunCliOptions {
+  driver?: string;
+  seed?: number;
+  duration?: string;
+  set: string[];
+  out?: string;
+  json?: boolean;
+}
+
+interface CompareCliOptions {
+  drivers: string[];
+  seeds: number;
+  duration?: string;
+  set: string[];
+  out?: string;
+  json?: boolean;
+}
+
+function collect(v: string, acc: string[]): string[] {
+  return [...acc, v];
+}
+
+function splitList(v: string): string[] {
+  const list = v
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0);
+  if (list.length === 0) throw new InvalidArgumentError("expected a comma-separated list");
+  return list;
+}
+
+function parseSeed(v: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new InvalidArgumentError(`expected an integer ≥ 0, got "${v}"`);
+  return n;
+}
+
+function parseCount(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 1000)
+    throw new InvalidArgumentError(`expected an integer 1..1000, got "${v}"`);
+  return n;
+}
+
+function runOpts(o: { driver?: string; seed?: number; duration?: string; set: string[] }) {
+  return {
+    set: o.set,
+    ...(o.driver !== undefined && { driver: o.driver }),
+    ...(o.seed !== undefined && { seed: o.seed }),
+    ...(o.duration !== undefined && { duration: o.duration }),
+  };
+}
+
+/** Writes a file via a temp file and rename, so a reader never sees half of it. */
+async function writeFileAtomic(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, text);
+  await rename(tmp, path);
+}
+
+/** A progress bar on stderr, only when stderr is a terminal. */
+function progressBar(
+  io: Io,
+  label: string,
+): { update(fraction: number, text?: string): void; stop(): void } | null {
+  if (!io.isTTY) return null;
+  const bar = new cliProgress.SingleBar(
+    {
+      format: `${label} [{bar}] {percentage}% | {text} | ETA {eta_formatted}`,
+      stream: process.stderr,
+      hideCursor: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(1000, 0, { text: "" });
+  return {
+    update: (f, text = "") => bar.update(Math.round(f * 1000), { text }),
+    stop: () => bar.stop(),
+  };
+}
+
+async function doCompare(io: Io, scenario: string, o: CompareCliOptions): Promise<void> {
+  const seeds = Array.from({ length: o.seeds }, (_, i) => i + 1);
+  const bar = progressBar(io, "compare");
+  const c = compare(scenario, {
+    drivers: o.drivers,
+    seeds,
+    set: o.set,
+    ...(o.duration !== undefined && { duration: o.duration }),
+    onProgress: (d, t, i, n) => bar?.update((i + d / t) / n, `run ${i + 1}/${n}`),
+  });
+  bar?.stop();
+  if (o.json === true) io.out(`${JSON.stringify({ runs: c.runs })}\n`);
+  else io.out(`${formatCompareTable(c)}\n`);
+  if (o.out !== undefined) {
+    await writeFileAtomic(join(o.out, "compare.json"), `${JSON.stringify(c)}\n`);
+    const path = join(o.out, "report.html");
+    await writeReportAtomic(path, await renderCompareReport(c));
+    if (o.json !== true) io.out(`report: ${path}\n`);
+  }
+}
 
 export const EXIT_OK = 0;
 export const EXIT_MODEL = 1;
@@ -48,11 +167,86 @@ export function buildProgram(io: Io): Command {
     });
 
   program
+    .command("run")
+    .description("run one scenario and print its summary")
+    .argument("<scenario>", "a preset name (see `vnetlab presets`) or a YAML/JSON file")
+    .option("--driver <name>", "driver version (guest.driver.version)")
+    .option("--seed <n>", "random seed", parseSeed)
+    .option("--duration <d>", 'simulated time, e.g. "10s"')
+    .option("--set <path=value>", "override a scenario field (repeatable)", collect, [])
+    .option("--out <dir>", "also write summary.json and report.html into this directory")
+    .option("--json", "print one JSON object on stdout")
+    .action(async (scenario: string, o: RunCliOptions) => {
+      const bar = progressBar(io, "run");
+      const r = run(scenario, { ...runOpts(o), onProgress: (d, t) => bar?.update(d / t) });
+      bar?.stop();
+      if (o.out !== undefined) {
+        await writeFileAtomic(join(o.out, "summary.json"), `${JSON.stringify(r, null, 2)}\n`);
+        const c = { scenario: r.scenario, drivers: [r.driver], seeds: [r.seed], runs: [r] };
+        await writeReportAtomic(join(o.out, "report.html"), await renderCompareReport(c));
+      }
+      io.out(o.json === true ? `${JSON.stringify(r)}\n` : `${formatRunTable(r)}\n`);
+    });
+
+  program
+    .command("compare")
+    .description("run a scenario with several driver versions and seeds, and compare them")
+    .argument("<scenario>", "a preset name or a YAML/JSON file")
+    .option("--drivers <a,b,...>", "driver versions", splitList, DEFAULT_DRIVERS)
+    .option("--seeds <n>", "number of seeds per driver (seeds 1..n)", parseCount, 1)
+    .option("--duration <d>", 'simulated time, e.g. "10s"')
+    .option("--set <path=value>", "override a scenario field (repeatable)", collect, [])
+    .option("--out <dir>", "write compare.json and report.html into this directory")
+    .option("--json", "print {runs:[...]} on stdout")
+    .action(async (scenario: string, o: CompareCliOptions) => {
+      await doCompare(io, scenario, o);
+    });
+
+  program
+    .command("validate")
+    .description("check a scenario file; prints the resolved scenario with --json")
+    .argument("<file>", "a YAML/JSON scenario file or a preset name")
+    .option("--set <path=value>", "override a scenario field (repeatable)", collect, [])
+    .option("--json", "print the resolved scenario as JSON")
+    .action((file: string, o: { set: string[]; json?: boolean }) => {
+      const s = resolveScenario(file, { set: o.set });
+      io.out(o.json === true ? `${JSON.stringify(s, null, 2)}\n` : `${file}: valid (scenario "${s.name}")\n`);
+    });
+
+  program
+    .command("presets")
+    .description("list the embedded scenarios")
+    .option("--json", "print JSON")
+    .action((o: { json?: boolean }) => {
+      const list = listPresets();
+      if (o.json === true) io.out(`${JSON.stringify(list, null, 2)}\n`);
+      else {
+        const w = Math.max(...list.map((p) => p.name.length));
+        io.out(`${list.map((p) => `${p.name.padEnd(w)}  ${p.description}`).join("\n")}\n`);
+      }
+    });
+
+  program
+    .command("schema")
+    .description("print the JSON Schema of scenario files")
+    .action(() => {
+      io.out(`${JSON.stringify(jsonSchema(), null, 2)}\n`);
+    });
+
+  program
     .command("start")
-    .description("the headline comparison (npm start)")
-    .addOption(new Option("--quick", "shrink the work").hideHelp())
-    .action((o: { quick?: boolean }) => {
-      io.out(`${formatBench(runBench([], o.quick === true))}\n`);
+    .description("the headline comparison (npm start): seed-torrent, kernel versions and ours, several seeds")
+    .option("--seeds <n>", "seeds per driver", parseCount, 3)
+    .option("--duration <d>", "simulated time per run")
+    .option("--out <dir>", "where the report goes", "out")
+    .action(async (o: { seeds: number; duration?: string; out: string }) => {
+      await doCompare(io, "seed-torrent", {
+        drivers: DEFAULT_DRIVERS,
+        seeds: o.seeds,
+        set: [],
+        out: o.out,
+        ...(o.duration !== undefined && { duration: o.duration }),
+      });
     });
 
   return program;
@@ -69,7 +263,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       return e.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
     const err = e as Error;
-    if (USAGE_ERRORS.has(err.name) || err instanceof BenchError) {
+    if (USAGE_ERRORS.has(err.name)) {
       io.err(`vnetlab: ${err.message}\n`);
       return EXIT_USAGE;
     }

@@ -171,7 +171,7 @@ export class VhostNetRx {
         break;
       }
     }
-    this.busyUntil = now + cost;
+    this.busyUntil = now + Math.round(cost);
     this.busyNs += cost;
     if (added > 0 && !this.pendingSignal) {
       this.pendingSignal = true;

@@ -4,11 +4,10 @@ import { EventQueue, EventQueueError } from "./event-queue.ts";
 import { Rng } from "./rng.ts";
 import { TimeError } from "./time.ts";
 
-/** The reference: an unsorted list, popped by (time, insertion sequence). */
+/** The reference: an array kept sorted by (time, insertion sequence). */
 interface RefEvent {
   handle: number;
   time: number;
-  seq: number;
   type: number;
   id: number;
   b: number;
@@ -16,49 +15,50 @@ interface RefEvent {
 
 class RefQueue {
   now = 0;
-  private seq = 0;
+  /** Sorted; a new event goes after every event with time ≤ its own, which is insertion order. */
   readonly events: RefEvent[] = [];
+  private byHandle = new Map<number, RefEvent>();
 
   find(handle: number): RefEvent | undefined {
-    return this.events.find((e) => e.handle === handle);
+    return this.byHandle.get(handle);
   }
 
-  add(handle: number, time: number, type: number, id: number, b: number): void {
-    this.events.push({ handle, time, seq: this.seq++, type, id, b });
+  add(e: RefEvent): void {
+    let lo = 0;
+    let hi = this.events.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.events[mid]!.time <= e.time) lo = mid + 1;
+      else hi = mid;
+    }
+    this.events.splice(lo, 0, e);
+    this.byHandle.set(e.handle, e);
   }
 
   cancel(handle: number): boolean {
-    const i = this.events.findIndex((e) => e.handle === handle);
-    if (i < 0) return false;
-    this.events.splice(i, 1);
+    const e = this.byHandle.get(handle);
+    if (e === undefined) return false;
+    this.events.splice(this.events.indexOf(e), 1);
+    this.byHandle.delete(handle);
     return true;
   }
 
   /** A reschedule counts as a new insertion for tie order. */
-  reschedule(e: RefEvent, time: number, handle: number): void {
-    e.time = time;
-    e.seq = this.seq++;
-    e.handle = handle;
-  }
-
-  private nextIndex(): number {
-    let best = -1;
-    this.events.forEach((e, i) => {
-      const b = this.events[best];
-      if (b === undefined || e.time < b.time || (e.time === b.time && e.seq < b.seq)) best = i;
-    });
-    return best;
+  reschedule(handle: number, time: number, newHandle: number): void {
+    const e = this.byHandle.get(handle)!;
+    this.cancel(handle);
+    this.add({ ...e, handle: newHandle, time });
   }
 
   peekTime(): number {
-    return this.events[this.nextIndex()]?.time ?? Number.POSITIVE_INFINITY;
+    return this.events[0]?.time ?? Number.POSITIVE_INFINITY;
   }
 
   pop(): RefEvent | undefined {
-    const i = this.nextIndex();
-    if (i < 0) return undefined;
-    const [e] = this.events.splice(i, 1);
-    this.now = e!.time;
+    const e = this.events.shift();
+    if (e === undefined) return undefined;
+    this.byHandle.delete(e.handle);
+    this.now = e.time;
     return e;
   }
 }
@@ -99,20 +99,34 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ k: fc.constant("pop" as const), n: fc.integer({ min: 1, max: 6 }) }) },
 );
 
+/** expect() only on a mismatch: calling it for each of thousands of steps is slow. */
+function same<T>(actual: T, expected: T, what: string): void {
+  if (!Object.is(actual, expected)) expect(actual, what).toBe(expected);
+}
+
 /** Pops one event from both and expects the same event at the same time. */
 function popBoth(q: EventQueue, ref: RefQueue): void {
   const want = ref.pop();
-  expect(q.pop()).toBe(want !== undefined);
+  same(q.pop(), want !== undefined, "pop() result");
   if (want === undefined) return;
-  expect({ now: q.now, type: q.lastType, id: q.lastA, b: q.lastB }).toEqual({
-    now: want.time,
-    type: want.type,
-    id: want.id,
-    b: want.b,
-  });
+  same(q.lastA, want.id, "popped event");
+  same(q.now, want.time, "time of the popped event");
+  same(q.lastType, want.type, "type of the popped event");
+  same(q.lastB, want.b, "b of the popped event");
 }
 
-function runOps(ops: Op[]): void {
+function checkPending(q: EventQueue, ref: RefQueue, handles: number[]): void {
+  expect(q.peekTime()).toBe(ref.peekTime());
+  const pendingMismatch = handles.filter((h) => q.isPending(h) !== (ref.find(h) !== undefined));
+  expect(pendingMismatch).toEqual([]);
+  for (const e of ref.events) expect(q.timeOf(e.handle)).toBe(e.time);
+}
+
+/**
+ * Runs the operations on both queues. `checkEach` compares pending state and times after every
+ * operation (quadratic, so long scripted runs check them at the end only).
+ */
+function runOps(ops: Op[], checkEach = true): void {
   // The smallest capacity, so that any run with more than 16 live events grows the arrays.
   const q = new EventQueue(16);
   const ref = new RefQueue();
@@ -123,14 +137,14 @@ function runOps(ops: Op[]): void {
       case "schedule": {
         const id = nextId++;
         const h = q.schedule(ref.now + o.dt, o.type, id, o.b);
-        expect(ref.find(h), "a fresh handle must not name a live event").toBeUndefined();
-        ref.add(h, ref.now + o.dt, o.type, id, o.b);
+        same(ref.find(h), undefined, "a fresh handle must not name a live event");
+        ref.add({ handle: h, time: ref.now + o.dt, type: o.type, id, b: o.b });
         handles.push(h);
         break;
       }
       case "cancel": {
         const h = handles[o.pick % handles.length];
-        if (h !== undefined) expect(q.cancel(h)).toBe(ref.cancel(h));
+        if (h !== undefined) same(q.cancel(h), ref.cancel(h), "cancel() result");
         break;
       }
       case "cancelBogus":
@@ -140,30 +154,27 @@ function runOps(ops: Op[]): void {
       case "reschedule": {
         const h = handles[o.pick % handles.length];
         if (h === undefined) break;
-        const e = ref.find(h);
         const t = ref.now + o.dt;
-        if (e === undefined) {
+        if (ref.find(h) === undefined) {
           expect(() => q.reschedule(h, t)).toThrow(EventQueueError);
           break;
         }
         const h2 = q.reschedule(h, t);
         if (h2 !== h) {
-          expect(ref.find(h2), "a fresh handle must not name a live event").toBeUndefined();
+          same(ref.find(h2), undefined, "a fresh handle must not name a live event");
           handles.push(h2);
         }
-        ref.reschedule(e, t, h2);
+        ref.reschedule(h, t, h2);
         break;
       }
       case "pop":
         for (let i = 0; i < o.n; i++) popBoth(q, ref);
         break;
     }
-    expect(q.size).toBe(ref.events.length);
-    expect(q.peekTime()).toBe(ref.peekTime());
-    const pendingMismatch = handles.filter((h) => q.isPending(h) !== (ref.find(h) !== undefined));
-    expect(pendingMismatch).toEqual([]);
-    for (const e of ref.events) expect(q.timeOf(e.handle)).toBe(e.time);
+    same(q.size, ref.events.length, "size");
+    if (checkEach) checkPending(q, ref, handles);
   }
+  checkPending(q, ref, handles);
   while (ref.events.length > 0) popBoth(q, ref);
   expect(q.pop()).toBe(false);
   expect(q.size).toBe(0);
@@ -172,10 +183,41 @@ function runOps(ops: Op[]): void {
 
 describe("EventQueue against a sorted reference", () => {
   it("agrees on pop order, sizes, pending state and times for random operation sequences", () => {
-    fc.assert(fc.property(fc.array(op, { maxLength: 250 }), runOps), { numRuns: 150 });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 250 }), (ops) => runOps(ops)),
+      { numRuns: 150 },
+    );
   });
 
-  it("keeps FIFO order for same-time events across growth while the ring is wrapped", () => {
+  it("agrees when cancelled events pile up far ahead and get cleared out", () => {
+    // Thousands of far-future events, most cancelled before they are reached, mixed with a busy
+    // near future: cancelled entries must neither run nor disturb the order of the others.
+    for (const seed of [1, 2, 3]) {
+      const rng = new Rng(seed, "cancel-heavy");
+      const ops: Op[] = [];
+      for (let i = 0; i < 3000; i++) ops.push({ k: "schedule", dt: 1e6 + rng.int(1e6), type: 1, b: i });
+      // Cancel 2500 distinct far-future events (handles 0..2999) while the near future stays busy,
+      // so that cancelled entries come to outnumber live ones.
+      const order = Array.from({ length: 3000 }, (_, i) => i);
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = rng.int(i + 1);
+        [order[i], order[j]] = [order[j]!, order[i]!];
+      }
+      for (let i = 0; i < 2500; i++) {
+        ops.push({ k: "cancel", pick: order[i]! });
+        if (i % 3 === 0) ops.push({ k: "schedule", dt: rng.int(3), type: 2, b: i }, { k: "pop", n: 1 });
+      }
+      for (let i = 0; i < 2000; i++) {
+        const r = rng.int(10);
+        if (r < 4) ops.push({ k: "cancel", pick: rng.int(2 ** 31) });
+        else if (r < 8) ops.push({ k: "schedule", dt: rng.int(1e6), type: 3, b: i });
+        else ops.push({ k: "pop", n: 1 + rng.int(3) });
+      }
+      runOps(ops, false);
+    }
+  });
+
+  it("keeps insertion order along a long zero-delay chain at one time", () => {
     const q = new EventQueue(16);
     const ids: number[] = [];
     let id = 0;
@@ -189,7 +231,7 @@ describe("EventQueue against a sorted reference", () => {
       q.pop();
       popped.push(q.lastA);
     }
-    // 2 left in the ring starting at position 10; 30 more wrap it and force two doublings.
+    // Two left after the ten popped; 30 more reuse the popped space and then need more room.
     for (let i = 0; i < 30; i++) add();
     while (q.pop()) popped.push(q.lastA);
     expect(popped).toEqual(ids);
@@ -205,6 +247,15 @@ describe("EventQueue against a sorted reference", () => {
     while (q.pop()) order.push(q.lastA);
     const expected = times.map((t, i) => [t, i] as const).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
     expect(order).toEqual(expected.map(([, i]) => i));
+  });
+
+  it("orders times across the whole safe-integer range", () => {
+    const times = [2 ** 53 - 1, 2 ** 32, 2 ** 32 - 1, 2 ** 52 + 3, 0, 2 ** 52 + 3, 1, 2 ** 31, 2 ** 53 - 2];
+    const q = new EventQueue(16);
+    times.forEach((t, i) => q.schedule(t, 0, i, 0));
+    const out: number[] = [];
+    while (q.pop()) out.push(q.now);
+    expect(out).toEqual([...times].sort((x, y) => x - y));
   });
 
   it("runs an event scheduled at the current time after earlier-scheduled events at that time", () => {

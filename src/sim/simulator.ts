@@ -35,6 +35,8 @@ export class Simulator {
   private handlerNames: string[] = [];
   /** Events executed so far. */
   events = 0;
+  /** Called after every event when set (invariant checkers in tests; costs one branch otherwise). */
+  afterEvent: (() => void) | null = null;
   private stopped = false;
 
   // Lazy timers (perf budget: "keep its deadline in a field and at most one pending event").
@@ -115,6 +117,8 @@ export class Simulator {
    * pending event, when it fires early, re-schedules itself for the stored deadline.
    */
   armTimer(id: number, t: Ns): void {
+    // A bad deadline would otherwise only surface when the early event fires and re-schedules.
+    if (!Number.isSafeInteger(t)) checkTime(t, "timer deadline");
     this.timerDeadline[id] = t;
     const h = this.timerHandle[id]!;
     if (h !== NO_HANDLE && this.queue.isPending(h)) {
@@ -173,6 +177,7 @@ export class Simulator {
       fp.mixEvent(q.now, type, a, b);
       this.events++;
       handlers[type]!(a, b);
+      if (this.afterEvent !== null) this.afterEvent();
     }
     if (!this.stopped && q.now < until) q.now = until;
     return this.events - start;

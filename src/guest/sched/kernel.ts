@@ -206,7 +206,8 @@ export class Kernel {
       this.accumCat[i] = 0;
     }
     this.accum = 0;
-    return c;
+    // Costs may be fractional (per-byte rates); time stays in integer ns.
+    return Math.round(c);
   }
 
   // ---- ops for generators ------------------------------------------------------------------

@@ -1,0 +1,809 @@
+/**
+ * The guest's memory: one zone of order-0 pages with the v3.2 page allocator (fast path against
+ * WMARK_LOW, slow path against WMARK_MIN with the gfp's allowances, direct reclaim, retries, the OOM
+ * killer), kswapd, page reclaim of the file LRU, anonymous memory of tasks, the kmem caches of the
+ * rx path, and the page cache with its writeback (writeback.ts).
+ *
+ * One zone: a 1 GiB x86_64 guest has ZONE_DMA (16 MiB) and ZONE_DMA32; GFP_KERNEL/GFP_ATOMIC
+ * allocations use DMA32 and fall back to DMA only behind its lowmem_reserve (DMA32 size / 256 ≈ 4
+ * MiB), and watermarks are split in proportion to zone size, so the sum behaves as one zone with
+ * min_free_kbytes; bigger guests add ZONE_NORMAL the same way. No buddy fragmentation: every
+ * allocation is order 0 (virtio_net's pages are order 0; slabs are order 0, see slab.ts).
+ *
+ * Reclaim keeps one LRU list, the inactive file list: page-cache pages enter it (lru_cache_add_file)
+ * and are written once and never read, so mark_page_accessed only sets PG_referenced and nothing is
+ * activated; page_check_references then returns PAGEREF_RECLAIM_CLEAN, which frees clean pages.
+ * Anonymous pages are not reclaimable (no swap: get_scan_count scans anon lists 0 times). Slab
+ * shrinking (dentries, inodes) is not modelled; shrink_slab counts as freeing nothing.
+ */
+import { ModelError } from "../../sim/simulator.ts";
+import type { Ns } from "../../sim/time.ts";
+import { CAT_MM, CAT_RECLAIM } from "../sched/costs.ts";
+import { CTX_PROCESS, type Kernel, type KernelCode, type KThread, WaitQueue } from "../sched/kernel.ts";
+import { DEFAULT_MM_COSTS, type MmCosts } from "./costs.ts";
+import {
+  EV_ALLOCFAIL_ATOMIC,
+  EV_ALLOCFAIL_PROCESS,
+  EV_ALLOCSTALL,
+  EV_CONGESTION_WAITS,
+  EV_COUNT,
+  EV_KSWAPD_HIGH_WMARK_HIT_QUICKLY,
+  EV_KSWAPD_LOW_WMARK_HIT_QUICKLY,
+  EV_KSWAPD_SKIP_CONGESTION_WAIT,
+  EV_KSWAPD_WAKEUPS,
+  EV_NAMES,
+  EV_NR_VMSCAN_IMMEDIATE,
+  EV_OOM_KILL,
+  EV_PAGEOUTRUN,
+  EV_PGALLOC,
+  EV_PGFREE,
+  EV_PGSCAN_DIRECT,
+  EV_PGSCAN_KSWAPD,
+  EV_PGSTEAL_DIRECT,
+  EV_PGSTEAL_KSWAPD,
+} from "./events.ts";
+import {
+  __GFP_FS,
+  __GFP_NO_KSWAPD,
+  __GFP_NORETRY,
+  __GFP_WAIT,
+  ALLOC_CPUSET,
+  ALLOC_WMARK_HIGH,
+  GFP_HIGHUSER_MOVABLE,
+  gfpName,
+  gfpToAllocFlags,
+  zoneWatermarkOk,
+} from "./gfp.ts";
+import {
+  EXTERNAL_OWNER,
+  OWNER_ANON,
+  OWNER_COUNT,
+  OWNER_FREE,
+  OWNER_PAGECACHE_CLEAN,
+  OWNER_PAGECACHE_DIRTY,
+  OWNER_PAGECACHE_WRITEBACK,
+  OWNER_SLAB,
+  ownerName,
+  PageList,
+  PageTable,
+  PG_RECLAIM,
+} from "./page-table.ts";
+import { KmemCache } from "./slab.ts";
+import { MmTask } from "./task.ts";
+import {
+  defaultMinFreeKbytes,
+  kswapdBalanceGap,
+  PAGE_SIZE,
+  type Watermarks,
+  zoneBatchsize,
+  zoneWatermarks,
+} from "./watermarks.ts";
+import {
+  DEFAULT_DISK,
+  DEFAULT_WRITEBACK,
+  type DiskOptions,
+  Writeback,
+  type WritebackHost,
+} from "./writeback.ts";
+
+/** SWAP_CLUSTER_MAX (include/linux/swap.h): reclaim batch and direct reclaim's nr_to_reclaim. */
+export const SWAP_CLUSTER_MAX = 32;
+/** DEF_PRIORITY (include/linux/mmzone.h): reclaim scans lru_size >> priority, 12 down to 0. */
+export const DEF_PRIORITY = 12;
+
+/** kmalloc size classes of SLUB that fit an order-0 slab (kmalloc_index; 96 and 192 included). */
+export const KMALLOC_SIZES: readonly number[] = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096];
+/** sizeof(struct sk_buff) rounded to its cache line multiple: kernel-facts.md §1.4 assumes 256 B. */
+export const SKBUFF_HEAD_SIZE = 256;
+
+export interface MmOptions {
+  /** Guest RAM as the zone's present pages, bytes (a multiple of 4096). */
+  memBytes: number;
+  /** vm.min_free_kbytes; default init_per_zone_wmark_min's int_sqrt(lowmem_kbytes * 16). */
+  minFreeKbytes?: number;
+  /**
+   * Boot-time kernel memory (text and data, page tables, the big hash tables, per-cpu areas) that
+   * is never freed, bytes. Default memBytes / 32 (32 MiB of a 1 GiB guest, about what a freshly
+   * booted 3.2 guest shows as MemTotal - MemFree).
+   */
+  kernelReservedBytes?: number;
+  dirtyRatio?: number;
+  dirtyBackgroundRatio?: number;
+  dirtyExpireCentisecs?: number;
+  dirtyWritebackCentisecs?: number;
+  disk?: Partial<DiskOptions>;
+  costs?: Partial<MmCosts>;
+  /** vCPUs of kswapd0, the flusher and the disk interrupt (default 0). */
+  kswapdCpu?: number;
+  flusherCpu?: number;
+  diskIrqCpu?: number;
+}
+
+/** One OOM kill, for traces. */
+export interface OomKill {
+  time: Ns;
+  task: string;
+  pages: number;
+}
+
+export class Mm implements WritebackHost {
+  readonly pt: PageTable;
+  readonly nPages: number;
+  readonly minFreeKbytes: number;
+  readonly wmark: Readonly<Watermarks>;
+  readonly costs: MmCosts;
+  /** The inactive file LRU: head = most recently added, reclaim takes from the tail. */
+  readonly lru: PageList;
+  readonly wb: Writeback;
+  readonly ev = new Float64Array(EV_COUNT);
+  /** Allocation failures by gfp mask, in first-failure order. */
+  readonly failuresByGfp = new Map<number, number>();
+  readonly oomKills: OomKill[] = [];
+  readonly tasks: MmTask[] = [];
+  readonly kswapdThread: KThread;
+  readonly skbuffHeadCache: KmemCache;
+  readonly kmallocCaches: readonly KmemCache[];
+  /** Every cache, skbuff_head_cache first. */
+  readonly caches: readonly KmemCache[];
+  /** zone->all_unreclaimable, set by kswapd, cleared when pages are freed to the buddy lists. */
+  allUnreclaimable = false;
+  /** zone->pages_scanned since pages were last freed to the buddy lists. */
+  pagesScanned = 0;
+  private readonly balanceGap: number;
+  private readonly pcpBatch: number;
+  private pcpFrees = 0;
+  private readonly kswapdWait = new WaitQueue("kswapd_wait");
+  private readonly anonTask: Int32Array;
+  /** Per reclaim batch results (shrinkInactiveList). */
+  private lastScanned = 0;
+  private readonly pageoutBuf = new Int32Array(SWAP_CLUSTER_MAX);
+  private pageoutCount = 0;
+
+  constructor(
+    readonly k: Kernel,
+    opts: MmOptions,
+  ) {
+    const bytes = opts.memBytes;
+    if (!Number.isSafeInteger(bytes) || bytes <= 0 || bytes % PAGE_SIZE !== 0) {
+      throw new ModelError(`memBytes must be a positive multiple of ${PAGE_SIZE}, got ${bytes}`);
+    }
+    const n = bytes / PAGE_SIZE;
+    this.nPages = n;
+    const reservedBytes = opts.kernelReservedBytes ?? Math.floor(bytes / 32 / PAGE_SIZE) * PAGE_SIZE;
+    this.pt = new PageTable(n, Math.ceil(reservedBytes / PAGE_SIZE));
+    this.minFreeKbytes = opts.minFreeKbytes ?? defaultMinFreeKbytes(n * (PAGE_SIZE >> 10));
+    if (!Number.isInteger(this.minFreeKbytes) || this.minFreeKbytes < 0) {
+      throw new ModelError(`minFreeKbytes must be a non-negative integer, got ${this.minFreeKbytes}`);
+    }
+    this.wmark = zoneWatermarks(this.minFreeKbytes, n);
+    this.balanceGap = kswapdBalanceGap(this.wmark, n);
+    this.pcpBatch = Math.max(1, zoneBatchsize(n));
+    this.costs = { ...DEFAULT_MM_COSTS, ...opts.costs };
+    this.lru = new PageList("inactive file LRU", n);
+    this.anonTask = new Int32Array(n).fill(-1);
+    this.skbuffHeadCache = new KmemCache("skbuff_head_cache", SKBUFF_HEAD_SIZE);
+    this.kmallocCaches = KMALLOC_SIZES.map((s) => new KmemCache(`kmalloc-${s}`, s));
+    this.caches = [this.skbuffHeadCache, ...this.kmallocCaches];
+    this.wb = new Writeback(this, {
+      dirtyRatio: opts.dirtyRatio ?? DEFAULT_WRITEBACK.dirtyRatio,
+      dirtyBackgroundRatio: opts.dirtyBackgroundRatio ?? DEFAULT_WRITEBACK.dirtyBackgroundRatio,
+      dirtyExpireCentisecs: opts.dirtyExpireCentisecs ?? DEFAULT_WRITEBACK.dirtyExpireCentisecs,
+      dirtyWritebackCentisecs: opts.dirtyWritebackCentisecs ?? DEFAULT_WRITEBACK.dirtyWritebackCentisecs,
+      disk: { ...DEFAULT_DISK, ...opts.disk },
+      flusherCpu: opts.flusherCpu ?? DEFAULT_WRITEBACK.flusherCpu,
+      diskIrqCpu: opts.diskIrqCpu ?? DEFAULT_WRITEBACK.diskIrqCpu,
+    });
+    this.kswapdThread = k.spawn("kswapd0", opts.kswapdCpu ?? 0, () => this.kswapd());
+  }
+
+  get nrFree(): number {
+    return this.pt.counts[OWNER_FREE]!;
+  }
+
+  ownerOf(pfn: number): number {
+    const o = this.pt.owner[pfn];
+    if (o === undefined) throw new ModelError(`no page ${pfn} (zone has ${this.nPages})`);
+    return o;
+  }
+
+  ownerCount(owner: number): number {
+    return this.pt.counts[owner] ?? 0;
+  }
+
+  /**
+   * CPU time for the executing context. Code that runs outside any simulated context (scenario
+   * setup, plain events) is not on a vCPU and costs nothing.
+   */
+  charge(ns: Ns, cat: number): void {
+    const k = this.k;
+    if (k.current !== null || k.ctx !== CTX_PROCESS) k.charge(ns, cat);
+  }
+
+  // ---- page allocator ----------------------------------------------------------------------
+
+  /**
+   * alloc_page for callers that cannot sleep (softirq, spinlock held): the fast path against
+   * WMARK_LOW, else wake kswapd and retry against WMARK_MIN with gfp_to_alloc_flags' allowances,
+   * else fail (-1). A gfp with __GFP_WAIT is a model error here: use allocPage.
+   */
+  allocPageAtomic(gfp: number, owner: number): number {
+    this.checkExternal(owner);
+    if ((gfp & __GFP_WAIT) !== 0) {
+      throw new ModelError(`allocPageAtomic(${gfpName(gfp)}): a sleeping gfp needs the allocPage generator`);
+    }
+    return this.allocNoWait(gfp, owner);
+  }
+
+  /**
+   * alloc_page for process context: as allocPageAtomic, then with __GFP_WAIT direct reclaim,
+   * retries and the OOM killer. Never yields without __GFP_WAIT. Sleeping from atomic context is a
+   * model error (might_sleep_if in __alloc_pages_nodemask).
+   */
+  *allocPage(gfp: number, owner: number): KernelCode<number> {
+    this.checkExternal(owner);
+    return yield* this.allocInternal(gfp, owner);
+  }
+
+  /** __free_page of a page held outside mm. */
+  freePage(pfn: number): void {
+    const o = this.ownerOf(pfn);
+    if (EXTERNAL_OWNER[o] !== 1) {
+      throw new ModelError(`freePage(${pfn}): page is ${ownerName(o)}, not held outside mm`);
+    }
+    this.release(pfn, o);
+  }
+
+  /** Moves a page held outside mm to another outside owner, asserting where it was. */
+  setOwner(pfn: number, from: number, to: number): void {
+    if (EXTERNAL_OWNER[from] !== 1 || EXTERNAL_OWNER[to] !== 1) {
+      throw new ModelError(
+        `setOwner(${pfn}): ${ownerName(from)} → ${ownerName(to)} is not a move outside mm`,
+      );
+    }
+    this.pt.move(pfn, from, to);
+  }
+
+  private checkExternal(owner: number): void {
+    if (EXTERNAL_OWNER[owner] !== 1)
+      throw new ModelError(`cannot allocate a page for owner ${ownerName(owner)}`);
+  }
+
+  private *allocInternal(gfp: number, owner: number): KernelCode<number> {
+    if ((gfp & __GFP_WAIT) === 0) return this.allocNoWait(gfp, owner);
+    this.mightSleep(gfp);
+    if (this.pt.freeTop - 2 > this.wmark.low) return this.take(owner);
+    return yield* this.allocSlowpath(gfp, owner);
+  }
+
+  /** might_sleep_if(gfp & __GFP_WAIT): sleeping needs a kernel thread outside atomic context. */
+  private mightSleep(gfp: number): void {
+    if (this.k.inAtomic()) throw new ModelError(`sleeping allocation (${gfpName(gfp)}) from atomic context`);
+    if (this.k.current === null)
+      throw new ModelError(`sleeping allocation (${gfpName(gfp)}) outside a kernel thread`);
+  }
+
+  /** __zone_watermark_ok on the current free count. */
+  private watermarkOk(mark: number, allocFlags: number): boolean {
+    return zoneWatermarkOk(this.pt.freeTop, mark, allocFlags);
+  }
+
+  private allocNoWait(gfp: number, owner: number): number {
+    // get_page_from_freelist(ALLOC_WMARK_LOW): order 0 succeeds while free - 2 > low.
+    if (this.pt.freeTop - 2 > this.wmark.low) return this.take(owner);
+    this.charge(this.costs.pageAllocSlow, CAT_MM);
+    if ((gfp & __GFP_NO_KSWAPD) === 0) this.wakeupKswapd();
+    if (this.watermarkOk(this.wmark.min, gfpToAllocFlags(gfp))) return this.take(owner);
+    return this.allocFailed(gfp);
+  }
+
+  private take(owner: number): number {
+    this.ev[EV_PGALLOC]!++;
+    this.charge(this.costs.pageAllocFast, CAT_MM);
+    return this.pt.take(owner);
+  }
+
+  /** free_hot_cold_page; every pcp batch of frees is a free_pcppages_bulk, which resets the zone's reclaim state. */
+  private release(pfn: number, owner: number): void {
+    this.pt.release(pfn, owner);
+    this.ev[EV_PGFREE]!++;
+    this.charge(this.costs.pageFree, CAT_MM);
+    if (++this.pcpFrees >= this.pcpBatch) {
+      this.pcpFrees = 0;
+      this.allUnreclaimable = false;
+      this.pagesScanned = 0;
+    }
+  }
+
+  private allocFailed(gfp: number): number {
+    this.ev[this.k.inAtomic() ? EV_ALLOCFAIL_ATOMIC : EV_ALLOCFAIL_PROCESS]!++;
+    this.failuresByGfp.set(gfp, (this.failuresByGfp.get(gfp) ?? 0) + 1);
+    return -1;
+  }
+
+  /**
+   * __alloc_pages_slowpath for a __GFP_WAIT order-0 request (v3.2):
+   * restart: wake kswapd; rebalance: try WMARK_MIN with the gfp's flags; direct reclaim and try
+   * again; no progress with __GFP_FS (and not __GFP_NORETRY) → OOM path, then restart; otherwise
+   * should_alloc_retry (always for order 0 unless __GFP_NORETRY) → wait_iff_congested(HZ/50) and
+   * rebalance.
+   *
+   * wait_iff_congested sleeps only when a bdi is congested and the zone is ZONE_CONGESTED. 3.2
+   * sets ZONE_CONGESTED in shrink_page_list when every dirty page met was refused by pageout()
+   * for congestion; direct reclaim never calls pageout() on file pages and kswapd has
+   * PF_SWAPWRITE (may_write_to_queue always true), so without swap the flag is never set and every
+   * wait_iff_congested in this model is a cond_resched(): the retry loop spins, rescanning.
+   */
+  private *allocSlowpath(gfp: number, owner: number): KernelCode<number> {
+    const k = this.k;
+    for (;;) {
+      if ((gfp & __GFP_NO_KSWAPD) === 0) this.wakeupKswapd();
+      const allocFlags = gfpToAllocFlags(gfp);
+      for (;;) {
+        this.charge(this.costs.pageAllocSlow, CAT_MM);
+        if (this.watermarkOk(this.wmark.min, allocFlags)) return this.take(owner);
+        const progress = yield* this.tryToFreePages();
+        if (progress > 0 && this.watermarkOk(this.wmark.min, allocFlags)) return this.take(owner);
+        if (progress === 0 && (gfp & __GFP_FS) !== 0 && (gfp & __GFP_NORETRY) === 0) break;
+        if ((gfp & __GFP_NORETRY) !== 0) return this.allocFailed(gfp);
+        yield k.cpu(); // wait_iff_congested(HZ/50) → cond_resched()
+      }
+      // __alloc_pages_may_oom: a last try at WMARK_HIGH catches a parallel kill, then kill.
+      if (this.watermarkOk(this.wmark.high, ALLOC_WMARK_HIGH | ALLOC_CPUSET)) return this.take(owner);
+      this.outOfMemory(gfp);
+      // out_of_memory: schedule_timeout_uninterruptible(1) gives the victim a chance to exit.
+      yield k.sleepJiffies(1);
+    }
+  }
+
+  /** wakeup_kswapd: only when kswapd sleeps on kswapd_wait and the zone is below WMARK_LOW. */
+  private wakeupKswapd(): void {
+    if (this.kswapdWait.waiters.length === 0) return;
+    if (this.watermarkOk(this.wmark.low, 0)) return;
+    this.ev[EV_KSWAPD_WAKEUPS]!++;
+    this.k.wakeAll(this.kswapdWait);
+  }
+
+  // ---- reclaim -------------------------------------------------------------------------------
+
+  /**
+   * shrink_inactive_list + shrink_page_list on up to nrToScan pages from the LRU tail (one
+   * SWAP_CLUSTER_MAX batch). Clean pages are freed; pages under writeback are put back; dirty
+   * pages get PG_reclaim and are put back (3.2: "Only kswapd can writeback filesystem pages ...
+   * but do not writeback unless under significant pressure"), except that kswapd below
+   * DEF_PRIORITY - 2 collects them for pageout(). Kept pages return to the LRU head
+   * (putback_inactive_pages). Returns pages reclaimed; lastScanned holds pages scanned.
+   */
+  private shrinkInactiveList(nrToScan: number, priority: number, kswapd: boolean): number {
+    const pt = this.pt;
+    const lru = this.lru;
+    const owner = pt.owner;
+    const n = Math.min(nrToScan, lru.size);
+    let reclaimed = 0;
+    for (let i = 0; i < n; i++) {
+      const p = lru.tail;
+      const o = owner[p]!;
+      if (o === OWNER_PAGECACHE_CLEAN) {
+        lru.remove(p);
+        this.release(p, OWNER_PAGECACHE_CLEAN);
+        reclaimed++;
+        continue;
+      }
+      if (o === OWNER_PAGECACHE_DIRTY) {
+        pt.flags[p]! |= PG_RECLAIM;
+        if (!kswapd || priority >= DEF_PRIORITY - 2) this.ev[EV_NR_VMSCAN_IMMEDIATE]!++;
+        else this.pageoutBuf[this.pageoutCount++] = p;
+      } else if (o !== OWNER_PAGECACHE_WRITEBACK) {
+        throw new ModelError(`pfn ${p} on the LRU is owned by ${ownerName(o)}`);
+      }
+      lru.moveToHead(p);
+    }
+    this.pagesScanned += n;
+    this.lastScanned = n;
+    this.ev[kswapd ? EV_PGSCAN_KSWAPD : EV_PGSCAN_DIRECT]! += n;
+    this.ev[kswapd ? EV_PGSTEAL_KSWAPD : EV_PGSTEAL_DIRECT]! += reclaimed;
+    this.charge(n * this.costs.reclaimScanPage + reclaimed * this.costs.reclaimFreePage, CAT_RECLAIM);
+    // The throttle at the end of shrink_inactive_list is a wait_iff_congested(HZ/10): a
+    // cond_resched here (see allocSlowpath), i.e. the yield after each batch.
+    return reclaimed;
+  }
+
+  /** zone_reclaimable: fewer pages scanned since the last free than six times the LRU. */
+  private zoneReclaimable(): boolean {
+    return this.pagesScanned < this.lru.size * 6;
+  }
+
+  /**
+   * try_to_free_pages → do_try_to_free_pages with nr_to_reclaim = SWAP_CLUSTER_MAX: priorities 12
+   * down to 0, scanning lru_size >> priority pages per pass (get_scan_count without swap) in
+   * SWAP_CLUSTER_MAX batches, stopping once 32 pages are reclaimed; past 1.5 × nr_to_reclaim
+   * scanned it wakes the flusher for the pages scanned. Returns pages reclaimed, else 1 while the
+   * zone is not all_unreclaimable ("progress"), else 0.
+   */
+  private *tryToFreePages(): KernelCode<number> {
+    const k = this.k;
+    this.ev[EV_ALLOCSTALL]!++;
+    this.charge(this.costs.directReclaimEntry, CAT_RECLAIM);
+    let reclaimed = 0;
+    let totalScanned = 0;
+    for (let priority = DEF_PRIORITY; priority >= 0; priority--) {
+      // shrink_zones skips an all_unreclaimable zone below DEF_PRIORITY.
+      if (!this.allUnreclaimable || priority === DEF_PRIORITY) {
+        let nr = this.lru.size >>> priority;
+        let zoneReclaimed = 0;
+        while (nr > 0) {
+          const batch = Math.min(nr, SWAP_CLUSTER_MAX);
+          nr -= batch;
+          zoneReclaimed += this.shrinkInactiveList(batch, priority, false);
+          totalScanned += this.lastScanned;
+          yield k.cpu();
+          if (zoneReclaimed >= SWAP_CLUSTER_MAX && priority < DEF_PRIORITY) break;
+        }
+        reclaimed += zoneReclaimed;
+      }
+      if (reclaimed >= SWAP_CLUSTER_MAX) break;
+      if (totalScanned > SWAP_CLUSTER_MAX + SWAP_CLUSTER_MAX / 2) this.wb.wakeupFlusher(totalScanned);
+      // priority < DEF_PRIORITY - 2: wait_iff_congested(HZ/10), a cond_resched here.
+    }
+    yield k.cpu();
+    if (reclaimed > 0) return reclaimed;
+    return this.allUnreclaimable ? 0 : 1;
+  }
+
+  /** kswapd's view of the zone (sleeping_prematurely for order 0): at WMARK_HIGH or given up. */
+  private kswapdBalanced(): boolean {
+    return this.allUnreclaimable || this.watermarkOk(this.wmark.high, 0);
+  }
+
+  /**
+   * kswapd: kswapd_try_to_sleep (a HZ/10 nap when balanced, then a full sleep if still balanced
+   * and not woken meanwhile, counting kswapd_{low,high}_wmark_hit_quickly otherwise), then
+   * balance_pgdat.
+   */
+  private *kswapd(): KernelCode {
+    const k = this.k;
+    const nap = Math.floor(k.jiffies.hz / 10);
+    for (;;) {
+      let remaining = false;
+      if (this.kswapdBalanced()) {
+        yield k.waitOn(this.kswapdWait, nap);
+        remaining = this.kswapdThread.wokenByEvent;
+      }
+      if (!remaining && this.kswapdBalanced()) {
+        yield k.waitOn(this.kswapdWait);
+      } else {
+        this.ev[remaining ? EV_KSWAPD_LOW_WMARK_HIT_QUICKLY : EV_KSWAPD_HIGH_WMARK_HIT_QUICKLY]!++;
+      }
+      yield* this.balancePgdat();
+    }
+  }
+
+  /**
+   * balance_pgdat for one zone and order 0 (v3.2): priorities 12 down to 0; shrink the zone while
+   * it is below high + balance_gap; done when free ≥ WMARK_HIGH; give the zone up
+   * (all_unreclaimable) once six times its LRU was scanned without a page freed; below DEF_PRIORITY
+   * - 2, congestion_wait(HZ/10) after each pass unless the zone is under WMARK_MIN; restart from
+   * DEF_PRIORITY after SWAP_CLUSTER_MAX pages reclaimed until balanced.
+   */
+  private *balancePgdat(): KernelCode {
+    const k = this.k;
+    const wm = this.wmark;
+    for (;;) {
+      this.ev[EV_PAGEOUTRUN]!++;
+      let reclaimed = 0;
+      let totalScanned = 0;
+      let allOk = true;
+      for (let priority = DEF_PRIORITY; priority >= 0; priority--) {
+        allOk = true;
+        if (this.allUnreclaimable && priority !== DEF_PRIORITY) break;
+        if (this.watermarkOk(wm.high, 0)) break;
+        if (!this.watermarkOk(wm.high + this.balanceGap, 0)) {
+          let nr = this.lru.size >>> priority;
+          // get_scan_count's force_scan for kswapd on an all_unreclaimable zone.
+          if (nr === 0 && this.allUnreclaimable) nr = SWAP_CLUSTER_MAX;
+          while (nr > 0) {
+            const batch = Math.min(nr, SWAP_CLUSTER_MAX);
+            nr -= batch;
+            this.pageoutCount = 0;
+            reclaimed += this.shrinkInactiveList(batch, priority, true);
+            totalScanned += this.lastScanned;
+            if (this.pageoutCount > 0) yield* this.wb.pageout(this.pageoutBuf, this.pageoutCount);
+            yield k.cpu();
+          }
+          // shrink_slab frees nothing in the model (nr_slab == 0).
+          if (!this.zoneReclaimable()) this.allUnreclaimable = true;
+        }
+        if (this.allUnreclaimable) break;
+        if (this.watermarkOk(wm.high, 0)) break;
+        allOk = false;
+        if (totalScanned > 0 && priority < DEF_PRIORITY - 2) {
+          if (!this.watermarkOk(wm.min, 0)) {
+            this.ev[EV_KSWAPD_SKIP_CONGESTION_WAIT]!++;
+          } else {
+            this.ev[EV_CONGESTION_WAITS]!++;
+            yield k.waitOn(this.wb.congestionWait, Math.floor(k.jiffies.hz / 10));
+          }
+        }
+        if (reclaimed >= SWAP_CLUSTER_MAX) break;
+      }
+      if (allOk) return;
+      yield k.cpu();
+    }
+  }
+
+  // ---- OOM killer and tasks ------------------------------------------------------------------
+
+  /** A user task whose anonymous memory and writes the model tracks. */
+  registerTask(name: string): MmTask {
+    const t = new MmTask(this.tasks.length, name);
+    this.tasks.push(t);
+    return t;
+  }
+
+  /**
+   * out_of_memory → select_bad_process → oom_kill_process, reduced: the live task with the most
+   * anonymous pages (first registered on ties) dies and its pages return at once (its exit is not
+   * simulated). No candidate is the kernel's panic("Out of memory and no killable processes").
+   */
+  private outOfMemory(gfp: number): void {
+    let victim: MmTask | null = null;
+    for (const t of this.tasks) {
+      if (!t.killed && (victim === null || t.anonRss > victim.anonRss)) victim = t;
+    }
+    if (victim === null) {
+      throw new ModelError(`Out of memory and no killable processes (allocating ${gfpName(gfp)})`);
+    }
+    const pages = victim.anonRss;
+    for (const p of victim.anonPages) {
+      this.anonTask[p] = -1;
+      this.release(p, OWNER_ANON);
+    }
+    victim.anonPages.length = 0;
+    victim.killed = true;
+    this.ev[EV_OOM_KILL]!++;
+    this.oomKills.push({ time: this.k.now, task: victim.name, pages });
+  }
+
+  /**
+   * Faults in `pages` anonymous pages for `task` (GFP_HIGHUSER_MOVABLE, may reclaim and OOM-kill).
+   * Stops early if the task is killed; returns the pages it got.
+   */
+  *allocAnon(task: MmTask, pages: number): KernelCode<number> {
+    const k = this.k;
+    this.mightSleep(GFP_HIGHUSER_MOVABLE);
+    let got = 0;
+    while (got < pages && !task.killed) {
+      // The fast path inline: one generator per page fault would dominate the cost.
+      const pfn =
+        this.pt.freeTop - 2 > this.wmark.low
+          ? this.take(OWNER_ANON)
+          : yield* this.allocSlowpath(GFP_HIGHUSER_MOVABLE, OWNER_ANON);
+      if (task.killed) {
+        // The OOM killer chose this task while it waited.
+        this.release(pfn, OWNER_ANON);
+        break;
+      }
+      this.anonTask[pfn] = task.id;
+      task.anonPages.push(pfn);
+      this.charge(this.costs.anonFault, CAT_MM);
+      got++;
+      if ((got & (SWAP_CLUSTER_MAX - 1)) === 0) yield k.cpu();
+    }
+    yield k.cpu();
+    return got;
+  }
+
+  /** munmap of the task's `pages` most recent anonymous pages. */
+  freeAnon(task: MmTask, pages: number): void {
+    if (pages > task.anonRss)
+      throw new ModelError(`${task.name}: frees ${pages} of ${task.anonRss} anon pages`);
+    for (let i = 0; i < pages; i++) {
+      const p = task.anonPages.pop()!;
+      this.anonTask[p] = -1;
+      this.release(p, OWNER_ANON);
+    }
+  }
+
+  // ---- page cache --------------------------------------------------------------------------
+
+  /**
+   * An application's write(2) of `bytes` to its file: generic_perform_write allocates each
+   * page-cache page the write starts (GFP_HIGHUSER_MOVABLE, mapping_gfp_mask), copies into it, dirties
+   * it and calls balance_dirty_pages_ratelimited, which may pause the writer. A page partly written
+   * before is not allocated again (nor re-dirtied if it was written back meanwhile). Returns the
+   * bytes written (fewer if the task is OOM-killed).
+   */
+  *writeFile(task: MmTask, bytes: number): KernelCode<number> {
+    if (!Number.isInteger(bytes) || bytes < 0) throw new ModelError(`writeFile: bad byte count ${bytes}`);
+    this.mightSleep(GFP_HIGHUSER_MOVABLE);
+    const wb = this.wb;
+    const first = Math.ceil(task.fileBytes / PAGE_SIZE);
+    const last = Math.ceil((task.fileBytes + bytes) / PAGE_SIZE);
+    let written = bytes;
+    for (let i = first; i < last; i++) {
+      if (task.killed) {
+        written = (i - first) * PAGE_SIZE;
+        break;
+      }
+      const pfn =
+        this.pt.freeTop - 2 > this.wmark.low
+          ? this.take(OWNER_PAGECACHE_DIRTY)
+          : yield* this.allocSlowpath(GFP_HIGHUSER_MOVABLE, OWNER_PAGECACHE_DIRTY);
+      wb.addDirtyPage(pfn);
+      this.charge(this.costs.pageCacheWrite, CAT_MM);
+      if (wb.dirtied(task, 1)) yield* wb.balanceDirtyPages(task);
+    }
+    task.fileBytes += written;
+    yield this.k.cpu();
+    return written;
+  }
+
+  /**
+   * Scenario setup: `pages` page-cache pages present at start (a guest that has run for a while),
+   * taken from the free pages without watermark checks. Dirty ones count as dirtied now.
+   */
+  prefillPageCache(pages: number, state: "clean" | "dirty"): void {
+    if (!Number.isInteger(pages) || pages < 0 || pages > this.pt.freeTop) {
+      throw new ModelError(`prefillPageCache: ${pages} pages requested, ${this.pt.freeTop} free`);
+    }
+    for (let i = 0; i < pages; i++) {
+      if (state === "clean") this.lru.addHead(this.take(OWNER_PAGECACHE_CLEAN));
+      else this.wb.addDirtyPage(this.take(OWNER_PAGECACHE_DIRTY));
+    }
+  }
+
+  // ---- slab ----------------------------------------------------------------------------------
+
+  /** The kmalloc cache serving `size` bytes (kmalloc_index), for sizes up to one page. */
+  kmallocCache(size: number): KmemCache {
+    for (let i = 0; i < KMALLOC_SIZES.length; i++)
+      if (size <= KMALLOC_SIZES[i]!) return this.kmallocCaches[i]!;
+    throw new ModelError(`kmalloc(${size}): larger than an order-0 slab object`);
+  }
+
+  /** kmem_cache_alloc for callers that cannot sleep; -1 when a new slab page cannot be had. */
+  kmemCacheAllocAtomic(cache: KmemCache, gfp: number): number {
+    if ((gfp & __GFP_WAIT) !== 0) {
+      throw new ModelError(`kmemCacheAllocAtomic(${gfpName(gfp)}): a sleeping gfp needs kmemCacheAlloc`);
+    }
+    let obj = cache.alloc();
+    if (obj < 0) {
+      const pfn = this.allocNoWait(gfp, OWNER_SLAB);
+      if (pfn < 0) {
+        cache.allocFailures++;
+        return -1;
+      }
+      cache.addSlab(pfn);
+      obj = cache.alloc();
+    }
+    this.charge(this.costs.slabAlloc, CAT_MM);
+    return obj;
+  }
+
+  /** kmem_cache_alloc that may sleep (new slab via the slow path) when gfp has __GFP_WAIT. */
+  *kmemCacheAlloc(cache: KmemCache, gfp: number): KernelCode<number> {
+    let obj = cache.alloc();
+    if (obj < 0) {
+      const pfn = yield* this.allocInternal(gfp, OWNER_SLAB);
+      if (pfn < 0) {
+        cache.allocFailures++;
+        return -1;
+      }
+      cache.addSlab(pfn);
+      obj = cache.alloc();
+    }
+    this.charge(this.costs.slabAlloc, CAT_MM);
+    return obj;
+  }
+
+  kmemCacheFree(cache: KmemCache, obj: number): void {
+    const pfn = cache.free(obj);
+    this.charge(this.costs.slabFree, CAT_MM);
+    if (pfn >= 0) this.release(pfn, OWNER_SLAB);
+  }
+
+  /** /proc/slabinfo-like rows. */
+  slabinfo(): {
+    name: string;
+    activeObjs: number;
+    numObjs: number;
+    objSize: number;
+    objPerSlab: number;
+    numSlabs: number;
+  }[] {
+    return this.caches.map((c) => ({
+      name: c.name,
+      activeObjs: c.inuse,
+      numObjs: c.nrSlabs * c.objsPerSlab,
+      objSize: c.objSize,
+      objPerSlab: c.objsPerSlab,
+      numSlabs: c.nrSlabs,
+    }));
+  }
+
+  // ---- observation -----------------------------------------------------------------------------
+
+  /** A plain snapshot of gauges and counters, named like /proc/vmstat where the kernel has one. */
+  vmstat(): Record<string, number> {
+    const c = this.pt.counts;
+    this.wb.updateDirtyLimits();
+    const out: Record<string, number> = {
+      nr_free_pages: c[OWNER_FREE]!,
+      nr_inactive_file: this.lru.size,
+      nr_active_file: 0,
+      nr_file_pages: this.lru.size,
+      nr_dirty: c[OWNER_PAGECACHE_DIRTY]!,
+      nr_writeback: c[OWNER_PAGECACHE_WRITEBACK]!,
+      nr_anon_pages: c[OWNER_ANON]!,
+      nr_slab_unreclaimable: c[OWNER_SLAB]!,
+      nr_dirty_threshold: this.wb.dirtyThresh,
+      nr_dirty_background_threshold: this.wb.bgThresh,
+      min_free_kbytes: this.minFreeKbytes,
+      wmark_min: this.wmark.min,
+      wmark_low: this.wmark.low,
+      wmark_high: this.wmark.high,
+      all_unreclaimable: this.allUnreclaimable ? 1 : 0,
+      disk_requests_in_flight: this.wb.reqCount,
+      disk_congested: this.wb.congested ? 1 : 0,
+    };
+    for (let o = 0; o < OWNER_COUNT; o++) out[`owner_${ownerName(o)}`] = c[o]!;
+    for (let e = 0; e < EV_COUNT; e++) out[EV_NAMES[e]!] = this.ev[e]!;
+    for (const [gfp, n] of this.failuresByGfp) out[`allocfail_gfp_${gfpName(gfp)}`] = n;
+    for (const cache of this.caches) {
+      out[`slab_${cache.name}_pages`] = cache.nrSlabs;
+      out[`slab_${cache.name}_objects`] = cache.inuse;
+    }
+    return out;
+  }
+
+  /**
+   * Checks every accounting invariant; throws a ModelError naming the first violation: owner counts
+   * against a recount, the free stack against the FREE pages, slab capacity and pages, LRU membership
+   * (exactly the page-cache pages, once each), the dirty list and writeback ring, PG_reclaim only on
+   * page-cache pages, and task rss against the anon pages.
+   */
+  checkInvariant(): void {
+    const pt = this.pt;
+    pt.check();
+    let slabPages = 0;
+    for (const cache of this.caches) {
+      cache.check(pt.owner);
+      slabPages += cache.nrSlabs;
+    }
+    if (slabPages !== pt.counts[OWNER_SLAB]) {
+      throw new ModelError(
+        `kmem caches hold ${slabPages} pages but ${pt.counts[OWNER_SLAB]} are owned by slab`,
+      );
+    }
+    const isCache = (o: number) =>
+      o === OWNER_PAGECACHE_CLEAN || o === OWNER_PAGECACHE_DIRTY || o === OWNER_PAGECACHE_WRITEBACK;
+    const seen = new Uint8Array(this.nPages);
+    const onLru = this.lru.check((p) => isCache(pt.owner[p]!), seen);
+    const cachePages =
+      pt.counts[OWNER_PAGECACHE_CLEAN]! +
+      pt.counts[OWNER_PAGECACHE_DIRTY]! +
+      pt.counts[OWNER_PAGECACHE_WRITEBACK]!;
+    if (onLru !== cachePages)
+      throw new ModelError(`LRU holds ${onLru} pages but ${cachePages} are page cache`);
+    this.wb.check();
+    for (let p = 0; p < this.nPages; p++) {
+      if (pt.flags[p] !== 0 && !isCache(pt.owner[p]!)) {
+        throw new ModelError(`pfn ${p} (${ownerName(pt.owner[p]!)}) has PG_reclaim`);
+      }
+    }
+    let rss = 0;
+    for (const t of this.tasks) {
+      if (t.killed && t.anonRss > 0)
+        throw new ModelError(`killed task ${t.name} still holds ${t.anonRss} pages`);
+      for (const p of t.anonPages) {
+        if (pt.owner[p] !== OWNER_ANON || this.anonTask[p] !== t.id) {
+          throw new ModelError(
+            `${t.name}: anon page ${p} is ${ownerName(pt.owner[p]!)} of task ${this.anonTask[p]}`,
+          );
+        }
+      }
+      rss += t.anonRss;
+    }
+    if (rss !== pt.counts[OWNER_ANON])
+      throw new ModelError(`tasks hold ${rss} anon pages but ${pt.counts[OWNER_ANON]} exist`);
+  }
+}

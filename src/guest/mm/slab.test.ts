@@ -1,0 +1,86 @@
+import { describe, expect, it } from "vitest";
+import { ModelError } from "../../sim/simulator.ts";
+import { ms, sec } from "../../sim/time.ts";
+import { mmFixture, runInThread } from "./fixture.ts";
+import { GFP_ATOMIC, GFP_KERNEL } from "./gfp.ts";
+import { OWNER_SKB, OWNER_SLAB } from "./page-table.ts";
+import { KmemCache, slubMinPartial } from "./slab.ts";
+
+const OPTS = { memBytes: 64 << 20, minFreeKbytes: 1024, kernelReservedBytes: 0 };
+
+describe("kmem caches", () => {
+  it("size classes: objects per order-0 slab and min_partial", () => {
+    const { mm } = mmFixture(OPTS);
+    expect(mm.kmallocCache(2 * 16).name).toBe("kmalloc-32");
+    expect(mm.kmallocCache(20 * 16).name).toBe("kmalloc-512");
+    expect(mm.kmallocCache(576).name).toBe("kmalloc-1024");
+    expect(mm.kmallocCache(1984).name).toBe("kmalloc-2048");
+    expect(mm.kmallocCache(65).name).toBe("kmalloc-96");
+    expect(() => mm.kmallocCache(4097)).toThrow(ModelError);
+    expect(mm.kmallocCache(2048).objsPerSlab).toBe(2);
+    expect(mm.skbuffHeadCache.objsPerSlab).toBe(16);
+    expect(mm.kmallocCache(32).objsPerSlab).toBe(128);
+    expect([slubMinPartial(32), slubMinPartial(256), slubMinPartial(512), slubMinPartial(2048)]).toEqual([
+      5, 8, 9, 10,
+    ]);
+  });
+
+  it("takes a page per slab from the allocator and returns empty slabs beyond min_partial", () => {
+    const { mm } = mmFixture(OPTS);
+    const c = mm.kmallocCache(2048);
+    const objs: number[] = [];
+    for (let i = 0; i < 41; i++) objs.push(mm.kmemCacheAllocAtomic(c, GFP_ATOMIC));
+    expect(new Set(objs).size).toBe(41);
+    expect(c.nrSlabs).toBe(21);
+    expect(mm.ownerCount(OWNER_SLAB)).toBe(21);
+    mm.checkInvariant();
+    for (const o of objs) mm.kmemCacheFree(c, o);
+    expect(c.inuse).toBe(0);
+    expect(c.nrSlabs).toBe(c.minPartial);
+    expect(mm.ownerCount(OWNER_SLAB)).toBe(c.minPartial);
+    expect(mm.slabinfo().find((r) => r.name === "kmalloc-2048")).toEqual({
+      name: "kmalloc-2048",
+      activeObjs: 0,
+      numObjs: 20,
+      objSize: 2048,
+      objPerSlab: 2,
+      numSlabs: 10,
+    });
+    expect(() => mm.kmemCacheFree(c, objs[0]!)).toThrow(/not allocated/);
+    mm.checkInvariant();
+  });
+
+  it("fails an atomic allocation that needs a new slab below the atomic floor, not one a slab can serve", () => {
+    const { mm } = mmFixture(OPTS);
+    const c = mm.skbuffHeadCache;
+    const first = mm.kmemCacheAllocAtomic(c, GFP_ATOMIC);
+    while (mm.allocPageAtomic(GFP_ATOMIC, OWNER_SKB) >= 0);
+    for (let i = 1; i < c.objsPerSlab; i++)
+      expect(mm.kmemCacheAllocAtomic(c, GFP_ATOMIC)).toBeGreaterThanOrEqual(0);
+    expect(mm.kmemCacheAllocAtomic(c, GFP_ATOMIC)).toBe(-1);
+    expect(c.allocFailures).toBe(1);
+    mm.kmemCacheFree(c, first);
+    expect(mm.kmemCacheAllocAtomic(c, GFP_ATOMIC)).toBe(first);
+    expect(() => mm.kmemCacheAllocAtomic(c, GFP_KERNEL)).toThrow(ModelError);
+    mm.checkInvariant();
+  });
+
+  it("a sleeping cache allocation reclaims for its slab page", () => {
+    const { sim, k, mm } = mmFixture(OPTS);
+    mm.prefillPageCache(4000, "clean");
+    sim.run(ms(1));
+    const c = mm.kmallocCache(2048);
+    const r = runInThread(k, "refill", function* () {
+      while (mm.allocPageAtomic(GFP_ATOMIC, OWNER_SKB) >= 0);
+      return yield* mm.kmemCacheAlloc(c, GFP_KERNEL);
+    });
+    sim.run(sec(1));
+    expect(r.value).toBeGreaterThanOrEqual(0);
+    expect(mm.vmstat().pgsteal_direct).toBeGreaterThan(0);
+    mm.checkInvariant();
+  });
+
+  it("rejects objects larger than a page", () => {
+    expect(() => new KmemCache("too-big", 8192)).toThrow(ModelError);
+  });
+});

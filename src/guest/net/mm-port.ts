@@ -1,0 +1,30 @@
+/**
+ * What the network code needs from the memory model: page and slab allocation with gfp semantics
+ * and page ownership moves. Sleeping variants are generators (process context only); with a gfp
+ * lacking __GFP_WAIT they never yield, so one code path serves softirq and process context.
+ */
+import type { KernelCode } from "../sched/kernel.ts";
+
+export interface MmPort {
+  /** Page owner codes used by the driver and the stack. */
+  readonly owners: { driverList: number; rxRing: number; skb: number };
+  /** alloc_page(gfp): a pfn, or -1. May sleep when gfp has __GFP_WAIT. */
+  allocPage(gfp: number, owner: number): KernelCode<number>;
+  /** __free_page / put_page of the last reference. */
+  freePage(pfn: number): void;
+  /** Moves a page between owners, asserting where it was. */
+  setOwner(pfn: number, from: number, to: number): void;
+  /** kmem_cache_alloc / kmalloc: an object id, or -1. */
+  slabAlloc(cache: SlabCacheId, gfp: number): KernelCode<number>;
+  /** The same for callers that cannot sleep (gfp without __GFP_WAIT). */
+  slabAllocAtomic(cache: SlabCacheId, gfp: number): number;
+  slabFree(cache: SlabCacheId, obj: number): void;
+}
+
+/** The caches the rx path allocates from (mm/slub.c kmalloc size classes; see kernel-facts §3.8). */
+export const SLAB_SKBUFF_HEAD = 0;
+export const SLAB_KMALLOC_32 = 1;
+export const SLAB_KMALLOC_512 = 2;
+export const SLAB_KMALLOC_1024 = 3;
+export const SLAB_KMALLOC_2048 = 4;
+export type SlabCacheId = number;

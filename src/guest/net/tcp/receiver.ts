@@ -1,0 +1,863 @@
+/**
+ * The guest's TCP receive side of one established connection, after Linux 3.2 net/ipv4/tcp_input.c
+ * and tcp_output.c (window selection, ACK sending).
+ *
+ * - tcp_data_queue: in-order segments go to the receive queue (charged by skb truesize to
+ *   sk_rmem_alloc, skb_set_owner_r), out-of-order ones to the out-of-order queue with SACK blocks
+ *   kept most recent first (tcp_sack_new_ofo_skb, tcp_sack_maybe_coalesce, tcp_sack_remove; the
+ *   wire carries up to 3 beside timestamps). Memory: tcp_try_rmem_schedule → tcp_prune_queue
+ *   (tcp_clamp_window, which grows an unlocked sk_rcvbuf up to tcp_rmem[2] when TCP memory is not
+ *   under pressure; then tcp_prune_ofo_queue; then drop).
+ * - ACK policy: tcp_event_data_recv (ATO estimation, quick-ack credit from tcp_incr_quickack,
+ *   tcp_grow_window), __tcp_ack_snd_check (ACK now if more than one rcv_mss is unacknowledged and
+ *   the window would not shrink, in quick-ack mode, or with out-of-order data; else
+ *   tcp_send_delayed_ack), tcp_delack_timer (ATO inflation), tcp_cleanup_rbuf (window-update ACK
+ *   when a read at least doubles the window), tcp_send_dupack (immediate ACK for old or
+ *   out-of-window segments and zero-window probes).
+ * - Window: __tcp_select_window / tcp_select_window: free space tcp_win_from_space(rcvbuf − rmem),
+ *   limited by rcv_ssthresh and window_clamp, rounded up to the window-scale unit, zero below one
+ *   rcv_mss, and never moving the right edge left (RFC 7323 §2.4).
+ * - Timestamps: ts_recent is the TSval of the segment at rcv_wup (tcp_replace_ts_recent), echoed in
+ *   every ACK, so the sender's RTT samples follow RFC 7323.
+ *
+ * Not modelled: tcp_collapse (receive-queue compaction inside tcp_prune_queue, which would need
+ * fresh skbs from the guest allocator; here pruning frees nothing but the out-of-order queue),
+ * receive-buffer autotuning (tcp_rcv_space_adjust; sk_rcvbuf only grows through tcp_clamp_window),
+ * D-SACK, the socket backlog (TCPBackLogDrop belongs to whoever models socket ownership), prequeue,
+ * PUSH-flag heuristics, and pingpong (interactive) mode, since this end never sends data.
+ *
+ * Segments and ACKs are packet indices in a PacketPool; the receiver frees every packet it is given
+ * and allocates the ACKs it sends. The guest's sk_buff for each segment is an opaque id that comes
+ * back through SkbReleaser when it is read or dropped, so the memory model can free its pages.
+ */
+import {
+  ackWireBytes,
+  MAX_SACK_BLOCKS_WITH_TS,
+  PKT_ACK,
+  PKT_DATA,
+  type PacketPool,
+  TCP_NUM_SACKS,
+} from "../../../net/packet.ts";
+import type { Simulator } from "../../../sim/simulator.ts";
+import { Jiffies, type Ns } from "../../../sim/time.ts";
+
+/** The guest's transmit path for ACKs; the guest model charges its CPU cost. */
+export interface AckSink {
+  sendAck(pkt: number): void;
+}
+
+/**
+ * Frees the guest's sk_buffs: every skb handed to TcpReceiver.receive comes back exactly once —
+ * when the application has read all of it (sk_eat_skb), or when TCP drops it (duplicate, out of
+ * window, no memory, out-of-order queue pruned).
+ */
+export interface SkbReleaser {
+  freeSkb(skb: number): void;
+}
+
+/** include/net/tcp.h TCP_MAX_QUICKACKS */
+export const TCP_MAX_QUICKACKS = 16;
+/** include/net/tcp.h TCP_MSS_DEFAULT: the initial rcv_mss guess (tcp_initialize_rcv_mss). */
+export const TCP_MSS_DEFAULT = 536;
+/** sysctl_tcp_rmem[1] in 3.2 (net/ipv4/tcp.c tcp_init). */
+export const TCP_RMEM_DEFAULT = 87380;
+/** sysctl_tcp_rmem[2] in 3.2.0 when memory is plentiful: max(87380, min(4 MB, tcp_mem[1] << …)). */
+export const TCP_RMEM_MAX = 4 * 1024 * 1024;
+/** sysctl_tcp_adv_win_scale = 2 in 3.2.0 (1 from 3.4 and in 3.2.71 by backport). */
+export const TCP_ADV_WIN_SCALE = 2;
+/** include/net/tcp.h TCP_DEFAULT_INIT_RCVWND: initial window in MSS (tcp_select_initial_window). */
+const TCP_DEFAULT_INIT_RCVWND = 10;
+
+/** TCP_ATO_MIN = TCP_DELACK_MIN = HZ/25, at least 4 jiffies (include/net/tcp.h). */
+export function tcpAtoMin(hz: number): number {
+  return hz >= 100 ? Math.floor(hz / 25) : 4;
+}
+
+/** tcp_win_from_space (include/net/tcp.h): the share of buffer space offered as window. */
+export function tcpWinFromSpace(space: number, advWinScale = TCP_ADV_WIN_SCALE): number {
+  return advWinScale <= 0 ? space >> -advWinScale : space - (space >> advWinScale);
+}
+
+/** tcp_select_initial_window: the scale that lets the window cover tcp_rmem[2]. */
+export function tcpWindowScale(rmemMax: number): number {
+  let space = rmemMax;
+  let wscale = 0;
+  while (space > 65535 && wscale < 14) {
+    space >>= 1;
+    wscale++;
+  }
+  return wscale;
+}
+
+export interface TcpReceiverOptions {
+  flow: number;
+  /** The guest's HZ (delayed-ACK timer, ATO). */
+  hz?: number;
+  /** sk_rcvbuf (default tcp_rmem[1]). */
+  rcvbuf?: number;
+  /** tcp_rmem[2], the ceiling for sk_rcvbuf growth. */
+  rmemMax?: number;
+  /** SOCK_RCVBUF_LOCK: the application set SO_RCVBUF, so the kernel never grows it. */
+  userLocked?: boolean;
+  advWinScale?: number;
+  /** tp->advmss */
+  advmss?: number;
+  /** ACK every second full segment / on the timer (true), or every segment (validation). */
+  delayedAck?: boolean;
+  sack?: boolean;
+  /** An RTT sample from the handshake: sets srtt and icsk_rto as tcp_rtt_estimator would. */
+  handshakeRttNs?: Ns;
+  /** Where consumed and dropped skbs go (kfree_skb); without it skb ids are ignored. */
+  release?: SkbReleaser;
+}
+
+export class TcpReceiverCounters {
+  segsIn = 0;
+  /** Bytes that became readable in order (rcv_nxt advance). */
+  bytesDelivered = 0;
+  /** Bytes the application read. */
+  bytesRead = 0;
+  acksSent = 0;
+  /** TcpExt DelayedACKs: ACKs sent by the delayed-ACK timer. */
+  delayedAcks = 0;
+  /** TcpExt DelayedACKLost: segments that were already received (a retransmission). */
+  delayedAckLost = 0;
+  /** Segments put on the out-of-order queue. */
+  ofoQueued = 0;
+  /** TcpExt PruneCalled */
+  pruneCalled = 0;
+  /** TcpExt RcvPruned */
+  rcvPruned = 0;
+  /** TcpExt OfoPruned */
+  ofoPruned = 0;
+  /** Segments dropped because they did not fit in sk_rcvbuf. */
+  rmemDrops = 0;
+  /** Segments outside the window (including into a zero window). */
+  outOfWindowDrops = 0;
+  /** ACKs that advertised a zero window. */
+  zeroWindowAcks = 0;
+}
+
+export class TcpReceiver {
+  readonly flow: number;
+  readonly counters = new TcpReceiverCounters();
+  readonly jiffies: Jiffies;
+  private readonly atoMin: number;
+  private readonly advWinScale: number;
+  private readonly advmss: number;
+  private readonly wscale: number;
+  private readonly rmemMax: number;
+  private readonly userLocked: boolean;
+  private readonly delayedAck: boolean;
+  private readonly sack: boolean;
+  private readonly release: SkbReleaser | null;
+  /** TCP memory is under pressure (tcp_memory_pressure, or above tcp_mem[0]); the guest sets it. */
+  tcpMemoryPressure = false;
+  /** sk_data_ready: called after in-order data became readable. */
+  onDataReady: ((flow: number) => void) | null = null;
+
+  // struct tcp_sock receive state, bytes
+  private rcvNxt = 0;
+  private rcvWup = 0;
+  private rcvWnd: number;
+  private rcvSsthresh: number;
+  private windowClamp: number;
+  private tsRecent = 0;
+  /** sk_rcvbuf */
+  rcvbuf: number;
+  /** sk_rmem_alloc */
+  private rmem = 0;
+
+  // icsk_ack
+  private rcvMss = TCP_MSS_DEFAULT;
+  private ato = 0;
+  private quick = 0;
+  private lrcvtime = 0;
+  private ackScheduled = false;
+  private ackTimerPending = false;
+  private ackTimeout = 0;
+  private readonly timer: number;
+  /** icsk_rto and srtt (jiffies, srtt << 3) as known from the handshake. */
+  private readonly rto: number;
+  private readonly srtt: number;
+
+  // Receive queue: a ring of skbs (payload length, truesize, skb id), head partly read.
+  private rqLen: Int32Array;
+  private rqTrue: Int32Array;
+  private rqSkb: Int32Array;
+  private rqHead = 0;
+  private rqCount = 0;
+  private rqHeadUsed = 0;
+  private readable = 0;
+
+  // Out-of-order queue sorted by sequence, in slots [ofoBase, ofoBase + ofoN).
+  private ofoSeq: Float64Array;
+  private ofoEnd: Float64Array;
+  private ofoTrue: Int32Array;
+  private ofoSkb: Int32Array;
+  private ofoBase = 0;
+  private ofoN = 0;
+
+  // tp->selective_acks, most recent first
+  private readonly sackS = new Float64Array(TCP_NUM_SACKS);
+  private readonly sackE = new Float64Array(TCP_NUM_SACKS);
+  private numSacks = 0;
+
+  constructor(
+    private readonly sim: Simulator,
+    private readonly pool: PacketPool,
+    private readonly out: AckSink,
+    opts: TcpReceiverOptions,
+  ) {
+    this.flow = opts.flow;
+    const hz = opts.hz ?? 250;
+    this.jiffies = new Jiffies(hz);
+    this.atoMin = tcpAtoMin(hz);
+    this.advWinScale = opts.advWinScale ?? TCP_ADV_WIN_SCALE;
+    this.advmss = opts.advmss ?? 1448;
+    this.rmemMax = opts.rmemMax ?? TCP_RMEM_MAX;
+    this.rcvbuf = opts.rcvbuf ?? TCP_RMEM_DEFAULT;
+    this.userLocked = opts.userLocked ?? false;
+    this.delayedAck = opts.delayedAck ?? true;
+    this.sack = opts.sack ?? true;
+    this.release = opts.release ?? null;
+    this.wscale = tcpWindowScale(Math.max(this.rmemMax, this.rcvbuf));
+    // tcp_select_initial_window + tcp_init_buffer_space (sysctl_tcp_app_win = 31)
+    const maxwin = this.fullSpace();
+    this.windowClamp = maxwin;
+    if (this.windowClamp > 2 * this.advmss && this.windowClamp + this.advmss > maxwin) {
+      this.windowClamp = Math.max(2 * this.advmss, maxwin - this.advmss);
+    }
+    this.rcvWnd = Math.min(
+      Math.floor(maxwin / this.advmss) * this.advmss,
+      TCP_DEFAULT_INIT_RCVWND * this.advmss,
+    );
+    this.rcvSsthresh = Math.min(this.rcvWnd, this.windowClamp);
+    if (opts.handshakeRttNs !== undefined) {
+      const m = Math.max(this.jiffies.at(opts.handshakeRttNs), 1);
+      this.srtt = m << 3;
+      this.rto = m + Math.max(m << 1, Math.floor(hz / 5));
+    } else {
+      this.srtt = 0;
+      this.rto = hz; // TCP_TIMEOUT_INIT
+    }
+    this.rqLen = new Int32Array(64);
+    this.rqTrue = new Int32Array(64);
+    this.rqSkb = new Int32Array(64);
+    this.ofoSeq = new Float64Array(64);
+    this.ofoEnd = new Float64Array(64);
+    this.ofoTrue = new Int32Array(64);
+    this.ofoSkb = new Int32Array(64);
+    this.timer = sim.createTimer(
+      sim.register(`tcp.rx.${this.flow}.delack`, () => this.delackTimer()),
+      0,
+    );
+  }
+
+  // ---- state for sampling ----
+
+  /** rcv_nxt */
+  get nextExpected(): number {
+    return this.rcvNxt;
+  }
+  /** The window most recently advertised (rcv_wnd), bytes. */
+  get window(): number {
+    return this.rcvWnd;
+  }
+  /** sk_rmem_alloc: truesize charged for queued data, both queues. */
+  get rmemAlloc(): number {
+    return this.rmem;
+  }
+  /** Bytes waiting to be read. */
+  get readableBytes(): number {
+    return this.readable;
+  }
+  get ofoSegments(): number {
+    return this.ofoN;
+  }
+  /** icsk_ack.quick: ACKs still to be sent in quick-ack mode. */
+  get quickAcks(): number {
+    return this.quick;
+  }
+
+  // ---- input ----
+
+  /**
+   * A segment from the network, in the skb `skb` (an id for the SkbReleaser) of the given truesize.
+   * The packet goes back to the pool at once; the skb when TCP is done with it.
+   */
+  receive(pkt: number, truesize: number, skb = -1): void {
+    const pool = this.pool;
+    if (pool.kind[pkt] !== PKT_DATA) throw new Error(`flow ${this.flow}: receiver got a non-data packet`);
+    const seq = pool.seq[pkt]!;
+    const len = pool.len[pkt]!;
+    const tsVal = pool.tsVal[pkt]!;
+    pool.free(pkt);
+    this.counters.segsIn++;
+    const end = seq + len;
+    // tcp_validate_incoming: tcp_sequence fails for zero-window probes and old segments
+    if (len === 0 || end < this.rcvWup || seq > this.rcvNxt + this.receiveWindow()) {
+      this.freeSkb(skb);
+      this.sendDupack(seq, end);
+      return;
+    }
+    // tcp_replace_ts_recent (with the PAWS check)
+    if (seq <= this.rcvWup && tsVal >= this.tsRecent) this.tsRecent = tsVal;
+    this.dataQueue(seq, end, truesize, skb);
+    this.ackSndCheck();
+  }
+
+  /** The application reads up to maxBytes (tcp_recvmsg); returns the bytes read. */
+  read(maxBytes: number): number {
+    let copied = 0;
+    while (copied < maxBytes && this.rqCount > 0) {
+      const h = this.rqHead;
+      const avail = this.rqLen[h]! - this.rqHeadUsed;
+      const take = Math.min(avail, maxBytes - copied);
+      copied += take;
+      this.rqHeadUsed += take;
+      if (this.rqHeadUsed === this.rqLen[h]) {
+        // sk_eat_skb: the truesize is uncharged when the whole skb is consumed
+        this.rmem -= this.rqTrue[h]!;
+        this.freeSkb(this.rqSkb[h]!);
+        this.rqHead = (h + 1) & (this.rqLen.length - 1);
+        this.rqCount--;
+        this.rqHeadUsed = 0;
+      }
+    }
+    this.readable -= copied;
+    this.counters.bytesRead += copied;
+    this.cleanupRbuf(copied);
+    return copied;
+  }
+
+  // ---- tcp_data_queue and helpers ----
+
+  private receiveWindow(): number {
+    const w = this.rcvWup + this.rcvWnd - this.rcvNxt;
+    return w < 0 ? 0 : w;
+  }
+
+  private dataQueue(seq: number, end: number, truesize: number, skb: number): void {
+    if (seq <= this.rcvNxt && end > this.rcvNxt) {
+      if (this.receiveWindow() === 0) {
+        this.counters.outOfWindowDrops++;
+        this.outOfWindow(skb);
+        return;
+      }
+      if (!this.tryRmemSchedule()) {
+        this.counters.rmemDrops++;
+        this.freeSkb(skb);
+        return;
+      }
+      this.queueTail(end - this.rcvNxt, truesize, skb);
+      this.rcvNxt = end;
+      this.eventDataRecv(end - seq, truesize);
+      if (this.ofoN > 0) this.ofoQueue();
+      if (this.numSacks > 0) this.sackRemove();
+      this.onDataReady?.(this.flow);
+      return;
+    }
+    if (end <= this.rcvNxt) {
+      // "A retransmit, 2nd most common case. Force an immediate ack."
+      this.counters.delayedAckLost++;
+      this.outOfWindow(skb);
+      return;
+    }
+    if (seq >= this.rcvNxt + this.receiveWindow()) {
+      this.counters.outOfWindowDrops++;
+      this.outOfWindow(skb);
+      return;
+    }
+    this.enterQuickackMode();
+    if (!this.tryRmemSchedule()) {
+      this.counters.rmemDrops++;
+      this.freeSkb(skb);
+      return;
+    }
+    this.ackScheduled = true;
+    this.ofoInsert(seq, end, truesize, skb);
+  }
+
+  /** out_of_window: quick-ack mode and an ACK, the segment is dropped. */
+  private outOfWindow(skb: number): void {
+    this.freeSkb(skb);
+    this.enterQuickackMode();
+    this.ackScheduled = true;
+  }
+
+  /** kfree_skb through the guest's releaser. */
+  private freeSkb(skb: number): void {
+    if (skb >= 0 && this.release !== null) this.release.freeSkb(skb);
+  }
+
+  private queueTail(len: number, truesize: number, skb: number): void {
+    if (this.rqCount === this.rqLen.length) {
+      const n = this.rqCount * 2;
+      const l = new Int32Array(n);
+      const t = new Int32Array(n);
+      const k = new Int32Array(n);
+      const mask = this.rqLen.length - 1;
+      for (let i = 0; i < this.rqCount; i++) {
+        l[i] = this.rqLen[(this.rqHead + i) & mask]!;
+        t[i] = this.rqTrue[(this.rqHead + i) & mask]!;
+        k[i] = this.rqSkb[(this.rqHead + i) & mask]!;
+      }
+      this.rqLen = l;
+      this.rqTrue = t;
+      this.rqSkb = k;
+      this.rqHead = 0;
+    }
+    const i = (this.rqHead + this.rqCount) & (this.rqLen.length - 1);
+    this.rqLen[i] = len;
+    this.rqTrue[i] = truesize;
+    this.rqSkb[i] = skb;
+    this.rqCount++;
+    this.rmem += truesize;
+    this.readable += len;
+    this.counters.bytesDelivered += len;
+  }
+
+  /** tcp_ofo_queue: move what became in-order to the receive queue. */
+  private ofoQueue(): void {
+    while (this.ofoN > 0 && this.ofoSeq[this.ofoBase]! <= this.rcvNxt) {
+      const b = this.ofoBase;
+      const end = this.ofoEnd[b]!;
+      this.rmem -= this.ofoTrue[b]!;
+      if (end > this.rcvNxt) {
+        this.queueTail(end - this.rcvNxt, this.ofoTrue[b]!, this.ofoSkb[b]!);
+        this.rcvNxt = end;
+      } else {
+        this.freeSkb(this.ofoSkb[b]!);
+      }
+      this.ofoBase++;
+      this.ofoN--;
+    }
+    if (this.ofoN === 0) this.ofoBase = 0;
+  }
+
+  /** The out-of-order branch of tcp_data_queue. */
+  private ofoInsert(seq: number, end: number, truesize: number, skb: number): void {
+    this.counters.ofoQueued++;
+    if (this.ofoN === 0) {
+      if (this.sack) {
+        this.numSacks = 1;
+        this.sackS[0] = seq;
+        this.sackE[0] = end;
+      }
+      this.ofoPut(0, seq, end, truesize, skb);
+      return;
+    }
+    const last = this.ofoBase + this.ofoN - 1;
+    if (seq === this.ofoEnd[last]) {
+      this.ofoPut(this.ofoN, seq, end, truesize, skb);
+      // "Common case: data arrive in order after hole."
+      if (this.numSacks > 0 && this.sackE[0] === seq) this.sackE[0] = end;
+      else this.sackNewOfoSkb(seq, end);
+      return;
+    }
+    // the last segment starting at or before seq
+    let k = this.ofoN - 1;
+    while (k >= 0 && this.ofoSeq[this.ofoBase + k]! > seq) k--;
+    if (k >= 0 && seq < this.ofoEnd[this.ofoBase + k]! && end <= this.ofoEnd[this.ofoBase + k]!) {
+      // "All the bits are present. Drop."
+      this.freeSkb(skb);
+      this.sackNewOfoSkb(seq, end);
+      return;
+    }
+    this.ofoPut(k + 1, seq, end, truesize, skb);
+    // "And clean segments covered by new one as whole."
+    const at = this.ofoBase + k + 2;
+    let covered = 0;
+    while (k + 2 + covered < this.ofoN && this.ofoEnd[at + covered]! <= end) {
+      this.rmem -= this.ofoTrue[at + covered]!;
+      this.freeSkb(this.ofoSkb[at + covered]!);
+      covered++;
+    }
+    if (covered > 0) {
+      const stop = this.ofoBase + this.ofoN;
+      this.ofoSeq.copyWithin(at, at + covered, stop);
+      this.ofoEnd.copyWithin(at, at + covered, stop);
+      this.ofoTrue.copyWithin(at, at + covered, stop);
+      this.ofoSkb.copyWithin(at, at + covered, stop);
+      this.ofoN -= covered;
+    }
+    this.sackNewOfoSkb(seq, end);
+  }
+
+  /** Inserts at relative position k, charging the truesize. */
+  private ofoPut(k: number, seq: number, end: number, truesize: number, skb: number): void {
+    if (this.ofoBase + this.ofoN === this.ofoSeq.length) {
+      if (this.ofoBase > 0) {
+        const stop = this.ofoBase + this.ofoN;
+        this.ofoSeq.copyWithin(0, this.ofoBase, stop);
+        this.ofoEnd.copyWithin(0, this.ofoBase, stop);
+        this.ofoTrue.copyWithin(0, this.ofoBase, stop);
+        this.ofoSkb.copyWithin(0, this.ofoBase, stop);
+        this.ofoBase = 0;
+      } else {
+        const n = this.ofoSeq.length * 2;
+        const s = new Float64Array(n);
+        const e = new Float64Array(n);
+        const t = new Int32Array(n);
+        const k2 = new Int32Array(n);
+        s.set(this.ofoSeq);
+        e.set(this.ofoEnd);
+        t.set(this.ofoTrue);
+        k2.set(this.ofoSkb);
+        this.ofoSeq = s;
+        this.ofoEnd = e;
+        this.ofoTrue = t;
+        this.ofoSkb = k2;
+      }
+    }
+    const at = this.ofoBase + k;
+    const stop = this.ofoBase + this.ofoN;
+    if (at < stop) {
+      this.ofoSeq.copyWithin(at + 1, at, stop);
+      this.ofoEnd.copyWithin(at + 1, at, stop);
+      this.ofoTrue.copyWithin(at + 1, at, stop);
+      this.ofoSkb.copyWithin(at + 1, at, stop);
+    }
+    this.ofoSeq[at] = seq;
+    this.ofoEnd[at] = end;
+    this.ofoTrue[at] = truesize;
+    this.ofoSkb[at] = skb;
+    this.ofoN++;
+    this.rmem += truesize;
+  }
+
+  /** tcp_sack_extend */
+  private sackExtend(i: number, seq: number, end: number): boolean {
+    if (seq <= this.sackE[i]! && this.sackS[i]! <= end) {
+      if (seq < this.sackS[i]!) this.sackS[i] = seq;
+      if (end > this.sackE[i]!) this.sackE[i] = end;
+      return true;
+    }
+    return false;
+  }
+
+  /** tcp_sack_new_ofo_skb: extend a block and move it to the front, or add a new first block. */
+  private sackNewOfoSkb(seq: number, end: number): void {
+    if (!this.sack) return;
+    const cur = this.numSacks;
+    for (let i = 0; i < cur; i++) {
+      if (this.sackExtend(i, seq, end)) {
+        for (; i > 0; i--) this.swapSacks(i, i - 1);
+        if (cur > 1) this.sackMaybeCoalesce();
+        return;
+      }
+    }
+    let n = cur;
+    if (n >= TCP_NUM_SACKS) {
+      // "If the sack array is full, forget about the last one."
+      n--;
+      this.numSacks--;
+    }
+    for (let i = n; i > 0; i--) {
+      this.sackS[i] = this.sackS[i - 1]!;
+      this.sackE[i] = this.sackE[i - 1]!;
+    }
+    this.sackS[0] = seq;
+    this.sackE[0] = end;
+    this.numSacks++;
+  }
+
+  private swapSacks(a: number, b: number): void {
+    const s = this.sackS[a]!;
+    const e = this.sackE[a]!;
+    this.sackS[a] = this.sackS[b]!;
+    this.sackE[a] = this.sackE[b]!;
+    this.sackS[b] = s;
+    this.sackE[b] = e;
+  }
+
+  /** tcp_sack_maybe_coalesce: merge blocks the first one now touches. */
+  private sackMaybeCoalesce(): void {
+    for (let i = 1; i < this.numSacks; ) {
+      if (this.sackExtend(0, this.sackS[i]!, this.sackE[i]!)) {
+        this.numSacks--;
+        for (let j = i; j < this.numSacks; j++) {
+          this.sackS[j] = this.sackS[j + 1]!;
+          this.sackE[j] = this.sackE[j + 1]!;
+        }
+        continue;
+      }
+      i++;
+    }
+  }
+
+  /** tcp_sack_remove: drop blocks rcv_nxt has passed. */
+  private sackRemove(): void {
+    if (this.ofoN === 0) {
+      this.numSacks = 0;
+      return;
+    }
+    for (let i = 0; i < this.numSacks; ) {
+      if (this.rcvNxt >= this.sackS[i]!) {
+        this.numSacks--;
+        for (let j = i; j < this.numSacks; j++) {
+          this.sackS[j] = this.sackS[j + 1]!;
+          this.sackE[j] = this.sackE[j + 1]!;
+        }
+        continue;
+      }
+      i++;
+    }
+  }
+
+  // ---- memory ----
+
+  /** tcp_try_rmem_schedule: over sk_rcvbuf (checked before charging), try pruning. */
+  private tryRmemSchedule(): boolean {
+    return !(this.rmem > this.rcvbuf) || this.pruneQueue();
+  }
+
+  /** tcp_prune_queue without tcp_collapse; true if the segment may be queued. */
+  private pruneQueue(): boolean {
+    this.counters.pruneCalled++;
+    if (this.rmem >= this.rcvbuf) this.clampWindow();
+    else if (this.tcpMemoryPressure) this.rcvSsthresh = Math.min(this.rcvSsthresh, 4 * this.advmss);
+    if (this.rmem <= this.rcvbuf) return true;
+    // "Collapsing did not help, destructive actions follow."
+    this.pruneOfoQueue();
+    if (this.rmem <= this.rcvbuf) return true;
+    this.counters.rcvPruned++;
+    return false;
+  }
+
+  /** tcp_clamp_window: grow an unlocked rcvbuf to what is allocated, else clamp rcv_ssthresh. */
+  private clampWindow(): void {
+    this.quick = 0;
+    if (this.rcvbuf < this.rmemMax && !this.userLocked && !this.tcpMemoryPressure) {
+      this.rcvbuf = Math.min(this.rmem, this.rmemMax);
+    }
+    if (this.rmem > this.rcvbuf) this.rcvSsthresh = Math.min(this.windowClamp, 2 * this.advmss);
+  }
+
+  /** tcp_prune_ofo_queue: drop the whole out-of-order queue and its SACK state. */
+  private pruneOfoQueue(): void {
+    if (this.ofoN === 0) return;
+    this.counters.ofoPruned++;
+    for (let i = 0; i < this.ofoN; i++) {
+      this.rmem -= this.ofoTrue[this.ofoBase + i]!;
+      this.freeSkb(this.ofoSkb[this.ofoBase + i]!);
+    }
+    this.ofoN = 0;
+    this.ofoBase = 0;
+    this.numSacks = 0;
+  }
+
+  private fullSpace(): number {
+    return tcpWinFromSpace(this.rcvbuf, this.advWinScale);
+  }
+
+  private space(): number {
+    return tcpWinFromSpace(this.rcvbuf - this.rmem, this.advWinScale);
+  }
+
+  // ---- ACK policy ----
+
+  /** tcp_event_data_recv */
+  private eventDataRecv(len: number, truesize: number): void {
+    this.ackScheduled = true;
+    if (len >= this.rcvMss) this.rcvMss = len; // tcp_measure_rcv_mss, full-sized case
+    const now = this.jiffies.at(this.sim.now);
+    if (this.ato === 0) {
+      this.incrQuickack();
+      this.ato = this.atoMin;
+    } else {
+      const m = now - this.lrcvtime;
+      if (m <= this.atoMin >> 1) {
+        // "The fastest case is the first."
+        this.ato = (this.ato >> 1) + (this.atoMin >> 1);
+      } else if (m < this.ato) {
+        this.ato = Math.min((this.ato >> 1) + m, this.rto);
+      } else if (m > this.rto) {
+        // "Too long gap. Apparently sender failed to restart window, so that we send ACKs quickly."
+        this.incrQuickack();
+      }
+    }
+    this.lrcvtime = now;
+    if (len >= 128) this.growWindow(len, truesize);
+  }
+
+  /** tcp_incr_quickack */
+  private incrQuickack(): void {
+    let quickacks = Math.floor(this.rcvWnd / (2 * this.rcvMss));
+    if (quickacks === 0) quickacks = 2;
+    if (quickacks > this.quick) this.quick = Math.min(quickacks, TCP_MAX_QUICKACKS);
+  }
+
+  /** tcp_enter_quickack_mode */
+  private enterQuickackMode(): void {
+    this.incrQuickack();
+    this.ato = this.atoMin;
+  }
+
+  /** tcp_grow_window: raise rcv_ssthresh while skbs are not too bloated for the buffer. */
+  private growWindow(len: number, truesize: number): void {
+    if (this.rcvSsthresh < this.windowClamp && this.rcvSsthresh < this.space() && !this.tcpMemoryPressure) {
+      let incr: number;
+      if (tcpWinFromSpace(truesize, this.advWinScale) <= len) {
+        incr = 2 * this.advmss;
+      } else {
+        // __tcp_grow_window
+        let ts = tcpWinFromSpace(truesize, this.advWinScale) >> 1;
+        let window = tcpWinFromSpace(this.rmemMax, this.advWinScale) >> 1;
+        incr = 0;
+        while (this.rcvSsthresh <= window) {
+          if (ts <= len) {
+            incr = 2 * this.rcvMss;
+            break;
+          }
+          ts >>= 1;
+          window >>= 1;
+        }
+      }
+      if (incr > 0) {
+        this.rcvSsthresh = Math.min(this.rcvSsthresh + incr, this.windowClamp);
+        this.quick |= 1;
+      }
+    }
+  }
+
+  /** tcp_ack_snd_check → __tcp_ack_snd_check */
+  private ackSndCheck(): void {
+    if (!this.ackScheduled) return;
+    if (
+      !this.delayedAck ||
+      (this.rcvNxt - this.rcvWup > this.rcvMss && this.selectWindowRaw() >= this.rcvWnd) ||
+      this.quick > 0 ||
+      this.ofoN > 0
+    ) {
+      this.sendAck();
+    } else {
+      this.sendDelayedAck();
+    }
+  }
+
+  /** tcp_send_delayed_ack */
+  private sendDelayedAck(): void {
+    let ato = this.ato;
+    if (ato > this.atoMin) {
+      let maxAto = this.jiffies.hz >> 1;
+      if (this.srtt) {
+        const rtt = Math.max(this.srtt >> 3, this.atoMin);
+        if (rtt < maxAto) maxAto = rtt;
+      }
+      ato = Math.min(ato, maxAto);
+    }
+    const now = this.jiffies.at(this.sim.now);
+    let timeout = now + ato;
+    if (this.ackTimerPending) {
+      // "If delack timer was blocked or is about to expire, send ACK now."
+      if (this.ackTimeout <= now + (ato >> 2)) {
+        this.sendAck();
+        return;
+      }
+      if (timeout >= this.ackTimeout) timeout = this.ackTimeout;
+    }
+    this.ackScheduled = true;
+    this.ackTimerPending = true;
+    this.ackTimeout = timeout;
+    this.sim.armTimer(this.timer, this.jiffies.toNs(timeout));
+  }
+
+  /** tcp_delack_timer */
+  private delackTimer(): void {
+    if (!this.ackTimerPending) return;
+    this.ackTimerPending = false;
+    if (this.ackScheduled) {
+      // "Delayed ACK missed: inflate ATO."
+      this.ato = Math.min(this.ato << 1, this.rto);
+      this.counters.delayedAcks++;
+      this.sendAck();
+    }
+  }
+
+  /** tcp_send_dupack: old or out-of-window segment, or a window probe. */
+  private sendDupack(seq: number, end: number): void {
+    if (end !== seq && seq < this.rcvNxt) {
+      this.counters.delayedAckLost++;
+      this.enterQuickackMode();
+    } else if (end !== seq) {
+      this.counters.outOfWindowDrops++;
+    }
+    this.sendAck();
+  }
+
+  /** tcp_cleanup_rbuf: ACK after a read if one is due or the window at least doubled. */
+  private cleanupRbuf(copied: number): void {
+    let timeToAck = this.ackScheduled && this.rcvNxt - this.rcvWup > this.rcvMss;
+    if (copied > 0 && !timeToAck) {
+      const now = this.receiveWindow();
+      if (2 * now <= this.windowClamp) {
+        const w = this.selectWindowRaw();
+        if (w > 0 && w >= 2 * now) timeToAck = true;
+      }
+    }
+    if (timeToAck) this.sendAck();
+  }
+
+  /** __tcp_select_window (window scaling on) */
+  private selectWindowRaw(): number {
+    let mss = this.rcvMss;
+    let freeSpace = this.space();
+    const fullSpace = Math.min(this.windowClamp, this.fullSpace());
+    if (mss > fullSpace) mss = fullSpace;
+    if (freeSpace < fullSpace >> 1) {
+      this.quick = 0;
+      if (this.tcpMemoryPressure) this.rcvSsthresh = Math.min(this.rcvSsthresh, 4 * this.advmss);
+      if (freeSpace < mss) return 0;
+    }
+    if (freeSpace > this.rcvSsthresh) freeSpace = this.rcvSsthresh;
+    // "Advertise enough space so that it won't get scaled away."
+    const unit = 1 << this.wscale;
+    return Math.ceil(freeSpace / unit) * unit;
+  }
+
+  /** tcp_select_window: never shrink the offered window; sets rcv_wnd and rcv_wup. */
+  private selectWindow(): number {
+    const cur = this.receiveWindow();
+    let w = this.selectWindowRaw();
+    const unit = 1 << this.wscale;
+    if (w < cur) w = Math.ceil(cur / unit) * unit;
+    this.rcvWnd = w;
+    this.rcvWup = this.rcvNxt;
+    return Math.min(w, 65535 * unit);
+  }
+
+  /** tcp_send_ack + tcp_event_ack_sent */
+  private sendAck(): void {
+    const pool = this.pool;
+    const p = pool.alloc();
+    const wnd = this.selectWindow();
+    const n = Math.min(this.numSacks, MAX_SACK_BLOCKS_WITH_TS);
+    pool.kind[p] = PKT_ACK;
+    pool.flow[p] = this.flow;
+    pool.ack[p] = this.rcvNxt;
+    pool.wnd[p] = wnd;
+    pool.sackCount[p] = n;
+    for (let i = 0; i < n; i++) pool.setSack(p, i, this.sackS[i]!, this.sackE[i]!);
+    pool.wireLen[p] = ackWireBytes(n);
+    pool.tsVal[p] = this.jiffies.at(this.sim.now);
+    pool.tsEcr[p] = this.tsRecent;
+    // tcp_dec_quickack_mode: leaving quick-ack mode deflates the ATO
+    if (this.quick > 0) {
+      if (this.quick <= 1) {
+        this.quick = 0;
+        this.ato = this.atoMin;
+      } else {
+        this.quick--;
+      }
+    }
+    // inet_csk_clear_xmit_timer(ICSK_TIME_DACK)
+    this.ackScheduled = false;
+    this.ackTimerPending = false;
+    this.sim.disarmTimer(this.timer);
+    this.counters.acksSent++;
+    if (wnd === 0) this.counters.zeroWindowAcks++;
+    this.out.sendAck(p);
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * `mainline`: the refill policy of Linux v6.1 (drivers/net/virtio_net.c; kernel-facts.md §1.12),
+ * on the v3.2 buffer layouts (6.1's page_frag small buffers and EWMA-sized mergeable buffers are
+ * not modelled; they change what a buffer costs, not when the driver refills).
+ *
+ * - NAPI_POLL_WEIGHT 64; gfp passed everywhere (patch 1 merged);
+ * - virtnet_receive refills once more than min(budget, ring size)/2 descriptors are free;
+ * - virtqueue_napi_complete: no `goto again`, a late buffer re-schedules NAPI instead;
+ * - refill_work still napi_disable → try_fill_recv(GFP_KERNEL) → virtnet_napi_enable and re-arms
+ *   itself HZ/2 later when an allocation failed; but virtnet_napi_enable brackets the schedule
+ *   with local_bh_disable/enable, so the poll runs right there instead of at the next tick.
+ */
+import { NAPI_POLL_WEIGHT } from "../../../sched/napi.ts";
+import { Patch1 } from "./patch1.ts";
+
+export class Mainline extends Patch1 {
+  override readonly version: string = "mainline";
+
+  protected override napiWeight(): number {
+    return NAPI_POLL_WEIGHT;
+  }
+
+  protected override needsRefill(budget: number): boolean {
+    return this.vq.numFree > Math.min(budget, this.vq.size) / 2;
+  }
+
+  override virtnetPoll(budget: number): number {
+    const napi = this.env.napi;
+    this.chargePoll();
+    const received = this.receive(budget, 0);
+    if (this.needsRefill(budget)) this.refillFromPoll();
+    if (received < budget) {
+      // virtqueue_napi_complete: enable_cb_prepare, napi_complete_done, then virtqueue_poll.
+      const empty = this.vq.enableCb();
+      napi.complete(this.napi);
+      if (!empty) this.virtqueueNapiSchedule();
+    }
+    return received;
+  }
+
+  protected override virtnetNapiEnable(): void {
+    const k = this.k;
+    this.env.napi.enable(this.napi);
+    k.localBhDisable();
+    this.virtqueueNapiSchedule();
+    k.localBhEnable();
+  }
+}

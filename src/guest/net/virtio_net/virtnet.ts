@@ -1,0 +1,451 @@
+/**
+ * struct virtnet_info and the receive-side code every driver version shares (drivers/net/
+ * virtio_net.c of v3.2): buffer allocation and posting for the three receive modes, the driver's
+ * private page list, receive_buf / page_to_skb, the interrupt callback and probe. The versions
+ * (versions/*.ts) supply the refill policy: try_fill_recv, virtnet_poll, refill_work and
+ * virtnet_napi_enable, each reading like the source or patch it models.
+ *
+ * Buffers are identified on the ring by a token: the skb index for small buffers, the first page's
+ * pfn for big and mergeable ones (further pages chained through pageNext, as page->private does).
+ */
+import { ModelError } from "../../../sim/simulator.ts";
+import { ENOMEM, ENOSPC, Scatterlist, type VirtqueueDriver } from "../../../virtio/driver.ts";
+import { CAT_DRIVER } from "../../sched/costs.ts";
+import type { Kernel, KernelCode } from "../../sched/kernel.ts";
+import type { SpinLock } from "../../sched/lock.ts";
+import type { Napi, NapiSubsystem } from "../../sched/napi.ts";
+import type { DelayedWork, Workqueues } from "../../sched/workqueue.ts";
+import { GFP_ATOMIC, GFP_KERNEL, gfpName } from "../../mm/gfp.ts";
+import type { IndirectTables } from "../indirect-tables.ts";
+import { type MmPort, SLAB_KMALLOC_1024, SLAB_KMALLOC_2048, SLAB_SKBUFF_HEAD } from "../mm-port.ts";
+import { NO_SKB, type SkbPool } from "../skb.ts";
+import {
+  BIG_PAGES,
+  BIG_SG,
+  COPY_HEAD_TAILROOM,
+  COPY_HEAD_TRUESIZE,
+  type DriverCosts,
+  ETH_HLEN,
+  MAX_PACKET_LEN,
+  PADDED_VNET_HDR_LEN,
+  PAGE_SIZE,
+  type RxMode,
+  SMALL_TRUESIZE,
+  VNET_HDR_LEN,
+  VNET_MRG_HDR_LEN,
+} from "./constants.ts";
+
+export { ENOMEM, ENOSPC };
+
+/**
+ * Guest-physical addresses of receive buffers: page frame (or skb slot) × 4096 above this base.
+ * The ArrayBuffer of guest memory holds only the ring and indirect tables, so buffer addresses
+ * must lie outside it: payload bytes are not materialised, and the device writes nothing there.
+ */
+export const BUFFER_GPA_BASE = 2 ** 40;
+
+/** What the driver is plugged into. */
+export interface VirtnetEnv {
+  k: Kernel;
+  napi: NapiSubsystem;
+  wq: Workqueues;
+  mm: MmPort;
+  vq: VirtqueueDriver;
+  /** Indirect descriptor tables, allocated through the memory model with the caller's gfp. */
+  indirect: IndirectTables;
+  skbs: SkbPool;
+  /** vq->notify: the guest's kick reaches the host (the VM exit is charged by the driver). */
+  notifyHost(): void;
+  /** The packet the device wrote into the chain with this head (the model's payload). */
+  packetAt(head: number): number;
+  /** netif_receive_skb: the guest stack takes the skb. */
+  netifReceiveSkb(skb: number): void;
+  costs: DriverCosts;
+}
+
+export interface VirtnetOptions {
+  mode: RxMode;
+  /** RFC v1 only: the value its uninitialised `bool oom` happens to hold. */
+  rfcOomInit?: boolean;
+  /** RFC v1 only: the rx_allocate_batch module parameter. */
+  rxAllocateBatch?: number;
+  /** netif_napi_add weight; defaults to the version's own. */
+  napiWeight?: number;
+}
+
+/** Counters of one device, named after the driver's fields and the questions asked of it. */
+export class VirtnetStats {
+  rxPackets = 0;
+  rxBytes = 0;
+  /** dev->stats.rx_dropped: page_to_skb could not allocate the head skb. */
+  rxDroppedNoMem = 0;
+  /** dev->stats.rx_length_errors: shorter than a virtio header plus an Ethernet header. */
+  rxLengthErrors = 0;
+  buffersPosted = 0;
+  buffersConsumed = 0;
+  /** try_fill_recv calls and ENOMEM outcomes, by gfp name. */
+  readonly tryFillCalls: Record<string, number> = {};
+  readonly tryFillOom: Record<string, number> = {};
+  /** Buffers allocated but freed because the ring had no room (-ENOSPC). */
+  buffersFreedNoSpace = 0;
+  interrupts = 0;
+  /** refill_work start times, for runs and their spacing. */
+  refillRunTimes: number[] = [];
+}
+
+export abstract class VirtnetDriver {
+  readonly version: string = "base";
+  readonly k: Kernel;
+  readonly vq: VirtqueueDriver;
+  readonly napi: Napi;
+  readonly refill: DelayedWork;
+  /** Number of input buffers posted, and the most we have ever had (vi->num, vi->max). */
+  num = 0;
+  max = 0;
+  /** vi->pages: the driver's private page list, chained through pageNext (page->private). */
+  pages = -1;
+  pagesCount = 0;
+  readonly stats = new VirtnetStats();
+  readonly mode: RxMode;
+  protected readonly sg: Scatterlist;
+  protected rxFillLock: SpinLock | null = null;
+  protected readonly hdrLen: number;
+
+  constructor(
+    readonly env: VirtnetEnv,
+    readonly opts: VirtnetOptions,
+  ) {
+    this.k = env.k;
+    this.vq = env.vq;
+    this.mode = opts.mode;
+    this.hdrLen = opts.mode === "mergeable" ? VNET_MRG_HDR_LEN : VNET_HDR_LEN;
+    this.sg = new Scatterlist(BIG_SG);
+    this.napi = env.napi.register(
+      "virtnet_poll",
+      (budget) => this.virtnetPoll(budget),
+      opts.napiWeight ?? this.napiWeight(),
+    );
+    this.refill = env.wq.init("refill_work", () => this.refillWorkTraced());
+  }
+
+  // ---- the policy each version defines ------------------------------------------------------
+
+  /** netif_napi_add weight: 128 in v3.2's virtio_net (napi_weight module parameter). */
+  protected abstract napiWeight(): number;
+  /** Returns false if an allocation failed (OOM); kicks the host once at the end. */
+  abstract tryFillRecv(gfp: number): KernelCode<boolean>;
+  abstract virtnetPoll(budget: number): number;
+  abstract refillWork(): KernelCode;
+  /** Re-enables NAPI after refill_work and schedules one poll for buffers used meanwhile. */
+  protected abstract virtnetNapiEnable(): void;
+
+  // ---- probe and interrupt -----------------------------------------------------------------
+
+  /** virtnet_probe's last step: fill the ring with GFP_KERNEL; vi->max is what fit. */
+  *probe(): KernelCode {
+    yield* this.tryFillRecvCounted(GFP_KERNEL);
+    if (this.num === 0) throw new ModelError("virtnet_probe: not even one receive buffer (-ENOMEM)");
+  }
+
+  /** skb_recv_done (the rx virtqueue callback, hardirq). */
+  skbRecvDone(): void {
+    this.stats.interrupts++;
+    this.virtqueueNapiSchedule();
+  }
+
+  /**
+   * Schedule NAPI if nobody else has: `if (napi_schedule_prep(napi)) { virtqueue_disable_cb(vq);
+   * __napi_schedule(napi); }` — the sequence skb_recv_done, virtnet_poll and virtnet_napi_enable
+   * share (named virtqueue_napi_schedule in later kernels).
+   */
+  protected virtqueueNapiSchedule(): boolean {
+    const napi = this.env.napi;
+    if (!napi.schedulePrep(this.napi)) return false;
+    this.vq.disableCb();
+    napi.scheduleLocked(this.napi);
+    return true;
+  }
+
+  /** Runs try_fill_recv and counts its call and outcome by gfp. */
+  *tryFillRecvCounted(gfp: number): KernelCode<boolean> {
+    const name = gfpName(gfp);
+    const s = this.stats;
+    s.tryFillCalls[name] = (s.tryFillCalls[name] ?? 0) + 1;
+    const ok = yield* this.tryFillRecv(gfp);
+    if (!ok) s.tryFillOom[name] = (s.tryFillOom[name] ?? 0) + 1;
+    return ok;
+  }
+
+  /** Runs kernel code that must not sleep (GFP_ATOMIC paths) to completion, right now. */
+  protected runAtomic<T>(code: KernelCode<T>, what: string): T {
+    const r = code.next();
+    if (r.done !== true) throw new ModelError(`${this.version}: ${what} tried to sleep in atomic context`);
+    return r.value;
+  }
+
+  /** try_fill_recv(vi, GFP_ATOMIC) from softirq context. */
+  protected tryFillRecvAtomic(): boolean {
+    return this.runAtomic(this.tryFillRecvCounted(GFP_ATOMIC), "try_fill_recv(GFP_ATOMIC)");
+  }
+
+  private *refillWorkTraced(): KernelCode {
+    this.stats.refillRunTimes.push(this.k.now);
+    yield* this.refillWork();
+  }
+
+  // ---- ring access discipline (the checker behind "no concurrent driver access") ------------
+
+  /** Identity of the executing context for the virtqueue's access checker. */
+  protected accessor(): number {
+    const k = this.k;
+    return k.current !== null ? 1000 + k.current.id : k.ctx * 100 + k.cpuNow.index;
+  }
+
+  protected enterRing(): number {
+    const who = this.accessor();
+    this.vq.beginAccess(who);
+    return who;
+  }
+
+  protected leaveRing(who: number): void {
+    this.vq.endAccess(who);
+  }
+
+  /** virtqueue_kick, charging the VM exit when the host wants a notification. */
+  protected kick(): void {
+    if (this.vq.kick()) {
+      this.k.charge(this.env.costs.kick, CAT_DRIVER);
+      this.env.notifyHost();
+    }
+  }
+
+  // ---- pages: give_pages / get_a_page --------------------------------------------------------
+
+  /** give_pages: put a chain of pages (linked through pageNext) on vi->pages. */
+  protected givePages(first: number): void {
+    const mm = this.env.mm;
+    const next = this.env.skbs.pageNext;
+    let end = first;
+    for (;;) {
+      mm.setOwner(end, mm.owners.rxRing, mm.owners.driverList);
+      this.pagesCount++;
+      if (next[end]! < 0) break;
+      end = next[end]!;
+    }
+    next[end] = this.pages;
+    this.pages = first;
+  }
+
+  /** get_a_page: vi->pages first, then alloc_page(gfp). The page is destined for the ring. */
+  protected *getAPage(gfp: number): KernelCode<number> {
+    const mm = this.env.mm;
+    const p = this.pages;
+    if (p >= 0) {
+      this.pages = this.env.skbs.pageNext[p]!;
+      this.env.skbs.pageNext[p] = -1;
+      this.pagesCount--;
+      mm.setOwner(p, mm.owners.driverList, mm.owners.rxRing);
+      return p;
+    }
+    const page = yield* mm.allocPage(gfp, mm.owners.rxRing);
+    if (page >= 0) this.env.skbs.pageNext[page] = -1;
+    return page;
+  }
+
+  // ---- buffers: allocation (alloc_recvbuf_*) and posting (add_recvbuf_*) --------------------
+
+  /**
+   * The gfp add_recvbuf_small's skb allocation uses. v3.2's netdev_alloc_skb_ip_align hard-codes
+   * GFP_ATOMIC whatever the caller passed (include/linux/skbuff.h); seed patch 1 changes this.
+   */
+  protected smallSkbGfp(_gfp: number): number {
+    return GFP_ATOMIC;
+  }
+
+  /** Allocates one receive buffer for the current mode: a token, or -ENOMEM. */
+  protected *allocRecvbuf(gfp: number): KernelCode<number> {
+    if (this.mode === "mergeable") return yield* this.allocRecvbufMergeable(gfp);
+    if (this.mode === "big") return yield* this.allocRecvbufBig(gfp);
+    return yield* this.allocRecvbufSmall(gfp);
+  }
+
+  /** __netdev_alloc_skb_ip_align(dev, MAX_PACKET_LEN, gfp): sk_buff head, then the data area. */
+  protected *allocRecvbufSmall(gfp: number): KernelCode<number> {
+    const mm = this.env.mm;
+    const skbGfp = this.smallSkbGfp(gfp);
+    const head = yield* mm.slabAlloc(SLAB_SKBUFF_HEAD, skbGfp);
+    if (head < 0) return -ENOMEM;
+    const data = yield* mm.slabAlloc(SLAB_KMALLOC_2048, skbGfp);
+    if (data < 0) {
+      mm.slabFree(SLAB_SKBUFF_HEAD, head);
+      return -ENOMEM;
+    }
+    const skb = this.env.skbs.take(head, SMALL_TRUESIZE);
+    this.env.skbs.setData(skb, SLAB_KMALLOC_2048, data);
+    this.env.skbs.len[skb] = MAX_PACKET_LEN; // skb_put(skb, MAX_PACKET_LEN)
+    this.k.charge(this.env.costs.addBuf / 2, CAT_DRIVER);
+    return skb;
+  }
+
+  /** The chain of MAX_SKB_FRAGS + 1 pages of a big buffer; a partial chain goes to vi->pages. */
+  protected *allocRecvbufBig(gfp: number): KernelCode<number> {
+    const next = this.env.skbs.pageNext;
+    let list = -1;
+    for (let i = 0; i < BIG_PAGES; i++) {
+      const page = yield* this.getAPage(gfp);
+      if (page < 0) {
+        if (list >= 0) this.givePages(list);
+        return -ENOMEM;
+      }
+      next[page] = list; // chain new page in list head to match sg
+      list = page;
+    }
+    this.k.charge(this.env.costs.addBuf / 2, CAT_DRIVER);
+    return list;
+  }
+
+  protected *allocRecvbufMergeable(gfp: number): KernelCode<number> {
+    const page = yield* this.getAPage(gfp);
+    if (page < 0) return -ENOMEM;
+    this.k.charge(this.env.costs.addBuf / 2, CAT_DRIVER);
+    return page;
+  }
+
+  /**
+   * Posts an allocated buffer (virtqueue_add_buf_gfp); on failure the buffer is freed, as every
+   * add_recvbuf_* does. Returns num_free (≥ 0) or -ENOSPC. The indirect table (if any) is
+   * allocated with `gfp` beforehand, since the ring cannot sleep.
+   */
+  protected *postRecvbuf(token: number, gfp: number): KernelCode<number> {
+    const sg = this.sg;
+    let count: number;
+    if (this.mode === "small") {
+      // sg[0]: the virtio_net_hdr in skb->cb; sg[1]: the data area.
+      sg.set(0, BUFFER_GPA_BASE + token * PAGE_SIZE, VNET_HDR_LEN);
+      sg.set(1, BUFFER_GPA_BASE + token * PAGE_SIZE + 64, MAX_PACKET_LEN);
+      count = 2;
+    } else if (this.mode === "big") {
+      // sg[0] = first page's header, sg[1] = its rest after padded_vnet_hdr, then one per page.
+      sg.set(0, BUFFER_GPA_BASE + token * PAGE_SIZE, VNET_HDR_LEN);
+      sg.set(1, BUFFER_GPA_BASE + token * PAGE_SIZE + PADDED_VNET_HDR_LEN, PAGE_SIZE - PADDED_VNET_HDR_LEN);
+      let p = this.env.skbs.pageNext[token]!;
+      count = 2;
+      while (p >= 0) {
+        sg.set(count++, BUFFER_GPA_BASE + p * PAGE_SIZE, PAGE_SIZE);
+        p = this.env.skbs.pageNext[p]!;
+      }
+    } else {
+      sg.set(0, BUFFER_GPA_BASE + token * PAGE_SIZE, PAGE_SIZE);
+      count = 1;
+    }
+    yield* this.env.indirect.prepare(this.vq, count, gfp);
+    const err = this.vq.addBuf(0, count, sg, token);
+    this.env.indirect.release();
+    this.k.charge(this.env.costs.addBuf / 2, CAT_DRIVER);
+    if (err < 0) {
+      this.stats.buffersFreedNoSpace++;
+      this.freeRecvbuf(token);
+    } else {
+      this.stats.buffersPosted++;
+    }
+    return err;
+  }
+
+  /** add_recvbuf_*(vi, gfp) of v3.2: allocate, then post. */
+  protected *addRecvbuf(gfp: number): KernelCode<number> {
+    const token = yield* this.allocRecvbuf(gfp);
+    if (token < 0) return token;
+    return yield* this.postRecvbuf(token, gfp);
+  }
+
+  /** Frees a buffer that never reached the device: dev_kfree_skb or give_pages. */
+  protected freeRecvbuf(token: number): void {
+    if (this.mode === "small") this.env.skbs.kfree(token);
+    else this.givePages(token);
+  }
+
+  // ---- receive ----------------------------------------------------------------------------------
+
+  /** The fixed cost of one virtnet_poll call. */
+  protected chargePoll(): void {
+    this.k.charge(this.env.costs.napiPoll, CAT_DRIVER);
+  }
+
+  /** virtqueue_get_buf + receive_buf for one used buffer; returns false when none is left. */
+  protected receiveOne(): boolean {
+    const token = this.vq.getBuf();
+    if (token < 0) return false;
+    this.stats.buffersConsumed++;
+    this.receiveBuf(token, this.vq.lastLen, this.env.packetAt(this.vq.lastId));
+    return true;
+  }
+
+  /** receive_buf (v3.2): check the length, build the skb, hand it to the stack. */
+  protected receiveBuf(token: number, len: number, pkt: number): void {
+    const env = this.env;
+    const skbs = env.skbs;
+    this.k.charge(env.costs.receiveBuf, CAT_DRIVER);
+    if (len < this.hdrLen + ETH_HLEN) {
+      this.stats.rxLengthErrors++;
+      this.freeRecvbuf(token);
+      return;
+    }
+    let skb: number;
+    if (this.mode === "small") {
+      skb = token;
+      skbs.len[skb] = len - VNET_HDR_LEN; // skb_trim
+    } else {
+      skb = this.pageToSkb(token, len);
+      if (skb === NO_SKB) {
+        this.stats.rxDroppedNoMem++;
+        this.givePages(token);
+        return;
+      }
+    }
+    skbs.pkt[skb] = pkt;
+    this.stats.rxPackets++;
+    this.stats.rxBytes += skbs.len[skb]!;
+    env.netifReceiveSkb(skb);
+  }
+
+  /**
+   * page_to_skb (v3.2): a GOOD_COPY_LEN skb allocated with GFP_ATOMIC, up to its tailroom copied
+   * from the page, the rest attached as page fragments; pages the packet did not use go back to
+   * vi->pages. Returns NO_SKB when the head cannot be allocated.
+   */
+  protected pageToSkb(first: number, len: number): number {
+    const env = this.env;
+    const mm = env.mm;
+    const skbs = env.skbs;
+    const head = mm.slabAllocAtomic(SLAB_SKBUFF_HEAD, GFP_ATOMIC);
+    if (head < 0) return NO_SKB;
+    const data = mm.slabAllocAtomic(SLAB_KMALLOC_1024, GFP_ATOMIC);
+    if (data < 0) {
+      mm.slabFree(SLAB_SKBUFF_HEAD, head);
+      return NO_SKB;
+    }
+    const skb = skbs.take(head, COPY_HEAD_TRUESIZE);
+    skbs.setData(skb, SLAB_KMALLOC_1024, data);
+    len -= this.hdrLen;
+    let offset = this.mode === "mergeable" ? this.hdrLen : PADDED_VNET_HDR_LEN;
+    skbs.len[skb] = len;
+    const copy = Math.min(len, COPY_HEAD_TAILROOM);
+    this.k.charge(copy * env.costs.copyPerByte, CAT_DRIVER);
+    len -= copy;
+    offset += copy;
+    let page = first;
+    const next = skbs.pageNext;
+    while (len > 0 && page >= 0) {
+      const size = Math.min(PAGE_SIZE - offset, len); // set_skb_frag
+      const following = next[page]!;
+      mm.setOwner(page, mm.owners.rxRing, mm.owners.skb);
+      skbs.addFrag(skb, page);
+      skbs.truesize[skb]! += PAGE_SIZE;
+      len -= size;
+      offset = 0;
+      page = following;
+    }
+    if (page >= 0) this.givePages(page);
+    return skb;
+  }
+}

@@ -1,0 +1,127 @@
+import { describe, expect, it } from "vitest";
+import { Simulator } from "../sim/simulator.ts";
+import { ms, sec, us } from "../sim/time.ts";
+import { Link, type PacketSink } from "./link.ts";
+import { PacketPool } from "./packet.ts";
+
+/** Records arrival times and frees the packets. */
+class Recorder implements PacketSink {
+  times: number[] = [];
+  seqs: number[] = [];
+  constructor(
+    private readonly sim: Simulator,
+    private readonly pool: PacketPool,
+  ) {}
+  receive(pkt: number): void {
+    this.times.push(this.sim.now);
+    this.seqs.push(this.pool.seq[pkt]!);
+    this.pool.free(pkt);
+  }
+}
+
+function setup(opts: Partial<ConstructorParameters<typeof Link>[2]> = {}) {
+  const sim = new Simulator({ seed: 11 });
+  const pool = new PacketPool(64);
+  const rec = new Recorder(sim, pool);
+  const link = new Link(sim, pool, { name: "l", rateBps: 1e9, delayNs: ms(1), ...opts }, rec);
+  const offer = (n: number, bytes: number, at = sim.now) => {
+    const ev = sim.register(`offer${at}`, () => {
+      for (let i = 0; i < n; i++) {
+        const p = pool.alloc();
+        pool.seq[p] = i;
+        pool.wireLen[p] = bytes;
+        link.receive(p);
+      }
+    });
+    sim.at(at, ev);
+  };
+  return { sim, pool, rec, link, offer };
+}
+
+describe("Link", () => {
+  it("serialises back to back and adds the propagation delay", () => {
+    const { sim, rec, link, offer, pool } = setup();
+    offer(5, 1250, us(10));
+    sim.run(sec(1));
+    // 1250 B at 1 Gbit/s = 10 µs each
+    expect(rec.times).toEqual([1, 2, 3, 4, 5].map((k) => us(10) + k * us(10) + ms(1)));
+    expect(rec.seqs).toEqual([0, 1, 2, 3, 4]);
+    expect(link.packetsSent).toBe(5);
+    expect(link.bytesSent).toBe(6250);
+    expect(pool.live).toBe(0);
+  });
+
+  it("starts a packet when it arrives if the link is idle", () => {
+    const { sim, rec, offer } = setup();
+    offer(1, 1250, us(0));
+    offer(1, 1250, us(100));
+    sim.run(sec(1));
+    expect(rec.times).toEqual([us(10) + ms(1), us(110) + ms(1)]);
+  });
+
+  it("drops at the tail beyond the packet limit and frees the space as packets leave", () => {
+    const { sim, rec, link, offer, pool } = setup({ queueLimitPackets: 3 });
+    offer(10, 1250, 0);
+    // at 25 µs two packets have left the serialiser, so two more fit
+    offer(4, 1250, us(25));
+    sim.run(sec(1));
+    expect(link.queueDrops).toBe(7 + 2);
+    expect(rec.times.length).toBe(3 + 2);
+    expect(link.maxQueuePackets).toBe(3);
+    expect(pool.live).toBe(0);
+  });
+
+  it("enforces a byte limit", () => {
+    const { sim, link, offer } = setup({ queueLimitBytes: 4000 });
+    offer(10, 1500, 0);
+    sim.run(sec(1));
+    expect(link.packetsSent).toBe(2);
+    expect(link.queueDrops).toBe(8);
+    expect(link.maxQueueBytes).toBe(3000);
+  });
+
+  it("drops what is offered during an outage but delivers what was accepted before", () => {
+    const { sim, rec, link, offer } = setup({ outages: [[us(5), us(50)]] });
+    offer(3, 1250, 0); // accepted, serialised until 30 µs
+    offer(2, 1250, us(20)); // link down
+    offer(1, 1250, us(50)); // back up
+    sim.run(sec(1));
+    expect(link.outageDrops).toBe(2);
+    expect(rec.times).toEqual([us(10), us(20), us(30), us(60)].map((t) => t + ms(1)));
+  });
+
+  it("loses packets with the configured probability, reproducibly per seed", () => {
+    const run = () => {
+      const { sim, rec, link, offer } = setup({ lossProb: 0.1 });
+      offer(20000, 100, 0);
+      sim.run(sec(1));
+      return { delivered: rec.seqs, lost: link.lossDrops };
+    };
+    const a = run();
+    const b = run();
+    expect(a).toEqual(b);
+    // binomial(20000, 0.1): mean 2000, sd ≈ 42
+    expect(a.lost).toBeGreaterThan(2000 - 5 * 42);
+    expect(a.lost).toBeLessThan(2000 + 5 * 42);
+    expect(a.delivered.length + a.lost).toBe(20000);
+  });
+
+  it("rejects bad parameters", () => {
+    const sim = new Simulator({ seed: 1 });
+    const pool = new PacketPool();
+    expect(() => new Link(sim, pool, { name: "x", rateBps: 0, delayNs: 0 })).toThrow(/rateBps/);
+    expect(() => new Link(sim, pool, { name: "x", rateBps: 1, delayNs: 0.5 })).toThrow(/delayNs/);
+    expect(
+      () =>
+        new Link(sim, pool, {
+          name: "x",
+          rateBps: 1,
+          delayNs: 0,
+          outages: [
+            [10, 20],
+            [15, 30],
+          ],
+        }),
+    ).toThrow(/outages/);
+  });
+});

@@ -1,0 +1,239 @@
+/**
+ * A one-way link: a drop-tail FIFO in front of a serialiser of fixed rate, then a propagation delay.
+ *
+ * Departure times are computed, not simulated (performance.md): a packet offered at `now` starts
+ * serialisation at max(now, busyUntil) and finishes size·8/rate later (rounded to the ns per
+ * packet); the only event is its arrival at the far end, finish + delay, which calls the sink. The
+ * queue's occupancy is the set of accepted packets whose serialisation has not finished, kept in a
+ * ring of finish times, so both a byte and a packet limit are exact.
+ *
+ * Losses, in the order they apply to an offered packet:
+ *  1. outage: the link is down during [start, end) of a scheduled window; packets offered then are
+ *     dropped (outageDrops). Packets already accepted still arrive.
+ *  2. queue overflow: the backlog (including the packet being serialised) would exceed a limit
+ *     (queueDrops).
+ *  3. Bernoulli loss with probability lossProb, from the link's own Rng stream: the packet uses the
+ *     link but never arrives (lossDrops), like corruption on the wire.
+ * Dropped packets go back to the pool.
+ */
+import type { Rng } from "../sim/rng.ts";
+import type { Simulator } from "../sim/simulator.ts";
+import type { Ns } from "../sim/time.ts";
+import type { PacketPool } from "./packet.ts";
+
+/** Whatever takes packets: a link's input, a TCP endpoint, a host NIC. Registered once, not per packet. */
+export interface PacketSink {
+  receive(pkt: number): void;
+}
+
+export interface LinkOptions {
+  name: string;
+  /** Serialisation rate in bits per second. */
+  rateBps: number;
+  /** One-way propagation delay. */
+  delayNs: Ns;
+  /** Backlog limit in bytes (Infinity: none). */
+  queueLimitBytes?: number;
+  /** Backlog limit in packets (Infinity: none). */
+  queueLimitPackets?: number;
+  /** Bernoulli loss probability per packet. */
+  lossProb?: number;
+  /** Down windows [start, end), sorted and disjoint. */
+  outages?: ReadonlyArray<readonly [Ns, Ns]>;
+}
+
+export class LinkError extends Error {
+  override name = "LinkError";
+}
+
+export class Link implements PacketSink {
+  readonly name: string;
+  readonly rateBps: number;
+  readonly delayNs: Ns;
+  readonly queueLimitBytes: number;
+  readonly queueLimitPackets: number;
+  readonly lossProb: number;
+  private readonly nsPerByte: number;
+  private readonly outageStart: Float64Array;
+  private readonly outageEnd: Float64Array;
+  private nextOutage = 0;
+  private readonly lossRng: Rng | null;
+  private readonly arrival: number;
+  private sink: PacketSink | null = null;
+
+  /** When the serialiser finishes the last accepted packet. */
+  private busyUntil = 0;
+  // Ring of accepted packets not yet fully serialised: finish time and size.
+  private ringEnd: Float64Array;
+  private ringSize: Int32Array;
+  private ringHead = 0;
+  private ringLen = 0;
+  private backlogBytes = 0;
+
+  packetsSent = 0;
+  bytesSent = 0;
+  packetsDelivered = 0;
+  queueDrops = 0;
+  lossDrops = 0;
+  outageDrops = 0;
+  maxQueuePackets = 0;
+  maxQueueBytes = 0;
+
+  constructor(
+    private readonly sim: Simulator,
+    private readonly pool: PacketPool,
+    opts: LinkOptions,
+    sink?: PacketSink,
+  ) {
+    if (!(opts.rateBps > 0))
+      throw new LinkError(`link ${opts.name}: rateBps must be > 0, got ${opts.rateBps}`);
+    if (!(Number.isSafeInteger(opts.delayNs) && opts.delayNs >= 0)) {
+      throw new LinkError(`link ${opts.name}: delayNs must be a non-negative integer, got ${opts.delayNs}`);
+    }
+    const loss = opts.lossProb ?? 0;
+    if (!(loss >= 0 && loss <= 1))
+      throw new LinkError(`link ${opts.name}: lossProb must be in [0, 1], got ${loss}`);
+    this.name = opts.name;
+    this.rateBps = opts.rateBps;
+    this.nsPerByte = 8e9 / opts.rateBps;
+    this.delayNs = opts.delayNs;
+    this.queueLimitBytes = opts.queueLimitBytes ?? Number.POSITIVE_INFINITY;
+    this.queueLimitPackets = opts.queueLimitPackets ?? Number.POSITIVE_INFINITY;
+    this.lossProb = loss;
+    this.lossRng = loss > 0 ? sim.rng(`link.${opts.name}.loss`) : null;
+    const outages = opts.outages ?? [];
+    this.outageStart = new Float64Array(outages.length);
+    this.outageEnd = new Float64Array(outages.length);
+    let prevEnd = -1;
+    outages.forEach(([s, e], i) => {
+      if (!(s < e && s >= prevEnd)) {
+        throw new LinkError(`link ${opts.name}: outages must be sorted, disjoint [start, end) windows`);
+      }
+      this.outageStart[i] = s;
+      this.outageEnd[i] = e;
+      prevEnd = e;
+    });
+    this.ringEnd = new Float64Array(64);
+    this.ringSize = new Int32Array(64);
+    this.arrival = sim.register(`link.${opts.name}.arrive`, (pkt) => this.arrive(pkt));
+    if (sink) this.sink = sink;
+  }
+
+  connect(sink: PacketSink): void {
+    this.sink = sink;
+  }
+
+  /** Serialisation time of `bytes`, rounded to the ns. */
+  txTime(bytes: number): Ns {
+    return Math.round(bytes * this.nsPerByte);
+  }
+
+  /** True while a scheduled outage covers `now`. */
+  isDown(now: Ns): boolean {
+    while (this.nextOutage < this.outageEnd.length && this.outageEnd[this.nextOutage]! <= now)
+      this.nextOutage++;
+    return this.nextOutage < this.outageStart.length && this.outageStart[this.nextOutage]! <= now;
+  }
+
+  /** Packets accepted and not yet fully serialised at `now` (call with the current time). */
+  queuePackets(now: Ns): number {
+    this.expire(now);
+    return this.ringLen;
+  }
+
+  queueBytes(now: Ns): number {
+    this.expire(now);
+    return this.backlogBytes;
+  }
+
+  /** Restarts the peak-backlog counters from the current backlog (for a measurement window). */
+  resetPeaks(): void {
+    const now = this.sim.now;
+    this.maxQueuePackets = this.queuePackets(now);
+    this.maxQueueBytes = this.queueBytes(now);
+  }
+
+  /** Offers a packet to the link at the current time. */
+  receive(pkt: number): void {
+    const now = this.sim.now;
+    const pool = this.pool;
+    if (this.isDown(now)) {
+      this.outageDrops++;
+      pool.free(pkt);
+      return;
+    }
+    this.expire(now);
+    const size = pool.wireLen[pkt]!;
+    if (this.ringLen + 1 > this.queueLimitPackets || this.backlogBytes + size > this.queueLimitBytes) {
+      this.queueDrops++;
+      pool.free(pkt);
+      return;
+    }
+    const start = this.busyUntil > now ? this.busyUntil : now;
+    const end = start + this.txTime(size);
+    this.busyUntil = end;
+    this.push(end, size);
+    this.packetsSent++;
+    this.bytesSent += size;
+    if (this.lossRng !== null && this.lossRng.uniform() < this.lossProb) {
+      this.lossDrops++;
+      pool.free(pkt);
+      return;
+    }
+    this.sim.at(end + this.delayNs, this.arrival, pkt, 0);
+  }
+
+  private arrive(pkt: number): void {
+    this.packetsDelivered++;
+    if (this.sink === null) throw new LinkError(`link ${this.name} has no sink`);
+    this.sink.receive(pkt);
+  }
+
+  private expire(now: Ns): void {
+    const mask = this.ringEnd.length - 1;
+    while (this.ringLen > 0 && this.ringEnd[this.ringHead]! <= now) {
+      this.backlogBytes -= this.ringSize[this.ringHead]!;
+      this.ringHead = (this.ringHead + 1) & mask;
+      this.ringLen--;
+    }
+  }
+
+  private push(end: Ns, size: number): void {
+    if (this.ringLen === this.ringEnd.length) {
+      const n = this.ringLen * 2;
+      const e = new Float64Array(n);
+      const s = new Int32Array(n);
+      const mask = this.ringEnd.length - 1;
+      for (let i = 0; i < this.ringLen; i++) {
+        e[i] = this.ringEnd[(this.ringHead + i) & mask]!;
+        s[i] = this.ringSize[(this.ringHead + i) & mask]!;
+      }
+      this.ringEnd = e;
+      this.ringSize = s;
+      this.ringHead = 0;
+    }
+    const i = (this.ringHead + this.ringLen) & (this.ringEnd.length - 1);
+    this.ringEnd[i] = end;
+    this.ringSize[i] = size;
+    this.ringLen++;
+    this.backlogBytes += size;
+    if (this.ringLen > this.maxQueuePackets) this.maxQueuePackets = this.ringLen;
+    if (this.backlogBytes > this.maxQueueBytes) this.maxQueueBytes = this.backlogBytes;
+  }
+}
+
+/** Hands each packet to the sink registered for its flow id (one link, many endpoints). */
+export class FlowDemux implements PacketSink {
+  private sinks: (PacketSink | undefined)[] = [];
+  constructor(private readonly pool: PacketPool) {}
+
+  set(flow: number, sink: PacketSink): void {
+    this.sinks[flow] = sink;
+  }
+
+  receive(pkt: number): void {
+    const s = this.sinks[this.pool.flow[pkt]!];
+    if (s === undefined) throw new LinkError(`no endpoint for flow ${this.pool.flow[pkt]}`);
+    s.receive(pkt);
+  }
+}

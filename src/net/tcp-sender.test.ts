@@ -1,0 +1,242 @@
+import { describe, expect, it } from "vitest";
+import { ms, sec } from "../sim/time.ts";
+import { HEADER_BYTES } from "./packet.ts";
+import { CubicOps, type CongestionSock, cubicRoot, RenoOps, TCP_CA_OPEN } from "./tcp-cong.ts";
+import { TCP_INIT_CWND, tcpRtoMax, tcpRtoMin } from "./tcp-sender.ts";
+import { buildTestbed, type TestbedConfig } from "./testbed.ts";
+
+describe("slow start", () => {
+  it("sends TCP_INIT_CWND segments first and grows by one segment per ACK", () => {
+    const tb = buildTestbed({
+      rateBps: 1e9,
+      delayNs: ms(10),
+      flows: 1,
+      sender: { cc: "reno", initialPeerWindow: 1 << 20 },
+      receiver: { delayedAck: false, rcvbuf: 4 << 20 },
+    });
+    const s = tb.senders[0]!;
+    tb.sim.run(ms(19)); // before the first ACK returns
+    expect(tb.forward.packetsSent).toBe(TCP_INIT_CWND);
+    tb.sim.run(ms(25)); // all ten ACKs are back
+    expect(s.cwnd).toBe(2 * TCP_INIT_CWND);
+    expect(tb.forward.packetsSent).toBe(3 * TCP_INIT_CWND);
+  });
+});
+
+describe("loss-free goodput reaches min(link rate, rwnd/RTT)", () => {
+  const rate = 100e6;
+  for (const cc of ["cubic", "reno"] as const) {
+    for (const limit of ["link", "rwnd"] as const) {
+      it(`${cc}, ${limit}-limited`, () => {
+        const owd = limit === "link" ? ms(10) : ms(25);
+        const rtt = 2 * owd;
+        // a drop-tail queue of one bandwidth-delay product of full frames
+        const bdp = Math.ceil((rate * rtt) / 1e9 / 8 / (1448 + HEADER_BYTES));
+        const cfg: TestbedConfig = {
+          seed: 5,
+          rateBps: rate,
+          delayNs: owd,
+          queueLimitPackets: bdp,
+          flows: 1,
+          sender: { cc },
+          // rwnd case: the default 87380-byte buffer, locked by the application (SO_RCVBUF)
+          receiver: limit === "link" ? { rcvbuf: 16 << 20, rmemMax: 16 << 20 } : { userLocked: true },
+        };
+        const tb = buildTestbed(cfg);
+        const s = tb.senders[0]!;
+        const r = tb.receivers[0]!;
+        tb.sim.run(sec(5)); // past slow start and the losses that end it
+        const acked0 = s.sndUna;
+        tb.sim.run(sec(25));
+        const goodput = ((s.sndUna - acked0) * 8) / 20;
+        const linkPayloadRate = (rate * 1448) / (1448 + HEADER_BYTES);
+        const rwndRate = (r.window * 8) / (rtt / 1e9);
+        const target = Math.min(linkPayloadRate, rwndRate);
+        expect(limit === "link" ? linkPayloadRate < rwndRate : rwndRate < linkPayloadRate).toBe(true);
+        expect(goodput / target).toBeGreaterThanOrEqual(0.95);
+        expect(goodput / target).toBeLessThanOrEqual(1.001);
+      });
+    }
+  }
+});
+
+describe("retransmission timer during an outage", () => {
+  it("backs off RTO, 2·RTO, 4·RTO … on jiffy ticks and recovers when the path returns", () => {
+    const hz = 250;
+    const tick = sec(1) / hz;
+    const expiries: number[] = [];
+    const down = sec(2);
+    const up = sec(9);
+    const tb = buildTestbed({
+      seed: 3,
+      rateBps: 100e6,
+      delayNs: ms(10),
+      queueLimitPackets: 200,
+      flows: 1,
+      outages: [[down, up]],
+      sender: { hz, onRtoExpiry: (_flow, at) => expiries.push(at) },
+    });
+    const s = tb.senders[0]!;
+    tb.sim.run(down - ms(500));
+    const before = s.sndUna;
+    tb.sim.run(down - 1);
+    const goodputBefore = ((s.sndUna - before) * 8) / 0.5;
+    const rto0 = s.rtoJiffies;
+    // Linux's floor: RTO = srtt + max(4·mdev, TCP_RTO_MIN)
+    expect(rto0).toBeGreaterThanOrEqual(tcpRtoMin(hz) + Math.floor(s.srttNs / tick));
+    tb.sim.run(sec(25));
+    const during = expiries.filter((t) => t < up);
+    expect(during.length).toBeGreaterThanOrEqual(4);
+    // ACKs sent before the outage still arrive for up to one one-way delay, re-arming the timer
+    expect(during[0]! - down).toBeGreaterThan(0);
+    expect(during[0]! - down).toBeLessThanOrEqual(rto0 * tick + ms(10) + tick);
+    for (const t of expiries) expect(t % tick).toBe(0);
+    const gaps = expiries.slice(1).map((t, i) => t - expiries[i]!);
+    gaps.forEach((g, i) => {
+      expect(g).toBe(Math.min(rto0 * 2 ** (i + 1), tcpRtoMax(hz)) * tick);
+    });
+    // the first retransmission after the path is back gets through: no further expiries
+    const after = expiries.filter((t) => t >= up);
+    expect(after.length).toBe(1);
+    expect(s.counters.tcpTimeouts).toBe(1);
+    expect(s.counters.rtoExpiries).toBe(expiries.length);
+    const mark = s.sndUna;
+    tb.sim.run(sec(30));
+    const goodputAfter = ((s.sndUna - mark) * 8) / 5;
+    expect(goodputAfter).toBeGreaterThan(0.9 * goodputBefore);
+    expect(expiries.length).toBe(during.length + 1);
+    expect(tb.forward.outageDrops).toBeGreaterThan(0);
+  });
+});
+
+describe("zero-window probing", () => {
+  it("probes a closed window with backoff and resumes when the application reads", () => {
+    const tb = buildTestbed({
+      seed: 2,
+      rateBps: 100e6,
+      delayNs: ms(10),
+      flows: 1,
+      reader: "none",
+      // skbs no larger than 4/3 of their payload, so the window closes before memory runs out
+      truesize: 1800,
+      sender: { bytes: 1e6 },
+      receiver: { userLocked: true },
+    });
+    const s = tb.senders[0]!;
+    const r = tb.receivers[0]!;
+    const probes: number[] = [];
+    const demux = tb.toReceivers;
+    tb.forward.connect({
+      receive(p) {
+        if (tb.pool.len[p] === 0) probes.push(tb.sim.now);
+        demux.receive(p);
+      },
+    });
+    tb.sim.run(sec(20));
+    expect(s.completedAt).toBe(-1);
+    expect(r.counters.rmemDrops).toBe(0);
+    expect(r.window).toBeLessThan(1448);
+    expect(probes.length).toBeGreaterThanOrEqual(4);
+    expect(s.counters.zeroWindowProbes).toBe(probes.length);
+    const gaps = probes.slice(1).map((t, i) => t - probes[i]!);
+    for (let i = 1; i < gaps.length; i++) {
+      expect(gaps[i]! / gaps[i - 1]!).toBeGreaterThan(1.9);
+      expect(gaps[i]! / gaps[i - 1]!).toBeLessThan(2.1);
+    }
+    const reader = tb.sim.register("app.read", () => {
+      r.read(Number.POSITIVE_INFINITY);
+      tb.sim.after(ms(1), reader);
+    });
+    tb.sim.at(sec(20), reader);
+    tb.sim.run(sec(22));
+    expect(s.completedAt).toBeGreaterThan(sec(20));
+    expect(r.counters.bytesRead).toBe(1e6);
+  });
+});
+
+describe("finite transfers", () => {
+  for (const sack of [true, false]) {
+    it(`complete with every byte delivered once and no packet left (${sack ? "SACK" : "NewReno"})`, () => {
+      const bytes = 3e6;
+      const done: number[] = [];
+      const tb = buildTestbed({
+        seed: 9,
+        rateBps: 50e6,
+        delayNs: ms(15),
+        queueLimitPackets: 60,
+        lossProb: 0.005,
+        flows: 4,
+        sender: { bytes, sack, onComplete: (flow) => done.push(flow) },
+        receiver: { sack },
+      });
+      tb.sim.run(sec(120));
+      expect(done.sort()).toEqual([0, 1, 2, 3]);
+      for (const [i, s] of tb.senders.entries()) {
+        expect(tb.receivers[i]!.counters.bytesDelivered).toBe(bytes);
+        expect(s.sndUna).toBe(bytes);
+        // at least the payload at the bottleneck's rate, shared four ways
+        expect(s.completedAt).toBeGreaterThan((4 * bytes * 8 * 1e9) / 50e6);
+        expect(s.counters.retransSegs).toBeGreaterThan(0);
+        if (sack) expect(s.counters.tcpSackRecovery).toBeGreaterThan(0);
+        else expect(s.counters.tcpRenoRecovery).toBeGreaterThan(0);
+      }
+      expect(tb.pool.live).toBe(0);
+      expect(tb.pool.allocations).toBeGreaterThan(4 * (bytes / 1448));
+    });
+  }
+
+  it("recovers when the receiver prunes SACKed data (SACK reneging)", () => {
+    const tb = buildTestbed({
+      seed: 2,
+      rateBps: 100e6,
+      delayNs: ms(10),
+      lossProb: 1e-3,
+      flows: 1,
+      // mergeable-buffer skbs: truesize ≈ 5.4 KB per 1448-byte segment
+      truesize: 5400,
+      sender: { bytes: 20e6 },
+      receiver: { userLocked: true },
+    });
+    tb.sim.run(sec(60));
+    const s = tb.senders[0]!;
+    const r = tb.receivers[0]!;
+    expect(r.counters.ofoPruned).toBeGreaterThan(0);
+    expect(s.counters.tcpSackReneging).toBeGreaterThan(0);
+    expect(s.completedAt).toBeGreaterThan(0);
+    expect(r.counters.bytesDelivered).toBe(20e6);
+    expect(tb.pool.live).toBe(0);
+  });
+});
+
+describe("congestion modules", () => {
+  const sock = (cwnd: number): CongestionSock & { cwnd: number } => ({
+    cwnd,
+    cwndCnt: 0,
+    cwndClamp: Number.POSITIVE_INFINITY,
+    ssthresh: 1 << 30,
+    caState: TCP_CA_OPEN,
+    reordering: 3,
+    hz: 1000,
+    tcpTimeStamp: () => 0,
+    setCwnd(c: number) {
+      this.cwnd = c;
+    },
+  });
+
+  it("Reno halves, CUBIC keeps 717/1024 and remembers a reduced W_max (fast convergence)", () => {
+    expect(new RenoOps().ssthresh(sock(101))).toBe(50);
+    const cubic = new CubicOps();
+    expect(cubic.ssthresh(sock(1000))).toBe(700);
+    expect(cubic.lastMaxCwnd).toBe(1000);
+    // a second loss below W_max: W_max = cwnd · (1 + β)/2
+    expect(cubic.ssthresh(sock(800))).toBe(560);
+    expect(cubic.lastMaxCwnd).toBe(Math.floor((800 * (1024 + 717)) / 2048));
+  });
+
+  it("cubic_root is within 2 % of the true cube root", () => {
+    for (let a = 1; a < 1e15; a = Math.floor(a * 1.7) + 1) {
+      const exact = Math.cbrt(a);
+      expect(Math.abs(cubicRoot(a) - exact)).toBeLessThanOrEqual(Math.max(1, 0.02 * exact));
+    }
+  });
+});

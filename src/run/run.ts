@@ -1,0 +1,287 @@
+/**
+ * The library API behind `vnetlab run` and `vnetlab compare`: resolve a scenario (preset, file or
+ * object, plus overrides), build the system, run it with periodic sampling, and summarise every
+ * model's counters. Synchronous and deterministic: the same scenario and seed give the same
+ * RunSummary except for wallMs and eventsPerSecond.
+ */
+import { performance } from "node:perf_hooks";
+import { CAT_COUNT, CAT_NAMES } from "../guest/sched/costs.ts";
+import { gfpName } from "../guest/mm/gfp.ts";
+import { applyOverrides } from "../scenario/overrides.ts";
+import { parseScenario, readScenario, scenarioHash } from "../scenario/load.ts";
+import type { Scenario } from "../scenario/schema.ts";
+import type { CompareResult, FlowSummary, RunSummary, Series } from "./types.ts";
+import { System, type SystemOptions } from "./system.ts";
+
+/** A preset name or file path, or an already-read raw scenario object. */
+export type ScenarioSource = string | { raw: unknown; origin?: string };
+
+export interface ResolveOptions {
+  /** guest.driver.version */
+  driver?: string;
+  seed?: number;
+  /** e.g. "10s" */
+  duration?: string;
+  /** Extra `path=value` assignments, applied first. */
+  set?: readonly string[];
+}
+
+export interface RunOptions extends ResolveOptions, SystemOptions {
+  /** Called about every simulated 1 % of the run with (simulated ns done, total). */
+  onProgress?: (doneNs: number, totalNs: number) => void;
+}
+
+/** Reads and validates a scenario with the run's overrides; throws ScenarioError on bad input. */
+export function resolveScenario(source: ScenarioSource, opts: ResolveOptions = {}): Scenario {
+  const { raw, origin } =
+    typeof source === "string" ? readScenario(source) : { origin: "<scenario>", ...source };
+  const set = [...(opts.set ?? [])];
+  if (opts.driver !== undefined) set.push(`guest.driver.version=${opts.driver}`);
+  if (opts.seed !== undefined) set.push(`seed=${opts.seed}`);
+  if (opts.duration !== undefined) set.push(`duration=${opts.duration}`);
+  return parseScenario(set.length > 0 ? applyOverrides(raw, set) : raw, origin);
+}
+
+/** Runs one resolved scenario. */
+export function runScenario(s: Scenario, opts: RunOptions = {}): RunSummary {
+  const wallStart = performance.now();
+  const sys = new System(s, opts);
+  const sim = sys.sim;
+  const series = emptySeries();
+  const sampler = new Sampler(sys, series);
+  const evSample = sim.register("run.sample", () => {
+    sampler.sample();
+    if (sim.now + s.sampleInterval <= s.duration) sim.after(s.sampleInterval, evSample);
+  });
+  sim.at(s.sampleInterval, evSample);
+  const step = Math.max(Math.floor(s.duration / 100), 1);
+  for (let t = 0; t < s.duration; ) {
+    t = Math.min(t + step, s.duration);
+    sim.run(t);
+    opts.onProgress?.(t, s.duration);
+  }
+  sys.stalls.close(s.duration);
+  const wallMs = performance.now() - wallStart;
+  return summarise(sys, series, wallMs);
+}
+
+/** resolveScenario + runScenario. */
+export function run(source: ScenarioSource, opts: RunOptions = {}): RunSummary {
+  return runScenario(resolveScenario(source, opts), opts);
+}
+
+export interface CompareOptions extends Omit<RunOptions, "driver" | "seed" | "onProgress"> {
+  drivers: readonly string[];
+  /** Seeds to run each driver with (default: the scenario's seed). */
+  seeds?: readonly number[];
+  /** Called after each run with (runs done, runs total, the run). */
+  onRun?: (done: number, total: number, r: RunSummary) => void;
+  onProgress?: (doneNs: number, totalNs: number, runIndex: number, runs: number) => void;
+}
+
+/** Runs every driver × seed on the same scenario; all inputs are validated before anything runs. */
+export function compare(source: ScenarioSource, opts: CompareOptions): CompareResult {
+  const base = resolveScenario(source, opts);
+  const seeds = opts.seeds ?? [base.seed];
+  const plan = opts.drivers.flatMap((driver) =>
+    seeds.map((seed) => resolveScenario(source, { ...opts, driver, seed })),
+  );
+  const runs: RunSummary[] = [];
+  plan.forEach((s, i) => {
+    const r = runScenario(s, {
+      ...opts,
+      onProgress: (d, total) => opts.onProgress?.(d, total, i, plan.length),
+    });
+    runs.push(r);
+    opts.onRun?.(i + 1, plan.length, r);
+  });
+  return { scenario: base.name, drivers: [...opts.drivers], seeds: [...seeds], runs };
+}
+
+function emptySeries(): Series {
+  return {
+    t: [],
+    goodputBps: [],
+    viNum: [],
+    freePages: [],
+    hostDrops: [],
+    refillRuns: [],
+    cwndMean: [],
+    nrDirty: [],
+    nrWriteback: [],
+    nrFilePages: [],
+    hostQueue: [],
+  };
+}
+
+function hostDrops(sys: System): number {
+  const tap = sys.host.tap;
+  return tap.qdiscDrops + tap.txDropped;
+}
+
+/** Samples gauges at a fixed interval (counters, not logs: a few numbers per interval). */
+class Sampler {
+  private lastRead = 0;
+  private lastT = 0;
+  constructor(
+    private readonly sys: System,
+    private readonly series: Series,
+  ) {}
+
+  sample(): void {
+    const sys = this.sys;
+    const now = sys.sim.now;
+    const s = this.series;
+    const read = sys.bytesReadTotal;
+    s.t.push(now);
+    s.goodputBps.push(((read - this.lastRead) * 8 * 1e9) / Math.max(now - this.lastT, 1));
+    this.lastRead = read;
+    this.lastT = now;
+    s.viNum.push(sys.driver.num);
+    s.freePages.push(sys.mm.nrFree);
+    s.hostDrops.push(hostDrops(sys));
+    s.refillRuns.push(sys.driver.refill.runs);
+    let cw = 0;
+    for (const snd of sys.senders) cw += snd.cwnd;
+    s.cwndMean.push(sys.senders.length > 0 ? cw / sys.senders.length : 0);
+    const st = sys.mm.pt.counts;
+    s.nrDirty.push(st[4]!);
+    s.nrWriteback.push(st[5]!);
+    s.nrFilePages.push(sys.mm.lru.size);
+    s.hostQueue.push(sys.host.tap.queued + sys.host.tap.qdiscQueued);
+  }
+}
+
+function median(xs: readonly number[]): number {
+  if (xs.length === 0) return 0;
+  const a = [...xs].sort((x, y) => x - y);
+  const m = a.length >> 1;
+  return a.length % 2 === 1 ? a[m]! : (a[m - 1]! + a[m]!) / 2;
+}
+
+function summarise(sys: System, series: Series, wallMs: number): RunSummary {
+  const s = sys.scenario;
+  const sim = sys.sim;
+  const measured = s.duration - s.warmup;
+  const d = sys.driver;
+  const st = d.stats;
+  const runTimes = st.refillRunTimes;
+  const spacings = runTimes.slice(1).map((t, i) => t - runTimes[i]!);
+  const cpu: Record<string, number> = {};
+  const busy = sys.k.busyByCategory();
+  for (let i = 0; i < CAT_COUNT; i++) cpu[CAT_NAMES[i]!] = busy[i]! / 1e6;
+  const flows: FlowSummary[] = sys.flows.map((f) => {
+    const snd = sys.senders[f.id]!;
+    const rx = sys.stack.receivers[f.id]!;
+    const c = snd.counters;
+    return {
+      id: f.id,
+      group: f.group,
+      app: s.apps.readers[f.reader]!.name,
+      rttNs: f.rtt,
+      bytesDelivered: rx.counters.bytesRead,
+      goodputBps: (rx.counters.bytesRead * 8 * 1e9) / s.duration,
+      segmentsSent: c.outSegs,
+      retransmits: c.retransSegs,
+      timeouts: c.rtoExpiries,
+      fastRetransmits: c.tcpFastRetrans,
+      cwndMean: snd.cwndIntegral() / Math.max(s.duration - f.start, 1),
+    };
+  });
+  const sum = (pick: (f: FlowSummary) => number) => flows.reduce((a, f) => a + pick(f), 0);
+  const rxSum = (k: keyof (typeof sys.stack.receivers)[number]["counters"]) =>
+    sys.stack.receivers.reduce((a, r) => a + (r.counters[k] as number), 0);
+  const tap = sys.host.tap;
+  const vm = sys.mm.vmstat();
+  const allocFail: Record<string, number> = {};
+  for (const [gfp, n] of sys.mm.failuresByGfp) allocFail[gfpName(gfp)] = n;
+  return {
+    scenario: s.name,
+    driver: sys.driverName,
+    driverNotInLinux: sys.driverNotInLinux,
+    seed: sys.seed,
+    simulatedNs: s.duration,
+    warmupNs: s.warmup,
+    wallMs,
+    events: sim.events,
+    eventsPerSecond: sim.events / Math.max(wallMs / 1000, 1e-9),
+    fingerprint: sim.fingerprint.digest(),
+    goodputBps: (sys.bytesReadAfterWarmup * 8 * 1e9) / Math.max(measured, 1),
+    flows,
+    host: {
+      rx_packets_count: sys.host.rxPacketsCount,
+      rx_bytes_count: sys.host.rxBytesCount,
+      no_rx_avail_buffer: sys.host.noRxAvailBuffer,
+      rx_queue_event_count: sys.host.rxQueueEventCount,
+      interrupts_injected: sys.host.interruptsInjected,
+      tapTxPackets: tap.txPackets,
+      txFifoErrors: tap.txFifoErrors,
+      txDropped: tap.txDropped,
+      qdiscDrops: tap.qdiscDrops,
+      hostDrops: hostDrops(sys),
+      maxTapQueue: tap.maxSockQueue,
+      maxQdiscQueue: tap.maxQdisc,
+      uplinkQueueDrops: sys.uplink.queueDrops,
+      uplinkOutageDrops: sys.uplink.outageDrops,
+      hostBusyMs: sys.host.busyNs / 1e6,
+    },
+    guest: {
+      rx_packets: st.rxPackets,
+      rx_bytes: st.rxBytes,
+      rx_dropped_nomem: st.rxDroppedNoMem,
+      rx_length_errors: st.rxLengthErrors,
+      buffersPosted: st.buffersPosted,
+      buffersConsumed: st.buffersConsumed,
+      buffersFreedNoSpace: st.buffersFreedNoSpace,
+      vi_max: d.max,
+      vi_num: d.num,
+      driverPages: d.pagesCount,
+      refillWorkRuns: d.refill.runs,
+      refillSpacingMedianMs: median(spacings) / 1e6,
+      refillQueuedNoop: d.refill.queuedNoop,
+      tryFillCalls: { ...st.tryFillCalls },
+      tryFillOom: { ...st.tryFillOom },
+      napiDisabledMs: d.napi.disabledNs / 1e6,
+      napiPolls: d.napi.polls,
+      kicks: sys.vq.kicks,
+      notifications: sys.vq.notifications,
+      interrupts: st.interrupts,
+      indirectAllocFailures: sys.vq.indirectAllocFailures,
+      timeSqueeze: sys.k.cpus.reduce((a, c) => a + c.timeSqueeze, 0),
+      cpuMs: cpu,
+    },
+    tcp: {
+      OutSegs: sum((f) => f.segmentsSent),
+      RetransSegs: sum((f) => f.retransmits),
+      TCPTimeouts: sum((f) => f.timeouts),
+      TCPFastRetrans: sum((f) => f.fastRetransmits),
+      InSegs: rxSum("segsIn"),
+      acksSent: rxSum("acksSent"),
+      DelayedACKs: rxSum("delayedAcks"),
+      OfoQueued: rxSum("ofoQueued"),
+      PruneCalled: rxSum("pruneCalled"),
+      RcvPruned: rxSum("rcvPruned"),
+      rmemDrops: rxSum("rmemDrops"),
+      outOfWindowDrops: rxSum("outOfWindowDrops"),
+      zeroWindowAcks: rxSum("zeroWindowAcks"),
+    },
+    memory: {
+      ...vm,
+      watermarkMin: sys.mm.wmark.min,
+      watermarkLow: sys.mm.wmark.low,
+      watermarkHigh: sys.mm.wmark.high,
+      totalPages: sys.mm.nPages,
+      allocFail,
+      oomKills: sys.mm.oomKills.length,
+    },
+    stalls: {
+      count: sys.stalls.count,
+      totalMs: sys.stalls.totalNs / 1e6,
+      longestMs: sys.stalls.longestNs / 1e6,
+    },
+    refillRunTimes: [...runTimes],
+    series,
+    scenarioConfig: s,
+    scenarioHash: scenarioHash(s),
+  };
+}

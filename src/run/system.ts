@@ -1,0 +1,395 @@
+/**
+ * Builds the whole modelled system from a resolved scenario and wires it together:
+ *
+ *   senders ─► access link (per group: rtt/2, rate, loss) ─► uplink (shared) ─► tap/qdisc ─► vhost
+ *   handle_rx ─► rx virtqueue in guest memory ─► interrupt ─► virtio_net (NAPI, refill) ─► TCP
+ *   sockets ─► reader threads ─► page cache ─► disk;   ACKs ─► reverse uplink ─► reverse access ─► senders
+ *
+ * Nothing here models behaviour; it only connects the models and maps scenario fields to their
+ * parameters.
+ */
+import { CAT_APP } from "../guest/sched/costs.ts";
+import { Kernel, type KernelCode, WaitQueue } from "../guest/sched/kernel.ts";
+import { NapiSubsystem } from "../guest/sched/napi.ts";
+import { Workqueues } from "../guest/sched/workqueue.ts";
+import { Mm } from "../guest/mm/mm.ts";
+import { OWNER_DRIVER_LIST, OWNER_RX_RING, OWNER_SKB } from "../guest/mm/page-table.ts";
+import type { MmTask } from "../guest/mm/task.ts";
+import { IndirectTables } from "../guest/net/indirect-tables.ts";
+import {
+  type MmPort,
+  SLAB_KMALLOC_1024,
+  SLAB_KMALLOC_2048,
+  SLAB_KMALLOC_32,
+  SLAB_KMALLOC_512,
+  SLAB_SKBUFF_HEAD,
+} from "../guest/net/mm-port.ts";
+import { SkbPool } from "../guest/net/skb.ts";
+import { GuestStack, StallTracker } from "../guest/net/stack.ts";
+import { TcpReceiver } from "../guest/net/tcp/receiver.ts";
+import { BIG_SG, type DriverCosts } from "../guest/net/virtio_net/constants.ts";
+import { createDriver, isDriverNotInLinux } from "../guest/net/virtio_net/versions/index.ts";
+import type { VirtnetDriver } from "../guest/net/virtio_net/virtnet.ts";
+import { VhostNetRx } from "../host/vhost-net.ts";
+import { FlowDemux, Link } from "../net/link.ts";
+import { PacketPool } from "../net/packet.ts";
+import { TcpSender } from "../net/tcp-sender.ts";
+import { expandFlows, type FlowSpec } from "../scenario/flows.ts";
+import type { Scenario } from "../scenario/schema.ts";
+import { ModelError, Simulator } from "../sim/simulator.ts";
+import { VirtqueueDevice } from "../virtio/device.ts";
+import { VirtqueueDriver } from "../virtio/driver.ts";
+import { IndirectPool, indirectPoolBytes } from "../virtio/indirect.ts";
+import { vringLayout } from "../virtio/layout.ts";
+
+const PAGE = 4096;
+/** A sender access link with no configured rate: fast enough never to be the bottleneck. */
+const UNLIMITED_BPS = 1e12;
+
+export interface SystemOptions {
+  /** Run same-time events in a seeded random order (interleaving exploration). */
+  permuteTies?: boolean;
+  /** Check the page-ownership invariant after every event (slow; for tests). */
+  checkInvariants?: boolean;
+}
+
+/** The memory model seen through the narrow port the network code uses. */
+class MmAdapter implements MmPort {
+  readonly owners = { driverList: OWNER_DRIVER_LIST, rxRing: OWNER_RX_RING, skb: OWNER_SKB };
+  private readonly caches;
+  constructor(readonly mm: Mm) {
+    this.caches = [
+      mm.skbuffHeadCache,
+      mm.kmallocCache(32),
+      mm.kmallocCache(512),
+      mm.kmallocCache(1024),
+      mm.kmallocCache(2048),
+    ];
+    // The ids of mm-port.ts index this table.
+    void [SLAB_SKBUFF_HEAD, SLAB_KMALLOC_32, SLAB_KMALLOC_512, SLAB_KMALLOC_1024, SLAB_KMALLOC_2048];
+  }
+  allocPage(gfp: number, owner: number): KernelCode<number> {
+    return this.mm.allocPage(gfp, owner);
+  }
+  freePage(pfn: number): void {
+    this.mm.freePage(pfn);
+  }
+  setOwner(pfn: number, from: number, to: number): void {
+    this.mm.setOwner(pfn, from, to);
+  }
+  slabAlloc(cache: number, gfp: number): KernelCode<number> {
+    return this.mm.kmemCacheAlloc(this.caches[cache]!, gfp);
+  }
+  slabAllocAtomic(cache: number, gfp: number): number {
+    return this.mm.kmemCacheAllocAtomic(this.caches[cache]!, gfp);
+  }
+  slabFree(cache: number, obj: number): void {
+    this.mm.kmemCacheFree(this.caches[cache]!, obj);
+  }
+}
+
+export class System {
+  readonly sim: Simulator;
+  readonly k: Kernel;
+  readonly napi: NapiSubsystem;
+  readonly wq: Workqueues;
+  readonly mm: Mm;
+  readonly packets: PacketPool;
+  readonly vq: VirtqueueDriver;
+  readonly device: VirtqueueDevice;
+  readonly host: VhostNetRx;
+  readonly skbs: SkbPool;
+  readonly driver: VirtnetDriver;
+  readonly stack: GuestStack;
+  readonly stalls: StallTracker;
+  readonly flows: FlowSpec[];
+  readonly senders: TcpSender[] = [];
+  readonly uplink: Link;
+  readonly accessLinks: Link[] = [];
+  readonly reverseUplink: Link;
+  readonly reverseAccessLinks: Link[] = [];
+  readonly readerTasks: MmTask[] = [];
+  readonly driverName: string;
+  readonly driverNotInLinux: boolean;
+  readonly seed: number;
+  /** Bytes the applications read, in all and after warm-up. */
+  bytesReadTotal = 0;
+  bytesReadAfterWarmup = 0;
+
+  constructor(
+    readonly scenario: Scenario,
+    opts: SystemOptions = {},
+  ) {
+    const s = scenario;
+    const g = s.guest;
+    const c = g.costs;
+    this.seed = s.seed;
+    this.driverName = g.driver.version;
+    this.driverNotInLinux = isDriverNotInLinux(this.driverName);
+    const sim = new Simulator({ seed: this.seed, permuteTies: opts.permuteTies === true });
+    this.sim = sim;
+
+    // ---- guest kernel --------------------------------------------------------------------------
+    const k = new Kernel(sim, {
+      vcpus: g.vcpus,
+      hz: g.hz,
+      costs: { irq: c.irq, contextSwitch: c.contextSwitch },
+    });
+    this.k = k;
+    this.napi = new NapiSubsystem(k);
+    this.wq = new Workqueues(k);
+    const mm = new Mm(k, {
+      memBytes: g.memory,
+      minFreeKbytes: g.minFreeKbytes,
+      kernelReservedBytes: g.baseMemory,
+      dirtyRatio: g.dirtyRatio,
+      dirtyBackgroundRatio: g.dirtyBackgroundRatio,
+      dirtyExpireCentisecs: Math.round(g.dirtyExpire / 10_000_000),
+      dirtyWritebackCentisecs: Math.round(g.dirtyWritebackInterval / 10_000_000),
+      disk: { bandwidthBytesPerSec: s.apps.disk.bandwidth / 8, requestLatencyNs: s.apps.disk.latency },
+      costs: {
+        pageAllocFast: c.pageAlloc,
+        slabAlloc: c.skbAlloc / 2,
+        reclaimScanPage: c.reclaimPerPage,
+        anonFault: c.pageFault,
+      },
+    });
+    this.mm = mm;
+    const mmPort = new MmAdapter(mm);
+    this.packets = new PacketPool(8192);
+    const pageNext = new Int32Array(mm.nPages).fill(-1);
+    this.skbs = new SkbPool(mmPort, pageNext, 4096);
+
+    // ---- the rx virtqueue in guest memory -------------------------------------------------------
+    const ring = g.driver.ringSize;
+    const layout = vringLayout(ring, 0, "legacy");
+    const poolEntries = g.driver.rxMode === "big" ? BIG_SG : 2;
+    const memory = new ArrayBuffer(layout.bytes + indirectPoolBytes(ring, poolEntries));
+    const pool = new IndirectPool(memory.byteLength, layout.bytes, ring, poolEntries);
+    const indirect = new IndirectTables(mmPort, pool);
+    const features = g.driver.features;
+    this.vq = new VirtqueueDriver(memory, layout, {
+      name: "rx",
+      indirect: features.indirectDesc,
+      eventIdx: features.eventIdx,
+      allocator: indirect,
+    });
+    this.device = new VirtqueueDevice(memory, layout, {
+      name: "rx",
+      indirect: features.indirectDesc,
+      eventIdx: features.eventIdx,
+    });
+
+    // ---- host ---------------------------------------------------------------------------------------
+    if (s.host.backend !== "vhost") throw new ModelError(`host.backend "${s.host.backend}" is not modelled`);
+    const hc = s.host.costs;
+    const packets = this.packets;
+    this.host = new VhostNetRx(
+      sim,
+      this.device,
+      { frameLen: (p) => packets.wireLen[p]!, free: (p) => packets.free(p) },
+      {
+        perPacket: hc.perPacket,
+        perByte: hc.copyPerKiB / 1024,
+        wakeup: 4_000,
+        kickLatency: hc.kickLatency,
+        irqLatency: hc.irqLatency,
+      },
+      { txQueueLen: s.host.tapQueueLen, oneQueue: s.host.oneQueue, qdiscLimit: s.host.qdiscLimit },
+      g.driver.rxMode === "mergeable",
+    );
+
+    // ---- network ------------------------------------------------------------------------------------
+    this.flows = expandFlows(s);
+    const toSenders = new FlowDemux(packets);
+    const toReverseAccess = new FlowDemux(packets);
+    const outagesFor = (link: string) =>
+      s.faults.linkOutages.filter((o) => o.link === link).map((o) => [o.at, o.at + o.duration] as const);
+    this.uplink = new Link(
+      sim,
+      packets,
+      {
+        name: "uplink",
+        rateBps: s.network.uplink.rate,
+        delayNs: 0,
+        queueLimitPackets: s.network.uplink.queueLen,
+        outages: outagesFor("uplink"),
+      },
+      { receive: (p) => this.host.deliver(p) },
+    );
+    this.reverseUplink = new Link(
+      sim,
+      packets,
+      { name: "uplink-reverse", rateBps: s.network.uplink.rate, delayNs: 0, outages: outagesFor("uplink") },
+      toReverseAccess,
+    );
+    s.network.senders.forEach((grp) => {
+      const half = Math.floor(grp.rtt / 2);
+      const common = { rateBps: grp.rate ?? UNLIMITED_BPS, delayNs: half, outages: outagesFor(grp.name) };
+      this.accessLinks.push(
+        new Link(sim, packets, { ...common, name: `${grp.name}`, lossProb: grp.loss }, this.uplink),
+      );
+      this.reverseAccessLinks.push(
+        new Link(
+          sim,
+          packets,
+          { ...common, name: `${grp.name}-reverse`, delayNs: grp.rtt - half },
+          toSenders,
+        ),
+      );
+    });
+
+    // ---- guest stack, driver and sockets ------------------------------------------------------------
+    this.stalls = new StallTracker(s.metrics.stallThreshold, s.warmup);
+    this.stack = new GuestStack(
+      k,
+      packets,
+      this.skbs,
+      { tcpRx: c.tcpRx, ackTx: c.ackTx, skbFree: c.skbFree },
+      (p) => this.reverseUplink.receive(p),
+      this.stalls,
+    );
+    const driverCosts: DriverCosts = {
+      addBuf: c.addBuf,
+      receiveBuf: c.receiveBuf,
+      copyPerByte: c.copyPerKiB / 1024,
+      kick: c.kick,
+      napiPoll: c.napiPoll,
+    };
+    this.driver = createDriver(
+      this.driverName,
+      {
+        k,
+        napi: this.napi,
+        wq: this.wq,
+        mm: mmPort,
+        vq: this.vq,
+        indirect,
+        skbs: this.skbs,
+        notifyHost: () => this.host.guestKick(),
+        packetAt: (head) => this.host.takePacket(head),
+        netifReceiveSkb: (skb) => this.stack.netifReceiveSkb(skb),
+        costs: driverCosts,
+      },
+      {
+        mode: g.driver.rxMode,
+        rfcOomInit: g.driver.rfcOomInit,
+        rxAllocateBatch: g.driver.rxAllocateBatch,
+        napiWeight: g.driver.napiWeight,
+      },
+    );
+    const driver = this.driver;
+    const vq = this.vq;
+    const irqCpu = g.driver.irqCpu;
+    // vring_interrupt: IRQ_NONE unless there are used buffers, else the callback (skb_recv_done).
+    const vringInterrupt = () => {
+      if (vq.moreUsed()) driver.skbRecvDone();
+    };
+    const evIrq = sim.register("guest.virtio_irq", () => k.hardirq(irqCpu, vringInterrupt));
+    this.host.connectGuest({ interrupt: () => sim.after(hc.irqLatency, evIrq) });
+
+    const readerWait = s.apps.readers.map((r) => new WaitQueue(`${r.name}.sk_sleep`));
+    const rmem = g.tcp.rmem;
+    for (const f of this.flows) {
+      const reader = s.apps.readers[f.reader]!;
+      const rcvbuf = reader.rcvbuf === "auto" ? rmem.default : reader.rcvbuf;
+      const rx = new TcpReceiver(sim, packets, this.stack, {
+        flow: f.id,
+        hz: g.hz,
+        rcvbuf,
+        rmemMax: rmem.max,
+        userLocked: reader.rcvbuf !== "auto",
+        advWinScale: g.tcp.advWinScale,
+        delayedAck: g.tcp.delayedAck,
+        sack: g.tcp.sack,
+        handshakeRttNs: f.rtt,
+        release: this.stack,
+      });
+      const wq = readerWait[f.reader]!;
+      rx.onDataReady = () => k.wakeAll(wq);
+      this.stack.receivers[f.id] = rx;
+      toReverseAccess.set(f.id, this.reverseAccessLinks[f.group]!);
+      const sender = new TcpSender(sim, packets, this.accessLinks[f.group]!, {
+        flow: f.id,
+        cc: f.cc,
+        initCwnd: f.initCwnd,
+        sack: g.tcp.sack,
+        hz: 1000,
+        bytes: f.flow.kind === "bulk" ? Number.POSITIVE_INFINITY : f.flow.bytes,
+        handshakeRttNs: f.rtt,
+      });
+      toSenders.set(f.id, sender);
+      sender.start(f.start);
+      this.senders.push(sender);
+    }
+
+    // ---- threads: probe, readers, memory hogs and spikes -------------------------------------------
+    k.spawn("virtnet_probe", 0, () => driver.probe());
+    s.apps.readers.forEach((r, i) => {
+      const task = mm.registerTask(r.name);
+      this.readerTasks.push(task);
+      const mine = this.flows.filter((f) => f.reader === i).map((f) => this.stack.receivers[f.id]!);
+      k.spawn(r.name, r.cpu, () => this.reader(r, mine, task, readerWait[i]!));
+    });
+    s.apps.memoryHogs.forEach((h, i) => {
+      const task = mm.registerTask(`hog${i}`);
+      k.spawn(`hog${i}`, h.cpu, () => this.hog(task, h.at, Math.ceil(h.size / PAGE), -1));
+    });
+    s.faults.memorySpikes.forEach((sp, i) => {
+      const task = mm.registerTask(`spike${i}`);
+      k.spawn(`spike${i}`, sp.cpu, () =>
+        this.hog(task, sp.at, Math.ceil(sp.size / PAGE), sp.at + sp.duration),
+      );
+    });
+
+    if (opts.checkInvariants === true) sim.afterEvent = () => mm.checkInvariant();
+  }
+
+  /**
+   * A reader application: recv() up to readSize bytes from its sockets in turn, pay the copy and its
+   * own per-KiB processing, and optionally write what it read to a file (page cache, dirty
+   * throttling). Sleeps on its sockets' wait queue when nothing is readable.
+   */
+  private *reader(
+    r: Scenario["apps"]["readers"][number],
+    socks: TcpReceiver[],
+    task: MmTask,
+    wq: WaitQueue,
+  ): KernelCode {
+    const k = this.k;
+    const perKiB = this.scenario.guest.costs.copyPerKiB + r.perKiBCost;
+    const warmup = this.scenario.warmup;
+    yield* this.mm.allocAnon(task, Math.ceil(r.memory / PAGE));
+    let next = 0;
+    for (;;) {
+      let got = 0;
+      for (let i = 0; i < socks.length && got < r.readSize; i++) {
+        got += socks[(next + i) % socks.length]!.read(r.readSize - got);
+      }
+      next = socks.length === 0 ? 0 : (next + 1) % socks.length;
+      if (got === 0) {
+        yield k.waitOn(wq);
+        continue;
+      }
+      k.charge((got / 1024) * perKiB, CAT_APP);
+      yield k.cpu();
+      this.bytesReadTotal += got;
+      if (k.now >= warmup) this.bytesReadAfterWarmup += got;
+      if (r.writeToDisk) yield* this.mm.writeFile(task, got);
+    }
+  }
+
+  /** A memory hog (until = -1) or spike: sleep until `at`, fault in `pages`, hold them. */
+  private *hog(task: MmTask, at: number, pages: number, until: number): KernelCode {
+    const k = this.k;
+    const tick = k.jiffies.tickNs;
+    if (at > k.now) yield k.sleepJiffies(Math.ceil((at - k.now) / tick));
+    const CHUNK = 256;
+    for (let done = 0; done < pages && !task.killed; done += CHUNK) {
+      yield* this.mm.allocAnon(task, Math.min(CHUNK, pages - done));
+    }
+    if (until < 0) return;
+    if (until > k.now) yield k.sleepJiffies(Math.ceil((until - k.now) / tick));
+    if (!task.killed) this.mm.freeAnon(task, task.anonRss);
+  }
+}
