@@ -171,11 +171,13 @@ describe("finite transfers", () => {
       });
       tb.sim.run(sec(120));
       expect(done.sort()).toEqual([0, 1, 2, 3]);
+      // The last transfer cannot end before the four payloads crossed the bottleneck (flows need
+      // not share it fairly, so only the maximum is bounded by the total).
+      expect(Math.max(...tb.senders.map((s) => s.completedAt))).toBeGreaterThan((4 * bytes * 8 * 1e9) / 50e6);
       for (const [i, s] of tb.senders.entries()) {
         expect(tb.receivers[i]!.counters.bytesDelivered).toBe(bytes);
         expect(s.sndUna).toBe(bytes);
-        // at least the payload at the bottleneck's rate, shared four ways
-        expect(s.completedAt).toBeGreaterThan((4 * bytes * 8 * 1e9) / 50e6);
+        expect(s.completedAt).toBeGreaterThan((bytes * 8 * 1e9) / 50e6);
         expect(s.counters.retransSegs).toBeGreaterThan(0);
         if (sack) expect(s.counters.tcpSackRecovery).toBeGreaterThan(0);
         else expect(s.counters.tcpRenoRecovery).toBeGreaterThan(0);

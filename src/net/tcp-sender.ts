@@ -157,6 +157,8 @@ export class TcpSenderCounters {
 }
 
 export class TcpSender implements PacketSink, CongestionSock {
+  /** ts_recent: the peer's latest TSval, echoed in TSecr. */
+  private tsRecent = 0;
   readonly flow: number;
   readonly mss: number;
   readonly hz: number;
@@ -361,6 +363,8 @@ export class TcpSender implements PacketSink, CongestionSock {
     const ack = pool.ack[pkt]!;
     const wnd = pool.wnd[pkt]!;
     const tsEcr = pool.tsEcr[pkt]!;
+    // tcp_store_ts_recent: the peer's TSval, echoed as TSecr in what we send next (RFC 7323).
+    if (pool.tsVal[pkt]! > 0) this.tsRecent = pool.tsVal[pkt]!;
     const n = pool.sackCount[pkt]!;
     for (let i = 0; i < n; i++) {
       this.sackS[i] = Math.floor(pool.sackStart[pkt * TCP_NUM_SACKS + i]! / this.mss);
@@ -921,6 +925,7 @@ export class TcpSender implements PacketSink, CongestionSock {
     pool.wireLen[p] = len + HEADER_BYTES;
     const now = this.tcpTimeStamp();
     pool.tsVal[p] = now;
+    pool.tsEcr[p] = this.tsRecent;
     this.when[s & this.ringMask] = now;
     this.counters.outSegs++;
     this.out.receive(p);
@@ -1067,6 +1072,7 @@ export class TcpSender implements PacketSink, CongestionSock {
     pool.len[p] = 0;
     pool.wireLen[p] = HEADER_BYTES;
     pool.tsVal[p] = this.tcpTimeStamp();
+    pool.tsEcr[p] = this.tsRecent;
     this.counters.outSegs++;
     this.counters.zeroWindowProbes++;
     this.out.receive(p);

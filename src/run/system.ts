@@ -303,7 +303,10 @@ export class System {
         delayedAck: g.tcp.delayedAck,
         sack: g.tcp.sack,
         handshakeRttNs: f.rtt,
+        moderateRcvbuf: g.tcp.moderateRcvbuf,
         release: this.stack,
+        // The delayed-ACK timer runs from the timer softirq of the CPU taking the interrupts.
+        timerContext: (expire) => k.timerSoftirq(irqCpu, expire),
       });
       const wq = readerWait[f.reader]!;
       rx.onDataReady = () => k.wakeAll(wq);

@@ -27,7 +27,8 @@ export class Fingerprint {
     this.mixNumber(time);
     this.mix(type);
     this.mix(a | 0);
-    this.mix(b | 0);
+    // b may be any safe integer (a time, a large id): mix all of it.
+    this.mixNumber(b);
   }
 
   /** 16 hex digits. */

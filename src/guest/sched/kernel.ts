@@ -423,19 +423,32 @@ export class Kernel {
    * softirqs unless the CPU is already inside softirq work (in_interrupt()).
    */
   hardirq(cpuIndex: number, handler: () => void): void {
+    this.interruptContext(cpuIndex, CTX_HARDIRQ, this.costs.irq, handler);
+    this.cpus[cpuIndex]!.irqs++;
+  }
+
+  /**
+   * A timer-wheel callback (run_timer_softirq at the tick's irq exit) on `cpu`, e.g. TCP's
+   * delayed-ACK timer: it runs in softirq context and its cost occupies the CPU like any softirq.
+   */
+  timerSoftirq(cpuIndex: number, fn: () => void): void {
+    this.interruptContext(cpuIndex, CTX_SOFTIRQ, 0, fn);
+  }
+
+  private interruptContext(cpuIndex: number, ctx: number, entryCost: Ns, fn: () => void): void {
     const cpu = this.cpus[cpuIndex]!;
     const prevCtx = this.ctx;
     const prevCpu = this.cpuNow;
-    const prevAccum = this.accum;
-    if (prevAccum !== 0 || this.current !== null) {
-      throw new ModelError("hardirq delivered while another context is executing (must come from an event)");
+    if (this.accum !== 0 || this.current !== null) {
+      throw new ModelError(
+        "an interrupt was delivered while another context is executing (must come from an event)",
+      );
     }
-    this.ctx = CTX_HARDIRQ;
+    this.ctx = ctx;
     this.cpuNow = cpu;
-    cpu.irqs++;
     try {
-      this.charge(this.costs.irq, CAT_IRQ);
-      handler();
+      if (entryCost > 0) this.charge(entryCost, CAT_IRQ);
+      fn();
     } finally {
       this.ctx = prevCtx;
       this.cpuNow = prevCpu;

@@ -106,6 +106,26 @@ describe("ACK policy", () => {
     expect(h.rx.counters.delayedAcks).toBe(1);
   });
 
+  it("runs the delayed-ACK timer inside the timer context it is given", () => {
+    let viaTimer = 0;
+    let expiries = 0;
+    const h: Harness = new Harness({
+      timerContext: (expire) => {
+        expiries++;
+        const before = h.acks.length;
+        expire();
+        viaTimer += h.acks.length - before;
+      },
+    });
+    for (let i = 0; i < 60; i++) h.deliverAt(ms(i), i);
+    h.deliverAt(ms(500), 60);
+    h.sim.run(ms(1000));
+    expect(h.lastAck.ack).toBe(61);
+    expect(viaTimer).toBe(h.rx.counters.delayedAcks);
+    expect(viaTimer).toBeGreaterThanOrEqual(1);
+    expect(expiries).toBeGreaterThanOrEqual(viaTimer);
+  });
+
   it("ACKs every segment with delayed ACKs off", () => {
     const h = new Harness({ delayedAck: false });
     for (let i = 0; i < 50; i++) h.deliverAt(ms(i), i);

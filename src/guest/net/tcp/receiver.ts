@@ -19,12 +19,20 @@
  *   rcv_mss, and never moving the right edge left (RFC 7323 §2.4).
  * - Timestamps: ts_recent is the TSval of the segment at rcv_wup (tcp_replace_ts_recent), echoed in
  *   every ACK, so the sender's RTT samples follow RFC 7323.
+ * - Receive-buffer autotuning (sysctl_tcp_moderate_rcvbuf = 1): the receiver's RTT estimate
+ *   rcv_rtt_est from tcp_rcv_rtt_measure (the time one advertised window takes to arrive; samples
+ *   only lower the estimate), called from tcp_event_data_recv, and tcp_rcv_rtt_measure_ts (the
+ *   segment's TSecr; an EWMA with gain 1/8), called for every accepted segment; tcp_rcv_space_adjust,
+ *   called by tcp_recvmsg after each chunk copied: once per estimated RTT it sets sk_rcvbuf to
+ *   (2 · bytes read in that RTT) / advmss · rcvmem, at most tcp_rmem[2], and window_clamp to
+ *   2 · bytes read, so tcp_grow_window can open rcv_ssthresh further.
  *
  * Not modelled: tcp_collapse (receive-queue compaction inside tcp_prune_queue, which would need
  * fresh skbs from the guest allocator; here pruning frees nothing but the out-of-order queue),
- * receive-buffer autotuning (tcp_rcv_space_adjust; sk_rcvbuf only grows through tcp_clamp_window),
- * D-SACK, the socket backlog (TCPBackLogDrop belongs to whoever models socket ownership), prequeue,
- * PUSH-flag heuristics, and pingpong (interactive) mode, since this end never sends data.
+ * tcp_fixup_rcvbuf (it raises sk_rcvbuf to a few rcvmem, far below tcp_rmem[1], so it only matters for
+ * tiny unlocked buffers), D-SACK, the socket backlog (TCPBackLogDrop belongs to whoever models
+ * socket ownership), prequeue, PUSH-flag heuristics, and pingpong (interactive) mode, since this end
+ * never sends data.
  *
  * Segments and ACKs are packet indices in a PacketPool; the receiver frees every packet it is given
  * and allocates the ACKs it sends. The guest's sk_buff for each segment is an opaque id that comes
@@ -67,6 +75,16 @@ export const TCP_RMEM_MAX = 4 * 1024 * 1024;
 export const TCP_ADV_WIN_SCALE = 2;
 /** include/net/tcp.h TCP_DEFAULT_INIT_RCVWND: initial window in MSS (tcp_select_initial_window). */
 const TCP_DEFAULT_INIT_RCVWND = 10;
+/**
+ * include/net/tcp.h MAX_TCP_HEADER = 128 + MAX_HEADER; include/linux/netdevice.h MAX_HEADER =
+ * LL_MAX_HEADER + 48 when IP tunnels are built, LL_MAX_HEADER = 128 with CONFIG_WLAN and
+ * CONFIG_MAC80211_MESH: a distribution kernel's configuration (a minimal one gives 128 + 32).
+ */
+export const MAX_TCP_HEADER = 128 + 128 + 48;
+/** SKB_DATA_ALIGN(sizeof(struct sk_buff)) on x86_64, about 256 (kernel-facts.md §1.4). */
+const SKB_HEAD_ALIGNED = 256;
+/** SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) = 384 on x86_64 (kernel-facts.md §1.4). */
+const SKB_SHINFO_ALIGNED = 384;
 
 /** TCP_ATO_MIN = TCP_DELACK_MIN = HZ/25, at least 4 jiffies (include/net/tcp.h). */
 export function tcpAtoMin(hz: number): number {
@@ -76,6 +94,21 @@ export function tcpAtoMin(hz: number): number {
 /** tcp_win_from_space (include/net/tcp.h): the share of buffer space offered as window. */
 export function tcpWinFromSpace(space: number, advWinScale = TCP_ADV_WIN_SCALE): number {
   return advWinScale <= 0 ? space >> -advWinScale : space - (space >> advWinScale);
+}
+
+/** SKB_TRUESIZE (include/linux/skbuff.h, v3.2): the least truesize of an skb holding x bytes. */
+export function skbTruesize(x: number): number {
+  return x + SKB_HEAD_ALIGNED + SKB_SHINFO_ALIGNED;
+}
+
+/**
+ * The memory tcp_rcv_space_adjust budgets per advmss of window: SKB_TRUESIZE(advmss +
+ * MAX_TCP_HEADER), raised in steps of 128 until its window share covers one advmss.
+ */
+export function tcpRcvmem(advmss: number, advWinScale = TCP_ADV_WIN_SCALE): number {
+  let rcvmem = skbTruesize(advmss + MAX_TCP_HEADER);
+  while (tcpWinFromSpace(rcvmem, advWinScale) < advmss) rcvmem += 128;
+  return rcvmem;
 }
 
 /** tcp_select_initial_window: the scale that lets the window cover tcp_rmem[2]. */
@@ -99,6 +132,8 @@ export interface TcpReceiverOptions {
   rmemMax?: number;
   /** SOCK_RCVBUF_LOCK: the application set SO_RCVBUF, so the kernel never grows it. */
   userLocked?: boolean;
+  /** sysctl net.ipv4.tcp_moderate_rcvbuf (default on, as in 3.2): receive-buffer autotuning. */
+  moderateRcvbuf?: boolean;
   advWinScale?: number;
   /** tp->advmss */
   advmss?: number;
@@ -109,6 +144,11 @@ export interface TcpReceiverOptions {
   handshakeRttNs?: Ns;
   /** Where consumed and dropped skbs go (kfree_skb); without it skb ids are ignored. */
   release?: SkbReleaser;
+  /**
+   * Runs the delayed-ACK timer's expiry in the guest's timer context (run_timer_softirq, e.g.
+   * Kernel.timerSoftirq), so the ACK it sends is charged to a CPU; without it the expiry runs bare.
+   */
+  timerContext?: (expire: () => void) => void;
 }
 
 export class TcpReceiverCounters {
@@ -148,6 +188,9 @@ export class TcpReceiver {
   private readonly wscale: number;
   private readonly rmemMax: number;
   private readonly userLocked: boolean;
+  private readonly moderateRcvbuf: boolean;
+  /** tcpRcvmem(advmss): sk_rcvbuf bytes per advmss of window in tcp_rcv_space_adjust. */
+  private readonly rcvmem: number;
   private readonly delayedAck: boolean;
   private readonly sack: boolean;
   private readonly release: SkbReleaser | null;
@@ -167,6 +210,17 @@ export class TcpReceiver {
   rcvbuf: number;
   /** sk_rmem_alloc */
   private rmem = 0;
+
+  // Autotuning: tp->copied_seq, rcv_rtt_est and rcvq_space. A time of -1 stands for Linux's 0,
+  // "never measured", since jiffies here start at 0.
+  private copiedSeq = 0;
+  /** rcv_rtt_est.rtt: jiffies << 3, 0 until the first sample. */
+  private rcvRtt = 0;
+  private rcvRttSeq = 0;
+  private rcvRttTime = -1;
+  private rcvqSpace: number;
+  private rcvqSeq = 0;
+  private rcvqTime = -1;
 
   // icsk_ack
   private rcvMss = TCP_MSS_DEFAULT;
@@ -218,6 +272,8 @@ export class TcpReceiver {
     this.rmemMax = opts.rmemMax ?? TCP_RMEM_MAX;
     this.rcvbuf = opts.rcvbuf ?? TCP_RMEM_DEFAULT;
     this.userLocked = opts.userLocked ?? false;
+    this.moderateRcvbuf = opts.moderateRcvbuf ?? true;
+    this.rcvmem = tcpRcvmem(this.advmss, this.advWinScale);
     this.delayedAck = opts.delayedAck ?? true;
     this.sack = opts.sack ?? true;
     this.release = opts.release ?? null;
@@ -233,6 +289,8 @@ export class TcpReceiver {
       TCP_DEFAULT_INIT_RCVWND * this.advmss,
     );
     this.rcvSsthresh = Math.min(this.rcvWnd, this.windowClamp);
+    // tcp_init_buffer_space: autotuning starts from the initial window
+    this.rcvqSpace = this.rcvWnd;
     if (opts.handshakeRttNs !== undefined) {
       const m = Math.max(this.jiffies.at(opts.handshakeRttNs), 1);
       this.srtt = m << 3;
@@ -248,8 +306,10 @@ export class TcpReceiver {
     this.ofoEnd = new Float64Array(64);
     this.ofoTrue = new Int32Array(64);
     this.ofoSkb = new Int32Array(64);
+    const expire = () => this.delackTimer();
+    const inContext = opts.timerContext;
     this.timer = sim.createTimer(
-      sim.register(`tcp.rx.${this.flow}.delack`, () => this.delackTimer()),
+      sim.register(`tcp.rx.${this.flow}.delack`, inContext === undefined ? expire : () => inContext(expire)),
       0,
     );
   }
@@ -279,6 +339,18 @@ export class TcpReceiver {
   get quickAcks(): number {
     return this.quick;
   }
+  /** tp->window_clamp, bytes. */
+  get windowClampBytes(): number {
+    return this.windowClamp;
+  }
+  /** tp->rcv_ssthresh, bytes. */
+  get rcvSsthreshBytes(): number {
+    return this.rcvSsthresh;
+  }
+  /** rcv_rtt_est: the receiver's RTT estimate in jiffies (0 before the first sample). */
+  get rcvRttJiffies(): number {
+    return this.rcvRtt / 8;
+  }
 
   // ---- input ----
 
@@ -292,6 +364,7 @@ export class TcpReceiver {
     const seq = pool.seq[pkt]!;
     const len = pool.len[pkt]!;
     const tsVal = pool.tsVal[pkt]!;
+    const tsEcr = pool.tsEcr[pkt]!;
     pool.free(pkt);
     this.counters.segsIn++;
     const end = seq + len;
@@ -303,6 +376,7 @@ export class TcpReceiver {
     }
     // tcp_replace_ts_recent (with the PAWS check)
     if (seq <= this.rcvWup && tsVal >= this.tsRecent) this.tsRecent = tsVal;
+    this.rcvRttMeasureTs(tsEcr, len);
     this.dataQueue(seq, end, truesize, skb);
     this.ackSndCheck();
   }
@@ -315,6 +389,8 @@ export class TcpReceiver {
       const avail = this.rqLen[h]! - this.rqHeadUsed;
       const take = Math.min(avail, maxBytes - copied);
       copied += take;
+      this.copiedSeq += take;
+      this.rcvSpaceAdjust();
       this.rqHeadUsed += take;
       if (this.rqHeadUsed === this.rqLen[h]) {
         // sk_eat_skb: the truesize is uncharged when the whole skb is consumed
@@ -648,6 +724,62 @@ export class TcpReceiver {
     this.numSacks = 0;
   }
 
+  // ---- autotuning ----
+
+  /** tcp_rcv_rtt_update: timestamp samples feed an EWMA, window samples only lower the estimate. */
+  private rcvRttUpdate(sample: number, winDep: boolean): void {
+    const m = sample === 0 ? 1 : sample;
+    const rtt = this.rcvRtt;
+    if (rtt === 0) this.rcvRtt = m << 3;
+    else if (!winDep) this.rcvRtt = rtt + m - (rtt >> 3);
+    else if (m << 3 < rtt) this.rcvRtt = m << 3;
+  }
+
+  /** tcp_rcv_rtt_measure: how long the window advertised a sample ago took to arrive. */
+  private rcvRttMeasure(now: number): void {
+    if (this.rcvRttTime >= 0) {
+      if (this.rcvNxt < this.rcvRttSeq) return;
+      this.rcvRttUpdate(now - this.rcvRttTime, true);
+    }
+    this.rcvRttSeq = this.rcvNxt + this.rcvWnd;
+    this.rcvRttTime = now;
+  }
+
+  /**
+   * tcp_rcv_rtt_measure_ts: a full-sized segment echoing one of our TSvals gives an RTT sample.
+   * TSecr 0 means no echo (Linux's rcv_tsecr test); src/net/tcp-sender.ts sends 0 in its data
+   * segments, so behind it only tcp_rcv_rtt_measure's window samples move the estimate.
+   */
+  private rcvRttMeasureTs(tsEcr: number, len: number): void {
+    if (tsEcr !== 0 && len >= this.rcvMss) this.rcvRttUpdate(this.jiffies.at(this.sim.now) - tsEcr, false);
+  }
+
+  /**
+   * tcp_rcv_space_adjust: at most once per receiver RTT, size sk_rcvbuf for twice what the
+   * application read in it ("space"), in skbs of rcvmem per advmss, and let window_clamp follow.
+   */
+  private rcvSpaceAdjust(): void {
+    const now = this.jiffies.at(this.sim.now);
+    if (this.rcvqTime >= 0) {
+      if (now - this.rcvqTime < this.rcvRtt >> 3 || this.rcvRtt === 0) return;
+      const space = Math.max(this.rcvqSpace, 2 * (this.copiedSeq - this.rcvqSeq));
+      if (space !== this.rcvqSpace) {
+        this.rcvqSpace = space;
+        if (this.moderateRcvbuf && !this.userLocked) {
+          const segs = Math.max(Math.floor(space / this.advmss), 1);
+          const rcvbuf = Math.min(segs * this.rcvmem, this.rmemMax);
+          if (rcvbuf > this.rcvbuf) {
+            this.rcvbuf = rcvbuf;
+            // "Make the window clamp follow along."
+            this.windowClamp = space;
+          }
+        }
+      }
+    }
+    this.rcvqSeq = this.copiedSeq;
+    this.rcvqTime = now;
+  }
+
   private fullSpace(): number {
     return tcpWinFromSpace(this.rcvbuf, this.advWinScale);
   }
@@ -663,6 +795,7 @@ export class TcpReceiver {
     this.ackScheduled = true;
     if (len >= this.rcvMss) this.rcvMss = len; // tcp_measure_rcv_mss, full-sized case
     const now = this.jiffies.at(this.sim.now);
+    this.rcvRttMeasure(now);
     if (this.ato === 0) {
       this.incrQuickack();
       this.ato = this.atoMin;
