@@ -45,6 +45,8 @@ import { vringLayout } from "../virtio/layout.ts";
 const PAGE = 4096;
 /** A sender access link with no configured rate: fast enough never to be the bottleneck. */
 const UNLIMITED_BPS = 1e12;
+/** A remote peer's interface queue: ether_setup's dev->tx_queue_len = 1000 (net/ethernet/eth.c). */
+const PEER_TXQUEUELEN = 1000;
 
 export interface SystemOptions {
   /** Run same-time events in a seeded random order (interleaving exploration). */
@@ -223,21 +225,24 @@ export class System {
       { name: "uplink-reverse", rateBps: s.network.uplink.rate, delayNs: 0, outages: outagesFor("uplink") },
       toReverseAccess,
     );
-    s.network.senders.forEach((grp) => {
+    // Each remote peer has its own access path (its rate, half the RTT each way, its loss), and
+    // all of them share the host's uplink. The peer's queue is a Linux default txqueuelen.
+    for (const f of this.flows) {
+      const grp = s.network.senders[f.group]!;
       const half = Math.floor(grp.rtt / 2);
-      const common = { rateBps: grp.rate ?? UNLIMITED_BPS, delayNs: half, outages: outagesFor(grp.name) };
+      const common = {
+        rateBps: grp.rate ?? UNLIMITED_BPS,
+        queueLimitPackets: PEER_TXQUEUELEN,
+        outages: outagesFor(grp.name),
+      };
+      const name = `${grp.name}[${f.index}]`;
       this.accessLinks.push(
-        new Link(sim, packets, { ...common, name: `${grp.name}`, lossProb: grp.loss }, this.uplink),
+        new Link(sim, packets, { ...common, name, delayNs: half, lossProb: grp.loss }, this.uplink),
       );
       this.reverseAccessLinks.push(
-        new Link(
-          sim,
-          packets,
-          { ...common, name: `${grp.name}-reverse`, delayNs: grp.rtt - half },
-          toSenders,
-        ),
+        new Link(sim, packets, { ...common, name: `${name}-reverse`, delayNs: grp.rtt - half }, toSenders),
       );
-    });
+    }
 
     // ---- guest stack, driver and sockets ------------------------------------------------------------
     this.stalls = new StallTracker(s.metrics.stallThreshold, s.warmup);
@@ -311,8 +316,8 @@ export class System {
       const wq = readerWait[f.reader]!;
       rx.onDataReady = () => k.wakeAll(wq);
       this.stack.receivers[f.id] = rx;
-      toReverseAccess.set(f.id, this.reverseAccessLinks[f.group]!);
-      const sender = new TcpSender(sim, packets, this.accessLinks[f.group]!, {
+      toReverseAccess.set(f.id, this.reverseAccessLinks[f.id]!);
+      const sender = new TcpSender(sim, packets, this.accessLinks[f.id]!, {
         flow: f.id,
         cc: f.cc,
         initCwnd: f.initCwnd,
