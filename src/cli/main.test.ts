@@ -102,6 +102,19 @@ describe("vnetlab CLI", () => {
     expect(readFileSync(join(out, "report.html"), "utf8")).toContain("<svg");
   });
 
+  it("compare gives the same runs on one thread and on worker threads", async () => {
+    const fingerprints = async (jobs: string) => {
+      const io = capture();
+      expect(await main(["compare", small, "--drivers", "v3.2,mainline", "--jobs", jobs, "--json"], io)).toBe(
+        EXIT_OK,
+      );
+      return (JSON.parse(io.stdout) as { runs: { fingerprint: string }[] }).runs.map((r) => r.fingerprint);
+    };
+    const one = await fingerprints("1");
+    expect(await fingerprints("2")).toEqual(one);
+    expect(new Set(one).size).toBe(2);
+  });
+
   it("bad flags and unknown drivers are usage errors (exit 2)", async () => {
     expect(await main(["run", small, "--seed", "-1"], capture())).toBe(EXIT_USAGE);
     expect(await main(["run", small, "--driver", "nope"], capture())).toBe(EXIT_USAGE);

@@ -13,12 +13,19 @@ import {
   renderCompareReport,
   writeReportAtomic,
 } from "../report/index.ts";
+import { compareParallel } from "../run/compare-pool.ts";
 import { compare, resolveScenario, run } from "../run/run.ts";
 import { jsonSchema } from "../scenario/load.ts";
 import { listPresets } from "../scenario/presets.ts";
 
 /** The drivers the headline comparison runs: the kernel's versions (and, later, ours). */
 export const DEFAULT_DRIVERS = ["v3.2", "patch1", "rfc-v1", "mainline"];
+
+/**
+ * The headline scenarios: the seed's workload, and the same driver under memory that reclaim
+ * cannot free (where the versions differ; see docs/results.md).
+ */
+export const HEADLINE_PRESETS = ["seed-torrent", "probe-under-pressure"];
 
 interface RunCliOptions {
   driver?: string;
@@ -32,6 +39,8 @@ interface RunCliOptions {
 interface CompareCliOptions {
   drivers: string[];
   seeds: number;
+  /** Worker threads; 1 runs in this thread with per-run progress. */
+  jobs?: number;
   duration?: string;
   set: string[];
   out?: string;
@@ -106,13 +115,23 @@ function progressBar(
 async function doCompare(io: Io, scenario: string, o: CompareCliOptions): Promise<void> {
   const seeds = Array.from({ length: o.seeds }, (_, i) => i + 1);
   const bar = progressBar(io, "compare");
-  const c = compare(scenario, {
+  const common = {
     drivers: o.drivers,
     seeds,
     set: o.set,
     ...(o.duration !== undefined && { duration: o.duration }),
-    onProgress: (d, t, i, n) => bar?.update((i + d / t) / n, `run ${i + 1}/${n}`),
-  });
+  };
+  const c =
+    o.jobs === 1
+      ? compare(scenario, {
+          ...common,
+          onProgress: (d, t, i, n) => bar?.update((i + d / t) / n, `run ${i + 1}/${n}`),
+        })
+      : await compareParallel(scenario, {
+          ...common,
+          ...(o.jobs !== undefined && { jobs: o.jobs }),
+          onRun: (done, n, r) => bar?.update(done / n, `${done}/${n} runs (${r.driver} seed ${r.seed} done)`),
+        });
   bar?.stop();
   if (o.json === true) io.out(`${JSON.stringify({ runs: c.runs })}\n`);
   else io.out(`${formatCompareTable(c)}\n`);
@@ -194,6 +213,7 @@ export function buildProgram(io: Io): Command {
     .argument("<scenario>", "a preset name or a YAML/JSON file")
     .option("--drivers <a,b,...>", "driver versions", splitList, DEFAULT_DRIVERS)
     .option("--seeds <n>", "number of seeds per driver (seeds 1..n)", parseCount, 1)
+    .option("--jobs <n>", "worker threads (default: one per core)", parseCount)
     .option("--duration <d>", 'simulated time, e.g. "10s"')
     .option("--set <path=value>", "override a scenario field (repeatable)", collect, [])
     .option("--out <dir>", "write compare.json and report.html into this directory")
@@ -235,18 +255,25 @@ export function buildProgram(io: Io): Command {
 
   program
     .command("start")
-    .description("the headline comparison (npm start): seed-torrent, kernel versions and ours, several seeds")
+    .description(
+      "the headline comparison (npm start): the kernel's versions on seed-torrent and probe-under-pressure, several seeds",
+    )
     .option("--seeds <n>", "seeds per driver", parseCount, 3)
-    .option("--duration <d>", "simulated time per run")
-    .option("--out <dir>", "where the report goes", "out")
-    .action(async (o: { seeds: number; duration?: string; out: string }) => {
-      await doCompare(io, "seed-torrent", {
-        drivers: DEFAULT_DRIVERS,
-        seeds: o.seeds,
-        set: [],
-        out: o.out,
-        ...(o.duration !== undefined && { duration: o.duration }),
-      });
+    .option("--jobs <n>", "worker threads (default: one per core)", parseCount)
+    .option("--duration <d>", "simulated time per run (default: each preset's)")
+    .option("--out <dir>", "where the reports go", "out")
+    .action(async (o: { seeds: number; jobs?: number; duration?: string; out: string }) => {
+      for (const preset of HEADLINE_PRESETS) {
+        io.out(`\n== ${preset} ==\n`);
+        await doCompare(io, preset, {
+          drivers: DEFAULT_DRIVERS,
+          seeds: o.seeds,
+          set: [],
+          out: join(o.out, preset),
+          ...(o.jobs !== undefined && { jobs: o.jobs }),
+          ...(o.duration !== undefined && { duration: o.duration }),
+        });
+      }
     });
 
   return program;

@@ -293,6 +293,7 @@ export class System {
     const evIrq = sim.register("guest.virtio_irq", () => k.hardirq(irqCpu, vringInterrupt));
     this.host.connectGuest({ interrupt: () => sim.after(hc.irqLatency, evIrq) });
 
+    const startRng = sim.rng("flows.start");
     const readerWait = s.apps.readers.map((r) => new WaitQueue(`${r.name}.sk_sleep`));
     const rmem = g.tcp.rmem;
     for (const f of this.flows) {
@@ -327,7 +328,8 @@ export class System {
         handshakeRttNs: f.rtt,
       });
       toSenders.set(f.id, sender);
-      sender.start(f.start);
+      const grp = s.network.senders[f.group]!;
+      sender.start(f.start + Math.floor(startRng.uniform() * grp.startJitter));
       this.senders.push(sender);
     }
 

@@ -653,6 +653,14 @@ const senderGroupSchema = z
       "0s",
       "Flow i of the group opens at start + i * stagger; spreads slow starts so they do not synchronise.",
     ),
+    startJitter: duration(
+      "20ms",
+      "Each flow opens at a uniformly random extra delay in [0, startJitter), drawn from the run's seed: " +
+        "remote peers do not connect in lockstep, and seeds then differ (with no loss, nothing else in " +
+        "the model is random).",
+      "0s",
+      "10s",
+    ),
     reader: z
       .union([z.literal("auto"), nameSchema], { error: `must be "auto" or ${NAME_TEXT}` })
       .default("auto")

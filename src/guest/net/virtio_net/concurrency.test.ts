@@ -65,9 +65,12 @@ describe("rx virtqueue access under permuted same-time events", () => {
       } catch (e) {
         if (!(e instanceof VirtqueueError)) throw e;
         expect(e.kind).toBe("concurrent-access");
-        // The worker's last step was an allocation that went to sleep, and it never returned.
+        // The worker was inside its fill when the poll came: asleep in an allocation, or between
+        // two add_bufs (a softirq interrupting process context on the same vCPU), never finished.
         const worker = h.trace.filter((t) => t.ctx.startsWith("kworker"));
-        expect(worker.at(-1)!.fn).toBe("alloc_page(GFP_KERNEL) sleeps in the slow path");
+        expect(["alloc_page(GFP_KERNEL) sleeps in the slow path", "try_fill_recv(GFP_KERNEL)"]).toContain(
+          worker.at(-1)!.fn,
+        );
         caught.push(e.message);
       }
     }

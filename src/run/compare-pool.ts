@@ -1,0 +1,56 @@
+/**
+ * compare on worker threads: the same plan and results as compare() (runs are independent and
+ * deterministic, so the thread a run lands on changes nothing but wall time), in plan order.
+ */
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+import { Piscina } from "piscina";
+import type { CompareTask } from "./compare-worker.ts";
+import { type CompareOptions, resolveScenario, type ScenarioSource } from "./run.ts";
+import { TSX_LOADER } from "./tsx-loader.ts";
+import type { CompareResult, RunSummary } from "./types.ts";
+
+const WORKER = fileURLToPath(new URL("./compare-worker.ts", import.meta.url));
+
+export interface ParallelCompareOptions
+  extends Omit<CompareOptions, "onProgress" | "permuteTies" | "checkInvariants"> {
+  /** Worker threads (default: the machine's parallelism). */
+  jobs?: number;
+}
+
+export async function compareParallel(
+  source: ScenarioSource,
+  opts: ParallelCompareOptions,
+): Promise<CompareResult> {
+  const base = resolveScenario(source, opts);
+  const seeds = opts.seeds ?? [base.seed];
+  const resolve = {
+    ...(opts.set !== undefined && { set: opts.set }),
+    ...(opts.duration !== undefined && { duration: opts.duration }),
+  };
+  const tasks: CompareTask[] = opts.drivers.flatMap((driver) =>
+    seeds.map((seed) => ({ source, resolve: { ...resolve, driver, seed } })),
+  );
+  // Validate every point before anything runs: a bad driver name is a usage error, not a worker crash.
+  for (const t of tasks) resolveScenario(t.source, t.resolve);
+  const threads = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), tasks.length));
+  const pool = new Piscina<CompareTask, RunSummary>({
+    filename: WORKER,
+    minThreads: threads,
+    maxThreads: threads,
+    execArgv: ["--import", TSX_LOADER],
+  });
+  let done = 0;
+  try {
+    const runs = await Promise.all(
+      tasks.map(async (t) => {
+        const r = await pool.run(t);
+        opts.onRun?.(++done, tasks.length, r);
+        return r;
+      }),
+    );
+    return { scenario: base.name, drivers: [...opts.drivers], seeds: [...seeds], runs };
+  } finally {
+    await pool.destroy();
+  }
+}

@@ -1,0 +1,12 @@
+/** A worker thread's task for parallel compare: one run, returned as plain data. */
+import { type ResolveOptions, runScenario, resolveScenario, type ScenarioSource } from "./run.ts";
+import type { RunSummary } from "./types.ts";
+
+export interface CompareTask {
+  source: ScenarioSource;
+  resolve: ResolveOptions;
+}
+
+export default function runCompareTask(task: CompareTask): RunSummary {
+  return runScenario(resolveScenario(task.source, task.resolve));
+}
