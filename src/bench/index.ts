@@ -4,6 +4,7 @@
  */
 import { benchAlloc } from "../guest/mm/bench.ts";
 import { benchVirtqueue } from "../virtio/bench.ts";
+import { benchE2e } from "./e2e.ts";
 import { benchFes } from "./fes.ts";
 
 export interface BenchRow {
@@ -58,6 +59,23 @@ export const BENCH_SUITES: BenchSuite[] = [
         name: r.name,
         eventsPerSecond: r.opsPerSecond,
         unit: "pairs/s",
+      })),
+  },
+  {
+    name: "e2e",
+    description: "loss-free 10 Gbit/s single flow through host, ring, driver and guest TCP (packets/s)",
+    run: (quick) =>
+      benchE2e({ duration: quick ? "200ms" : "10s" }).map((r) => ({
+        suite: "e2e",
+        name: r.name,
+        eventsPerSecond: r.packetsPerSecond,
+        unit: "packets/s",
+        extra: {
+          eventsPerSecond: r.eventsPerSecond,
+          eventsPerPacket: r.eventsPerPacket,
+          goodputBps: r.goodputBps,
+          packets: r.packets,
+        },
       })),
   },
 ];
