@@ -272,6 +272,8 @@ function summarise(sys: System, series: Series, wallMs: number): RunSummary {
       watermarkHigh: sys.mm.wmark.high,
       totalPages: sys.mm.nPages,
       allocFail,
+      /** Page-allocator failures of callers that could not sleep (softirq, spinlock holders). */
+      allocFailAtomic: vm.allocfail_atomic!,
       oomKills: sys.mm.oomKills.length,
     },
     stalls: {
