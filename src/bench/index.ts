@@ -3,6 +3,7 @@
  * exists, the ratio to it, side by side in one run. No timing assertions live in tests.
  */
 import { benchAlloc } from "../guest/mm/bench.ts";
+import { benchSweep } from "../run/sweep-bench.ts";
 import { benchVirtqueue } from "../virtio/bench.ts";
 import { benchE2e } from "./e2e.ts";
 import { benchFes } from "./fes.ts";
@@ -77,6 +78,11 @@ export const BENCH_SUITES: BenchSuite[] = [
           packets: r.packets,
         },
       })),
+  },
+  {
+    name: "sweep",
+    description: "sweep throughput: --jobs 2 vs --jobs 1 on CPU-bound runs (runs/s)",
+    run: (quick) => benchSweep(quick),
   },
 ];
 

@@ -17,9 +17,10 @@ import { compareParallel } from "../run/compare-pool.ts";
 import { compare, resolveScenario, run } from "../run/run.ts";
 import { jsonSchema } from "../scenario/load.ts";
 import { listPresets } from "../scenario/presets.ts";
+import { registerSweepCommands } from "./sweep-commands.ts";
 
-/** The drivers the headline comparison runs: the kernel's versions (and, later, ours). */
-export const DEFAULT_DRIVERS = ["v3.2", "patch1", "rfc-v1", "mainline"];
+/** The drivers the headline comparison runs: the kernel's versions and the best policy of ours (not in Linux). */
+export const DEFAULT_DRIVERS = ["v3.2", "patch1", "rfc-v1", "mainline", "adaptive-retry"];
 
 /**
  * The headline scenarios: the seed's workload, and the same driver under memory that reclaim
@@ -276,6 +277,7 @@ export function buildProgram(io: Io): Command {
       }
     });
 
+  registerSweepCommands(program, io);
   return program;
 }
 

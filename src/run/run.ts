@@ -236,6 +236,8 @@ function summarise(sys: System, series: Series, wallMs: number): RunSummary {
       vi_max: d.max,
       vi_num: d.num,
       driverPages: d.pagesCount,
+      /** Memory the driver holds besides posted buffers (vi->pages, reserves, recycled buffers). */
+      driverHeldBytes: d.heldBytes(),
       refillWorkRuns: d.refill.runs,
       refillSpacingMedianMs: median(spacings) / 1e6,
       refillQueuedNoop: d.refill.queuedNoop,

@@ -274,6 +274,8 @@ export class System {
         notifyHost: () => this.host.guestKick(),
         packetAt: (head) => this.host.takePacket(head),
         netifReceiveSkb: (skb) => this.stack.netifReceiveSkb(skb),
+        dropPacket: (p) => packets.free(p),
+        freePages: mm,
         costs: driverCosts,
       },
       {

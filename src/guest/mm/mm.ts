@@ -51,6 +51,8 @@ import {
   ALLOC_WMARK_HIGH,
   GFP_HIGHUSER_MOVABLE,
   gfpName,
+  WMARK_LOW,
+  WMARK_MIN,
   gfpToAllocFlags,
   zoneWatermarkOk,
 } from "./gfp.ts";
@@ -95,6 +97,15 @@ export const DEF_PRIORITY = 12;
 export const KMALLOC_SIZES: readonly number[] = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096];
 /** sizeof(struct sk_buff) rounded to its cache line multiple: kernel-facts.md §1.4 assumes 256 B. */
 export const SKBUFF_HEAD_SIZE = 256;
+
+/** A one-shot callback for Mm.watchFreePages; `level` is the free-page count armed for, or -1. */
+export class FreePagesWatcher {
+  level = -1;
+  constructor(
+    readonly name: string,
+    readonly fn: () => void,
+  ) {}
+}
 
 export interface MmOptions {
   /** Guest RAM as the zone's present pages, bytes (a multiple of 4096). */
@@ -153,6 +164,9 @@ export class Mm implements WritebackHost {
   private readonly pcpBatch: number;
   private pcpFrees = 0;
   private readonly kswapdWait = new WaitQueue("kswapd_wait");
+  /** One-shot free-page watchers (watchFreePages), and the lowest level any of them waits for. */
+  private readonly freeWatchers: FreePagesWatcher[] = [];
+  private freeWatchLevel = Number.POSITIVE_INFINITY;
   private readonly anonTask: Int32Array;
   /** Per reclaim batch results (shrinkInactiveList). */
   private lastScanned = 0;
@@ -311,6 +325,46 @@ export class Mm implements WritebackHost {
       this.pcpFrees = 0;
       this.allUnreclaimable = false;
       this.pagesScanned = 0;
+      if (this.pt.freeTop >= this.freeWatchLevel) this.fireFreeWatchers();
+    }
+  }
+
+  /**
+   * Calls `w.fn` once, at the first per-cpu batch of frees (free_pcppages_bulk, where the zone's
+   * free count moves) that leaves free pages at or above watermark `wmark` (WMARK_MIN/LOW/HIGH),
+   * whoever freed them: kswapd, direct reclaim, an exiting task, the network stack. Arming an
+   * armed watcher is a no-op. 3.2 offers drivers nothing like it; the nearest kernel mechanism is
+   * pgdat->pfmemalloc_wait (mm/vmscan.c, 3.6+), which balance_pgdat wakes once free memory is back
+   * above the reserves, "there is no need for processes to be throttled on pfmemalloc_wait".
+   * Costs one comparison per batch of frees while nothing is armed.
+   */
+  watchFreePages(w: FreePagesWatcher, wmark: number): void {
+    if (w.level >= 0) return;
+    const level =
+      wmark === WMARK_MIN ? this.wmark.min : wmark === WMARK_LOW ? this.wmark.low : this.wmark.high;
+    w.level = level;
+    this.freeWatchers.push(w);
+    if (level < this.freeWatchLevel) this.freeWatchLevel = level;
+  }
+
+  private fireFreeWatchers(): void {
+    const free = this.pt.freeTop;
+    const ws = this.freeWatchers;
+    let lowest = Number.POSITIVE_INFINITY;
+    let kept = 0;
+    const due: FreePagesWatcher[] = [];
+    for (const w of ws) {
+      if (w.level <= free) due.push(w);
+      else {
+        ws[kept++] = w;
+        if (w.level < lowest) lowest = w.level;
+      }
+    }
+    ws.length = kept;
+    this.freeWatchLevel = lowest;
+    for (const w of due) {
+      w.level = -1;
+      w.fn();
     }
   }
 

@@ -16,6 +16,7 @@ import type { SpinLock } from "../../sched/lock.ts";
 import type { Napi, NapiSubsystem } from "../../sched/napi.ts";
 import type { DelayedWork, Workqueues } from "../../sched/workqueue.ts";
 import { GFP_ATOMIC, GFP_KERNEL, gfpName } from "../../mm/gfp.ts";
+import type { FreePagesWatcher } from "../../mm/mm.ts";
 import type { IndirectTables } from "../indirect-tables.ts";
 import { type MmPort, SLAB_KMALLOC_1024, SLAB_KMALLOC_2048, SLAB_SKBUFF_HEAD } from "../mm-port.ts";
 import { NO_SKB, type SkbPool } from "../skb.ts";
@@ -60,7 +61,14 @@ export interface VirtnetEnv {
   packetAt(head: number): number;
   /** netif_receive_skb: the guest stack takes the skb. */
   netifReceiveSkb(skb: number): void;
+  /** The packet of a buffer the driver dropped is gone (the model's payload is released). */
+  dropPacket(pkt: number): void;
   costs: DriverCosts;
+  /**
+   * Free-memory notifications (Mm.watchFreePages) for policies that wait for memory rather than
+   * poll for it; absent when the system does not provide them.
+   */
+  freePages?: { watchFreePages(w: FreePagesWatcher, wmark: number): void };
 }
 
 export interface VirtnetOptions {
@@ -164,6 +172,14 @@ export abstract class VirtnetDriver {
     this.vq.disableCb();
     napi.scheduleLocked(this.napi);
     return true;
+  }
+
+  /**
+   * Memory the driver holds besides its posted buffers, bytes: vi->pages here; policies add the
+   * pools they keep.
+   */
+  heldBytes(): number {
+    return this.pagesCount * PAGE_SIZE;
   }
 
   /** Runs try_fill_recv and counts its call and outcome by gfp. */
@@ -388,6 +404,7 @@ export abstract class VirtnetDriver {
     if (len < this.hdrLen + ETH_HLEN) {
       this.stats.rxLengthErrors++;
       this.freeRecvbuf(token);
+      env.dropPacket(pkt);
       return;
     }
     let skb: number;
@@ -399,6 +416,7 @@ export abstract class VirtnetDriver {
       if (skb === NO_SKB) {
         this.stats.rxDroppedNoMem++;
         this.givePages(token);
+        env.dropPacket(pkt);
         return;
       }
     }
@@ -406,6 +424,21 @@ export abstract class VirtnetDriver {
     this.stats.rxPackets++;
     this.stats.rxBytes += skbs.len[skb]!;
     env.netifReceiveSkb(skb);
+  }
+
+  /** page_to_skb's netdev_alloc_skb_ip_align(dev, GOOD_COPY_LEN) (GFP_ATOMIC), or NO_SKB. */
+  protected allocCopySkb(): number {
+    const mm = this.env.mm;
+    const head = mm.slabAllocAtomic(SLAB_SKBUFF_HEAD, GFP_ATOMIC);
+    if (head < 0) return NO_SKB;
+    const data = mm.slabAllocAtomic(SLAB_KMALLOC_1024, GFP_ATOMIC);
+    if (data < 0) {
+      mm.slabFree(SLAB_SKBUFF_HEAD, head);
+      return NO_SKB;
+    }
+    const skb = this.env.skbs.take(head, COPY_HEAD_TRUESIZE);
+    this.env.skbs.setData(skb, SLAB_KMALLOC_1024, data);
+    return skb;
   }
 
   /**
@@ -417,15 +450,8 @@ export abstract class VirtnetDriver {
     const env = this.env;
     const mm = env.mm;
     const skbs = env.skbs;
-    const head = mm.slabAllocAtomic(SLAB_SKBUFF_HEAD, GFP_ATOMIC);
-    if (head < 0) return NO_SKB;
-    const data = mm.slabAllocAtomic(SLAB_KMALLOC_1024, GFP_ATOMIC);
-    if (data < 0) {
-      mm.slabFree(SLAB_SKBUFF_HEAD, head);
-      return NO_SKB;
-    }
-    const skb = skbs.take(head, COPY_HEAD_TRUESIZE);
-    skbs.setData(skb, SLAB_KMALLOC_1024, data);
+    const skb = this.allocCopySkb();
+    if (skb === NO_SKB) return NO_SKB;
     len -= this.hdrLen;
     let offset = this.mode === "mergeable" ? this.hdrLen : PADDED_VNET_HDR_LEN;
     skbs.len[skb] = len;

@@ -1,8 +1,12 @@
 /** The driver versions selectable by name (scenario guest.driver.version, --driver, --drivers). */
 import { ModelError } from "../../../../sim/simulator.ts";
 import type { VirtnetDriver, VirtnetEnv, VirtnetOptions } from "../virtnet.ts";
+import { AdaptiveRetry } from "./adaptive_retry.ts";
+import { DropRecycle } from "./drop_recycle.ts";
 import { Mainline } from "./mainline.ts";
+import { PageRecycle } from "./page_recycle.ts";
 import { Patch1 } from "./patch1.ts";
+import { ReservePool } from "./reserve_pool.ts";
 import { RfcV1 } from "./rfc_v1.ts";
 import { V3_2 } from "./v3_2.ts";
 
@@ -17,7 +21,12 @@ export const KERNEL_DRIVERS: Readonly<Record<string, DriverClass>> = {
 };
 
 /** Policies of ours, never in Linux. */
-export const OUR_DRIVERS: Readonly<Record<string, DriverClass>> = {};
+export const OUR_DRIVERS: Readonly<Record<string, DriverClass>> = {
+  "drop-recycle": DropRecycle,
+  "reserve-pool": ReservePool,
+  "adaptive-retry": AdaptiveRetry,
+  "page-recycle": PageRecycle,
+};
 
 export function driverNames(): string[] {
   return [...Object.keys(KERNEL_DRIVERS), ...Object.keys(OUR_DRIVERS)];

@@ -1,0 +1,59 @@
+/**
+ * `drop-recycle` (ours, never in Linux): every used buffer is replaced before its packet goes up
+ * the stack; when the replacement cannot be allocated, the packet is dropped and its own buffer is
+ * posted again. The ring never loses a buffer to a failed allocation, so it never runs dry: the
+ * loss is one packet per failure instead of everything the host sends until refill_work succeeds.
+ *
+ * Precedent: the receive loops of NIC drivers since the 1990s, e.g. tg3_rx (drivers/net/ethernet/
+ * broadcom/tg3.c): `skb_size = tg3_alloc_rx_data(...); if (skb_size < 0) goto drop_it;` …
+ * `drop_it: tg3_recycle_rx(...)`, and b44_rx / bnx2_rx_int the same way.
+ *
+ * Built on `mainline`: the newest refill rules, with gfp passed everywhere. Its threshold refill
+ * and refill_work stay for what recycling cannot cover (a probe that could not fill the ring, a
+ * buffer lost to -ENOSPC); while the ring is full they never run, so nothing here reclaims.
+ *
+ * Cost: each packet allocates its replacement in softirq, one at a time instead of in a batch, and
+ * the host is kicked once per poll that posted any. Under pressure the guest drops packets
+ * (rx_dropped) that the others would have left queued at the host, and since every allocation is
+ * GFP_ATOMIC it never reclaims: with reclaimable memory and kswapd behind, it drops where patch1's
+ * refill_work would have reclaimed and delivered.
+ */
+import { GFP_ATOMIC } from "../../../mm/gfp.ts";
+import { Mainline } from "./mainline.ts";
+
+export class DropRecycle extends Mainline {
+  override readonly version: string = "drop-recycle";
+  /** Buffers posted by receiveBuf that the host has not been kicked for yet. */
+  private unkicked = 0;
+
+  protected override receive(budget: number, received: number): number {
+    const n = super.receive(budget, received);
+    if (this.unkicked > 0) {
+      this.unkicked = 0;
+      const who = this.enterRing();
+      this.kick();
+      this.leaveRing(who);
+    }
+    return n;
+  }
+
+  /** Runs inside receive's ring section: allocate the replacement first, as tg3_rx does. */
+  protected override receiveBuf(token: number, len: number, pkt: number): void {
+    const fresh = this.runAtomic(this.allocRecvbuf(GFP_ATOMIC), "the replacement buffer");
+    if (fresh < 0) {
+      // drop_it: dev->stats.rx_dropped++, and the old buffer goes back to the device.
+      this.stats.rxDroppedNoMem++;
+      this.env.dropPacket(pkt);
+      this.repost(token);
+      return;
+    }
+    super.receiveBuf(token, len, pkt);
+    this.repost(fresh);
+  }
+
+  private repost(token: number): void {
+    if (this.runAtomic(this.postRecvbuf(token, GFP_ATOMIC), "add_recvbuf") < 0) return;
+    ++this.num;
+    this.unkicked++;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The sweep report in real headless Chromium (as report.browser.test.ts: skipped on a machine without
+ * /usr/bin/chromium, a failure under CI). VNETLAB_SCREENSHOT_DIR keeps the screenshot.
+ */
+
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { chromium } from "playwright-core";
+import { expect, test } from "vitest";
+import { renderSweepReport, sweepCharts } from "./sweep.ts";
+import { syntheticSweep } from "./sweep-fixtures.ts";
+import { writeReportAtomic } from "./write.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM);
+
+test.skipIf(!hasChromium && !process.env.CI)("the sweep report renders in headless Chromium", async () => {
+  if (!hasChromium) throw new Error(`${CHROMIUM} is missing: CI must run .ci/install-browser.sh`);
+  const input = syntheticSweep(
+    [
+      { path: "guest.driver.version", values: ["v3.2", "patch1", "mainline"] },
+      { path: "guest.memory", values: ["128MiB", "256MiB", "512MiB"] },
+      { path: "guest.hz", values: ["100", "250"] },
+    ],
+    [1, 2, 3],
+    1,
+  );
+  const dir = await mkdtemp(join(tmpdir(), "vnetlab-sweep-report-"));
+  const shotDir = process.env.VNETLAB_SCREENSHOT_DIR ?? dir;
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--no-first-run",
+      "--disable-background-networking",
+    ],
+  });
+  try {
+    const file = join(dir, "sweep.html");
+    await writeReportAtomic(file, await renderSweepReport(input));
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const problems: string[] = [];
+    page.on("console", (m) => {
+      if (m.type() === "error") problems.push(`console: ${m.text()}`);
+    });
+    page.on("pageerror", (e) => problems.push(`page: ${e.message}`));
+    page.on("request", (r) => {
+      if (r.url() !== pathToFileURL(file).href) problems.push(`request: ${r.url()}`);
+    });
+    await page.goto(pathToFileURL(file).href, { waitUntil: "load" });
+
+    const charts = sweepCharts(input);
+    const figures = page.locator("figure.chart");
+    expect(await figures.count()).toBe(charts.length);
+    for (let i = 0; i < charts.length; i++) {
+      const box = await figures.nth(i).locator("svg").boundingBox();
+      expect(box, charts[i]!.id).not.toBeNull();
+      expect(box!.width).toBeGreaterThan(200);
+      expect(box!.height).toBeGreaterThan(100);
+    }
+    expect(await page.locator("table.points tbody tr").count()).toBe(18);
+    expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(1200);
+
+    await mkdir(shotDir, { recursive: true });
+    const shot = join(shotDir, "sweep-report.png");
+    await page.screenshot({ path: shot, fullPage: true });
+    expect((await stat(shot)).size).toBeGreaterThan(10_000);
+    console.info(`sweep report screenshot: ${shot}`);
+    expect(problems).toEqual([]);
+  } finally {
+    await browser.close();
+    if (shotDir !== dir) await rm(dir, { recursive: true, force: true });
+  }
+});

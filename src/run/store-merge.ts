@@ -1,0 +1,92 @@
+/**
+ * `vnetlab merge`: combine the stores of a sharded sweep (one per array task) into one. The inputs must
+ * hold the same campaigns (same identity: scenario, grid, code), or the merge is refused. A run present
+ * in several inputs is kept once; two successful runs of one point with different fingerprints mean
+ * the model was not deterministic, and the merge fails rather than pick one.
+ *
+ * The output is built in a temporary file beside it and renamed into place, so it appears whole or not
+ * at all; an existing output is never overwritten.
+ */
+import { existsSync, rmSync, renameSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { SweepUsageError } from "./grid.ts";
+import { ResultStore, runKey } from "./store.ts";
+
+export interface MergeResult {
+  campaigns: number;
+  runs: number;
+  /** Runs found in more than one input and kept once. */
+  duplicates: number;
+}
+
+export class MergeConflictError extends Error {
+  override name = "MergeConflictError";
+}
+
+/** SQLite's side files of a database; a stale -wal would be replayed into a new file of the same name. */
+function sideFiles(path: string): string[] {
+  return [`${path}-wal`, `${path}-shm`, `${path}-journal`];
+}
+
+export function mergeStores(inputs: readonly string[], output: string): MergeResult {
+  if (inputs.length === 0) throw new SweepUsageError("merge needs at least one store");
+  if (existsSync(output))
+    throw new SweepUsageError(`${output} exists; merge writes a new file (remove it or choose another -o)`);
+  const stores: ResultStore[] = [];
+  const temp = join(dirname(output), `.${basename(output)}.${process.pid}.tmp`);
+  try {
+    for (const path of inputs) stores.push(ResultStore.open(path, { mustExist: true }));
+    const keysOf = (s: ResultStore) =>
+      s
+        .campaigns()
+        .map((c) => c.key)
+        .sort()
+        .join(", ");
+    const expected = keysOf(stores[0]!);
+    if (expected === "") throw new SweepUsageError(`${inputs[0]} holds no campaign`);
+    const differing = stores.filter((s) => keysOf(s) !== expected);
+    if (differing.length > 0) {
+      const list = stores.map((s) => `  ${s.path}: ${keysOf(s) || "none"}`).join("\n");
+      throw new SweepUsageError(
+        `the stores hold different campaigns (scenario, grid or code differ); refusing to merge:\n${list}`,
+      );
+    }
+
+    for (const f of [temp, ...sideFiles(temp)]) rmSync(f, { force: true });
+    const out = ResultStore.open(temp);
+    let runs = 0;
+    let duplicates = 0;
+    try {
+      for (const c of stores[0]!.campaigns()) {
+        const target = out.ensureCampaign(c, c.createdAt);
+        const kept = new Map<string, { status: string; fingerprint: string | null; from: string }>();
+        for (const s of stores) {
+          for (const run of s.runs(s.campaignByKey(c.key)!.id)) {
+            const k = runKey(run.point, run.seed);
+            const prev = kept.get(k);
+            if (prev !== undefined) {
+              duplicates++;
+              if (prev.status === "ok" && run.status === "ok" && prev.fingerprint !== run.fingerprint) {
+                throw new MergeConflictError(
+                  `point ${run.point} seed ${run.seed} of campaign ${c.key} has fingerprint ${prev.fingerprint} in ` +
+                    `${prev.from} but ${run.fingerprint} in ${s.path}: the runs were not deterministic`,
+                );
+              }
+              if (prev.status === "ok" || run.status === "failed") continue;
+            } else runs++;
+            kept.set(k, { status: run.status, fingerprint: run.fingerprint, from: s.path });
+            out.insertRun(target.id, s.record(run), run.finishedAt);
+          }
+        }
+      }
+    } finally {
+      out.close();
+    }
+    for (const f of sideFiles(output)) rmSync(f, { force: true });
+    renameSync(temp, output);
+    return { campaigns: stores[0]!.campaigns().length, runs, duplicates };
+  } finally {
+    for (const s of stores) s.close();
+    for (const f of [temp, ...sideFiles(temp)]) rmSync(f, { force: true });
+  }
+}
