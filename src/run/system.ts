@@ -36,7 +36,7 @@ import { PacketPool } from "../net/packet.ts";
 import { TcpSender } from "../net/tcp-sender.ts";
 import { expandFlows, type FlowSpec } from "../scenario/flows.ts";
 import type { Scenario } from "../scenario/schema.ts";
-import { ModelError, Simulator } from "../sim/simulator.ts";
+import { Simulator } from "../sim/simulator.ts";
 import { VirtqueueDevice } from "../virtio/device.ts";
 import { VirtqueueDriver } from "../virtio/driver.ts";
 import { IndirectPool, indirectPoolBytes } from "../virtio/indirect.ts";
@@ -183,7 +183,6 @@ export class System {
     });
 
     // ---- host ---------------------------------------------------------------------------------------
-    if (s.host.backend !== "vhost") throw new ModelError(`host.backend "${s.host.backend}" is not modelled`);
     const hc = s.host.costs;
     const packets = this.packets;
     this.host = new VhostNetRx(

@@ -37,7 +37,8 @@ export type DriverVersion = (typeof DRIVER_VERSIONS)[number];
 
 export const RX_MODES = ["small", "big", "mergeable"] as const;
 export type RxMode = (typeof RX_MODES)[number];
-export const BACKENDS = ["vhost", "qemu"] as const;
+/** Host backends the model implements (QEMU's userspace virtio-net is not modelled yet). */
+export const BACKENDS = ["vhost"] as const;
 export const CONGESTION_CONTROLS = ["cubic", "reno"] as const;
 
 /** x86 PAGE_SIZE; the model counts memory in pages. */
@@ -546,8 +547,8 @@ const hostSchema = z
       BACKENDS,
       "vhost",
       "vhost: vhost-net handle_rx leaves packets in the tap socket when no buffer is available and re-arms " +
-        "notification. qemu: userspace virtio-net keeps one packet queued, stops reading the tap (tap_read_poll) " +
-        "and flushes on the guest's kick. vhost is the usual production setup (libvirt enables it when /dev/vhost-net exists).",
+        "notification; the usual production setup (libvirt enables it when /dev/vhost-net exists). QEMU's " +
+        "userspace virtio-net (one packet queued, tap_read_poll, flush on the kick) is not modelled yet.",
     ),
     tapQueueLen: int(
       500,
