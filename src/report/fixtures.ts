@@ -4,7 +4,13 @@
  * Rng, not a model of anything.
  */
 
-import type { CompareResult, FlowSummary, RunSummary, Series } from "../run/types.ts";
+import {
+  type CompareResult,
+  emptySeries,
+  type FlowSummary,
+  type RunSummary,
+  type Series,
+} from "../run/types.ts";
 import { Rng } from "../sim/rng.ts";
 
 export interface FixtureOptions {
@@ -36,19 +42,7 @@ function syntheticRun(
   const rng = new Rng(seed, `report-fixture:${driver}`);
   const n = o.points;
   const health = 1 / (1 + driverIndex); // the first driver suffers most
-  const series: Series = {
-    t: [],
-    goodputBps: [],
-    viNum: [],
-    freePages: [],
-    hostDrops: [],
-    refillRuns: [],
-    cwndMean: [],
-    nrDirty: [],
-    nrWriteback: [],
-    nrFilePages: [],
-    hostQueue: [],
-  };
+  const series: Series = emptySeries();
   const refillRunTimes: number[] = [];
   let drops = 0;
   let nextRefill = 500_000_000 * (1 - 0.8 * (1 - health)) * (0.9 + 0.2 * rng.uniform());

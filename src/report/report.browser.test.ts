@@ -5,54 +5,25 @@
  * somewhere chosen (default: a fresh temp dir, printed).
  */
 
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { chromium } from "playwright-core";
 import { expect, test } from "vitest";
+import { CHROMIUM, hasChromium, openInChromium } from "./browser-testing.ts";
 import { compareCharts } from "./charts.ts";
 import { syntheticCompare } from "./fixtures.ts";
 import { renderCompareReport } from "./html.ts";
 import { writeReportAtomic } from "./write.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
 
 test.skipIf(!hasChromium && !process.env.CI)("the report renders in headless Chromium", async () => {
   if (!hasChromium) throw new Error(`${CHROMIUM} is missing: CI must run .ci/install-browser.sh`);
   const c = syntheticCompare({ notInLinux: ["mainline"], points: 300 });
   const dir = await mkdtemp(join(tmpdir(), "vnetlab-report-"));
   const shotDir = process.env.VNETLAB_SCREENSHOT_DIR ?? dir;
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const file = join(dir, "report.html");
+  await writeReportAtomic(file, await renderCompareReport(c));
+  const { page, problems, close } = await openInChromium(file);
   try {
-    const file = join(dir, "report.html");
-    await writeReportAtomic(file, await renderCompareReport(c));
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    const problems: string[] = [];
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()}`);
-    });
-    page.on("pageerror", (e) => problems.push(`page: ${e.message}`));
-    // Any request but the file itself would be an external resource.
-    page.on("request", (r) => {
-      if (r.url() !== pathToFileURL(file).href) problems.push(`request: ${r.url()}`);
-    });
-
-    await page.goto(pathToFileURL(file).href, { waitUntil: "load" });
     expect(await page.title()).toContain(c.scenario);
     expect(await page.locator("table.summary tbody tr").count()).toBe(c.drivers.length);
 
@@ -79,7 +50,7 @@ test.skipIf(!hasChromium && !process.env.CI)("the report renders in headless Chr
     console.info(`report screenshot: ${shot}`);
     expect(problems).toEqual([]);
   } finally {
-    await browser.close();
+    await close();
     if (shotDir !== dir) await rm(dir, { recursive: true, force: true });
   }
 });

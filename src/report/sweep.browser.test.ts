@@ -3,19 +3,14 @@
  * /usr/bin/chromium, a failure under CI). VNETLAB_SCREENSHOT_DIR keeps the screenshot.
  */
 
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { chromium } from "playwright-core";
 import { expect, test } from "vitest";
+import { CHROMIUM, hasChromium, openInChromium } from "./browser-testing.ts";
 import { renderSweepReport, sweepCharts } from "./sweep.ts";
 import { syntheticSweep } from "./sweep-fixtures.ts";
 import { writeReportAtomic } from "./write.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
 
 test.skipIf(!hasChromium && !process.env.CI)("the sweep report renders in headless Chromium", async () => {
   if (!hasChromium) throw new Error(`${CHROMIUM} is missing: CI must run .ci/install-browser.sh`);
@@ -30,30 +25,10 @@ test.skipIf(!hasChromium && !process.env.CI)("the sweep report renders in headle
   );
   const dir = await mkdtemp(join(tmpdir(), "vnetlab-sweep-report-"));
   const shotDir = process.env.VNETLAB_SCREENSHOT_DIR ?? dir;
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-    ],
-  });
+  const file = join(dir, "sweep.html");
+  await writeReportAtomic(file, await renderSweepReport(input));
+  const { page, problems, close } = await openInChromium(file);
   try {
-    const file = join(dir, "sweep.html");
-    await writeReportAtomic(file, await renderSweepReport(input));
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    const problems: string[] = [];
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()}`);
-    });
-    page.on("pageerror", (e) => problems.push(`page: ${e.message}`));
-    page.on("request", (r) => {
-      if (r.url() !== pathToFileURL(file).href) problems.push(`request: ${r.url()}`);
-    });
-    await page.goto(pathToFileURL(file).href, { waitUntil: "load" });
-
     const charts = sweepCharts(input);
     const figures = page.locator("figure.chart");
     expect(await figures.count()).toBe(charts.length);
@@ -73,7 +48,7 @@ test.skipIf(!hasChromium && !process.env.CI)("the sweep report renders in headle
     console.info(`sweep report screenshot: ${shot}`);
     expect(problems).toEqual([]);
   } finally {
-    await browser.close();
+    await close();
     if (shotDir !== dir) await rm(dir, { recursive: true, force: true });
   }
 });

@@ -10,7 +10,7 @@ import { gfpName } from "../guest/mm/gfp.ts";
 import { applyOverrides } from "../scenario/overrides.ts";
 import { parseScenario, readScenario, scenarioHash } from "../scenario/load.ts";
 import type { Scenario } from "../scenario/schema.ts";
-import type { CompareResult, FlowSummary, RunSummary, Series } from "./types.ts";
+import { type CompareResult, emptySeries, type FlowSummary, type RunSummary, type Series } from "./types.ts";
 import { System, type SystemOptions } from "./system.ts";
 
 /** A preset name or file path, or an already-read raw scenario object. */
@@ -96,22 +96,6 @@ export function compare(source: ScenarioSource, opts: CompareOptions): CompareRe
     opts.onRun?.(i + 1, plan.length, r);
   });
   return { scenario: base.name, drivers: [...opts.drivers], seeds: [...seeds], runs };
-}
-
-function emptySeries(): Series {
-  return {
-    t: [],
-    goodputBps: [],
-    viNum: [],
-    freePages: [],
-    hostDrops: [],
-    refillRuns: [],
-    cwndMean: [],
-    nrDirty: [],
-    nrWriteback: [],
-    nrFilePages: [],
-    hostQueue: [],
-  };
 }
 
 function hostDrops(sys: System): number {

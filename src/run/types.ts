@@ -53,6 +53,23 @@ export interface Series {
   hostQueue: number[];
 }
 
+/** A Series with no samples yet. */
+export function emptySeries(): Series {
+  return {
+    t: [],
+    goodputBps: [],
+    viNum: [],
+    freePages: [],
+    hostDrops: [],
+    refillRuns: [],
+    cwndMean: [],
+    nrDirty: [],
+    nrWriteback: [],
+    nrFilePages: [],
+    hostQueue: [],
+  };
+}
+
 export interface RunSummary {
   scenario: string;
   driver: string;
