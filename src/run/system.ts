@@ -14,6 +14,7 @@ import { NapiSubsystem } from "../guest/sched/napi.ts";
 import { Workqueues } from "../guest/sched/workqueue.ts";
 import { Mm } from "../guest/mm/mm.ts";
 import { OWNER_DRIVER_LIST, OWNER_RX_RING, OWNER_SKB } from "../guest/mm/page-table.ts";
+import type { KmemCache } from "../guest/mm/slab.ts";
 import type { MmTask } from "../guest/mm/task.ts";
 import { IndirectTables } from "../guest/net/indirect-tables.ts";
 import {
@@ -58,17 +59,14 @@ export interface SystemOptions {
 /** The memory model seen through the narrow port the network code uses. */
 class MmAdapter implements MmPort {
   readonly owners = { driverList: OWNER_DRIVER_LIST, rxRing: OWNER_RX_RING, skb: OWNER_SKB };
-  private readonly caches;
+  /** The caches by the ids of mm-port.ts. */
+  private readonly caches: KmemCache[] = [];
   constructor(readonly mm: Mm) {
-    this.caches = [
-      mm.skbuffHeadCache,
-      mm.kmallocCache(32),
-      mm.kmallocCache(512),
-      mm.kmallocCache(1024),
-      mm.kmallocCache(2048),
-    ];
-    // The ids of mm-port.ts index this table.
-    void [SLAB_SKBUFF_HEAD, SLAB_KMALLOC_32, SLAB_KMALLOC_512, SLAB_KMALLOC_1024, SLAB_KMALLOC_2048];
+    this.caches[SLAB_SKBUFF_HEAD] = mm.skbuffHeadCache;
+    this.caches[SLAB_KMALLOC_32] = mm.kmallocCache(32);
+    this.caches[SLAB_KMALLOC_512] = mm.kmallocCache(512);
+    this.caches[SLAB_KMALLOC_1024] = mm.kmallocCache(1024);
+    this.caches[SLAB_KMALLOC_2048] = mm.kmallocCache(2048);
   }
   allocPage(gfp: number, owner: number): KernelCode<number> {
     return this.mm.allocPage(gfp, owner);
