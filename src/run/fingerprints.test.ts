@@ -1,0 +1,34 @@
+/**
+ * Regression fingerprints (INET-style): each preset, run for 2 simulated seconds, must execute
+ * exactly the same events as when these values were recorded. A change to any model's behaviour
+ * changes a fingerprint; if the change is intended, re-record the values and say why in the commit.
+ */
+import { describe, expect, it } from "vitest";
+import { PRESET_NAMES } from "../scenario/presets.ts";
+import { run } from "./run.ts";
+
+const PINNED: Record<string, string> = {
+  "seed-torrent": "c2254a2200433aba",
+  "seed-torrent-mergeable": "1bd545edfb1d21b2",
+  "seed-torrent-big": "6f1b55350f08999b",
+  "iperf-lowmem": "6eba51c5a51ed661",
+  "probe-under-pressure": "3b49670454a2178c",
+  outage: "a7804561c577ea4f",
+};
+
+describe("preset fingerprints", () => {
+  it("pins every preset", () => {
+    expect(Object.keys(PINNED).sort()).toEqual([...PRESET_NAMES].sort());
+  });
+
+  for (const preset of PRESET_NAMES) {
+    it(preset, () => {
+      // The outage preset's outages start after 2 s; one short outage keeps its point in the window.
+      const set = [
+        "warmup=200ms",
+        ...(preset === "outage" ? ["faults.linkOutages=[{at: 1s, duration: 300ms}]"] : []),
+      ];
+      expect(run(preset, { duration: "2s", set }).fingerprint).toBe(PINNED[preset]);
+    });
+  }
+});
