@@ -719,33 +719,33 @@ export class Mm implements WritebackHost {
     if ((gfp & __GFP_WAIT) !== 0) {
       throw new ModelError(`kmemCacheAllocAtomic(${gfpName(gfp)}): a sleeping gfp needs kmemCacheAlloc`);
     }
-    let obj = cache.alloc();
-    if (obj < 0) {
-      const pfn = this.allocNoWait(gfp, OWNER_SLAB);
-      if (pfn < 0) {
-        cache.allocFailures++;
-        return -1;
-      }
-      cache.addSlab(pfn);
-      obj = cache.alloc();
-    }
-    this.charge(this.costs.slabAlloc, CAT_MM);
-    return obj;
+    const obj = cache.alloc();
+    return this.slabAllocated(
+      obj >= 0 ? obj : this.objectFromNewSlab(cache, this.allocNoWait(gfp, OWNER_SLAB)),
+    );
   }
 
   /** kmem_cache_alloc that may sleep (new slab via the slow path) when gfp has __GFP_WAIT. */
   *kmemCacheAlloc(cache: KmemCache, gfp: number): KernelCode<number> {
-    let obj = cache.alloc();
-    if (obj < 0) {
-      const pfn = yield* this.allocInternal(gfp, OWNER_SLAB);
-      if (pfn < 0) {
-        cache.allocFailures++;
-        return -1;
-      }
-      cache.addSlab(pfn);
-      obj = cache.alloc();
+    const obj = cache.alloc();
+    return this.slabAllocated(
+      obj >= 0 ? obj : this.objectFromNewSlab(cache, yield* this.allocInternal(gfp, OWNER_SLAB)),
+    );
+  }
+
+  /** A new slab from page `pfn` (or a failure when it is -1), and its first object. */
+  private objectFromNewSlab(cache: KmemCache, pfn: number): number {
+    if (pfn < 0) {
+      cache.allocFailures++;
+      return -1;
     }
-    this.charge(this.costs.slabAlloc, CAT_MM);
+    cache.addSlab(pfn);
+    return cache.alloc();
+  }
+
+  /** Charges a successful kmem_cache_alloc. */
+  private slabAllocated(obj: number): number {
+    if (obj >= 0) this.charge(this.costs.slabAlloc, CAT_MM);
     return obj;
   }
 

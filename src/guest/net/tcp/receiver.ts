@@ -648,15 +648,20 @@ export class TcpReceiver {
     this.sackE[b] = e;
   }
 
+  /** Removes SACK block i, keeping the others in order. */
+  private sackDelete(i: number): void {
+    this.numSacks--;
+    for (let j = i; j < this.numSacks; j++) {
+      this.sackS[j] = this.sackS[j + 1]!;
+      this.sackE[j] = this.sackE[j + 1]!;
+    }
+  }
+
   /** tcp_sack_maybe_coalesce: merge blocks the first one now touches. */
   private sackMaybeCoalesce(): void {
     for (let i = 1; i < this.numSacks; ) {
       if (this.sackExtend(0, this.sackS[i]!, this.sackE[i]!)) {
-        this.numSacks--;
-        for (let j = i; j < this.numSacks; j++) {
-          this.sackS[j] = this.sackS[j + 1]!;
-          this.sackE[j] = this.sackE[j + 1]!;
-        }
+        this.sackDelete(i);
         continue;
       }
       i++;
@@ -671,11 +676,7 @@ export class TcpReceiver {
     }
     for (let i = 0; i < this.numSacks; ) {
       if (this.rcvNxt >= this.sackS[i]!) {
-        this.numSacks--;
-        for (let j = i; j < this.numSacks; j++) {
-          this.sackS[j] = this.sackS[j + 1]!;
-          this.sackE[j] = this.sackE[j + 1]!;
-        }
+        this.sackDelete(i);
         continue;
       }
       i++;
