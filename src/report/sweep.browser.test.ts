@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "vitest";
 import { CHROMIUM, hasChromium, openInChromium } from "./browser-testing.ts";
-import { renderSweepReport, sweepCharts } from "./sweep.ts";
+import { renderSweepReport, sweepCharts, sweepMaps } from "./sweep.ts";
 import { syntheticSweep } from "./sweep-fixtures.ts";
 import { writeReportAtomic } from "./write.ts";
 
@@ -37,6 +37,17 @@ test.skipIf(!hasChromium && !process.env.CI)("the sweep report renders in headle
       expect(box, charts[i]!.id).not.toBeNull();
       expect(box!.width).toBeGreaterThan(200);
       expect(box!.height).toBeGreaterThan(100);
+    }
+    const maps = sweepMaps(input);
+    expect(maps.length).toBeGreaterThan(0);
+    const mapFigures = page.locator("figure.map");
+    expect(await mapFigures.count()).toBe(maps.length);
+    for (let i = 0; i < maps.length; i++) {
+      const box = await mapFigures.nth(i).locator("svg").boundingBox();
+      expect(box, maps[i]!.id).not.toBeNull();
+      // Three driver panels side by side.
+      expect(box!.width).toBeGreaterThan(250);
+      expect(box!.height).toBeGreaterThan(60);
     }
     expect(await page.locator("table.points tbody tr").count()).toBe(18);
     expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(1200);

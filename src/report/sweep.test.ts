@@ -1,5 +1,13 @@
 import { describe, expect, test } from "vitest";
-import { renderSweepReport, plotAxes, pointStats, SWEEP_METRICS, sweepCharts } from "./sweep.ts";
+import {
+  MAP_METRICS,
+  plotAxes,
+  pointStats,
+  renderSweepReport,
+  SWEEP_METRICS,
+  sweepCharts,
+  sweepMaps,
+} from "./sweep.ts";
 import { syntheticGoodputBps, syntheticSweep } from "./sweep-fixtures.ts";
 import { sampleStats } from "./stats.ts";
 
@@ -90,5 +98,58 @@ describe("HTML", () => {
     expect(html).toContain("5ee0c0ffee5ee0c0");
     expect(html).toContain("not in Linux");
     expect(html).not.toMatch(/<script|<link|src="/);
+  });
+});
+
+describe("maps", () => {
+  interface MapRow {
+    x: string;
+    y: string;
+    driver: string;
+    panel: string;
+    mean: number;
+  }
+  const mapRows = (spec: unknown): MapRow[] => (spec as { data: { values: MapRow[] } }).data.values;
+
+  test("two parameters besides the driver give one map per metric: a panel per driver, a cell per point", () => {
+    const input = syntheticSweep([DRIVERS, MEMORY, HZ], [1, 2, 3]);
+    const maps = sweepMaps(input);
+    expect(maps.map((m) => m.metric)).toEqual(
+      SWEEP_METRICS.filter((m) => MAP_METRICS.includes(m.id)).map((m) => m.id),
+    );
+    const goodput = maps[0]!;
+    expect([goodput.x, goodput.y]).toEqual(["guest.memory", "guest.hz"]);
+    const rows = mapRows(goodput.spec);
+    expect(rows).toHaveLength(3 * 3 * 2);
+    const p = pointStats(input).find(
+      (q) =>
+        q.params["guest.driver.version"] === "patch1" &&
+        q.params["guest.memory"] === "256MiB" &&
+        q.params["guest.hz"] === "1000",
+    )!;
+    const cell = rows.find((r) => r.driver === "patch1" && r.x === "256MiB" && r.y === "1000")!;
+    expect(cell.mean).toBe(p.metrics.goodput!.mean);
+    const spec = goodput.spec as { facet: { column: { field: string }; row?: unknown } };
+    expect(spec.facet.column.field).toBe("driver");
+    expect(spec.facet.row).toBeUndefined();
+  });
+
+  test("a third parameter becomes panel rows; fewer than two parameters give no map", () => {
+    const THIRD = { path: "guest.minFreeKbytes", values: ["1024", "2048"] };
+    const maps = sweepMaps(syntheticSweep([DRIVERS, MEMORY, HZ, THIRD], [1]));
+    const spec = maps[0]!.spec as { facet: { row?: { field: string } } };
+    expect(spec.facet.row?.field).toBe("panel");
+    expect(new Set(mapRows(maps[0]!.spec).map((r) => r.panel))).toEqual(
+      new Set(["guest.minFreeKbytes=1024", "guest.minFreeKbytes=2048"]),
+    );
+    expect(sweepMaps(syntheticSweep([DRIVERS, MEMORY], [1]))).toEqual([]);
+  });
+
+  test("the HTML holds one figure per map before the line charts", async () => {
+    const input = syntheticSweep([DRIVERS, MEMORY, HZ], [1, 2]);
+    const html = await renderSweepReport(input);
+    expect(html.match(/<figure class="map"/g)).toHaveLength(sweepMaps(input).length);
+    expect(html.indexOf('<figure class="map"')).toBeLessThan(html.indexOf('<figure class="chart"'));
+    expect(html.match(/<svg/g)).toHaveLength(sweepCharts(input).length + sweepMaps(input).length);
   });
 });

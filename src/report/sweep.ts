@@ -247,6 +247,136 @@ export function sweepCharts(input: SweepReportInput): SweepChart[] {
   return charts;
 }
 
+// ---- Maps ----
+
+/** The metrics drawn as maps: where a driver collapses is read from these at a glance. */
+export const MAP_METRICS: readonly string[] = ["goodput", "stall", "host-drops", "atomic-fails"];
+
+export interface SweepMap {
+  id: string;
+  metric: string;
+  /** The two parameters on x and y; further parameters become rows of panels. */
+  x: string;
+  y: string;
+  spec: TopLevelSpec;
+}
+
+interface MapRow {
+  x: string;
+  y: string;
+  driver: string;
+  panel: string;
+  mean: number;
+  n: number;
+}
+
+function mapSpec(
+  xAxis: GridAxis,
+  yAxis: GridAxis,
+  rest: readonly GridAxis[],
+  metric: SweepMetric,
+  rows: readonly MapRow[],
+  drivers: readonly string[],
+): TopLevelSpec {
+  const max = Math.max(...rows.map((r) => r.mean));
+  // One colour scale for every panel, so equal colours mean equal values across drivers.
+  const color = {
+    field: "mean",
+    type: "quantitative",
+    title: metric.yTitle,
+    scale: { scheme: metric.id === "goodput" ? "viridis" : "orangered", domain: [0, max > 0 ? max : 1] },
+  };
+  const x = { field: "x", type: "ordinal", sort: xAxis.values, title: xAxis.path, axis: { labelAngle: 0 } };
+  const y = { field: "y", type: "ordinal", sort: [...yAxis.values].reverse(), title: yAxis.path };
+  const layer = [
+    {
+      mark: { type: "rect" },
+      encoding: {
+        x,
+        y,
+        color,
+        tooltip: [
+          { field: "driver" },
+          { field: "x", title: xAxis.path },
+          { field: "y", title: yAxis.path },
+          { field: "mean", format: ".4~g", title: metric.yTitle },
+          { field: "n", title: "seeds" },
+        ],
+      },
+    },
+    {
+      mark: { type: "text", fontSize: 10 },
+      encoding: {
+        x,
+        y,
+        text: { field: "mean", type: "quantitative", format: ".3~g" },
+        // Dark text on the light end of the scale, light text on the dark end.
+        color: {
+          condition: {
+            test: `datum.mean > ${(max > 0 ? max : 1) / 2}`,
+            value: metric.id === "goodput" ? "black" : "white",
+          },
+          value: metric.id === "goodput" ? "white" : "black",
+        },
+      },
+    },
+  ];
+  const facet: Record<string, unknown> = {
+    column: { field: "driver", type: "nominal", title: "driver", sort: drivers },
+  };
+  if (rest.length > 0)
+    facet.row = { field: "panel", type: "nominal", title: rest.map((a) => a.path).join(", ") };
+  return {
+    title: {
+      text: `${metric.title}: ${yAxis.path} against ${xAxis.path}, per driver`,
+      subtitle: "each cell the mean over seeds",
+      anchor: "start",
+    },
+    data: { values: rows },
+    facet,
+    spec: { width: 48 * xAxis.values.length, height: 30 * yAxis.values.length, layer },
+    config: { font: "sans-serif", background: "white", legend: { orient: "right" } },
+  } as TopLevelSpec;
+}
+
+/**
+ * Heatmaps for grids with two or more parameters besides the driver: the first two are x and y, the
+ * driver is the panel column and any further parameters the panel row, so each cell is one grid point.
+ */
+export function sweepMaps(input: SweepReportInput): SweepMap[] {
+  const axes = input.campaign.grid.filter((a) => a.path !== DRIVER_PATH);
+  if (axes.length < 2) return [];
+  const [xAxis, yAxis, ...rest] = axes as [GridAxis, GridAxis, ...GridAxis[]];
+  const points = pointStats(input).filter((p) => p.driver !== undefined);
+  const drivers = [...new Set(points.map((p) => p.driver!))];
+  const maps: SweepMap[] = [];
+  for (const metric of SWEEP_METRICS.filter((m) => MAP_METRICS.includes(m.id))) {
+    const rows: MapRow[] = points.flatMap((p) => {
+      const s = p.metrics[metric.id];
+      if (s === null || s === undefined) return [];
+      return [
+        {
+          x: p.params[xAxis.path]!,
+          y: p.params[yAxis.path]!,
+          driver: p.driver!,
+          panel: panelOf(p.params, rest),
+          mean: s.mean,
+          n: s.n,
+        },
+      ];
+    });
+    if (rows.length === 0) continue;
+    maps.push({
+      id: `map-${metric.id}`,
+      metric: metric.id,
+      x: xAxis.path,
+      y: yAxis.path,
+      spec: mapSpec(xAxis, yAxis, rest, metric, rows, drivers),
+    });
+  }
+  return maps;
+}
+
 // ---- HTML ----
 
 const CSS = `
@@ -263,7 +393,8 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .note { color: #555; font-size: .9em; }
 .charts { display: flex; flex-wrap: wrap; gap: 8px 24px; }
 figure.chart { margin: .6em 0; }
-figure.chart svg { display: block; max-width: 100%; height: auto; }
+figure.chart svg, figure.map svg { display: block; max-width: 100%; height: auto; }
+figure.map { margin: .6em 0; overflow-x: auto; }
 pre.error { white-space: pre-wrap; margin: 0; font-size: .85em; }
 `;
 
@@ -383,6 +514,18 @@ export async function renderSweepReport(input: SweepReportInput, title?: string)
               `<h3>against <code>${escapeHtml(axis)}</code></h3>\n<div class="charts">\n${figs.join("\n")}\n</div>`,
           )
           .join("\n");
+  const maps = sweepMaps(input);
+  const mapFigs: string[] = [];
+  for (const m of maps) {
+    const svg = await renderSvg(m.spec, `chart-${m.id}`);
+    mapFigs.push(`<figure class="map" data-map="${escapeHtml(m.id)}">\n${svg}\n</figure>`);
+  }
+  const mapHtml =
+    maps.length === 0
+      ? ""
+      : `<h2>Maps: where each driver collapses</h2>\n<p class="note">One panel per driver; x is <code>${escapeHtml(
+          maps[0]!.x,
+        )}</code>, y is <code>${escapeHtml(maps[0]!.y)}</code>; every cell is one grid point, its colour the mean over seeds on a scale shared by all drivers.</p>\n${mapFigs.join("\n")}`;
   const notInLinux = input.runs.some((r) => r.summary?.driverNotInLinux === true);
   const footnote = notInLinux
     ? `<p class="note">${escapeHtml(`${NOT_IN_LINUX_MARK} ${NOT_IN_LINUX_NOTE}`)}</p>`
@@ -403,6 +546,7 @@ export async function renderSweepReport(input: SweepReportInput, title?: string)
 <main>
 <h1>${escapeHtml(heading)}</h1>
 ${intro}
+${mapHtml}
 <h2>Metrics against each swept parameter</h2>
 ${chartHtml}
 ${pointsSection(input, points)}
