@@ -4,7 +4,10 @@
  * Rng, not a model of anything.
  */
 
+import { CAT_COUNT, CAT_DRIVER, CAT_RECLAIM, CAT_TCP } from "../guest/sched/costs.ts";
+import { CLOSEUP_STEP_NS, CloseupRecorder } from "../run/closeup.ts";
 import {
+  type Closeup,
   type CompareResult,
   emptySeries,
   type FlowSummary,
@@ -98,6 +101,7 @@ function syntheticRun(
   const guest: RunSummary["guest"] = { rxPackets: 1_000_000 + rng.int(1000) };
   if (o.withTryFillOom) guest.tryFillOom = { GFP_ATOMIC: Math.round(atomicFails / 10) };
   const stallLongestMs = health > 0.3 ? 200 + Math.round(600 * health * rng.uniform()) : 0;
+  const closeup = stallLongestMs > 0 ? syntheticCloseup(rng, 3_000_000_000, stallLongestMs * 1e6) : null;
   return {
     scenario,
     driver,
@@ -122,9 +126,40 @@ function syntheticRun(
     },
     refillRunTimes,
     series,
+    closeup,
     scenarioConfig: { name: scenario, guest: { driver: { version: driver }, ringSize: 256 }, seed },
     scenarioHash: `${scenario}-${driver}`,
   };
+}
+
+/**
+ * A stall at `start` lasting `length` ns, recorded by the real CloseupRecorder from a made-up system:
+ * the ring drains before the stall, free pages sit at the GFP_ATOMIC floor, refill_work runs every
+ * 500 ms, softirq time stops while nothing arrives.
+ */
+function syntheticCloseup(rng: Rng, start: number, length: number): Closeup {
+  let now = 0;
+  let rx = 0;
+  const busy = new Float64Array(CAT_COUNT);
+  const inStall = () => now >= start && now < start + length;
+  const rec = new CloseupRecorder({
+    viNum: () => (inStall() ? 0 : Math.max(0, Math.round(((start - now) / 1e6) * 2))),
+    freePages: () => Math.round(WMARK_MIN * (inStall() ? 0.37 : 0.5 + 0.3 * rng.uniform())),
+    hostQueue: () => (inStall() ? Math.min(1001, Math.round((now - start) / 1e5)) : 0),
+    rxPackets: () => rx,
+    busyByCategory: () => busy,
+    vcpus: 1,
+  });
+  const refills: number[] = [];
+  for (let r = start + 100_000_000; r < start + length; r += 500_000_000) refills.push(r);
+  for (now = start - 400_000_000; now <= start + length + 400_000_000; now += CLOSEUP_STEP_NS) {
+    if (!inStall()) rx += 80 + rng.int(20);
+    busy[CAT_DRIVER]! += inStall() ? 0 : 2e5;
+    busy[CAT_TCP]! += inStall() ? 0 : 3e5;
+    busy[CAT_RECLAIM]! += 1e5 * rng.uniform();
+    rec.sample(now);
+  }
+  return rec.extract(start, start + length, refills);
 }
 
 /** A deterministic CompareResult: every driver × every seed. */

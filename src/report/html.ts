@@ -4,7 +4,7 @@
  */
 
 import type { CompareResult, RunSummary } from "../run/types.ts";
-import { type RenderedChart, renderCompareCharts } from "./charts.ts";
+import { type EmptyChart, type RenderedChart, renderCompareCharts } from "./charts.ts";
 import {
   driverLabel,
   formatNumber,
@@ -74,9 +74,11 @@ function summarySection(c: CompareResult): string {
   return `<h2>Summary</h2>\n${table}\n${notes}`;
 }
 
-function chartsSection(charts: readonly RenderedChart[]): string {
-  const figures = charts.map(
-    (ch) => `<figure class="chart" id="chart-${escapeHtml(ch.id)}" data-chart="${escapeHtml(ch.id)}">
+function chartsSection(charts: readonly (RenderedChart | EmptyChart)[]): string {
+  const figures = charts.map((ch) =>
+    "empty" in ch
+      ? `<p class="note empty-chart" data-chart="${escapeHtml(ch.id)}"><strong>${escapeHtml(ch.title)}:</strong> ${escapeHtml(ch.empty)}</p>`
+      : `<figure class="chart" id="chart-${escapeHtml(ch.id)}" data-chart="${escapeHtml(ch.id)}">
 ${ch.svg}
 <figcaption>${escapeHtml(ch.caption)}</figcaption>
 </figure>`,

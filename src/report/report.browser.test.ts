@@ -27,7 +27,11 @@ test.skipIf(!hasChromium && !process.env.CI)("the report renders in headless Chr
     expect(await page.title()).toContain(c.scenario);
     expect(await page.locator("table.summary tbody tr").count()).toBe(c.drivers.length);
 
-    const expected = compareCharts(c).map((ch) => ch.id);
+    const all = compareCharts(c);
+    const expected = all.filter((ch) => !("empty" in ch)).map((ch) => ch.id);
+    // The close-up of the first stall and the small multiples are drawn, not replaced by a sentence.
+    expect(expected).toContain("first-stall");
+    expect(await page.locator("p.empty-chart").count()).toBe(all.length - expected.length);
     const charts = page.locator("figure.chart");
     expect(await charts.count()).toBe(expected.length);
     expect(await page.locator("svg").count()).toBe(expected.length);
@@ -39,6 +43,11 @@ test.skipIf(!hasChromium && !process.env.CI)("the report renders in headless Chr
       expect(box!.width).toBeGreaterThan(100);
       expect(box!.height).toBeGreaterThan(50);
     }
+    // One panel per driver: the goodput multiples are taller than a single chart.
+    const goodput = await page.locator('figure[data-chart="goodput"] svg').boundingBox();
+    expect(goodput!.height).toBeGreaterThan(c.drivers.length * 60);
+    const closeup = await page.locator('figure[data-chart="first-stall"] svg').boundingBox();
+    expect(closeup!.height).toBeGreaterThan(4 * 80);
 
     // Nothing wider than the window (tables scroll inside their own box).
     expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(1200);

@@ -8,12 +8,12 @@ import { PRESET_NAMES } from "../scenario/presets.ts";
 import { run } from "./run.ts";
 
 const PINNED: Record<string, string> = {
-  "seed-torrent": "c2254a2200433aba",
-  "seed-torrent-mergeable": "1bd545edfb1d21b2",
-  "seed-torrent-big": "6f1b55350f08999b",
-  "iperf-lowmem": "6eba51c5a51ed661",
-  "probe-under-pressure": "3b49670454a2178c",
-  outage: "a7804561c577ea4f",
+  "seed-torrent": "5482300fbaddec75",
+  "seed-torrent-mergeable": "0ee153c26268b132",
+  "seed-torrent-big": "913896a048a87141",
+  "iperf-lowmem": "f013cd0f832a675a",
+  "probe-under-pressure": "2acd100ba7289b73",
+  outage: "4744c5cff0127f13",
 };
 
 describe("preset fingerprints", () => {

@@ -10,7 +10,15 @@ import { gfpName } from "../guest/mm/gfp.ts";
 import { applyOverrides } from "../scenario/overrides.ts";
 import { parseScenario, readScenario, scenarioHash } from "../scenario/load.ts";
 import type { Scenario } from "../scenario/schema.ts";
-import { type CompareResult, emptySeries, type FlowSummary, type RunSummary, type Series } from "./types.ts";
+import { CLOSEUP_MARGIN_NS, CLOSEUP_STEP_NS, CloseupRecorder } from "./closeup.ts";
+import {
+  type Closeup,
+  type CompareResult,
+  emptySeries,
+  type FlowSummary,
+  type RunSummary,
+  type Series,
+} from "./types.ts";
 import { System, type SystemOptions } from "./system.ts";
 
 /** A preset name or file path, or an already-read raw scenario object. */
@@ -54,6 +62,30 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunSummary {
     if (sim.now + s.sampleInterval <= s.duration) sim.after(s.sampleInterval, evSample);
   });
   sim.at(s.sampleInterval, evSample);
+  const closeup = new CloseupRecorder({
+    viNum: () => sys.driver.num,
+    freePages: () => sys.mm.nrFree,
+    hostQueue: () => sys.host.tap.queued + sys.host.tap.qdiscQueued,
+    rxPackets: () => sys.driver.stats.rxPackets,
+    busyByCategory: () => sys.k.busyByCategory(),
+    vcpus: s.guest.vcpus,
+  });
+  let closeupResult: Closeup | null = null;
+  const stallDone = () => sys.stalls.firstEnd >= 0 && sim.now >= sys.stalls.firstEnd + CLOSEUP_MARGIN_NS;
+  const evCloseup = sim.register("run.closeup_sample", () => {
+    closeup.sample(sim.now);
+    if (stallDone()) {
+      closeupResult = closeup.extract(
+        sys.stalls.firstStart,
+        sys.stalls.firstEnd,
+        sys.driver.stats.refillRunTimes,
+      );
+    } else if (sim.now + CLOSEUP_STEP_NS <= s.duration) {
+      sim.after(CLOSEUP_STEP_NS, evCloseup);
+    }
+  });
+  // Samples start a margin before the warm-up ends: stalls are counted only after it.
+  sim.at(Math.max(s.warmup - CLOSEUP_MARGIN_NS, CLOSEUP_STEP_NS), evCloseup);
   const step = Math.max(Math.floor(s.duration / 100), 1);
   for (let t = 0; t < s.duration; ) {
     t = Math.min(t + step, s.duration);
@@ -61,8 +93,16 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunSummary {
     opts.onProgress?.(t, s.duration);
   }
   sys.stalls.close(s.duration);
+  // A stall that ran to the end of the run (or ended within the margin of it).
+  if (closeupResult === null && sys.stalls.firstEnd >= 0) {
+    closeupResult = closeup.extract(
+      sys.stalls.firstStart,
+      sys.stalls.firstEnd,
+      sys.driver.stats.refillRunTimes,
+    );
+  }
   const wallMs = performance.now() - wallStart;
-  return summarise(sys, series, wallMs);
+  return summarise(sys, series, wallMs, closeupResult);
 }
 
 /** resolveScenario + runScenario. */
@@ -143,7 +183,7 @@ function median(xs: readonly number[]): number {
   return a.length % 2 === 1 ? a[m]! : (a[m - 1]! + a[m]!) / 2;
 }
 
-function summarise(sys: System, series: Series, wallMs: number): RunSummary {
+function summarise(sys: System, series: Series, wallMs: number, closeup: Closeup | null): RunSummary {
   const s = sys.scenario;
   const sim = sys.sim;
   const measured = s.duration - s.warmup;
@@ -269,6 +309,7 @@ function summarise(sys: System, series: Series, wallMs: number): RunSummary {
     },
     refillRunTimes: [...runTimes],
     series,
+    closeup,
     scenarioConfig: s,
     scenarioHash: scenarioHash(s),
   };

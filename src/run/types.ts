@@ -70,6 +70,25 @@ export function emptySeries(): Series {
   };
 }
 
+/**
+ * The first stall at millisecond resolution (src/run/closeup.ts): times in ns since the start of the
+ * run; rxPackets per step; cpu[category] the share of the vCPUs' time booked in each cpuBinNs bin.
+ */
+export interface Closeup {
+  stallStartNs: number;
+  stallEndNs: number;
+  stepNs: number;
+  t: number[];
+  viNum: number[];
+  freePages: number[];
+  hostQueue: number[];
+  rxPackets: number[];
+  refillRunTimes: number[];
+  cpuBinNs: number;
+  cpuT: number[];
+  cpu: Record<string, number[]>;
+}
+
 export interface RunSummary {
   scenario: string;
   driver: string;
@@ -93,6 +112,8 @@ export interface RunSummary {
   /** refill_work start times, ns (for plots and spacing statistics). */
   refillRunTimes: number[];
   series: Series;
+  /** The first stall after warm-up at 1 ms resolution; null when nothing stalled. */
+  closeup: Closeup | null;
   /** The resolved scenario the run used (for reports and reproduction). */
   scenarioConfig: unknown;
   scenarioHash: string;

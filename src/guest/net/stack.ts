@@ -26,6 +26,9 @@ export class StallTracker {
   count = 0;
   totalNs = 0;
   longestNs = 0;
+  /** The first stall's start and end (-1 until one has closed), for the report's close-up. */
+  firstStart: Ns = -1;
+  firstEnd: Ns = -1;
   private last: Ns;
   constructor(
     private readonly threshold: Ns,
@@ -44,6 +47,10 @@ export class StallTracker {
     const start = Math.max(this.last, this.from);
     const gap = now - start;
     if (gap >= this.threshold) {
+      if (this.count === 0) {
+        this.firstStart = start;
+        this.firstEnd = now;
+      }
       this.count++;
       this.totalNs += gap;
       if (gap > this.longestNs) this.longestNs = gap;
