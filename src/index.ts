@@ -14,3 +14,8 @@ export {
   writeReportAtomic,
 } from "./report/index.ts";
 export { driverNames } from "./guest/net/virtio_net/versions/index.ts";
+export { DEFAULT_TRACE_EVENTS, trace, traceRecords, traceToString } from "./run/trace.ts";
+export type { TraceFormat, TraceOptions } from "./run/trace.ts";
+export { selectTracepoints, TRACEPOINTS, tracepointName } from "./sim/trace.ts";
+export type { TraceRecord } from "./sim/trace.ts";
+export { checkChromeTrace, formatTraceLine } from "./report/trace-format.ts";

@@ -15,9 +15,12 @@ import {
 } from "../report/index.ts";
 import { compareParallel } from "../run/compare-pool.ts";
 import { compare, resolveScenario, run } from "../run/run.ts";
+import { traceToString } from "../run/trace.ts";
+import type { RunSummary } from "../run/types.ts";
 import { jsonSchema } from "../scenario/load.ts";
 import { listPresets } from "../scenario/presets.ts";
 import { registerSweepCommands } from "./sweep-commands.ts";
+import { registerTraceCommand } from "./trace-command.ts";
 
 /** The drivers the headline comparison runs: the kernel's versions and the best policy of ours (not in Linux). */
 export const DEFAULT_DRIVERS = ["v3.2", "patch1", "rfc-v1", "mainline", "adaptive-retry"];
@@ -29,6 +32,7 @@ export const DEFAULT_DRIVERS = ["v3.2", "patch1", "rfc-v1", "mainline", "adaptiv
 export const HEADLINE_PRESETS = ["seed-torrent", "probe-under-pressure"];
 
 interface RunCliOptions {
+  trace?: string;
   driver?: string;
   seed?: number;
   duration?: string;
@@ -149,7 +153,7 @@ export const EXIT_MODEL = 1;
 export const EXIT_USAGE = 2;
 
 /** Errors that mean "the user asked for something invalid" (exit 2). */
-const USAGE_ERRORS = new Set(["BenchError", "ScenarioError", "UsageError"]);
+const USAGE_ERRORS = new Set(["BenchError", "ScenarioError", "UsageError", "TraceSelectorError"]);
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -196,9 +200,23 @@ export function buildProgram(io: Io): Command {
     .option("--set <path=value>", "override a scenario field (repeatable)", collect, [])
     .option("--out <dir>", "also write summary.json and report.html into this directory")
     .option("--json", "print one JSON object on stdout")
+    .option(
+      "--trace <file>",
+      "also record the default tracepoints (Perfetto JSON if the file ends in .json, else trace-cmd text)",
+    )
     .action(async (scenario: string, o: RunCliOptions) => {
       const bar = progressBar(io, "run");
-      const r = run(scenario, { ...runOpts(o), onProgress: (d, t) => bar?.update(d / t) });
+      const onProgress = (d: number, t: number) => bar?.update(d / t);
+      let r: RunSummary;
+      if (o.trace === undefined) r = run(scenario, { ...runOpts(o), onProgress });
+      else {
+        const t = traceToString(scenario, o.trace.endsWith(".json") ? "perfetto" : "text", {
+          ...runOpts(o),
+          onProgress,
+        });
+        await writeFileAtomic(o.trace, t.text);
+        r = t.summary;
+      }
       bar?.stop();
       if (o.out !== undefined) {
         await writeFileAtomic(join(o.out, "summary.json"), `${JSON.stringify(r, null, 2)}\n`);
@@ -278,6 +296,7 @@ export function buildProgram(io: Io): Command {
     });
 
   registerSweepCommands(program, io);
+  registerTraceCommand(program, io);
   return program;
 }
 

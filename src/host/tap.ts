@@ -10,6 +10,8 @@
  * - tun_do_read (vhost's recvmsg) calls netif_wake_queue, which lets the qdisc drain again.
  */
 
+import { TP_TUN_DROP, TP_TUN_QUEUE_STOP, type Tracer } from "../sim/trace.ts";
+
 export interface TapOptions {
   /** dev->tx_queue_len = TUN_READQ_SIZE (include/linux/if_tun.h). */
   txQueueLen: number;
@@ -66,6 +68,8 @@ export class TapDevice {
   qdiscDrops = 0;
   maxSockQueue = 0;
   maxQdisc = 0;
+  /** The run's tracer (tun: tracepoints); none in unit tests that build a tap alone. */
+  trace: Tracer | null = null;
 
   constructor(
     readonly opts: TapOptions,
@@ -90,6 +94,7 @@ export class TapDevice {
     if (this.stopped || this.qdisc.length > 0) {
       if (this.qdisc.length >= this.opts.qdiscLimit) {
         this.qdiscDrops++;
+        this.traceDrop("qdisc_drop");
         this.drop(pkt);
         return;
       }
@@ -104,16 +109,36 @@ export class TapDevice {
     if (this.sock.length >= this.opts.txQueueLen) {
       if (this.opts.oneQueue) {
         this.txDropped++;
+        this.traceDrop("one_queue");
         this.drop(pkt);
         return;
       }
       this.stopped = true;
       this.txFifoErrors++;
+      const tr = this.trace;
+      if (tr !== null && tr.on[TP_TUN_QUEUE_STOP] !== 0)
+        tr.emitHost(
+          TP_TUN_QUEUE_STOP,
+          "tun",
+          2,
+          `queued=${this.sock.length} tx_fifo_errors=${this.txFifoErrors}`,
+        );
     }
     this.sock.push(pkt);
     this.txPackets++;
     if (this.sock.length > this.maxSockQueue) this.maxSockQueue = this.sock.length;
     if (this.sock.length === 1) this.dataReady();
+  }
+
+  private traceDrop(where: string): void {
+    const tr = this.trace;
+    if (tr !== null && tr.on[TP_TUN_DROP] !== 0)
+      tr.emitHost(
+        TP_TUN_DROP,
+        "tun",
+        2,
+        `reason=${where} queued=${this.sock.length} qdisc=${this.qdisc.length}`,
+      );
   }
 
   /** peek_head_len: the next packet vhost would read, or -1. */

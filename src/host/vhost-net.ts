@@ -14,6 +14,7 @@ import { ModelError, type Simulator } from "../sim/simulator.ts";
 import type { Ns } from "../sim/time.ts";
 import { VIRTIO_NET_HDR_LEN, VIRTIO_NET_HDR_MRG_RXBUF_LEN, type VirtqueueDevice } from "../virtio/device.ts";
 import { DEFAULT_TAP, TapDevice, type TapOptions } from "./tap.ts";
+import { TP_VHOST_NO_BUFFER, TP_VHOST_SIGNAL } from "../sim/trace.ts";
 
 /** VHOST_NET_WEIGHT (drivers/vhost/net.c): bytes per handle_rx pass before requeueing. */
 export const VHOST_NET_WEIGHT = 0x80000;
@@ -90,6 +91,7 @@ export class VhostNetRx {
       (p) => packets.free(p),
       () => this.wake(),
     );
+    this.tap.trace = sim.trace;
     this.evHandleRx = sim.register("vhost.handle_rx", () => this.handleRx());
     this.evSignal = sim.register("vhost.publish_and_signal", () => this.publishAndSignal());
   }
@@ -149,6 +151,14 @@ export class VhostNetRx {
         // Nothing new? Wait for eventfd to tell us they refilled.
         this.noRxAvailBuffer++;
         this.waitingForKick = true;
+        const tr = this.sim.trace;
+        if (tr.on[TP_VHOST_NO_BUFFER] !== 0)
+          tr.emitHost(
+            TP_VHOST_NO_BUFFER,
+            "vhost-net",
+            1,
+            `tap_queued=${tap.queued} qdisc_queued=${tap.qdiscQueued}`,
+          );
         break;
       }
       tap.read();
@@ -184,6 +194,9 @@ export class VhostNetRx {
     this.dev.publishUsed();
     if (this.dev.needsNotification() && this.irq !== null) {
       this.interruptsInjected++;
+      const tr = this.sim.trace;
+      if (tr.on[TP_VHOST_SIGNAL] !== 0)
+        tr.emitHost(TP_VHOST_SIGNAL, "vhost-net", 1, `irqs=${this.interruptsInjected}`);
       this.irq.interrupt();
     }
   }

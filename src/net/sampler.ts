@@ -24,7 +24,7 @@ export class PeriodicSampler {
     }
     this.times = new Float64Array(capacity);
     this.values = probes.map(() => new Float64Array(capacity));
-    this.event = sim.register(name, () => this.tick());
+    this.event = sim.register(name, () => this.tick(), { observer: true });
   }
 
   /** Takes the first sample at `at`, then every interval. */

@@ -36,6 +36,7 @@
  */
 import type { Simulator } from "../sim/simulator.ts";
 import { Jiffies, type Ns } from "../sim/time.ts";
+import { TP_TCP_PROBE, TP_TCP_RETRANSMIT_SKB } from "../sim/trace.ts";
 import type { PacketSink } from "./link.ts";
 import { HEADER_BYTES, PKT_ACK, PKT_DATA, type PacketPool, TCP_NUM_SACKS } from "./packet.ts";
 import {
@@ -375,6 +376,15 @@ export class TcpSender implements PacketSink, CongestionSock {
     if (this.startedAt < 0) return;
     this.tcpAck(ack, wnd, tsEcr, this.sack ? n : 0);
     this.pushPendingFrames();
+    const tr = this.sim.trace;
+    // tcp:tcp_probe (include/trace/events/tcp.h, 4.16+; 3.2 had the tcp_probe module with these fields).
+    if (tr.on[TP_TCP_PROBE] !== 0)
+      tr.emitHost(
+        TP_TCP_PROBE,
+        `peer-${this.flow}`,
+        10_000 + this.flow,
+        `flow=${this.flow} snd_nxt=${this.sndNxt} snd_una=${this.sndUna} snd_cwnd=${this.cwnd} ssthresh=${this.ssthresh} snd_wnd=${this.sndWnd} srtt=${Math.round(this.srttNs / 1000)}`,
+      );
     if (this.una >= this.totalSegs && this.completedAt < 0) {
       this.completedAt = this.sim.now;
       this.clearXmitTimer();
@@ -868,6 +878,14 @@ export class TcpSender implements PacketSink, CongestionSock {
     this.retransOut++;
     this.rtxSndNxt[i] = this.sndNxt;
     this.counters.retransSegs++;
+    const tr = this.sim.trace;
+    if (tr.on[TP_TCP_RETRANSMIT_SKB] !== 0)
+      tr.emitHost(
+        TP_TCP_RETRANSMIT_SKB,
+        `peer-${this.flow}`,
+        10_000 + this.flow,
+        `flow=${this.flow} seq=${s * this.mss} state=${this.state} cwnd=${this.cwnd}`,
+      );
     this.transmit(s);
     return true;
   }

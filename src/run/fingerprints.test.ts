@@ -8,12 +8,12 @@ import { PRESET_NAMES } from "../scenario/presets.ts";
 import { run } from "./run.ts";
 
 const PINNED: Record<string, string> = {
-  "seed-torrent": "5482300fbaddec75",
-  "seed-torrent-mergeable": "0ee153c26268b132",
-  "seed-torrent-big": "913896a048a87141",
-  "iperf-lowmem": "f013cd0f832a675a",
-  "probe-under-pressure": "2acd100ba7289b73",
-  outage: "4744c5cff0127f13",
+  "seed-torrent": "804ecf649df90441",
+  "seed-torrent-mergeable": "43ee151a73fe86f1",
+  "seed-torrent-big": "ecec7dbd27956d43",
+  "iperf-lowmem": "b2422c063bcc35c1",
+  "probe-under-pressure": "289893c0c8cfe22a",
+  outage: "e3755605cc523c66",
 };
 
 describe("preset fingerprints", () => {

@@ -20,6 +20,7 @@ import {
   type Series,
 } from "./types.ts";
 import { System, type SystemOptions } from "./system.ts";
+import { startTrace, type TraceSetup } from "./trace-setup.ts";
 
 /** A preset name or file path, or an already-read raw scenario object. */
 export type ScenarioSource = string | { raw: unknown; origin?: string };
@@ -37,6 +38,8 @@ export interface ResolveOptions {
 export interface RunOptions extends ResolveOptions, SystemOptions {
   /** Called about every simulated 1 % of the run with (simulated ns done, total). */
   onProgress?: (doneNs: number, totalNs: number) => void;
+  /** Tracepoints to record (src/run/trace.ts builds this). */
+  trace?: TraceSetup;
 }
 
 /** Reads and validates a scenario with the run's overrides; throws ScenarioError on bad input. */
@@ -55,12 +58,17 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunSummary {
   const wallStart = performance.now();
   const sys = new System(s, opts);
   const sim = sys.sim;
+  if (opts.trace !== undefined) startTrace(sys, opts.trace);
   const series = emptySeries();
   const sampler = new Sampler(sys, series);
-  const evSample = sim.register("run.sample", () => {
-    sampler.sample();
-    if (sim.now + s.sampleInterval <= s.duration) sim.after(s.sampleInterval, evSample);
-  });
+  const evSample = sim.register(
+    "run.sample",
+    () => {
+      sampler.sample();
+      if (sim.now + s.sampleInterval <= s.duration) sim.after(s.sampleInterval, evSample);
+    },
+    { observer: true },
+  );
   sim.at(s.sampleInterval, evSample);
   const closeup = new CloseupRecorder({
     viNum: () => sys.driver.num,
@@ -72,18 +80,22 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunSummary {
   });
   let closeupResult: Closeup | null = null;
   const stallDone = () => sys.stalls.firstEnd >= 0 && sim.now >= sys.stalls.firstEnd + CLOSEUP_MARGIN_NS;
-  const evCloseup = sim.register("run.closeup_sample", () => {
-    closeup.sample(sim.now);
-    if (stallDone()) {
-      closeupResult = closeup.extract(
-        sys.stalls.firstStart,
-        sys.stalls.firstEnd,
-        sys.driver.stats.refillRunTimes,
-      );
-    } else if (sim.now + CLOSEUP_STEP_NS <= s.duration) {
-      sim.after(CLOSEUP_STEP_NS, evCloseup);
-    }
-  });
+  const evCloseup = sim.register(
+    "run.closeup_sample",
+    () => {
+      closeup.sample(sim.now);
+      if (stallDone()) {
+        closeupResult = closeup.extract(
+          sys.stalls.firstStart,
+          sys.stalls.firstEnd,
+          sys.driver.stats.refillRunTimes,
+        );
+      } else if (sim.now + CLOSEUP_STEP_NS <= s.duration) {
+        sim.after(CLOSEUP_STEP_NS, evCloseup);
+      }
+    },
+    { observer: true },
+  );
   // Samples start a margin before the warm-up ends: stalls are counted only after it.
   sim.at(Math.max(s.warmup - CLOSEUP_MARGIN_NS, CLOSEUP_STEP_NS), evCloseup);
   const step = Math.max(Math.floor(s.duration / 100), 1);

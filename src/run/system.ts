@@ -27,6 +27,7 @@ import {
 } from "../guest/net/mm-port.ts";
 import { SkbPool } from "../guest/net/skb.ts";
 import { GuestStack, StallTracker } from "../guest/net/stack.ts";
+import { installTraceContext } from "../guest/sched/trace-context.ts";
 import { TcpReceiver } from "../guest/net/tcp/receiver.ts";
 import { BIG_SG, type DriverCosts } from "../guest/net/virtio_net/constants.ts";
 import { createDriver, isDriverNotInLinux } from "../guest/net/virtio_net/versions/index.ts";
@@ -136,6 +137,7 @@ export class System {
       costs: { irq: c.irq, contextSwitch: c.contextSwitch },
     });
     this.k = k;
+    installTraceContext(k);
     this.napi = new NapiSubsystem(k);
     this.wq = new Workqueues(k);
     const mm = new Mm(k, {

@@ -329,3 +329,49 @@ describe("Simulator permuteTies", () => {
     expect(orders.size).toBeGreaterThan(10);
   });
 });
+
+describe("observers", () => {
+  it("an observer's events run and count but leave the fingerprint as without them", () => {
+    const build = (withObserver: boolean) => {
+      const sim = new Simulator({ seed: 1 });
+      const seen: number[] = [];
+      const ev = sim.register("model", (a) => {
+        seen.push(a);
+        if (a < 50) sim.after(7, ev, a + 1);
+      });
+      sim.at(0, ev, 0);
+      let observed = 0;
+      if (withObserver) {
+        const obs = sim.register(
+          "sampler",
+          () => {
+            observed++;
+            if (sim.now < 300) sim.after(5, obs);
+          },
+          { observer: true },
+        );
+        sim.at(0, obs);
+      }
+      sim.run(1000);
+      return { fp: sim.fingerprint.digest(), events: sim.events, seen, observed };
+    };
+    const plain = build(false);
+    const observed = build(true);
+    expect(observed.observed).toBeGreaterThan(50);
+    expect(observed.events).toBe(plain.events + observed.observed);
+    expect(observed.seen).toEqual(plain.seen);
+    expect(observed.fp).toBe(plain.fp);
+    // The same handler registered as part of the model does change it.
+    const sim = new Simulator({ seed: 1 });
+    const ev = sim.register("model", (a) => {
+      if (a < 50) sim.after(7, ev, a + 1);
+    });
+    sim.at(0, ev, 0);
+    const other = sim.register("sampler", () => {
+      if (sim.now < 300) sim.after(5, other);
+    });
+    sim.at(0, other);
+    sim.run(1000);
+    expect(sim.fingerprint.digest()).not.toBe(plain.fp);
+  });
+});

@@ -9,6 +9,7 @@ import { EventQueue } from "./event-queue.ts";
 import { Fingerprint } from "./fingerprint.ts";
 import { Rng } from "./rng.ts";
 import { checkTime, type Ns } from "./time.ts";
+import { Tracer } from "./trace.ts";
 
 export type Handler = (a: number, b: number) => void;
 
@@ -31,8 +32,12 @@ export class Simulator {
   readonly seed: number;
   readonly queue: EventQueue;
   readonly fingerprint = new Fingerprint();
+  /** Tracepoints (off unless a trace is started). */
+  readonly trace: Tracer = new Tracer(this);
   private handlers: Handler[] = [];
   private handlerNames: string[] = [];
+  /** Per event type: 1 for observers (samplers), whose events the fingerprint leaves out. */
+  private observer = new Uint8Array(64);
   /** Events executed so far. */
   events = 0;
   /** Called after every event when set (invariant checkers in tests; costs one branch otherwise). */
@@ -60,11 +65,22 @@ export class Simulator {
     return this.queue.now;
   }
 
-  /** Registers a handler; the returned integer is the event type to schedule. */
-  register(name: string, fn: Handler): number {
+  /**
+   * Registers a handler; the returned integer is the event type to schedule. An observer only reads
+   * the model (samplers, the stall close-up, trace counters): its events are executed and counted but
+   * left out of the fingerprint, so what is observed does not change a run's identity.
+   */
+  register(name: string, fn: Handler, opts?: { observer?: boolean }): number {
+    const type = this.handlers.length;
     this.handlers.push(fn);
     this.handlerNames.push(name);
-    return this.handlers.length - 1;
+    if (type >= this.observer.length) {
+      const grown = new Uint8Array(this.observer.length * 2);
+      grown.set(this.observer);
+      this.observer = grown;
+    }
+    this.observer[type] = opts?.observer === true ? 1 : 0;
+    return type;
   }
 
   handlerName(type: number): string {
@@ -168,13 +184,14 @@ export class Simulator {
     const q = this.queue;
     const fp = this.fingerprint;
     const handlers = this.handlers;
+    const observer = this.observer;
     const start = this.events;
     this.stopped = false;
     while (!this.stopped && q.popUntil(until)) {
       const type = q.lastType;
       const a = q.lastA;
       const b = q.lastB;
-      fp.mixEvent(q.now, type, a, b);
+      if (observer[type] === 0) fp.mixEvent(q.now, type, a, b);
       this.events++;
       handlers[type]!(a, b);
       if (this.afterEvent !== null) this.afterEvent();

@@ -11,6 +11,7 @@ import { CAT_TCP } from "../sched/costs.ts";
 import type { Kernel } from "../sched/kernel.ts";
 import type { SkbPool } from "./skb.ts";
 import type { SkbReleaser, TcpReceiver } from "./tcp/receiver.ts";
+import { TP_KFREE_SKB, TP_NETIF_RECEIVE_SKB } from "../../sim/trace.ts";
 
 export interface StackCosts {
   /** tcp_v4_rcv → tcp_rcv_established per segment. */
@@ -82,9 +83,18 @@ export class GuestStack implements SkbReleaser {
     k.charge(this.costs.tcpRx, CAT_TCP);
     this.segmentsIn++;
     const pkt = this.skbs.pkt[skb]!;
+    const tr = k.sim.trace;
+    if (tr.on[TP_NETIF_RECEIVE_SKB] !== 0)
+      tr.emit(
+        TP_NETIF_RECEIVE_SKB,
+        `dev=eth0 skbaddr=skb${skb} len=${this.skbs.len[skb]} flow=${this.packets.flow[pkt]}`,
+      );
     const rx = this.receivers[this.packets.flow[pkt]!];
     if (rx === undefined) {
       this.noSocket++;
+      // kfree_skb (a drop; skbs the socket has read are consume_skb, which this tracepoint skips).
+      if (tr.on[TP_KFREE_SKB] !== 0)
+        tr.emit(TP_KFREE_SKB, `skbaddr=skb${skb} protocol=2048 location=netif_receive_skb`);
       this.packets.free(pkt);
       this.freeSkb(skb);
       return;

@@ -5,6 +5,7 @@
 import type { Ns } from "../../sim/time.ts";
 import { ModelError } from "../../sim/simulator.ts";
 import type { Cpu, Kernel, KernelCode } from "./kernel.ts";
+import { TP_NAPI_DISABLE, TP_NAPI_ENABLE, TP_NAPI_POLL } from "../../sim/trace.ts";
 
 /** NET_RX_SOFTIRQ (include/linux/interrupt.h). */
 export const NET_RX_SOFTIRQ = 3;
@@ -88,6 +89,9 @@ export class NapiSubsystem {
   *disableNapi(n: Napi): KernelCode {
     const k = this.k;
     n.disable = true;
+    const tr = k.sim.trace;
+    if (tr.on[TP_NAPI_DISABLE] !== 0)
+      tr.emit(TP_NAPI_DISABLE, `napi=${n.name} state=${n.sched ? "wait" : "idle"}`);
     while (n.sched) yield k.sleepJiffies(k.jiffies.msecsToJiffies(1) + 1);
     n.sched = true;
     n.disable = false;
@@ -98,6 +102,11 @@ export class NapiSubsystem {
   enable(n: Napi): void {
     if (!n.sched) throw new ModelError(`napi_enable(${n.name}) without a prior napi_disable`);
     n.sched = false;
+    const tr = this.k.sim.trace;
+    if (tr.on[TP_NAPI_ENABLE] !== 0) {
+      const ms = n.disabledSince >= 0 ? ((this.k.now - n.disabledSince) / 1e6).toFixed(3) : "0";
+      tr.emit(TP_NAPI_ENABLE, `napi=${n.name} disabled_ms=${ms}`);
+    }
     if (n.disabledSince >= 0) {
       n.disabledNs += this.k.now - n.disabledSince;
       n.disabledSince = -1;
@@ -131,6 +140,13 @@ export class NapiSubsystem {
       if (n.sched) {
         n.polls++;
         work = n.poll(n.weight);
+        const tr = k.sim.trace;
+        // include/trace/events/napi.h (the work/budget fields are 4.x's; 3.2 printed the device only).
+        if (tr.on[TP_NAPI_POLL] !== 0)
+          tr.emit(
+            TP_NAPI_POLL,
+            `napi poll on napi struct ${n.name} for device eth0 work ${work} budget ${n.weight}`,
+          );
       }
       if (work > n.weight) throw new ModelError(`${n.name} poll returned ${work} > weight ${n.weight}`);
       budget -= work;

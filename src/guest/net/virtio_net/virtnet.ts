@@ -35,6 +35,7 @@ import {
   VNET_HDR_LEN,
   VNET_MRG_HDR_LEN,
 } from "./constants.ts";
+import { TP_REFILL_WORK, TP_TRY_FILL_RECV_BEGIN, TP_TRY_FILL_RECV_END } from "../../../sim/trace.ts";
 
 export { ENOMEM, ENOSPC };
 
@@ -187,8 +188,16 @@ export abstract class VirtnetDriver {
     const name = gfpName(gfp);
     const s = this.stats;
     s.tryFillCalls[name] = (s.tryFillCalls[name] ?? 0) + 1;
+    const tr = this.k.sim.trace;
+    if (tr.on[TP_TRY_FILL_RECV_BEGIN] !== 0)
+      tr.emit(TP_TRY_FILL_RECV_BEGIN, `gfp_flags=${name} num=${this.num} max=${this.max}`);
     const ok = yield* this.tryFillRecv(gfp);
     if (!ok) s.tryFillOom[name] = (s.tryFillOom[name] ?? 0) + 1;
+    if (tr.on[TP_TRY_FILL_RECV_END] !== 0)
+      tr.emit(
+        TP_TRY_FILL_RECV_END,
+        `gfp_flags=${name} ret=${ok ? "ok" : "oom"} num=${this.num} max=${this.max}`,
+      );
     return ok;
   }
 
@@ -206,6 +215,9 @@ export abstract class VirtnetDriver {
 
   private *refillWorkTraced(): KernelCode {
     this.stats.refillRunTimes.push(this.k.now);
+    const tr = this.k.sim.trace;
+    if (tr.on[TP_REFILL_WORK] !== 0)
+      tr.emit(TP_REFILL_WORK, `num=${this.num} max=${this.max} runs=${this.refill.runs}`);
     yield* this.refillWork();
   }
 
