@@ -10,7 +10,8 @@
  * at all; an existing output is never overwritten.
  */
 import { existsSync, rmSync, renameSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
+import { removeStaleTemps, tempPrefix } from "../report/write.ts";
 import { SweepUsageError } from "./grid.ts";
 import { CorruptRowError, ResultStore, runKey } from "./store.ts";
 
@@ -35,7 +36,8 @@ export function mergeStores(inputs: readonly string[], output: string): MergeRes
   if (existsSync(output))
     throw new SweepUsageError(`${output} exists; merge writes a new file (remove it or choose another -o)`);
   const stores: ResultStore[] = [];
-  const temp = join(dirname(output), `.${basename(output)}.${process.pid}.tmp`);
+  removeStaleTemps(output);
+  const temp = join(dirname(output), `${tempPrefix(output)}tmp`);
   try {
     for (const path of inputs) stores.push(ResultStore.open(path, { mustExist: true }));
     const keysOf = (s: ResultStore) =>
