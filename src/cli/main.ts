@@ -2,8 +2,7 @@
  * The `vnetlab` command line: parses argv with commander and calls the library API. Nothing here
  * models anything; exit codes: 0 success, 2 bad input or usage, 1 model or internal error.
  */
-import { writeFile, rename, mkdir } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import cliProgress from "cli-progress";
 import { formatBench, runBench } from "../bench/index.ts";
@@ -88,14 +87,6 @@ function runOpts(o: { driver?: string; seed?: number; duration?: string; set: st
   };
 }
 
-/** Writes a file via a temp file and rename, so a reader never sees half of it. */
-async function writeFileAtomic(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, text);
-  await rename(tmp, path);
-}
-
 /** A progress bar on stderr, only when stderr is a terminal. */
 function progressBar(
   io: Io,
@@ -141,7 +132,7 @@ async function doCompare(io: Io, scenario: string, o: CompareCliOptions): Promis
   if (o.json === true) io.out(`${JSON.stringify({ runs: c.runs })}\n`);
   else io.out(`${formatCompareTable(c)}\n`);
   if (o.out !== undefined) {
-    await writeFileAtomic(join(o.out, "compare.json"), `${JSON.stringify(c)}\n`);
+    await writeReportAtomic(join(o.out, "compare.json"), `${JSON.stringify(c)}\n`);
     const path = join(o.out, "report.html");
     await writeReportAtomic(path, await renderCompareReport(c));
     if (o.json !== true) io.out(`report: ${path}\n`);
@@ -214,12 +205,12 @@ export function buildProgram(io: Io): Command {
           ...runOpts(o),
           onProgress,
         });
-        await writeFileAtomic(o.trace, t.text);
+        await writeReportAtomic(o.trace, t.text);
         r = t.summary;
       }
       bar?.stop();
       if (o.out !== undefined) {
-        await writeFileAtomic(join(o.out, "summary.json"), `${JSON.stringify(r, null, 2)}\n`);
+        await writeReportAtomic(join(o.out, "summary.json"), `${JSON.stringify(r, null, 2)}\n`);
         const c = { scenario: r.scenario, drivers: [r.driver], seeds: [r.seed], runs: [r] };
         await writeReportAtomic(join(o.out, "report.html"), await renderCompareReport(c));
       }

@@ -12,7 +12,7 @@ import { renderSweepReport, type SweepReportRun } from "../report/sweep.ts";
 import { type ExportRun, exportCsv, exportJsonl } from "../report/sweep-export.ts";
 import { paramOverrides, parseShard, type Shard, shardFromEnv, SweepUsageError } from "../run/grid.ts";
 import { resolveScenario } from "../run/run.ts";
-import { type Campaign, ResultStore, type StoredRun } from "../run/store.ts";
+import { type Campaign, CorruptRowError, ResultStore, type StoredRun } from "../run/store.ts";
 import { mergeStores } from "../run/store-merge.ts";
 import { reproduceArgs, runPlan, planSweep, type SweepStart } from "../run/sweep.ts";
 import { codeIdentity } from "../run/sweep-identity.ts";
@@ -150,7 +150,9 @@ function registerSweep(program: Command, io: Io): void {
         const secs = result.wallMs / 1e3;
         io.out(
           `campaign ${result.campaign.key}: ran ${result.done} (${result.failed} failed), ${result.alreadyDone} ` +
-            `already stored, in ${formatNumber(secs)} s` +
+            `already stored` +
+            (result.skipped > 0 ? `, ${result.skipped} left to other sweeps on the store` : "") +
+            `, in ${formatNumber(secs)} s` +
             (result.done > 0 ? ` (${(result.done / secs).toFixed(2)} runs/s, ${result.jobs} jobs)` : "") +
             ` → ${storePath}\n`,
         );
@@ -170,8 +172,32 @@ function openExisting(path: string): ResultStore {
   return ResultStore.open(path, { mustExist: true });
 }
 
-function loadRuns(store: ResultStore, c: Campaign): (StoredRun & { summary: SweepReportRun["summary"] })[] {
-  return store.runs(c.id).map((r) => ({ ...r, summary: store.summary(r) }));
+type LoadedRun = StoredRun & { summary: SweepReportRun["summary"] };
+
+/**
+ * The campaign's readable runs with their summaries. Each corrupt row is named on stderr and skipped;
+ * `finish` (after the output is written) fails with exit 2 when there was one.
+ */
+function loadRuns(store: ResultStore, c: Campaign, io: Io): { runs: LoadedRun[]; finish: () => void } {
+  const runs: LoadedRun[] = [];
+  let corrupt = 0;
+  for (const r of store.runs(c.id)) {
+    try {
+      runs.push({ ...r, summary: store.summary(r) });
+    } catch (e) {
+      if (!(e instanceof CorruptRowError)) throw e;
+      corrupt++;
+      io.err(`vnetlab: warning: ${e.message}; skipped\n`);
+    }
+  }
+  const finish = () => {
+    if (corrupt > 0) {
+      throw new CorruptRowError(
+        `${corrupt} corrupt run${corrupt === 1 ? "" : "s"} in ${store.path} skipped (named above)`,
+      );
+    }
+  };
+  return { runs, finish };
 }
 
 /** "sweep.sqlite" → "sweep.html" beside it. */
@@ -208,11 +234,10 @@ function registerResults(program: Command, io: Io): void {
       try {
         const campaign = store.selectCampaign(o.campaign);
         const out = o.output ?? besideStore(path, ".html");
-        await writeReportAtomic(
-          out,
-          await renderSweepReport({ campaign, runs: loadRuns(store, campaign), storePath: path }),
-        );
+        const { runs, finish } = loadRuns(store, campaign, io);
+        await writeReportAtomic(out, await renderSweepReport({ campaign, runs, storePath: path }));
         io.out(`${out}\n`);
+        finish();
       } finally {
         store.close();
       }
@@ -236,11 +261,13 @@ function registerResults(program: Command, io: Io): void {
         const store = openExisting(path);
         try {
           const campaign = store.selectCampaign(o.campaign);
-          const runs: ExportRun[] = loadRuns(store, campaign);
+          const loaded = loadRuns(store, campaign, io);
+          const runs: ExportRun[] = loaded.runs;
           const text =
             o.format === "csv" ? exportCsv(campaign, runs) : exportJsonl(campaign, runs, o.series === true);
           if (o.output === undefined) io.out(text);
           else await writeReportAtomic(o.output, text);
+          loaded.finish();
         } finally {
           store.close();
         }
@@ -259,6 +286,7 @@ function registerResults(program: Command, io: Io): void {
       try {
         const run = store.run(id);
         if (run === undefined) throw new SweepUsageError(`${path} has no run ${id}`);
+        store.checkRow(run);
         const campaign = store.campaigns().find((c) => c.id === run.campaignId)!;
         const command = ["vnetlab", ...reproduceArgs(campaign, run)].map(shellQuote).join(" ");
         if (o.command === true) {

@@ -2,9 +2,8 @@
  * `vnetlab trace`: one run with tracepoints on, written in trace-cmd report's layout or as a
  * Perfetto-readable JSON file (src/run/trace.ts does the work).
  */
-import { writeFile, rename, mkdir } from "node:fs/promises";
-import { dirname } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
+import { writeReportAtomic } from "../report/write.ts";
 import { DEFAULT_TRACE_EVENTS, type TraceFormat, traceToString } from "../run/trace.ts";
 import type { Io } from "./main.ts";
 
@@ -34,14 +33,6 @@ function parseSeed(v: string): number {
   if (!Number.isSafeInteger(n) || n < 0)
     throw new InvalidArgumentError(`expected an integer ≥ 0, got "${v}"`);
   return n;
-}
-
-/** Writes through a temp file and a rename, so no reader sees half a trace. */
-async function writeAtomic(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, text);
-  await rename(tmp, path);
 }
 
 export function registerTraceCommand(program: Command, io: Io): void {
@@ -80,7 +71,7 @@ export function registerTraceCommand(program: Command, io: Io): void {
       });
       if (o.output === undefined) io.out(r.text);
       else {
-        await writeAtomic(o.output, r.text);
+        await writeReportAtomic(o.output, r.text);
         io.err(`trace: ${r.records} records (${o.format}) in ${o.output}\n`);
       }
     });

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { writeReportAtomic } from "./write.ts";
+import { tempPrefix, writeReportAtomic } from "./write.ts";
 
 describe("writeReportAtomic", () => {
   let dir = "";
@@ -41,5 +41,17 @@ describe("writeReportAtomic", () => {
     await mkdir(join(path, "child"), { recursive: true }); // a non-empty directory cannot be renamed over
     await expect(writeReportAtomic(path, "x")).rejects.toThrow();
     expect(await readdir(dir)).toEqual(["occupied"]);
+  });
+
+  test("removes temp files that dead processes left for the same target, keeps live ones", async () => {
+    const path = join(dir, "summary.json");
+    // A pid above the kernel's PID_MAX_LIMIT (4194304, include/linux/threads.h) is never alive.
+    const dead = `${tempPrefix(path, 4194305)}3.tmp`;
+    const deadDb = `${tempPrefix(path, 4194305)}tmp-wal`;
+    const live = `${tempPrefix(path, process.ppid)}1.tmp`;
+    const other = ".other.json.somehost-4194305.1.tmp";
+    for (const f of [dead, deadDb, live, other]) await writeFile(join(dir, f), "x");
+    await writeReportAtomic(path, "{}");
+    expect((await readdir(dir)).sort()).toEqual([live, other, "summary.json"].sort());
   });
 });

@@ -5,10 +5,11 @@
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
-import type { CompareTask } from "./compare-worker.ts";
+import type { CompareOutcome, CompareTask } from "./compare-worker.ts";
 import { type CompareOptions, resolveScenario, type ScenarioSource } from "./run.ts";
 import { TSX_LOADER } from "./tsx-loader.ts";
-import type { CompareResult, RunSummary } from "./types.ts";
+import type { CompareResult } from "./types.ts";
+import { rebuildError } from "./worker-errors.ts";
 
 const WORKER = fileURLToPath(new URL("./compare-worker.ts", import.meta.url));
 
@@ -34,7 +35,7 @@ export async function compareParallel(
   // Validate every point before anything runs: a bad driver name is a usage error, not a worker crash.
   for (const t of tasks) resolveScenario(t.source, t.resolve);
   const threads = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), tasks.length));
-  const pool = new Piscina<CompareTask, RunSummary>({
+  const pool = new Piscina<CompareTask, CompareOutcome>({
     filename: WORKER,
     minThreads: threads,
     maxThreads: threads,
@@ -44,7 +45,9 @@ export async function compareParallel(
   try {
     const runs = await Promise.all(
       tasks.map(async (t) => {
-        const r = await pool.run(t);
+        const outcome = await pool.run(t);
+        if ("error" in outcome) throw rebuildError(outcome.error);
+        const r = outcome.summary;
         opts.onRun?.(++done, tasks.length, r);
         return r;
       }),

@@ -4,13 +4,16 @@
  * in several inputs is kept once; two successful runs of one point with different fingerprints mean
  * the model was not deterministic, and the merge fails rather than pick one.
  *
+ * Corrupt rows (see store.ts) are refused, all of them named, rather than copied.
+ *
  * The output is built in a temporary file beside it and renamed into place, so it appears whole or not
  * at all; an existing output is never overwritten.
  */
 import { existsSync, rmSync, renameSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
+import { removeStaleTemps, tempPrefix } from "../report/write.ts";
 import { SweepUsageError } from "./grid.ts";
-import { ResultStore, runKey } from "./store.ts";
+import { CorruptRowError, ResultStore, runKey } from "./store.ts";
 
 export interface MergeResult {
   campaigns: number;
@@ -33,7 +36,8 @@ export function mergeStores(inputs: readonly string[], output: string): MergeRes
   if (existsSync(output))
     throw new SweepUsageError(`${output} exists; merge writes a new file (remove it or choose another -o)`);
   const stores: ResultStore[] = [];
-  const temp = join(dirname(output), `.${basename(output)}.${process.pid}.tmp`);
+  removeStaleTemps(output);
+  const temp = join(dirname(output), `${tempPrefix(output)}tmp`);
   try {
     for (const path of inputs) stores.push(ResultStore.open(path, { mustExist: true }));
     const keysOf = (s: ResultStore) =>
@@ -44,6 +48,26 @@ export function mergeStores(inputs: readonly string[], output: string): MergeRes
         .join(", ");
     const expected = keysOf(stores[0]!);
     if (expected === "") throw new SweepUsageError(`${inputs[0]} holds no campaign`);
+    const corrupt: string[] = [];
+    for (const s of stores) {
+      for (const c of s.campaigns()) {
+        for (const run of s.runs(c.id)) {
+          try {
+            s.summary(run);
+          } catch (e) {
+            if (!(e instanceof CorruptRowError)) throw e;
+            corrupt.push(`  ${e.message}`);
+          }
+        }
+      }
+    }
+    if (corrupt.length > 0) {
+      throw new CorruptRowError(
+        `refusing to merge ${corrupt.length} corrupt run${corrupt.length === 1 ? "" : "s"} ` +
+          `(re-run their sweep on that store to replace them):\n${corrupt.slice(0, 20).join("\n")}` +
+          (corrupt.length > 20 ? `\n  … and ${corrupt.length - 20} more` : ""),
+      );
+    }
     const differing = stores.filter((s) => keysOf(s) !== expected);
     if (differing.length > 0) {
       const list = stores.map((s) => `  ${s.path}: ${keysOf(s) || "none"}`).join("\n");

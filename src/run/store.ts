@@ -6,7 +6,18 @@
  * when it finishes. A killed process (SIGKILL included) loses only the runs it had not committed; the
  * WAL is replayed by the next connection and the file is never left half-written. (NORMAL may lose the
  * last commits on an OS crash or power loss, not on a process crash; the sweep then simply re-runs them.)
- * One writer at a time: the sweep's main thread; workers only compute.
+ * Within a process one writer: the sweep's main thread; workers only compute.
+ *
+ * Several processes (sweeps started at once on one file, on one host or sharing it over a file system
+ * with working locks) are safe: every connection waits up to BUSY_TIMEOUT_MS for the lock, the schema
+ * is created inside one IMMEDIATE transaction, a campaign is inserted with OR IGNORE, and a sweep
+ * claims each point before computing it (claims table) so two sweeps never compute the same one. A
+ * claim names its owner (host:pid) and is renewed while the owner runs; it is stale, and taken over,
+ * when its owner is a dead process on this host or it was not renewed for CLAIM_LEASE_MS.
+ *
+ * Corrupt rows (a point or summary that is not the JSON the sweep wrote, a series that does not
+ * decode) are reported per row: StoredRun.problem says what is wrong, readers skip such rows, merge
+ * refuses them and a resumed sweep runs their points again.
  *
  * Layout:
  * - campaigns: what a set of runs is comparable under (see sweep.ts for the identity).
@@ -22,6 +33,11 @@ import type { RunSummary, Series } from "./types.ts";
 import { type GridAxis, type Params, SweepUsageError } from "./grid.ts";
 
 const SCHEMA_VERSION = "1";
+
+/** How long a connection waits for another process's lock before SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 60_000;
+/** A claim not renewed for this long is stale (its owner is gone or cut off). */
+export const CLAIM_LEASE_MS = 10 * 60_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,6 +74,14 @@ CREATE TABLE IF NOT EXISTS series (
   name TEXT NOT NULL,
   data BLOB NOT NULL,
   PRIMARY KEY (run_id, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS claims (
+  campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+  point TEXT NOT NULL,
+  seed INTEGER NOT NULL,
+  owner TEXT NOT NULL,
+  renewed_at INTEGER NOT NULL,
+  PRIMARY KEY (campaign_id, point, seed)
 ) WITHOUT ROWID;
 `;
 
@@ -121,6 +145,8 @@ export interface StoredRun {
   error: string | null;
   wallMs: number;
   finishedAt: string;
+  /** Why this row cannot be read back (a corrupted point or summary), or null when it is sound. */
+  problem: string | null;
 }
 
 interface CampaignRow {
@@ -169,12 +195,35 @@ function campaignOf(r: CampaignRow): Campaign {
   };
 }
 
+/** A JSON object, or why the text is not one. */
+function parseObject(text: string): { value: Record<string, unknown> } | { problem: string } {
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v === "object" && v !== null && !Array.isArray(v))
+      return { value: v as Record<string, unknown> };
+    return { problem: "is not a JSON object" };
+  } catch (e) {
+    return { problem: `is not JSON (${(e as Error).message})` };
+  }
+}
+
+/** Why a row's point or summary is not what a sweep writes, or null. */
+function rowProblem(r: Pick<RunRow, "point" | "status" | "summary">): string | null {
+  const point = parseObject(r.point);
+  if ("problem" in point) return `its point ${point.problem}`;
+  if (r.status !== "ok") return null;
+  if (r.summary === null) return "it is ok but has no summary";
+  const summary = parseObject(r.summary);
+  return "problem" in summary ? `its summary ${summary.problem}` : null;
+}
+
 function runOf(r: RunRow): StoredRun {
+  const problem = rowProblem(r);
   return {
     id: r.id,
     campaignId: r.campaign_id,
     point: r.point,
-    params: JSON.parse(r.point) as Params,
+    params: (problem === null ? JSON.parse(r.point) : {}) as Params,
     seed: r.seed,
     status: r.status,
     scenarioHash: r.scenario_hash,
@@ -183,8 +232,18 @@ function runOf(r: RunRow): StoredRun {
     error: r.error,
     wallMs: r.wall_ms,
     finishedAt: r.finished_at,
+    problem,
   };
 }
+
+/** "run 7 (point {…}, seed 2)": how messages name a row. */
+export function describeRow(run: Pick<StoredRun, "id" | "point" | "seed">): string {
+  const point = run.point.length > 80 ? `${run.point.slice(0, 77)}...` : run.point;
+  return `run ${run.id} (point ${JSON.stringify(point)}, seed ${run.seed})`;
+}
+
+/** A row that cannot be read back: bad input, named by store path and row (exit 2 in the CLI). */
+export class CorruptRowError extends SweepUsageError {}
 
 // ---- Series encoding ----
 
@@ -245,9 +304,10 @@ export class ResultStore {
     readonly path: string,
     private readonly db: Database.Database,
   ) {
-    const find = db.prepare<[number, string, number], { id: number; status: string }>(
-      "SELECT id, status FROM runs WHERE campaign_id = ? AND point = ? AND seed = ?",
+    const find = db.prepare<[number, string, number], Pick<RunRow, "id" | "point" | "status" | "summary">>(
+      "SELECT id, point, status, summary FROM runs WHERE campaign_id = ? AND point = ? AND seed = ?",
     );
+    const unclaim = db.prepare("DELETE FROM claims WHERE campaign_id = ? AND point = ? AND seed = ?");
     const remove = db.prepare("DELETE FROM runs WHERE id = ?");
     const insert = db.prepare(
       `INSERT INTO runs (campaign_id, point, seed, status, scenario_hash, fingerprint, summary, error, wall_ms,
@@ -256,8 +316,9 @@ export class ResultStore {
     const put = db.prepare("INSERT INTO series (run_id, name, data) VALUES (?, ?, ?)");
     // IMMEDIATE: take the write lock at BEGIN, so two writers never deadlock upgrading a read lock.
     this.insertTx = db.transaction((campaignId: number, r: RunRecord, finishedAt: string): number => {
+      unclaim.run(campaignId, r.point, r.seed);
       const existing = find.get(campaignId, r.point, r.seed);
-      if (existing?.status === "ok") return existing.id;
+      if (existing?.status === "ok" && rowProblem(existing) === null) return existing.id;
       if (existing !== undefined) remove.run(existing.id);
       const id = Number(
         insert.run(
@@ -287,20 +348,25 @@ export class ResultStore {
       throw new SweepUsageError(`cannot open results store ${path}: ${(e as Error).message}`);
     }
     try {
+      // First, so that every later statement (the WAL switch included) waits for another process's lock.
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
       db.pragma("foreign_keys = ON");
-      db.exec(SCHEMA);
-      const version = db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get() as
-        | string
-        | undefined;
-      if (version === undefined)
-        db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION);
-      else if (version !== SCHEMA_VERSION) {
-        throw new SweepUsageError(
-          `${path} is a results store of schema ${version}; this vnetlab reads ${SCHEMA_VERSION}`,
-        );
-      }
+      // One transaction: a process starting at the same moment sees no schema or all of it.
+      db.transaction(() => {
+        db.exec(SCHEMA);
+        const version = db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get() as
+          | string
+          | undefined;
+        if (version === undefined)
+          db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION);
+        else if (version !== SCHEMA_VERSION) {
+          throw new SweepUsageError(
+            `${path} is a results store of schema ${version}; this vnetlab reads ${SCHEMA_VERSION}`,
+          );
+        }
+      }).immediate();
     } catch (e) {
       db.close();
       if (e instanceof SweepUsageError) throw e;
@@ -319,7 +385,8 @@ export class ResultStore {
     if (existing !== undefined) return existing;
     this.db
       .prepare(
-        `INSERT INTO campaigns (key, scenario_name, scenario_source, scenario_hash, scenario_raw, sets, grid,
+        // OR IGNORE: another process may have created it since the lookup.
+        `INSERT OR IGNORE INTO campaigns (key, scenario_name, scenario_source, scenario_hash, scenario_raw, sets, grid,
            package_version, git_commit, source_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
@@ -369,12 +436,68 @@ export class ResultStore {
     return found[0]!;
   }
 
-  /** "point\0seed" of every run of the campaign (failed ones too unless `okOnly`). */
+  /**
+   * "point\0seed" of every run of the campaign (failed ones too unless `okOnly`), corrupt rows left
+   * out so that they are run again.
+   */
   doneKeys(campaignId: number, okOnly = false): Set<string> {
     const rows = this.db
-      .prepare(`SELECT point, seed FROM runs WHERE campaign_id = ?${okOnly ? " AND status = 'ok'" : ""}`)
-      .all(campaignId) as { point: string; seed: number }[];
-    return new Set(rows.map((r) => runKey(r.point, r.seed)));
+      .prepare(
+        `SELECT point, seed, status, summary FROM runs WHERE campaign_id = ?${okOnly ? " AND status = 'ok'" : ""}`,
+      )
+      .all(campaignId) as Pick<RunRow, "point" | "seed" | "status" | "summary">[];
+    return new Set(rows.filter((r) => rowProblem(r) === null).map((r) => runKey(r.point, r.seed)));
+  }
+
+  /**
+   * Claims a point for `owner` (host:pid) unless it is done (as doneKeys counts) or claimed by a live
+   * owner; `isAlive(owner)` says whether another owner's process still runs. Returns whether the
+   * caller now holds the claim.
+   */
+  claim(
+    campaignId: number,
+    point: string,
+    seed: number,
+    owner: string,
+    retryFailed: boolean,
+    isAlive: (owner: string) => boolean,
+    now: number = Date.now(),
+  ): boolean {
+    return this.db
+      .transaction((): boolean => {
+        const run = this.db
+          .prepare("SELECT point, status, summary FROM runs WHERE campaign_id = ? AND point = ? AND seed = ?")
+          .get(campaignId, point, seed) as Pick<RunRow, "point" | "status" | "summary"> | undefined;
+        if (run !== undefined && rowProblem(run) === null && (run.status === "ok" || !retryFailed))
+          return false;
+        const held = this.db
+          .prepare("SELECT owner, renewed_at FROM claims WHERE campaign_id = ? AND point = ? AND seed = ?")
+          .get(campaignId, point, seed) as { owner: string; renewed_at: number } | undefined;
+        if (
+          held !== undefined &&
+          held.owner !== owner &&
+          now - held.renewed_at < CLAIM_LEASE_MS &&
+          isAlive(held.owner)
+        )
+          return false;
+        this.db
+          .prepare(
+            "INSERT OR REPLACE INTO claims (campaign_id, point, seed, owner, renewed_at) VALUES (?, ?, ?, ?, ?)",
+          )
+          .run(campaignId, point, seed, owner, now);
+        return true;
+      })
+      .immediate();
+  }
+
+  /** Keeps `owner`'s claims from going stale. */
+  renewClaims(owner: string, now: number = Date.now()): void {
+    this.db.prepare("UPDATE claims SET renewed_at = ? WHERE owner = ?").run(now, owner);
+  }
+
+  /** Drops `owner`'s claims (points it will not finish). */
+  releaseClaims(owner: string): void {
+    this.db.prepare("DELETE FROM claims WHERE owner = ?").run(owner);
   }
 
   /**
@@ -403,9 +526,25 @@ export class ResultStore {
       .all(runId) as EncodedSeries[];
   }
 
-  /** The full RunSummary of a successful run (see decodeRun); undefined for a failed one. */
+  /**
+   * The full RunSummary of a successful run (see decodeRun); undefined for a failed one. Throws
+   * CorruptRowError naming the row when it has a problem or its series do not decode.
+   */
   summary(run: StoredRun): RunSummary | undefined {
-    return run.summaryJson === null ? undefined : decodeRun(run.summaryJson, this.encodedSeries(run.id));
+    this.checkRow(run);
+    if (run.summaryJson === null) return undefined;
+    try {
+      return decodeRun(run.summaryJson, this.encodedSeries(run.id));
+    } catch (e) {
+      throw new CorruptRowError(
+        `${this.path}: ${describeRow(run)}: its series do not decode (${(e as Error).message})`,
+      );
+    }
+  }
+
+  /** Throws CorruptRowError when the row has a problem (see StoredRun.problem). */
+  checkRow(run: StoredRun): void {
+    if (run.problem !== null) throw new CorruptRowError(`${this.path}: ${describeRow(run)}: ${run.problem}`);
   }
 
   /** The run as a RunRecord, for copying into another store. */

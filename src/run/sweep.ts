@@ -18,10 +18,14 @@
  * Seeds: `--seeds N` runs seeds s, s+1, …, s+N−1 where s is the resolved scenario's `seed` (1 in the
  * presets, so 1..N); set another start with `--set seed=…`.
  *
+ * Sharing a store: sweeps in several processes may run on one store at once (store.ts): each claims a
+ * point before computing it and skips points another live sweep has claimed or finished, so every
+ * point is computed once; a sweep killed mid-run leaves claims that the next sweep takes over.
+ *
  * Determinism: a run's result depends only on its resolved scenario, so the store's rows (fingerprints,
  * summaries) are the same whatever --jobs is, apart from wall times and the order of run ids.
  */
-import { availableParallelism } from "node:os";
+import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
@@ -44,6 +48,7 @@ import { resolveScenario } from "./run.ts";
 import {
   type Campaign,
   type CampaignInfo,
+  CLAIM_LEASE_MS,
   ResultStore,
   type RunRecord,
   runKey,
@@ -105,6 +110,8 @@ export interface SweepProgress {
   done: number;
   total: number;
   failed: number;
+  /** Points left to other sweeps on the same store: finished or claimed by them meanwhile. */
+  skipped: number;
 }
 
 export interface SweepResult extends SweepProgress {
@@ -203,6 +210,23 @@ export function taskOf(plan: Pick<SweepPlan, "raw" | "origin" | "campaign">, p: 
   };
 }
 
+/** This process as a claim owner. */
+export function claimOwner(): string {
+  return `${hostname()}:${process.pid}`;
+}
+
+/** Whether a claim's owner may still be running: a process on another host is trusted to its lease. */
+export function ownerAlive(owner: string): boolean {
+  const colon = owner.lastIndexOf(":");
+  if (owner.slice(0, colon) !== hostname()) return true;
+  try {
+    process.kill(Number(owner.slice(colon + 1)), 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 export interface RunPlanOptions extends Pick<SweepOptions, "jobs" | "retryFailed" | "onStart" | "onRun"> {
   /** A pool of `jobs` threads to use (and keep) instead of a new one, e.g. warmed up by a benchmark. */
   pool?: Piscina<RunTask, TaskResult>;
@@ -223,7 +247,7 @@ export async function runPlan(
   const done = store.doneKeys(campaign.id, opts.retryFailed === true);
   const todo = plan.points.filter((p) => !done.has(runKey(p.key, p.seed)));
   const jobs = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), todo.length));
-  const progress: SweepProgress = { done: 0, total: todo.length, failed: 0 };
+  const progress: SweepProgress = { done: 0, total: todo.length, failed: 0, skipped: 0 };
   opts.onStart?.({
     plan,
     campaign,
@@ -234,11 +258,18 @@ export async function runPlan(
   });
   if (todo.length > 0) {
     const pool = opts.pool ?? createRunPool(jobs);
+    const owner = claimOwner();
+    const renew = setInterval(() => store.renewClaims(owner), CLAIM_LEASE_MS / 4);
+    renew.unref();
     let next = 0;
     let crash: unknown;
     const slot = async (): Promise<void> => {
       while (crash === undefined && next < todo.length) {
         const point = todo[next++]!;
+        if (!store.claim(campaign.id, point.key, point.seed, owner, opts.retryFailed === true, ownerAlive)) {
+          progress.skipped++;
+          continue;
+        }
         let result: TaskResult;
         try {
           result = await pool.run(taskOf(plan, point));
@@ -263,6 +294,8 @@ export async function runPlan(
     try {
       await Promise.all(Array.from({ length: jobs }, slot));
     } finally {
+      clearInterval(renew);
+      store.releaseClaims(owner);
       if (opts.pool === undefined) await pool.destroy();
     }
     if (crash !== undefined) throw crash;

@@ -375,3 +375,54 @@ describe("observers", () => {
     expect(sim.fingerprint.digest()).not.toBe(plain.fp);
   });
 });
+
+describe("livelock guard", () => {
+  it("stops a handler that re-schedules itself at delay 0 with a ModelError naming it", () => {
+    const sim = new Simulator({ seed: 1, maxEventsPerInstant: 5000 });
+    const other = sim.register("other", () => {});
+    const spin = sim.register("refill_work", () => {
+      sim.after(0, spin);
+    });
+    sim.at(10, other);
+    sim.at(10, spin);
+    let err: unknown;
+    try {
+      sim.run(1000);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ModelError);
+    expect((err as Error).message).toMatch(
+      /more than 5000 events at simulated time 10 ns .*refill_work ×1025$/,
+    );
+    // It stopped at the limit, not later: 5000 events at t=10 (other, then 4999 refill_work).
+    expect(sim.events).toBe(5000);
+  });
+
+  it("names a handler fired through a timer by the timer's handler", () => {
+    const sim = new Simulator({ seed: 1, maxEventsPerInstant: 100 });
+    const tick = sim.register("watchdog", () => sim.armTimer(timer, sim.now));
+    const timer = sim.createTimer(tick);
+    sim.armTimer(timer, 0);
+    expect(() => sim.run(10)).toThrow(/watchdog ×\d+$/);
+  });
+
+  it("lets a burst up to the limit through, and counts afresh at every instant", () => {
+    const sim = new Simulator({ seed: 1, maxEventsPerInstant: 3000 });
+    let ran = 0;
+    const ev = sim.register("ev", () => {
+      if (++ran === 10500) sim.stop();
+    });
+    for (const t of [5, 6, 7]) for (let i = 0; i < 3000; i++) sim.at(t, ev);
+    expect(sim.run(100)).toBe(9000);
+    // Split across run() calls (stop() halfway), one instant still counts as one.
+    for (let i = 0; i < 3001; i++) sim.at(200, ev);
+    expect(sim.run(300)).toBe(1500);
+    expect(() => sim.run(300)).toThrow(ModelError);
+    expect(ran).toBe(12000);
+  });
+
+  it("rejects a limit below 1", () => {
+    expect(() => new Simulator({ seed: 1, maxEventsPerInstant: 0 })).toThrow(/maxEventsPerInstant/);
+  });
+});

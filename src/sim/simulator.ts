@@ -20,7 +20,20 @@ export interface SimulatorOptions {
   /** Seed for the tie permutation (defaults to the run seed). */
   tieSeed?: number;
   initialCapacity?: number;
+  /**
+   * Livelock guard: more than this many events at one simulated instant stop run() with a ModelError
+   * naming the handlers that ran last (default DEFAULT_MAX_EVENTS_PER_INSTANT).
+   */
+  maxEventsPerInstant?: number;
 }
+
+/**
+ * Far above any legitimate burst (a full 32768-entry ring drained and refilled at one instant is some
+ * 10^5 events) and reached in well under a second by a handler that re-schedules itself at delay 0.
+ */
+export const DEFAULT_MAX_EVENTS_PER_INSTANT = 1_000_000;
+/** Events before the limit whose handlers the livelock message counts. */
+const LIVELOCK_WINDOW = 1024;
 
 export class ModelError extends Error {
   override name = "ModelError";
@@ -43,6 +56,13 @@ export class Simulator {
   /** Called after every event when set (invariant checkers in tests; costs one branch otherwise). */
   afterEvent: (() => void) | null = null;
   private stopped = false;
+  readonly maxEventsPerInstant: number;
+  /** The instant the current run of same-time events is at, and how many ran there after the first. */
+  private instant = -1;
+  private sameInstant = 0;
+  /** Handler counts over the last LIVELOCK_WINDOW events before the limit (filled only near it). */
+  private readonly livelockCounts = new Map<string, number>();
+  private livelockInstant = -1;
 
   // Lazy timers (perf budget: "keep its deadline in a field and at most one pending event").
   private timerCount = 0;
@@ -56,6 +76,10 @@ export class Simulator {
     if (!Number.isSafeInteger(opts.seed))
       throw new ModelError(`seed must be a safe integer, got ${opts.seed}`);
     this.seed = opts.seed;
+    const limit = opts.maxEventsPerInstant ?? DEFAULT_MAX_EVENTS_PER_INSTANT;
+    if (!(Number.isSafeInteger(limit) && limit >= 1))
+      throw new ModelError(`maxEventsPerInstant must be an integer >= 1, got ${limit}`);
+    this.maxEventsPerInstant = limit;
     const tieRng = opts.permuteTies ? new Rng(opts.tieSeed ?? opts.seed, "sim.ties") : null;
     this.queue = new EventQueue(opts.initialCapacity ?? 4096, tieRng);
     this.timerEvent = this.register("sim.timer", (t) => this.fireTimer(t));
@@ -186,17 +210,51 @@ export class Simulator {
     const handlers = this.handlers;
     const observer = this.observer;
     const start = this.events;
+    const watchFrom = Math.max(0, this.maxEventsPerInstant - LIVELOCK_WINDOW);
+    let instant = this.instant;
+    let same = this.sameInstant;
     this.stopped = false;
     while (!this.stopped && q.popUntil(until)) {
       const type = q.lastType;
       const a = q.lastA;
       const b = q.lastB;
+      // The guard's whole hot-path cost: one compare while time stands still.
+      if (q.now !== instant) {
+        instant = q.now;
+        same = 0;
+      } else if (++same >= watchFrom) {
+        this.sameInstant = same;
+        this.watchLivelock(type, a);
+      }
       if (observer[type] === 0) fp.mixEvent(q.now, type, a, b);
       this.events++;
       handlers[type]!(a, b);
       if (this.afterEvent !== null) this.afterEvent();
     }
+    this.instant = instant;
+    this.sameInstant = same;
     if (!this.stopped && q.now < until) q.now = until;
     return this.events - start;
+  }
+
+  /**
+   * Near the per-instant limit: counts which handlers run (a timer by the handler it fires), and at
+   * the limit throws before running the event.
+   */
+  private watchLivelock(type: number, a: number): void {
+    const counts = this.livelockCounts;
+    if (this.livelockInstant !== this.now) {
+      counts.clear();
+      this.livelockInstant = this.now;
+    }
+    const name = this.handlerName(type === this.timerEvent ? this.timerType[a]! : type);
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+    if (this.sameInstant < this.maxEventsPerInstant) return;
+    const last = [...counts].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1));
+    throw new ModelError(
+      `livelock: more than ${this.maxEventsPerInstant} events at simulated time ${this.now} ns without time ` +
+        `advancing; the last ${last.reduce((n, e) => n + e[1], 0)} ran ` +
+        last.map(([n, c]) => `${n} ×${c}`).join(", "),
+    );
   }
 }

@@ -26,8 +26,18 @@
  * Buffer addresses in descriptors are opaque guest-physical addresses: the model never materialises
  * packet payload bytes. Only the ring itself and indirect descriptor tables are real bytes in guest
  * memory, because the device side reads them.
+ *
+ * Hardening (Linux 5.x+, not v3.2): the ring is device-writable memory, so the driver keeps its own
+ * record of every posted chain — desc_extra[].next/.flags, desc_state[].indir_desc and the buffer's
+ * device-writable length — and detach and the free list use only that record, never what the ring
+ * says. v3.2 followed desc[].next in guest memory, so a device that pointed a chain back at its head
+ * made detach_buf loop forever. What the driver posts and the order it reuses descriptors in are
+ * v3.2's, so the device sees the same ring. A used entry that names an id out of range, a descriptor
+ * that is not an outstanding head, or a length beyond the buffer's writable bytes marks the queue
+ * broken (BAD_RING sets vq->broken): that call and every later one on the queue throw the same
+ * VirtqueueError, where Linux returns NULL or -EIO and the device is reset.
  */
-import { VirtqueueError } from "./errors.ts";
+import { VirtqueueError, type VirtqueueErrorKind } from "./errors.ts";
 import type { IndirectTableAllocator } from "./indirect.ts";
 import {
   checkLayoutFits,
@@ -35,7 +45,6 @@ import {
   descOffset,
   readU16,
   readU32,
-  readU64,
   VRING_AVAIL_F_NO_INTERRUPT,
   VRING_DESC_F_INDIRECT,
   VRING_DESC_F_NEXT,
@@ -97,6 +106,8 @@ export interface VirtqueueDriverOptions {
 
 const NO_TOKEN = -1;
 const NO_OWNER = -1;
+/** desc_state[].indir_desc of a direct chain. */
+const NO_TABLE = -1;
 
 export class VirtqueueDriver {
   readonly name: string;
@@ -124,17 +135,32 @@ export class VirtqueueDriver {
    * reasons, we force a notify"); the caller that owns the notify path delivers it.
    */
   enospcNotifies = 0;
+  /** Calls refused because the queue is broken (after the one that broke it). */
+  brokenCalls = 0;
 
   private readonly view: DataView;
   private readonly memoryBytes: number;
   private readonly allocator: IndirectTableAllocator | null;
   private readonly mask: number;
-  /** Tokens for callbacks, per head descriptor; NO_TOKEN marks a descriptor that is not a head. */
+  /** Tokens for callbacks, per head descriptor (desc_state[].data); NO_TOKEN: not a head. */
   private readonly data: Int32Array;
+  /** desc_extra[].next: the chain and free-list links as the driver wrote them. */
+  private readonly extraNext: Uint16Array;
+  /** desc_extra[].flags: the flags as the driver wrote them. */
+  private readonly extraFlags: Uint16Array;
+  /** desc_state[].indir_desc: guest offset of the head's indirect table, or NO_TABLE. */
+  private readonly indirDesc: Float64Array;
+  /**
+   * Device-writable bytes of the buffer at each head (desc_state[].buflen of Linux 5.16-rc1's "virtio_ring:
+   * validate used buffer length"; 0 for a buffer with nothing device-writable).
+   */
+  private readonly bufLen: Float64Array;
   /** Number of free descriptors. */
   private _numFree: number;
-  /** Head of free descriptor list (linked through desc[].next in guest memory, as Linux does). */
+  /** Head of free descriptor list (linked through desc_extra[].next, as Linux 5.x+ does). */
   private freeHead = 0;
+  /** vq->broken: the error that broke the queue, or null. */
+  private _broken: VirtqueueError | null = null;
   /** Number we've added since last kick. */
   private _numAdded = 0;
   /** Last used index we've seen. */
@@ -157,6 +183,10 @@ export class VirtqueueDriver {
     this.view = new DataView(memory);
     this.memoryBytes = memory.byteLength;
     this.data = new Int32Array(layout.size).fill(NO_TOKEN);
+    this.extraNext = new Uint16Array(layout.size);
+    this.extraFlags = new Uint16Array(layout.size);
+    this.indirDesc = new Float64Array(layout.size).fill(NO_TABLE);
+    this.bufLen = new Float64Array(layout.size);
 
     // virtio_pci setup_vq allocates the ring with __GFP_ZERO.
     new Uint8Array(memory, layout.base, layout.bytes).fill(0);
@@ -172,9 +202,18 @@ export class VirtqueueDriver {
 
     // vring_new_virtqueue: "No callback? Tell other side not to bother us."
     if (options.hasCallback === false) writeU16(this.view, layout.avail, VRING_AVAIL_F_NO_INTERRUPT);
-    // "Put everything in free lists."
+    // "Put everything in free lists." v3.2 links them through desc[].next in the ring; the copy in
+    // desc_extra (vring_alloc_desc_extra) is the one the driver follows.
     this._numFree = layout.size;
-    for (let i = 0; i < layout.size - 1; i++) writeU16(this.view, descOffset(layout.desc, i) + 14, i + 1);
+    for (let i = 0; i < layout.size - 1; i++) {
+      this.extraNext[i] = i + 1;
+      writeU16(this.view, descOffset(layout.desc, i) + 14, i + 1);
+    }
+  }
+
+  /** vq->broken: the VirtqueueError that broke this queue, or null while it is healthy. */
+  get broken(): VirtqueueError | null {
+    return this._broken;
   }
 
   /** Free descriptors (vq->num_free): what addBuf returns on success. */
@@ -204,6 +243,7 @@ export class VirtqueueDriver {
    * only after kick().
    */
   addBuf(out: number, inCount: number, sg: Scatterlist, token: number): number {
+    if (this._broken !== null) this.refuse();
     const total = out + inCount;
     // BUG_ON(data == NULL) and BUG_ON(out + in == 0) in Linux.
     if (!(Number.isInteger(token) && token >= 0 && token <= 0x7fffffff)) {
@@ -244,6 +284,9 @@ export class VirtqueueDriver {
     }
 
     this.data[head] = token;
+    let writable = 0;
+    for (let k = out; k < total; k++) writable += sg.len[k]!;
+    this.bufLen[head] = writable;
     // "Put entry in available array (but don't update avail->idx until they do sync)."
     const avail = this.layout.avail;
     const slot = (readU16(this.view, avail + 2) + this._numAdded) & this.mask;
@@ -257,19 +300,24 @@ export class VirtqueueDriver {
     const table = this.layout.desc;
     this._numFree -= total;
     const head = this.freeHead;
+    const extraNext = this.extraNext;
+    const extraFlags = this.extraFlags;
     let i = head;
     let prev = head;
     for (let k = 0; k < total; k++) {
       const off = descOffset(table, i);
+      const flags = k < out ? VRING_DESC_F_NEXT : VRING_DESC_F_NEXT | VRING_DESC_F_WRITE;
       writeU64(view, off, sg.addr[k]!);
       writeU32(view, off + 8, sg.len[k]!);
-      writeU16(view, off + 12, k < out ? VRING_DESC_F_NEXT : VRING_DESC_F_NEXT | VRING_DESC_F_WRITE);
+      writeU16(view, off + 12, flags);
+      writeU16(view, off + 14, extraNext[i]!);
+      extraFlags[i] = flags;
       prev = i;
-      i = readU16(view, off + 14);
+      i = extraNext[i]!;
     }
     // "Last one doesn't continue."
-    const last = descOffset(table, prev) + 12;
-    writeU16(view, last, readU16(view, last) & ~VRING_DESC_F_NEXT);
+    extraFlags[prev] = extraFlags[prev]! & ~VRING_DESC_F_NEXT;
+    writeU16(view, descOffset(table, prev) + 12, extraFlags[prev]!);
     this.freeHead = i;
     return head;
   }
@@ -300,7 +348,10 @@ export class VirtqueueDriver {
     writeU16(view, off + 12, VRING_DESC_F_INDIRECT);
     writeU64(view, off, table);
     writeU32(view, off + 8, total * DESC_SIZE);
-    this.freeHead = readU16(view, off + 14);
+    writeU16(view, off + 14, this.extraNext[head]!);
+    this.extraFlags[head] = VRING_DESC_F_INDIRECT;
+    this.indirDesc[head] = table;
+    this.freeHead = this.extraNext[head]!;
     return head;
   }
 
@@ -310,6 +361,7 @@ export class VirtqueueDriver {
    * device set VRING_USED_F_NO_NOTIFY. Returns true when the caller must notify (vq->notify).
    */
   kick(): boolean {
+    if (this._broken !== null) this.refuse();
     const view = this.view;
     const layout = this.layout;
     const old = readU16(view, layout.avail + 2);
@@ -326,6 +378,7 @@ export class VirtqueueDriver {
 
   /** more_used: the device has published used entries we have not taken. */
   moreUsed(): boolean {
+    if (this._broken !== null) this.refuse();
     return this._lastUsedIdx !== readU16(this.view, this.layout.used + 2);
   }
 
@@ -333,26 +386,39 @@ export class VirtqueueDriver {
    * virtqueue_get_buf (v3.2 line 297): the token of the next used buffer (its written length in
    * lastLen), or -1 when there is none. Returns the chain's descriptors to the free list and, while
    * callbacks are enabled, writes used_event = last_used_idx so EVENT_IDX interrupts stay armed.
-   * Linux marks the ring broken on a bad id (BAD_RING); this throws instead.
+   * A used entry Linux 5.x+ calls BAD_RING on breaks the queue (see the file comment).
    */
   getBuf(): number {
+    if (this._broken !== null) this.refuse();
     const view = this.view;
     const layout = this.layout;
     if (this._lastUsedIdx === readU16(view, layout.used + 2)) return -1;
     const elem = layout.used + 4 + 8 * (this._lastUsedIdx & this.mask);
     const id = readU32(view, elem);
     const len = readU32(view, elem + 4);
+    // virtqueue_get_buf_ctx_split: BAD_RING(vq, "id %u out of range\n", i).
     if (id >= this.size) {
-      throw new VirtqueueError(
+      this.breakRing(
         "used-id-out-of-range",
-        `${this.name}: used ring entry ${this._lastUsedIdx} has id ${id} >= queue size ${this.size}`,
+        `used ring entry ${this._lastUsedIdx} has id ${id} >= queue size ${this.size}`,
       );
     }
     const token = this.data[id]!;
+    // virtqueue_get_buf_ctx_split: BAD_RING(vq, "id %u is not a head!\n", i).
     if (token === NO_TOKEN) {
-      throw new VirtqueueError(
+      this.breakRing(
         "used-id-not-head",
-        `${this.name}: used ring entry ${this._lastUsedIdx} has id ${id}, which is not an outstanding head`,
+        `used ring entry ${this._lastUsedIdx} has id ${id}, which is not an outstanding head`,
+      );
+    }
+    // Linux 5.16-rc1 (939779f5152d): BAD_RING(vq, "used len %d is larger than in buflen %u\n"). It was
+    // reverted before 5.16 because legacy devices report a length for buffers with nothing writable
+    // (buflen 0); the check here skips those buffers, which is the narrowing its thread proposed.
+    const buflen = this.bufLen[id]!;
+    if (buflen > 0 && len > buflen) {
+      this.breakRing(
+        "used-len-too-long",
+        `used ring entry ${this._lastUsedIdx} (id ${id}) has len ${len} > the buffer's ${buflen} writable bytes`,
       );
     }
     this.detachBuf(id);
@@ -365,21 +431,47 @@ export class VirtqueueDriver {
     return token;
   }
 
-  /** detach_buf: free the indirect table, put the chain back on the free list. */
+  /**
+   * detach_buf_split: free the indirect table, put the chain back on the free list, following only
+   * the driver's record of it (desc_extra[].flags/.next, desc_state[].indir_desc). Linux up to 6.12
+   * still tested VRING_DESC_F_NEXT in the ring here; with desc_extra[].next that walk can circle the
+   * free list forever when a device sets NEXT everywhere, so this tests desc_extra[].flags, the fix
+   * discussed on the virtualization list in November 2024.
+   */
   private detachBuf(head: number): void {
-    const view = this.view;
-    const table = this.layout.desc;
+    const extraNext = this.extraNext;
+    const extraFlags = this.extraFlags;
     this.data[head] = NO_TOKEN;
-    let off = descOffset(table, head);
-    if (readU16(view, off + 12) & VRING_DESC_F_INDIRECT) this.allocator!.free(readU64(view, off));
-    while (readU16(view, off + 12) & VRING_DESC_F_NEXT) {
-      off = descOffset(table, readU16(view, off + 14));
-      this._numFree++;
+    const table = this.indirDesc[head]!;
+    if (table !== NO_TABLE) {
+      this.indirDesc[head] = NO_TABLE;
+      this.allocator!.free(table);
     }
-    writeU16(view, off + 14, this.freeHead);
+    let i = head;
+    while (extraFlags[i]! & VRING_DESC_F_NEXT) {
+      i = extraNext[i]!;
+      this._numFree++;
+      // Only a bug in this class can make its own record circular: fail loudly instead of spinning.
+      if (this._numFree > this.size) throw new Error(`${this.name}: desc_extra chain at ${head} is circular`);
+    }
+    extraNext[i] = this.freeHead;
+    // The ring's copy of the free-list link, as v3.2 leaves it.
+    writeU16(this.view, descOffset(this.layout.desc, i) + 14, this.freeHead);
     this.freeHead = head;
     // "Plus final descriptor."
     this._numFree++;
+  }
+
+  /** BAD_RING: mark the queue broken and throw the error every later call throws too. */
+  private breakRing(kind: VirtqueueErrorKind, message: string): never {
+    this._broken = new VirtqueueError(kind, `${this.name}: ${message}; the queue is broken`);
+    throw this._broken;
+  }
+
+  /** A call on a broken queue: Linux returns NULL or -EIO; the model throws the breaking error again. */
+  private refuse(): never {
+    this.brokenCalls++;
+    throw this._broken!;
   }
 
   /** virtqueue_disable_cb (v3.2 line 348): set NO_INTERRUPT; used_event is left alone. */
@@ -394,6 +486,7 @@ export class VirtqueueDriver {
    * so the caller polls again instead of waiting for an interrupt that may never come.
    */
   enableCb(): boolean {
+    if (this._broken !== null) this.refuse();
     const view = this.view;
     const layout = this.layout;
     writeU16(view, layout.avail, readU16(view, layout.avail) & ~VRING_AVAIL_F_NO_INTERRUPT);
@@ -406,6 +499,7 @@ export class VirtqueueDriver {
    * after 3/4 of the outstanding buffers have been used.
    */
   enableCbDelayed(): boolean {
+    if (this._broken !== null) this.refuse();
     const view = this.view;
     const layout = this.layout;
     writeU16(view, layout.avail, readU16(view, layout.avail) & ~VRING_AVAIL_F_NO_INTERRUPT);
@@ -417,7 +511,8 @@ export class VirtqueueDriver {
   /**
    * virtqueue_detach_unused_buf: after the device was reset, hand back one outstanding buffer's token
    * (lowest head first) and step avail->idx back, or -1 when none is left. Linux v3.2 decrements
-   * avail->idx even for buffers the device had already used; that is reproduced as is.
+   * avail->idx even for buffers the device had already used; that is reproduced as is. It works on a
+   * broken queue too: it reads only the driver's record, and reset-then-detach is how Linux recovers.
    */
   detachUnusedBuf(): number {
     for (let i = 0; i < this.size; i++) {

@@ -40,6 +40,8 @@ export type VirtqueueErrorKind =
   | "used-id-out-of-range"
   /** A used-ring id that is not the head of a buffer the driver has outstanding. */
   | "used-id-not-head"
+  /** A used-ring length beyond the device-writable bytes of the buffer it names. */
+  | "used-len-too-long"
   /** A caller broke an API precondition (Linux would BUG_ON). */
   | "invalid-argument"
   /** Two owners inside the driver side of one queue at once (Linux's DEBUG START_USE check). */
