@@ -120,6 +120,7 @@ function syntheticRun(
       totalMs: stallLongestMs * 2,
       longestMs: stallLongestMs,
     },
+    faults: { alloc: [], injectedBySite: {} },
     refillRunTimes,
     series,
     scenarioConfig: { name: scenario, guest: { driver: { version: driver }, ringSize: 256 }, seed },
