@@ -175,10 +175,9 @@ export class Mm implements WritebackHost {
    * allocates, read only by the fault injectors, which stand it in for the kernel's stack trace.
    */
   allocSite = SITE_NONE;
-  /** ___ratelimit state of nopage_rs: window start in jiffies (-1: not started), printed, missed. */
+  /** ___ratelimit state of nopage_rs: window start in jiffies (-1: not started), warnings printed. */
   private nopageRsBegin = -1;
   private nopageRsPrinted = 0;
-  private nopageRsMissed = 0;
   /** zone->all_unreclaimable, set by kswapd, cleared when pages are freed to the buddy lists. */
   allUnreclaimable = false;
   /** zone->pages_scanned since pages were last freed to the buddy lists. */
@@ -454,13 +453,11 @@ export class Mm implements WritebackHost {
     if (jiffies > this.nopageRsBegin + NOPAGE_RS_INTERVAL_SECONDS * this.k.jiffies.hz) {
       this.nopageRsBegin = -1;
       this.nopageRsPrinted = 0;
-      this.nopageRsMissed = 0;
     }
     if (NOPAGE_RS_BURST > this.nopageRsPrinted) {
       this.nopageRsPrinted++;
       return true;
     }
-    this.nopageRsMissed++;
     return false;
   }
 
