@@ -165,6 +165,7 @@ export class System {
         slabAlloc: c.skbAlloc / 2,
         reclaimScanPage: c.reclaimPerPage,
         anonFault: c.pageFault,
+        allocFailWarning: c.allocFailWarning,
       },
     });
     this.mm = mm;

@@ -411,6 +411,12 @@ const guestCosts = costs({
     "1us",
     "One anonymous page fault of a memory hog or spike (do_anonymous_page, including zeroing 4 KiB).",
   ],
+  allocFailWarning: [
+    "25ms",
+    "One printed warn_alloc_failed (at most 10 per 5 s, nopage_rs), charged to the failing context: about " +
+      "4 KB of text (the failure line, dump_stack, show_free_areas) to a QEMU-emulated 16550 serial console " +
+      "at two port-I/O exits (~3 us each) per character. A VGA or virtio console is faster.",
+  ],
 })
   .prefault({})
   .describe("CPU time the guest spends per operation, charged to the vCPU that runs it (model.md §5).");
