@@ -111,3 +111,33 @@ describe("fault-partial: 5 % of receive allocations fail", () => {
     expect(failed.filter((f) => f.numFree > 0).length).toBe(failed.length);
   });
 });
+
+describe("fault injection and the seed", () => {
+  // fault-partial's injectors moved to 1 s so that a 2 s run sees a second of failures.
+  const early = ["warmup=200ms", "faults.alloc[0].at=1s", "faults.alloc[1].at=1s"];
+  const summary = (seed: number, set: string[] = []) => {
+    const {
+      wallMs: _w,
+      eventsPerSecond: _e,
+      ...rest
+    } = run("fault-partial", {
+      seed,
+      duration: "2s",
+      set: [...early, ...set],
+    });
+    return rest;
+  };
+
+  it("draws from each injector's own stream: same seed, same run; another seed, other failures", () => {
+    const a = summary(3);
+    expect(a.faults.alloc[1]!.injected).toBeGreaterThan(10);
+    expect(JSON.stringify(summary(3))).toBe(JSON.stringify(a));
+    expect(summary(4).faults.injectedBySite).not.toEqual(a.faults.injectedBySite);
+    // A third injector that never fails draws only from its own stream: nothing else moves.
+    const quiet = summary(3, [
+      "faults.alloc[2]={type: failslab, probability: 0, times: -1, ignoreGfpWait: false}",
+    ]);
+    expect(quiet.fingerprint).toBe(a.fingerprint);
+    expect(quiet.faults.alloc[2]!.calls).toBeGreaterThan(0);
+  });
+});
