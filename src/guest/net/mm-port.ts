@@ -37,12 +37,13 @@ export type SlabCacheId = number;
 /**
  * Allocation sites of the receive path, for fault injection's site filter (ALLOC_SITES in the
  * scenario schema names them in this order; a test checks it). Bit i of an injector's site mask.
+ * A new slab page that a kmem_cache_alloc needs counts as that allocation's site.
  */
 /** add_recvbuf_small's sk_buff (skbuff_head_cache). */
 export const ALLOC_SITE_SMALL_SKB_HEAD = 0;
 /** add_recvbuf_small's data area (kmalloc-2048). */
 export const ALLOC_SITE_SMALL_SKB_DATA = 1;
-/** get_a_page's alloc_page for big and mergeable buffers (and slab pages it does not use). */
+/** get_a_page's alloc_page for big and mergeable buffers. */
 export const ALLOC_SITE_RX_PAGE = 2;
 /** page_to_skb's GOOD_COPY_LEN skb, head and data. */
 export const ALLOC_SITE_PAGE_TO_SKB = 3;
