@@ -124,6 +124,7 @@ function syntheticRun(
       totalMs: stallLongestMs * 2,
       longestMs: stallLongestMs,
     },
+    faults: { alloc: [], injectedBySite: {} },
     refillRunTimes,
     series,
     closeup,

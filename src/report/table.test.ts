@@ -71,5 +71,16 @@ describe("formatRunTable", () => {
     expect(text).toContain(NOT_IN_LINUX_NOTE);
     const flowRows = text.split("\n").filter((l) => /^\s+\d+\s+\d+\s+torrent/.test(l));
     expect(flowRows).toHaveLength(3);
+    expect(text).toMatch(/^alloc warnings\s+0 printed, 0 rate-limited$/m);
+    expect(text).not.toContain("injected fails");
+  });
+
+  test("lists injected failures by site when the scenario has injectors", () => {
+    const r = syntheticCompare({ drivers: ["v3.2"], seeds: [1], points: 10, flows: 1 }).runs[0]!;
+    r.faults = {
+      alloc: [{ type: "failslab", calls: 9, injected: 7, bySite: {} }],
+      injectedBySite: { small_skb_head: 5, rx_page: 0, indirect: 2 },
+    };
+    expect(formatRunTable(r)).toMatch(/^injected fails\s+7 \(small_skb_head 5, indirect 2\)$/m);
   });
 });

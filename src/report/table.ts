@@ -47,6 +47,15 @@ export function formatCompareTable(c: CompareResult): string {
 }
 
 /** A single run: what ran, its headline counters, and one row per flow. */
+/** Failures the scenario's fault injectors caused: the total, then the sites that had any. */
+function injectedText(r: RunSummary): string {
+  const total = r.faults.alloc.reduce((n, a) => n + a.injected, 0);
+  const sites = Object.entries(r.faults.injectedBySite)
+    .filter(([, n]) => n > 0)
+    .map(([site, n]) => `${site} ${formatNumber(n)}`);
+  return sites.length > 0 ? `${formatNumber(total)} (${sites.join(", ")})` : formatNumber(total);
+}
+
 export function formatRunTable(r: RunSummary): string {
   const spacing = medianRefillSpacingMs([r]);
   const facts: [string, string][] = [
@@ -69,6 +78,12 @@ export function formatRunTable(r: RunSummary): string {
     ],
     ["RTOs", String(rtoCount(r))],
     ["atomic alloc fails", formatNumber(atomicAllocFailures(r))],
+    [
+      "alloc warnings",
+      `${formatNumber(Number(r.memory.allocfail_warned ?? 0))} printed, ` +
+        `${formatNumber(Number(r.memory.allocfail_warn_suppressed ?? 0))} rate-limited`,
+    ],
+    ...(r.faults.alloc.length > 0 ? [["injected fails", injectedText(r)] as [string, string]] : []),
     ["fingerprint", r.fingerprint],
   ];
   const keyWidth = Math.max(...facts.map(([k]) => k.length));

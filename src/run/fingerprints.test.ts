@@ -27,6 +27,10 @@ describe("preset fingerprints", () => {
       const set = [
         "warmup=200ms",
         ...(preset === "outage" ? ["faults.linkOutages=[{at: 1s, duration: 300ms}]"] : []),
+        // The fault presets' injectors start after 2 s; the window moves to 1 s–1.5 s.
+        ...(preset.startsWith("fault-")
+          ? [0, 1].flatMap((i) => [`faults.alloc[${i}].at=1s`, `faults.alloc[${i}].duration=500ms`])
+          : []),
       ];
       expect(run(preset, { duration: "2s", set }).fingerprint).toBe(PINNED[preset]);
     });

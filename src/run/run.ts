@@ -9,12 +9,13 @@ import { CAT_COUNT, CAT_NAMES } from "../guest/sched/costs.ts";
 import { gfpName } from "../guest/mm/gfp.ts";
 import { applyOverrides } from "../scenario/overrides.ts";
 import { parseScenario, readScenario, scenarioHash } from "../scenario/load.ts";
-import type { Scenario } from "../scenario/schema.ts";
+import { ALLOC_SITES, type Scenario } from "../scenario/schema.ts";
 import { CLOSEUP_MARGIN_NS, CLOSEUP_STEP_NS, CloseupRecorder } from "./closeup.ts";
 import {
   type Closeup,
   type CompareResult,
   emptySeries,
+  type FaultInjectorSummary,
   type FlowSummary,
   type RunSummary,
   type Series,
@@ -229,6 +230,16 @@ function summarise(sys: System, series: Series, wallMs: number, closeup: Closeup
     sys.stack.receivers.reduce((a, r) => a + (r.counters[k] as number), 0);
   const tap = sys.host.tap;
   const vm = sys.mm.vmstat();
+  const injectedBySite: Record<string, number> = {};
+  for (const site of ALLOC_SITES) injectedBySite[site] = 0;
+  const injectors: FaultInjectorSummary[] = (sys.mm.faults?.all ?? []).map((a) => {
+    const bySite: Record<string, number> = {};
+    ALLOC_SITES.forEach((site, i) => {
+      bySite[site] = a.injectedBySite[i]!;
+      injectedBySite[site]! += a.injectedBySite[i]!;
+    });
+    return { type: a.opts.kind, calls: a.calls, injected: a.injected, bySite };
+  });
   const allocFail: Record<string, number> = {};
   for (const [gfp, n] of sys.mm.failuresByGfp) allocFail[gfpName(gfp)] = n;
   return {
@@ -319,6 +330,7 @@ function summarise(sys: System, series: Series, wallMs: number, closeup: Closeup
       totalMs: sys.stalls.totalNs / 1e6,
       longestMs: sys.stalls.longestNs / 1e6,
     },
+    faults: { alloc: injectors, injectedBySite },
     refillRunTimes: [...runTimes],
     series,
     closeup,

@@ -12,6 +12,13 @@ import { CAT_APP } from "../guest/sched/costs.ts";
 import { Kernel, type KernelCode, WaitQueue } from "../guest/sched/kernel.ts";
 import { NapiSubsystem } from "../guest/sched/napi.ts";
 import { Workqueues } from "../guest/sched/workqueue.ts";
+import {
+  FAULT_CTX_ANY,
+  FAULT_CTX_PROCESS,
+  FAULT_CTX_SOFTIRQ,
+  FaultAttr,
+  FaultInjection,
+} from "../guest/mm/fault-inject.ts";
 import { Mm } from "../guest/mm/mm.ts";
 import { OWNER_DRIVER_LIST, OWNER_RX_RING, OWNER_SKB } from "../guest/mm/page-table.ts";
 import type { KmemCache } from "../guest/mm/slab.ts";
@@ -37,7 +44,7 @@ import { FlowDemux, Link } from "../net/link.ts";
 import { PacketPool } from "../net/packet.ts";
 import { TcpSender } from "../net/tcp-sender.ts";
 import { expandFlows, type FlowSpec } from "../scenario/flows.ts";
-import type { Scenario } from "../scenario/schema.ts";
+import { ALLOC_SITES, type FaultsConfig, type Scenario } from "../scenario/schema.ts";
 import { Simulator } from "../sim/simulator.ts";
 import { VirtqueueDevice } from "../virtio/device.ts";
 import { VirtqueueDriver } from "../virtio/driver.ts";
@@ -68,6 +75,12 @@ class MmAdapter implements MmPort {
     this.caches[SLAB_KMALLOC_512] = mm.kmallocCache(512);
     this.caches[SLAB_KMALLOC_1024] = mm.kmallocCache(1024);
     this.caches[SLAB_KMALLOC_2048] = mm.kmallocCache(2048);
+  }
+  get allocSite(): number {
+    return this.mm.allocSite;
+  }
+  set allocSite(site: number) {
+    this.mm.allocSite = site;
   }
   allocPage(gfp: number, owner: number): KernelCode<number> {
     return this.mm.allocPage(gfp, owner);
@@ -154,9 +167,11 @@ export class System {
         slabAlloc: c.skbAlloc / 2,
         reclaimScanPage: c.reclaimPerPage,
         anonFault: c.pageFault,
+        allocFailWarning: c.allocFailWarning,
       },
     });
     this.mm = mm;
+    mm.faults = faultInjection(s.faults.alloc, s.duration, sim);
     const mmPort = new MmAdapter(mm);
     this.packets = new PacketPool(8192);
     const pageNext = new Int32Array(mm.nPages).fill(-1);
@@ -403,4 +418,37 @@ export class System {
     if (until > k.now) yield k.sleepJiffies(Math.ceil((until - k.now) / tick));
     if (!task.killed) this.mm.freeAnon(task, task.anonRss);
   }
+}
+
+const FAULT_CONTEXT_CODES = { any: FAULT_CTX_ANY, softirq: FAULT_CTX_SOFTIRQ, process: FAULT_CTX_PROCESS };
+
+/**
+ * The scenario's allocation fault injectors, each drawing from its own stream "faults.alloc[i]";
+ * null without any, so the allocator's entry points cost one comparison more.
+ */
+function faultInjection(specs: FaultsConfig["alloc"], runEnd: number, sim: Simulator): FaultInjection | null {
+  if (specs.length === 0) return null;
+  const fi = new FaultInjection();
+  specs.forEach((f, i) => {
+    const sites = f.sites === "any" ? ALLOC_SITES : f.sites;
+    let siteMask = 0;
+    for (const name of sites) siteMask |= 1 << ALLOC_SITES.indexOf(name);
+    const opts = {
+      kind: f.type,
+      probability: f.probability,
+      interval: f.interval,
+      times: f.times,
+      space: f.space,
+      ignoreGfpWait: f.ignoreGfpWait,
+      // fail_page_alloc's defaults (mm/page_alloc.c): ignore_gfp_highmem = 1, min_order = 1.
+      ignoreGfpHighmem: f.ignoreGfpHighmem ?? true,
+      minOrder: f.minOrder ?? 1,
+      siteMask,
+      context: FAULT_CONTEXT_CODES[f.context],
+      start: f.at,
+      end: f.duration === undefined ? runEnd : f.at + f.duration,
+    };
+    fi.add(new FaultAttr(opts, sim.rng(`faults.alloc[${i}]`), ALLOC_SITES.length));
+  });
+  return fi;
 }

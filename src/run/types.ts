@@ -89,6 +89,16 @@ export interface Closeup {
   cpu: Record<string, number[]>;
 }
 
+/** One allocation fault injector's counters (scenario faults.alloc[i]). */
+export interface FaultInjectorSummary {
+  type: string;
+  /** Calls that reached should_fail (past the gfp and order filters, inside the window). */
+  calls: number;
+  /** Failures injected, in all and by rx allocation site. */
+  injected: number;
+  bySite: Record<string, number>;
+}
+
 export interface RunSummary {
   scenario: string;
   driver: string;
@@ -109,6 +119,8 @@ export interface RunSummary {
   tcp: Record<string, number>;
   memory: Record<string, number | Record<string, number>>;
   stalls: StallSummary;
+  /** Fault injection: per injector, and failures injected by site over all injectors. */
+  faults: { alloc: FaultInjectorSummary[]; injectedBySite: Record<string, number> };
   /** refill_work start times, ns (for plots and spacing statistics). */
   refillRunTimes: number[];
   series: Series;

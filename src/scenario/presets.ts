@@ -13,6 +13,9 @@ export const PRESET_NAMES = [
   "iperf-lowmem",
   "probe-under-pressure",
   "outage",
+  "fault-atomic",
+  "fault-window",
+  "fault-partial",
 ] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
 

@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { type ScenarioIssue, ScenarioError } from "./errors.ts";
 import { jsonSchema, parseScenario } from "./load.ts";
-import { DRIVER_VERSIONS, defaultMinFreeKbytes, defaultTcpRmemMax } from "./schema.ts";
+import {
+  ALLOC_SITE_INDIRECT,
+  ALLOC_SITE_PAGE_TO_SKB,
+  ALLOC_SITE_RX_PAGE,
+  ALLOC_SITE_SMALL_SKB_DATA,
+  ALLOC_SITE_SMALL_SKB_HEAD,
+} from "../guest/net/mm-port.ts";
+import { ALLOC_SITES, DRIVER_VERSIONS, defaultMinFreeKbytes, defaultTcpRmemMax } from "./schema.ts";
 import { parseDuration, parseSize } from "./units.ts";
 
 /** The issues parseScenario reports for `input` (fails the test if it parses). */
@@ -398,5 +405,57 @@ describe("jsonSchema", () => {
     const guest = props.guest!.properties as Record<string, Record<string, unknown>>;
     const driver = guest.driver!.properties as Record<string, Record<string, unknown>>;
     expect(driver.version!.enum).toEqual([...DRIVER_VERSIONS]);
+  });
+});
+
+describe("faults.alloc", () => {
+  const injector = (f: object, duration = "10s") => ({ duration, faults: { alloc: [f] } });
+
+  it("takes the kernel's defaults and requires the probability", () => {
+    const [f] = parseScenario(injector({ probability: 10 })).faults.alloc;
+    expect(f).toEqual({
+      type: "fail_page_alloc",
+      probability: 10,
+      interval: 1,
+      times: 1,
+      space: 0,
+      ignoreGfpWait: true,
+      sites: "any",
+      context: "any",
+      at: 0,
+    });
+    expectIssue(injector({}), "faults.alloc[0].probability", undefined, "is required", "0 to 100");
+    expectIssue(injector({ probability: 101 }), "faults.alloc[0].probability", 101, "0 to 100");
+  });
+
+  it("names the sites and contexts it allows", () => {
+    const sites = injector({ probability: 1, sites: ["rx_page", "skb"] });
+    expectIssue(sites, "faults.alloc[0].sites[1]", "skb", ...ALLOC_SITES.map((s) => `"${s}"`));
+    expectIssue(injector({ probability: 1, sites: [] }), "faults.alloc[0].sites", [], "at least one site");
+    expectIssue(injector({ probability: 1, context: "irq" }), "faults.alloc[0].context", "irq", '"softirq"');
+  });
+
+  it("keeps fail_page_alloc's own attributes off failslab", () => {
+    const slab = (key: string) => injector({ type: "failslab", probability: 1, [key]: 0 });
+    expectIssue(slab("minOrder"), "faults.alloc[0].minOrder", 0, "fail_page_alloc only");
+    expectIssue(slab("ignoreGfpHighmem"), "faults.alloc[0].ignoreGfpHighmem", 0, "true or false");
+    expect(() => parseScenario(injector({ probability: 1, minOrder: 0 }))).not.toThrow();
+  });
+
+  it("keeps the window inside the run", () => {
+    expectIssue(injector({ probability: 1, at: "10s" }), "faults.alloc[0].at", "10s", "below duration");
+    const late = injector({ probability: 1, at: "9s", duration: "2s" });
+    expectIssue(late, "faults.alloc[0].duration", "2s", "must end within the run");
+  });
+
+  it("lists the sites in the order of mm-port's ALLOC_SITE_* bits", () => {
+    expect([
+      ALLOC_SITES[ALLOC_SITE_SMALL_SKB_HEAD],
+      ALLOC_SITES[ALLOC_SITE_SMALL_SKB_DATA],
+      ALLOC_SITES[ALLOC_SITE_RX_PAGE],
+      ALLOC_SITES[ALLOC_SITE_PAGE_TO_SKB],
+      ALLOC_SITES[ALLOC_SITE_INDIRECT],
+    ]).toEqual(["small_skb_head", "small_skb_data", "rx_page", "page_to_skb", "indirect"]);
+    expect(ALLOC_SITES).toHaveLength(5);
   });
 });

@@ -411,6 +411,12 @@ const guestCosts = costs({
     "1us",
     "One anonymous page fault of a memory hog or spike (do_anonymous_page, including zeroing 4 KiB).",
   ],
+  allocFailWarning: [
+    "25ms",
+    "One printed warn_alloc_failed (at most 10 per 5 s, nopage_rs), charged to the failing context: about " +
+      "4 KB of text (the failure line, dump_stack, show_free_areas) to a QEMU-emulated 16550 serial console " +
+      "at two port-I/O exits (~3 us each) per character. A VGA or virtio console is faster.",
+  ],
 })
   .prefault({})
   .describe("CPU time the guest spends per operation, charged to the vCPU that runs it (model.md §5).");
@@ -764,6 +770,102 @@ const appsSchema = z.strictObject({
     .describe("Processes that take memory and keep it."),
 });
 
+/** The rx allocation sites an injector's filter may name (ALLOC_SITE_* of guest/net/mm-port.ts, in order). */
+export const ALLOC_SITES = [
+  "small_skb_head",
+  "small_skb_data",
+  "rx_page",
+  "page_to_skb",
+  "indirect",
+] as const;
+export const FAULT_CONTEXTS = ["any", "softirq", "process"] as const;
+
+const allocFaultSchema = z
+  .strictObject({
+    type: choice(
+      ["fail_page_alloc", "failslab"],
+      "fail_page_alloc",
+      "fail_page_alloc: should_fail_alloc_page at the top of __alloc_pages_nodemask (every page, including new " +
+        "slab pages); failslab: should_failslab in slab_pre_alloc_hook (every kmem_cache_alloc/kmalloc, even " +
+        "when the cache has free objects).",
+    ),
+    probability: intSchema(0, 100).describe(
+      "probability: percent of the calls that pass times, space and interval and then fail " +
+        "(`probability <= random32() % 100` passes). Required. An integer from 0 to 100.",
+    ),
+    interval: int(
+      1,
+      "interval: only every interval-th call past times and space may fail (attr->count % interval); 1: every call.",
+      1,
+      MAX_INT,
+    ),
+    times: int(
+      1,
+      "times: failures left; -1 for no limit. Kernel default 1 (FAULT_ATTR_INITIALIZER): one failure, then none.",
+      -1,
+      MAX_INT,
+    ),
+    space: int(
+      0,
+      "space: a budget that calls pay their size from (pages for fail_page_alloc, object bytes for failslab) " +
+        "without failing, until it is not above a call's size.",
+      0,
+      MAX_INT,
+    ),
+    ignoreGfpWait: bool(
+      true,
+      "ignore-gfp-wait: leave allocations that may sleep (__GFP_WAIT) alone, so only GFP_ATOMIC-like ones fail. " +
+        "Kernel default true.",
+    ),
+    ignoreGfpHighmem: z
+      .boolean({ error: "must be true or false" })
+      .optional()
+      .describe(
+        "fail_page_alloc only: ignore-gfp-highmem, leave __GFP_HIGHMEM allocations alone (no rx allocation " +
+          "has it). Kernel default true.",
+      ),
+    minOrder: intSchema(0, 10)
+      .optional()
+      .describe(
+        "fail_page_alloc only: min-order, orders below it never fail. Kernel default 1, which spares every " +
+          "allocation of the model (all order 0): set 0 to fail pages. An integer from 0 to 10.",
+      ),
+    sites: z
+      .union(
+        [
+          z.literal("any"),
+          z
+            .array(choice(ALLOC_SITES, "rx_page", "An rx allocation site."))
+            .min(1, { error: "must list at least one site" }),
+        ],
+        {
+          error: `must be "any" or a non-empty list of ${ALLOC_SITES.map((x) => `"${x}"`).join(", ")}`,
+        },
+      )
+      .default("any")
+      .describe(
+        "Stands in for the stacktrace filter (and failslab's cache-filter): which rx allocations may fail. " +
+          "small_skb_head/small_skb_data: add_recvbuf_small's sk_buff and kmalloc-2048 data; rx_page: " +
+          "get_a_page's pages (big, mergeable); page_to_skb: its copy skb (head and data); indirect: " +
+          "vring_add_indirect's table. 'any': all of them. Allocations outside the rx path (page cache, " +
+          "anonymous memory) are never failed: the model's callers there cannot take a failure. Applied where " +
+          "the kernel applies the stack filter, after the probability draw.",
+      ),
+    context: choice(
+      FAULT_CONTEXTS,
+      "any",
+      "Also part of the stack filter: softirq = allocations under virtnet_poll (its GFP_ATOMIC refill, " +
+        "page_to_skb); process = refill_work and other process-context fills (the probe, a policy's worker).",
+    ),
+    at: duration("0s", "When the injector is switched on."),
+    duration: unitSchema(DURATION_KIND, "1ns", "24h")
+      .optional()
+      .describe(
+        `How long it stays on; absent: to the end of the run.${unitDoc(DURATION_KIND, "1ns", "24h")}`,
+      ),
+  })
+  .describe("One fail_page_alloc- or failslab-like injector (lib/fault-inject.c should_fail).");
+
 const faultsSchema = z.strictObject({
   linkOutages: z
     .array(
@@ -794,7 +896,43 @@ const faultsSchema = z.strictObject({
     .max(1000, { error: "must have at most 1000 spikes" })
     .default([])
     .describe("Memory spikes: anonymous memory taken at a time and freed after a while."),
+  alloc: z
+    .array(allocFaultSchema)
+    .max(16, { error: "must have at most 16 injectors" })
+    .default([])
+    .describe(
+      "Allocation fault injectors (Documentation/fault-injection/fault-injection.rst), consulted in order " +
+        "until one fails the call. Only the receive path's allocations are candidates.",
+    ),
 });
+
+/** An injector's window must lie inside the run; fail_page_alloc's own knobs are not failslab's. */
+function checkAllocFaults(s: Resolved, ctx: Ctx): void {
+  s.faults.alloc.forEach((f, i) => {
+    const at: Path = ["faults", "alloc", i];
+    if (f.at >= s.duration) {
+      issue(
+        ctx,
+        [...at, "at"],
+        formatDuration(f.at),
+        `must be below duration (${formatDuration(s.duration)})`,
+      );
+    } else if (f.duration !== undefined && f.at + f.duration > s.duration) {
+      issue(
+        ctx,
+        [...at, "duration"],
+        formatDuration(f.duration),
+        `must end within the run: at (${formatDuration(f.at)}) + duration exceeds ${formatDuration(s.duration)}`,
+      );
+    }
+    if (f.type === "failslab") {
+      for (const key of ["ignoreGfpHighmem", "minOrder"] as const) {
+        if (f[key] !== undefined)
+          issue(ctx, [...at, key], f[key], "applies to fail_page_alloc only; failslab has no such attribute");
+      }
+    }
+  });
+}
 
 const metricsSchema = z.strictObject({
   stallThreshold: duration(
@@ -925,6 +1063,7 @@ function checkScenario(s: Resolved, ctx: Ctx): void {
   checkNames(ctx, ["network", "senders"], network.senders, ["uplink"]);
   checkSenders(s, ctx);
   checkOutages(s, ctx);
+  checkAllocFaults(s, ctx);
   checkMemoryBudget(s, ctx);
 }
 

@@ -89,7 +89,8 @@ describe("atomic allocation", () => {
 
 describe("GFP_KERNEL allocation under pressure", () => {
   it("reclaims clean page cache directly where GFP_ATOMIC failed, charging CPU for the scan", () => {
-    const { sim, k, mm } = mmFixture(OPTS);
+    // A free console: the atomic failure's printed warning would give kswapd 25 ms to reclaim first.
+    const { sim, k, mm } = mmFixture({ ...OPTS, costs: { allocFailWarning: 0 } });
     mm.prefillPageCache(4000, "clean");
     sim.run(sec(1));
     const r = runInThread(k, "refill", function* () {

@@ -29,6 +29,13 @@ export interface MmCosts {
   writebackPage: Ns;
   /** Per page completed in the disk interrupt (end_page_writeback). */
   writebackEnd: Ns;
+  /**
+   * One warn_alloc_failed that prints: the "page allocation failure" line, dump_stack and
+   * show_mem's show_free_areas, written out by the failing context (printk → console_unlock).
+   */
+  allocFailWarning: Ns;
+  /** show_mem's walk over every page frame, per page; only for callers that may sleep. */
+  showMemPerPage: Ns;
 }
 
 export const DEFAULT_MM_COSTS: MmCosts = {
@@ -50,4 +57,11 @@ export const DEFAULT_MM_COSTS: MmCosts = {
   anonFault: 1_500,
   writebackPage: 300,
   writebackEnd: 150,
+  // About 4 KB of text: the warning line, dump_stack's ~25 frames (~1.5 KB) and show_free_areas'
+  // per-zone lines and buddy counts (~2.5 KB), to a QEMU-emulated 16550 serial console, where
+  // serial8250_console_write costs an LSR poll and a THR write, two port-I/O exits of ~3 µs, per
+  // character: ~25 ms. A VGA or virtio console is faster; scenarios may override.
+  allocFailWarning: 25_000_000,
+  // page_count and flag tests per struct page, cache-missing: ~10 ns.
+  showMemPerPage: 10,
 };

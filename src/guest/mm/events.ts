@@ -35,7 +35,12 @@ export const EV_DISK_COMPLETIONS = 23;
 export const EV_FLUSHER_WAKEUPS_RECLAIM = 24;
 /** Model: congestion_wait sleeps. */
 export const EV_CONGESTION_WAITS = 25;
-export const EV_COUNT = 26;
+/** Model: allocations failed by a fault injector (fault-inject.ts), also counted above. */
+export const EV_ALLOCFAIL_INJECTED = 26;
+/** Model: warn_alloc_failed warnings printed, and those nopage_rs suppressed. */
+export const EV_ALLOCFAIL_WARNED = 27;
+export const EV_ALLOCFAIL_WARN_SUPPRESSED = 28;
+export const EV_COUNT = 29;
 
 export const EV_NAMES: readonly string[] = [
   "pgalloc",
@@ -64,4 +69,7 @@ export const EV_NAMES: readonly string[] = [
   "disk_completions",
   "flusher_wakeups_reclaim",
   "congestion_waits",
+  "allocfail_injected",
+  "allocfail_warned",
+  "allocfail_warn_suppressed",
 ];

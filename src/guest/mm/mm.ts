@@ -23,7 +23,10 @@ import { CTX_PROCESS, type Kernel, type KernelCode, type KThread, WaitQueue } fr
 import { DEFAULT_MM_COSTS, type MmCosts } from "./costs.ts";
 import {
   EV_ALLOCFAIL_ATOMIC,
+  EV_ALLOCFAIL_INJECTED,
   EV_ALLOCFAIL_PROCESS,
+  EV_ALLOCFAIL_WARN_SUPPRESSED,
+  EV_ALLOCFAIL_WARNED,
   EV_ALLOCSTALL,
   EV_CONGESTION_WAITS,
   EV_COUNT,
@@ -42,10 +45,12 @@ import {
   EV_PGSTEAL_DIRECT,
   EV_PGSTEAL_KSWAPD,
 } from "./events.ts";
+import { FAULT_CTX_PROCESS, FAULT_CTX_SOFTIRQ, type FaultInjection, SITE_NONE } from "./fault-inject.ts";
 import {
   __GFP_FS,
   __GFP_NO_KSWAPD,
   __GFP_NORETRY,
+  __GFP_NOWARN,
   __GFP_WAIT,
   ALLOC_CPUSET,
   ALLOC_WMARK_HIGH,
@@ -97,6 +102,13 @@ export const DEF_PRIORITY = 12;
 export const KMALLOC_SIZES: readonly number[] = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096];
 /** sizeof(struct sk_buff) rounded to its cache line multiple: kernel-facts.md §1.4 assumes 256 B. */
 export const SKBUFF_HEAD_SIZE = 256;
+
+/**
+ * nopage_rs (mm/page_alloc.c, v3.2): DEFINE_RATELIMIT_STATE(nopage_rs, DEFAULT_RATELIMIT_INTERVAL,
+ * DEFAULT_RATELIMIT_BURST), i.e. 5 * HZ and 10 (include/linux/ratelimit.h).
+ */
+export const NOPAGE_RS_INTERVAL_SECONDS = 5;
+export const NOPAGE_RS_BURST = 10;
 
 /** A one-shot callback for Mm.watchFreePages; `level` is the free-page count armed for, or -1. */
 export class FreePagesWatcher {
@@ -156,6 +168,16 @@ export class Mm implements WritebackHost {
   readonly kmallocCaches: readonly KmemCache[];
   /** Every cache, skbuff_head_cache first. */
   readonly caches: readonly KmemCache[];
+  /** Fault injectors (fail_page_alloc, failslab); null when none is configured. */
+  faults: FaultInjection | null = null;
+  /**
+   * The rx allocation site of the next allocation (fault-inject.ts): set by the rx path before it
+   * allocates, read only by the fault injectors, which stand it in for the kernel's stack trace.
+   */
+  allocSite = SITE_NONE;
+  /** ___ratelimit state of nopage_rs: window start in jiffies (-1: not started), warnings printed. */
+  private nopageRsBegin = -1;
+  private nopageRsPrinted = 0;
   /** zone->all_unreclaimable, set by kswapd, cleared when pages are freed to the buddy lists. */
   allUnreclaimable = false;
   /** zone->pages_scanned since pages were last freed to the buddy lists. */
@@ -285,6 +307,7 @@ export class Mm implements WritebackHost {
   private *allocInternal(gfp: number, owner: number): KernelCode<number> {
     if ((gfp & __GFP_WAIT) === 0) return this.allocNoWait(gfp, owner);
     this.mightSleep(gfp);
+    if (this.faults !== null && this.shouldFailAllocPage(gfp)) return this.allocInjectedFailure(gfp);
     if (this.pt.freeTop - 2 > this.wmark.low) return this.take(owner);
     return yield* this.allocSlowpath(gfp, owner);
   }
@@ -302,6 +325,7 @@ export class Mm implements WritebackHost {
   }
 
   private allocNoWait(gfp: number, owner: number): number {
+    if (this.faults !== null && this.shouldFailAllocPage(gfp)) return this.allocInjectedFailure(gfp);
     // get_page_from_freelist(ALLOC_WMARK_LOW): order 0 succeeds while free - 2 > low.
     if (this.pt.freeTop - 2 > this.wmark.low) return this.take(owner);
     this.charge(this.costs.pageAllocSlow, CAT_MM);
@@ -368,10 +392,73 @@ export class Mm implements WritebackHost {
     }
   }
 
+  /** The slow path's `nopage:` exit: count the failure, then warn_alloc_failed. */
   private allocFailed(gfp: number): number {
+    this.countAllocFailure(gfp);
+    this.warnAllocFailed(gfp);
+    return -1;
+  }
+
+  private countAllocFailure(gfp: number): void {
     this.ev[this.k.inAtomic() ? EV_ALLOCFAIL_ATOMIC : EV_ALLOCFAIL_PROCESS]!++;
     this.failuresByGfp.set(gfp, (this.failuresByGfp.get(gfp) ?? 0) + 1);
+  }
+
+  /** The calling context as fault injectors filter it: softirq (or hardirq) or process. */
+  private faultContext(): number {
+    return this.k.ctx === CTX_PROCESS ? FAULT_CTX_PROCESS : FAULT_CTX_SOFTIRQ;
+  }
+
+  /** should_fail_alloc_page for an order-0 page, at the top of __alloc_pages_nodemask. */
+  private shouldFailAllocPage(gfp: number): boolean {
+    return this.faults!.shouldFailAllocPage(gfp, 0, this.allocSite, this.faultContext(), this.k.now);
+  }
+
+  /**
+   * An injected page allocation failure: __alloc_pages_nodemask returns NULL right after
+   * should_fail_alloc_page, before any watermark check, kswapd wake-up or slow path, so the
+   * caller sees the same NULL as from a real failure but warn_alloc_failed (in the slow path's
+   * `nopage:`) is never reached. Counted with the real failures, and apart.
+   */
+  private allocInjectedFailure(gfp: number): number {
+    this.countAllocFailure(gfp);
+    this.ev[EV_ALLOCFAIL_INJECTED]!++;
     return -1;
+  }
+
+  /**
+   * warn_alloc_failed (mm/page_alloc.c, v3.2): nothing with __GFP_NOWARN or when nopage_rs
+   * (___ratelimit, lib/ratelimit.c) says no; else pr_warn "page allocation failure", dump_stack
+   * and show_mem, all written to the console by the failing context (printk → console_unlock in
+   * the caller). show_mem walks every page frame only for callers that may sleep: atomic ones get
+   * SHOW_MEM_FILTER_PAGE_COUNT. The "callbacks suppressed" line at a window's end is not charged.
+   */
+  private warnAllocFailed(gfp: number): void {
+    if ((gfp & __GFP_NOWARN) !== 0) return;
+    if (!this.nopageRatelimit()) {
+      this.ev[EV_ALLOCFAIL_WARN_SUPPRESSED]!++;
+      return;
+    }
+    this.ev[EV_ALLOCFAIL_WARNED]!++;
+    let ns = this.costs.allocFailWarning;
+    if ((gfp & __GFP_WAIT) !== 0) ns += this.nPages * this.costs.showMemPerPage;
+    this.charge(ns, CAT_MM);
+  }
+
+  /** ___ratelimit(&nopage_rs) (lib/ratelimit.c, v3.2). */
+  private nopageRatelimit(): boolean {
+    const jiffies = this.k.jiffies.at(this.k.now);
+    if (this.nopageRsBegin < 0) this.nopageRsBegin = jiffies;
+    // time_is_before_jiffies(rs->begin + rs->interval): the window is over; the next call starts one.
+    if (jiffies > this.nopageRsBegin + NOPAGE_RS_INTERVAL_SECONDS * this.k.jiffies.hz) {
+      this.nopageRsBegin = -1;
+      this.nopageRsPrinted = 0;
+    }
+    if (NOPAGE_RS_BURST > this.nopageRsPrinted) {
+      this.nopageRsPrinted++;
+      return true;
+    }
+    return false;
   }
 
   /**
@@ -719,6 +806,7 @@ export class Mm implements WritebackHost {
     if ((gfp & __GFP_WAIT) !== 0) {
       throw new ModelError(`kmemCacheAllocAtomic(${gfpName(gfp)}): a sleeping gfp needs kmemCacheAlloc`);
     }
+    if (this.faults !== null && this.shouldFailslab(cache, gfp)) return -1;
     const obj = cache.alloc();
     return this.slabAllocated(
       obj >= 0 ? obj : this.objectFromNewSlab(cache, this.allocNoWait(gfp, OWNER_SLAB)),
@@ -727,10 +815,24 @@ export class Mm implements WritebackHost {
 
   /** kmem_cache_alloc that may sleep (new slab via the slow path) when gfp has __GFP_WAIT. */
   *kmemCacheAlloc(cache: KmemCache, gfp: number): KernelCode<number> {
+    if (this.faults !== null && this.shouldFailslab(cache, gfp)) return -1;
     const obj = cache.alloc();
     return this.slabAllocated(
       obj >= 0 ? obj : this.objectFromNewSlab(cache, yield* this.allocInternal(gfp, OWNER_SLAB)),
     );
+  }
+
+  /**
+   * slab_pre_alloc_hook → should_failslab(s->objsize, flags, s->flags) (mm/slub.c, v3.2): before
+   * the per-cpu freelist, so it fails even while the cache has free objects; slab_alloc returns
+   * NULL without slab_out_of_memory. Counted as the cache's failure.
+   */
+  private shouldFailslab(cache: KmemCache, gfp: number): boolean {
+    if (!this.faults!.shouldFailslab(cache.objSize, gfp, this.allocSite, this.faultContext(), this.k.now))
+      return false;
+    cache.allocFailures++;
+    this.ev[EV_ALLOCFAIL_INJECTED]!++;
+    return true;
   }
 
   /** A new slab from page `pfn` (or a failure when it is -1), and its first object. */

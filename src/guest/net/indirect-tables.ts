@@ -8,7 +8,7 @@
 import type { VirtqueueDriver } from "../../virtio/driver.ts";
 import type { IndirectPool, IndirectTableAllocator } from "../../virtio/indirect.ts";
 import type { KernelCode } from "../sched/kernel.ts";
-import { type MmPort, SLAB_KMALLOC_32, SLAB_KMALLOC_512 } from "./mm-port.ts";
+import { ALLOC_SITE_INDIRECT, type MmPort, SLAB_KMALLOC_32, SLAB_KMALLOC_512 } from "./mm-port.ts";
 
 export class IndirectTables implements IndirectTableAllocator {
   /** The slab object prepared for the next addBuf, or -1. */
@@ -35,6 +35,7 @@ export class IndirectTables implements IndirectTableAllocator {
   *prepare(vq: VirtqueueDriver, sgCount: number, gfp: number): KernelCode {
     if (!vq.indirect || sgCount <= 1 || vq.numFree === 0) return;
     const cache = sgCount * 16 <= 32 ? SLAB_KMALLOC_32 : SLAB_KMALLOC_512;
+    this.mm.allocSite = ALLOC_SITE_INDIRECT;
     this.pendingObj = yield* this.mm.slabAlloc(cache, gfp);
     this.pendingCache = cache;
   }

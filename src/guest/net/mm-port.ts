@@ -8,6 +8,11 @@ import type { KernelCode } from "../sched/kernel.ts";
 export interface MmPort {
   /** Page owner codes used by the driver and the stack. */
   readonly owners: { driverList: number; rxRing: number; skb: number };
+  /**
+   * The ALLOC_SITE_* the next allocations are for, set before each rx allocation. Fault injectors
+   * filter on it where the kernel's filter reads the stack trace; nothing else reads it.
+   */
+  allocSite: number;
   /** alloc_page(gfp): a pfn, or -1. May sleep when gfp has __GFP_WAIT. */
   allocPage(gfp: number, owner: number): KernelCode<number>;
   /** __free_page / put_page of the last reference. */
@@ -28,3 +33,19 @@ export const SLAB_KMALLOC_512 = 2;
 export const SLAB_KMALLOC_1024 = 3;
 export const SLAB_KMALLOC_2048 = 4;
 export type SlabCacheId = number;
+
+/**
+ * Allocation sites of the receive path, for fault injection's site filter (ALLOC_SITES in the
+ * scenario schema names them in this order; a test checks it). Bit i of an injector's site mask.
+ * A new slab page that a kmem_cache_alloc needs counts as that allocation's site.
+ */
+/** add_recvbuf_small's sk_buff (skbuff_head_cache). */
+export const ALLOC_SITE_SMALL_SKB_HEAD = 0;
+/** add_recvbuf_small's data area (kmalloc-2048). */
+export const ALLOC_SITE_SMALL_SKB_DATA = 1;
+/** get_a_page's alloc_page for big and mergeable buffers. */
+export const ALLOC_SITE_RX_PAGE = 2;
+/** page_to_skb's GOOD_COPY_LEN skb, head and data. */
+export const ALLOC_SITE_PAGE_TO_SKB = 3;
+/** vring_add_indirect's table (kmalloc-32 / kmalloc-512). */
+export const ALLOC_SITE_INDIRECT = 4;

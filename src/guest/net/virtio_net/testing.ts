@@ -141,7 +141,10 @@ export class DriverHarness {
   private readonly kfreeSkb: (skb: number) => void;
 
   constructor(raw: Record<string, unknown>, opts: HarnessOptions = {}) {
-    const scenario = resolveScenario({ raw, origin: "<test>" }, opts);
+    // A console that costs nothing: warn_alloc_failed's ~25 ms per warning (pinned in
+    // mm/fault-inject.test.ts) would swamp the few-millisecond windows these driver tests watch.
+    const set = ["guest.costs.allocFailWarning=0ns", ...(opts.set ?? [])];
+    const scenario = resolveScenario({ raw, origin: "<test>" }, { ...opts, set });
     this.sys = new System(scenario, opts);
     if (opts.variant !== undefined) this.swapVariant(opts.variant);
     const skbs = this.sys.skbs;

@@ -18,7 +18,16 @@ import type { DelayedWork, Workqueues } from "../../sched/workqueue.ts";
 import { GFP_ATOMIC, GFP_KERNEL, gfpName } from "../../mm/gfp.ts";
 import type { FreePagesWatcher } from "../../mm/mm.ts";
 import type { IndirectTables } from "../indirect-tables.ts";
-import { type MmPort, SLAB_KMALLOC_1024, SLAB_KMALLOC_2048, SLAB_SKBUFF_HEAD } from "../mm-port.ts";
+import {
+  ALLOC_SITE_PAGE_TO_SKB,
+  ALLOC_SITE_RX_PAGE,
+  ALLOC_SITE_SMALL_SKB_DATA,
+  ALLOC_SITE_SMALL_SKB_HEAD,
+  type MmPort,
+  SLAB_KMALLOC_1024,
+  SLAB_KMALLOC_2048,
+  SLAB_SKBUFF_HEAD,
+} from "../mm-port.ts";
 import { NO_SKB, type SkbPool } from "../skb.ts";
 import {
   BIG_PAGES,
@@ -275,6 +284,7 @@ export abstract class VirtnetDriver {
       mm.setOwner(p, mm.owners.driverList, mm.owners.rxRing);
       return p;
     }
+    mm.allocSite = ALLOC_SITE_RX_PAGE;
     const page = yield* mm.allocPage(gfp, mm.owners.rxRing);
     if (page >= 0) this.env.skbs.pageNext[page] = -1;
     return page;
@@ -301,8 +311,10 @@ export abstract class VirtnetDriver {
   protected *allocRecvbufSmall(gfp: number): KernelCode<number> {
     const mm = this.env.mm;
     const skbGfp = this.smallSkbGfp(gfp);
+    mm.allocSite = ALLOC_SITE_SMALL_SKB_HEAD;
     const head = yield* mm.slabAlloc(SLAB_SKBUFF_HEAD, skbGfp);
     if (head < 0) return -ENOMEM;
+    mm.allocSite = ALLOC_SITE_SMALL_SKB_DATA;
     const data = yield* mm.slabAlloc(SLAB_KMALLOC_2048, skbGfp);
     if (data < 0) {
       mm.slabFree(SLAB_SKBUFF_HEAD, head);
@@ -438,12 +450,21 @@ export abstract class VirtnetDriver {
     env.netifReceiveSkb(skb);
   }
 
+  /**
+   * The gfp of page_to_skb's data area. v3.2's __alloc_skb kmallocs it with the caller's
+   * GFP_ATOMIC (net/core/skbuff.c), so a failure warns.
+   */
+  protected copySkbDataGfp(): number {
+    return GFP_ATOMIC;
+  }
+
   /** page_to_skb's netdev_alloc_skb_ip_align(dev, GOOD_COPY_LEN) (GFP_ATOMIC), or NO_SKB. */
   protected allocCopySkb(): number {
     const mm = this.env.mm;
+    mm.allocSite = ALLOC_SITE_PAGE_TO_SKB;
     const head = mm.slabAllocAtomic(SLAB_SKBUFF_HEAD, GFP_ATOMIC);
     if (head < 0) return NO_SKB;
-    const data = mm.slabAllocAtomic(SLAB_KMALLOC_1024, GFP_ATOMIC);
+    const data = mm.slabAllocAtomic(SLAB_KMALLOC_1024, this.copySkbDataGfp());
     if (data < 0) {
       mm.slabFree(SLAB_SKBUFF_HEAD, head);
       return NO_SKB;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DRIVER_VERSIONS } from "../../../../scenario/schema.ts";
 import { ms } from "../../../../sim/time.ts";
+import { __GFP_NOWARN } from "../../../mm/gfp.ts";
 import { driverNames, isDriverNotInLinux, KERNEL_DRIVERS, OUR_DRIVERS } from "./index.ts";
 import { policyHarness } from "./policy-testing.ts";
 
@@ -25,4 +26,15 @@ describe("driver registry", () => {
       expect(h.driver.stats.rxPackets).toBeGreaterThan(100);
     },
   );
+});
+
+describe("__GFP_NOWARN where the kernel passes it", () => {
+  /** The gfp page_to_skb's data area is kmalloc'ed with. */
+  const copyDataGfp = (name: string) =>
+    (policyHarness(name, "mergeable").driver as unknown as { copySkbDataGfp(): number }).copySkbDataGfp();
+
+  it("3.2's __alloc_skb warns; 6.1's kmalloc_reserve first try is __GFP_NOWARN", () => {
+    for (const name of ["v3.2", "patch1", "rfc-v1"]) expect(copyDataGfp(name) & __GFP_NOWARN).toBe(0);
+    expect(copyDataGfp("mainline") & __GFP_NOWARN).toBe(__GFP_NOWARN);
+  });
 });

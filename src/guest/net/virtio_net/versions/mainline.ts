@@ -8,8 +8,15 @@
  * - virtqueue_napi_complete: no `goto again`, a late buffer re-schedules NAPI instead;
  * - refill_work still napi_disable → try_fill_recv(GFP_KERNEL) → virtnet_napi_enable and re-arms
  *   itself HZ/2 later when an allocation failed; but virtnet_napi_enable brackets the schedule
- *   with local_bh_disable/enable, so the poll runs right there instead of at the next tick.
+ *   with local_bh_disable/enable, so the poll runs right there instead of at the next tick;
+ * - __GFP_NOWARN where 6.1 passes it on these allocations: page_to_skb's napi_alloc_skb kmallocs
+ *   its data through kmalloc_reserve, whose first try adds __GFP_NOMEMALLOC | __GFP_NOWARN and
+ *   whose warning retry needs pfmemalloc rights a softirq without PF_MEMALLOC lacks
+ *   (net/core/skbuff.c). Small and mergeable buffers come from skb_page_frag_refill in 6.1, whose
+ *   high-order try is __GFP_NOWARN but whose order-0 fallback, the one modelled, is alloc_page(gfp)
+ *   (net/core/sock.c); get_a_page and the indirect table's kmalloc pass gfp as 3.2 does.
  */
+import { __GFP_NOWARN, GFP_ATOMIC } from "../../../mm/gfp.ts";
 import { NAPI_POLL_WEIGHT } from "../../../sched/napi.ts";
 import { Patch1 } from "./patch1.ts";
 
@@ -18,6 +25,10 @@ export class Mainline extends Patch1 {
 
   protected override napiWeight(): number {
     return NAPI_POLL_WEIGHT;
+  }
+
+  protected override copySkbDataGfp(): number {
+    return GFP_ATOMIC | __GFP_NOWARN;
   }
 
   protected override needsRefill(budget: number): boolean {
