@@ -453,7 +453,9 @@ export class Kernel {
    * in time (irq/softirq work up to busyUntil, the running thread's segment) is stretched by the
    * time lost; dispatch, softirq and tick events find busyUntil ahead and wait; interrupts that
    * arrive meanwhile are injected when the vCPU runs again. Jiffies are sim time, so they have
-   * caught up when it returns. Returns the time added to the descheduled period (0 if covered).
+   * caught up when it returns. Timer callbacks that only wake a thread or queue work (schedule_
+   * timeout, delayed work, the bdi timer) still fire at their time, but what they wake runs only
+   * after the return. Returns the time added to the descheduled period (0 if already covered).
    */
   deschedule(cpuIndex: number, until: Ns): Ns {
     const cpu = this.cpus[cpuIndex]!;
