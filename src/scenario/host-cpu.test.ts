@@ -66,10 +66,8 @@ describe("host.cpu", () => {
       issueAt(cpu({ coTenants: [{ pcpu: 1, utilisation: 0.2 }] }), "host.cpu.coTenants[0].pcpu").message,
     ).toContain("a pCPU a vCPU runs on: 0");
     expect(
-      issueAt(
-        cpu({ coTenants: [{ utilisation: 0.2 }, { utilisation: 0.1 }] }),
-        "host.cpu.coTenants[1].pcpu",
-      ).message,
+      issueAt(cpu({ coTenants: [{ utilisation: 0.2 }, { utilisation: 0.1 }] }), "host.cpu.coTenants[1].pcpu")
+        .message,
     ).toContain("coTenants[0] already loads pCPU 0");
     expect(
       issueAt(cpu({ vcpuOutages: [{ vcpu: 1, at: "1s", duration: "1ms" }] }), "host.cpu.vcpuOutages[0].vcpu")
