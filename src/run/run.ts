@@ -164,6 +164,7 @@ function vcpuHostCounters(sys: System): Record<string, number | Record<string, n
   return {
     stealNs: total((c) => c.stealNs),
     descheduledPeriods: total((c) => c.descheduledPeriods),
+    irqsDeferred: total((c) => c.irqsDeferred),
     longestDescheduledMs: Math.max(...cpus.map((c) => c.longestDescheduledNs)) / 1e6,
     softirqDoRuns: runs,
     softirqPacketsMax: Math.max(...cpus.map((c) => c.softirqWorkMax)),

@@ -84,6 +84,7 @@ describe("a descheduled vCPU", () => {
       ["irq", us(900)],
       ["timer", us(900)],
     ]);
+    expect(k.cpus[0]!.irqsDeferred).toBe(3);
   });
 
   it("stretches softirq work in progress and lets a sleeping thread wake only after the window", () => {

@@ -46,7 +46,7 @@ export const MAX_SOFTIRQ_RESTART = 10;
 /** Buckets of packets per __do_softirq: 0, 1, 2–3, 4–7, …, ≥ 1024 (netdev_budget × restarts ≤ 3000). */
 export const SOFTIRQ_WORK_BUCKETS = 12;
 export function softirqWorkBucket(work: number): number {
-  return work <= 0 ? 0 : Math.min(SOFTIRQ_WORK_BUCKETS - 1, 1 + Math.floor(Math.log2(work)));
+  return work <= 0 ? 0 : Math.min(SOFTIRQ_WORK_BUCKETS - 1, 32 - Math.clz32(work));
 }
 
 export interface SchedCosts {
@@ -131,6 +131,8 @@ export class Cpu {
   /** /proc/stat `steal`, in ns: time descheduled by the host (the vCPU counted as runnable). */
   stealNs = 0;
   descheduledPeriods = 0;
+  /** Interrupts (and timer callbacks) that found the vCPU descheduled and waited for its return. */
+  irqsDeferred = 0;
   longestDescheduledNs = 0;
   /** Packets the softirq handlers processed in the __do_softirq in progress (restarts included). */
   softirqWork = 0;
@@ -476,6 +478,7 @@ export class Kernel {
 
   /** An interrupt for a descheduled vCPU stays pending (one per source, like an IRR bit). */
   private deferInterrupt(cpu: Cpu, ctx: number, fn: () => void): void {
+    cpu.irqsDeferred++;
     if (!cpu.deferredIrqs.includes(fn)) {
       cpu.deferredIrqs.push(fn);
       cpu.deferredCtx.push(ctx);
