@@ -48,6 +48,11 @@ export interface HostPackets {
   free(pkt: number): void;
 }
 
+/** The pCPU the worker shares with a vCPU (src/host/pcpu.ts): each pass's CPU time preempts it. */
+export interface VhostCpu {
+  vhostRan(ns: Ns): void;
+}
+
 /** Where the backend delivers interrupts: the guest's vring_interrupt. */
 export interface GuestIrq {
   interrupt(): void;
@@ -66,6 +71,8 @@ export class VhostNetRx {
   private readonly hdrLen: number;
   private pendingSignal = false;
   private irq: GuestIrq | null = null;
+  /** Set when the worker shares a vCPU's pCPU. */
+  sharedCpu: VhostCpu | null = null;
   /** Counters, named like Firecracker's net metrics where they match. */
   rxPacketsCount = 0;
   rxBytesCount = 0;
@@ -183,6 +190,7 @@ export class VhostNetRx {
     }
     this.busyUntil = now + Math.round(cost);
     this.busyNs += cost;
+    if (this.sharedCpu !== null && this.busyUntil > now) this.sharedCpu.vhostRan(this.busyUntil - now);
     if (added > 0 && !this.pendingSignal) {
       this.pendingSignal = true;
       this.sim.at(this.busyUntil, this.evSignal);

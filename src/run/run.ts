@@ -6,6 +6,8 @@
  */
 import { performance } from "node:perf_hooks";
 import { CAT_COUNT, CAT_NAMES } from "../guest/sched/costs.ts";
+import { SOFTIRQ_WORK_BUCKETS } from "../guest/sched/kernel.ts";
+import { STEAL_COTENANT, STEAL_OUTAGE, STEAL_VHOST } from "../host/pcpu.ts";
 import { gfpName } from "../guest/mm/gfp.ts";
 import { applyOverrides } from "../scenario/overrides.ts";
 import { parseScenario, readScenario, scenarioHash } from "../scenario/load.ts";
@@ -196,6 +198,34 @@ function median(xs: readonly number[]): number {
   return a.length % 2 === 1 ? a[m]! : (a[m - 1]! + a[m]!) / 2;
 }
 
+/**
+ * What the guest saw of its host, summed over vCPUs: /proc/stat `steal` (in ns here, not USER_HZ
+ * ticks), descheduled periods and the longest, and packets handled per __do_softirq run (the
+ * backlog a vCPU drains when it returns), as max, mean and log2 buckets ("2-3": runs of 2–3 packets).
+ */
+function vcpuHostCounters(sys: System): Record<string, number | Record<string, number>> {
+  const cpus = sys.k.cpus;
+  const total = (pick: (c: (typeof cpus)[number]) => number) => cpus.reduce((a, c) => a + pick(c), 0);
+  const runs = total((c) => c.softirqDone);
+  const hist: Record<string, number> = {};
+  for (let b = 0; b < SOFTIRQ_WORK_BUCKETS; b++) {
+    const lo = b === 0 ? 0 : 2 ** (b - 1);
+    const name =
+      b === 0 ? "0" : b === SOFTIRQ_WORK_BUCKETS - 1 ? `${lo}+` : lo === 1 ? "1" : `${lo}-${2 * lo - 1}`;
+    hist[name] = total((c) => c.softirqWorkHist[b]!);
+  }
+  return {
+    stealNs: total((c) => c.stealNs),
+    descheduledPeriods: total((c) => c.descheduledPeriods),
+    irqsDeferred: total((c) => c.irqsDeferred),
+    longestDescheduledMs: Math.max(...cpus.map((c) => c.longestDescheduledNs)) / 1e6,
+    softirqDoRuns: runs,
+    softirqPacketsMax: Math.max(...cpus.map((c) => c.softirqWorkMax)),
+    softirqPacketsMean: runs > 0 ? total((c) => c.softirqWorkSum) / runs : 0,
+    softirqPackets: hist,
+  };
+}
+
 function summarise(sys: System, series: Series, wallMs: number, closeup: Closeup | null): RunSummary {
   const s = sys.scenario;
   const sim = sys.sim;
@@ -271,6 +301,11 @@ function summarise(sys: System, series: Series, wallMs: number, closeup: Closeup
       uplinkQueueDrops: sys.uplink.queueDrops,
       uplinkOutageDrops: sys.uplink.outageDrops,
       hostBusyMs: sys.host.busyNs / 1e6,
+      // host.cpu (src/host/pcpu.ts): steal by cause, over all vCPUs.
+      stealVhostMs: sys.hostCpus.stealByCause[STEAL_VHOST]! / 1e6,
+      stealCoTenantMs: sys.hostCpus.stealByCause[STEAL_COTENANT]! / 1e6,
+      stealOutageMs: sys.hostCpus.stealByCause[STEAL_OUTAGE]! / 1e6,
+      coTenantBursts: sys.hostCpus.coTenantBursts,
     },
     guest: {
       rx_packets: st.rxPackets,
@@ -297,6 +332,7 @@ function summarise(sys: System, series: Series, wallMs: number, closeup: Closeup
       interrupts: st.interrupts,
       indirectAllocFailures: sys.vq.indirectAllocFailures,
       timeSqueeze: sys.k.cpus.reduce((a, c) => a + c.timeSqueeze, 0),
+      ...vcpuHostCounters(sys),
       cpuMs: cpu,
     },
     tcp: {

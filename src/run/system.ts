@@ -39,6 +39,7 @@ import { TcpReceiver } from "../guest/net/tcp/receiver.ts";
 import { BIG_SG, type DriverCosts } from "../guest/net/virtio_net/constants.ts";
 import { createDriver, isDriverNotInLinux } from "../guest/net/virtio_net/versions/index.ts";
 import type { VirtnetDriver } from "../guest/net/virtio_net/virtnet.ts";
+import { HostCpus } from "../host/pcpu.ts";
 import { VhostNetRx } from "../host/vhost-net.ts";
 import { FlowDemux, Link } from "../net/link.ts";
 import { PacketPool } from "../net/packet.ts";
@@ -112,6 +113,7 @@ export class System {
   readonly vq: VirtqueueDriver;
   readonly device: VirtqueueDevice;
   readonly host: VhostNetRx;
+  readonly hostCpus: HostCpus;
   readonly skbs: SkbPool;
   readonly driver: VirtnetDriver;
   readonly stack: GuestStack;
@@ -367,6 +369,17 @@ export class System {
         this.hog(task, sp.at, Math.ceil(sp.size / PAGE), sp.at + sp.duration),
       );
     });
+
+    // ---- the host's CPUs under the vCPUs ------------------------------------------------------------
+    const hcpu = s.host.cpu;
+    this.hostCpus = new HostCpus(sim, k, {
+      vcpuPcpus: Array.from({ length: g.vcpus }, (_, v) => hcpu.vcpuPcpus[v] ?? v),
+      vhostPcpu: hcpu.vhostPcpu === "own" ? -1 : hcpu.vhostPcpu,
+      schedLatency: hcpu.schedLatency,
+      coTenants: hcpu.coTenants,
+      vcpuOutages: hcpu.vcpuOutages,
+    });
+    if (this.hostCpus.vhostVcpu >= 0) this.host.sharedCpu = this.hostCpus;
 
     if (opts.checkInvariants === true) sim.afterEvent = () => mm.checkInvariant();
   }

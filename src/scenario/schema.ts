@@ -547,6 +547,100 @@ const guestSchema = z
 // ---------------------------------------------------------------------------------------------
 // host
 
+// host.cpu: the physical CPUs under the guest (src/host/pcpu.ts has the model and its assumptions).
+const pcpuIndex = (doc: string) => int(0, doc, 0, 1023);
+const hostCpuSchema = z
+  .strictObject({
+    vcpuPcpus: z
+      .array(intSchema(0, 1023))
+      .max(64, { error: "must have at most 64 entries" })
+      .default([])
+      .describe(
+        "pCPU each vCPU thread runs on (index = vCPU), as pinned with virsh vcpupin or taskset; distinct " +
+          "pCPUs (vCPUs sharing one are not modelled). Empty (default): vCPU i on pCPU i, each its own.",
+      ),
+    vhostPcpu: z
+      .union([z.literal("own"), intSchema(0, 1023, '"own" or ')], {
+        error: 'must be "own" or an integer from 0 to 1023',
+      })
+      .default("own")
+      .describe(
+        "pCPU of the vhost worker thread. 'own' (default): one no vCPU uses. A vCPU's pCPU: each handle_rx " +
+          "pass preempts that vCPU for its CPU time (host.costs), since the waking worker gets CFS's sleeper " +
+          "credit (place_entity) and check_preempt_wakeup switches to it.",
+      ),
+    schedLatency: duration(
+      "24ms",
+      "The host's sysctl_sched_latency: 6 ms × (1 + ilog2(min(ncpus, 8))) (kernel/sched.c update_sysctl), " +
+        "24 ms on a host of 8 or more CPUs. With 'cfs' sharing, a co-tenant burst and the vCPU alternate " +
+        "slices of half of it (sched_slice for two nice-0 threads).",
+      "1ms",
+      "1s",
+    ),
+    coTenants: z
+      .array(
+        z
+          .strictObject({
+            pcpu: pcpuIndex("pCPU the load runs on; a vCPU must run there (see vcpuPcpus)."),
+            utilisation: z
+              .number({ error: "must be a number from 0 to below 1" })
+              .min(0, { error: "must be a number from 0 to below 1" })
+              .lt(1, { error: "must be a number from 0 to below 1" })
+              .describe(
+                "Long-run fraction of time the co-tenant is runnable (0 ≤ u < 1). Required. Gaps between " +
+                  "bursts are exponential with mean burst.mean × (1 − u)/u.",
+              ),
+            burst: z
+              .strictObject({
+                distribution: choice(
+                  ["exponential", "lognormal"],
+                  "exponential",
+                  "Distribution of burst lengths, drawn from the run's seeded stream host.cotenant<i>.",
+                ),
+                mean: duration("10ms", "Mean burst length.", "1us", "1h"),
+                sigma: z
+                  .number({ error: "must be a number from 0 to 5" })
+                  .min(0, { error: "must be a number from 0 to 5" })
+                  .max(5, { error: "must be a number from 0 to 5" })
+                  .default(1)
+                  .describe("lognormal only: the shape σ (μ is chosen so the mean is burst.mean)."),
+              })
+              .prefault({})
+              .describe("How long the co-tenant stays runnable once it wakes."),
+            sharing: choice(
+              ["cfs", "exclusive"],
+              "cfs",
+              "cfs: during a burst the host's CFS alternates the co-tenant (first: it wakes and preempts) and " +
+                "the vCPU, sched_latency/2 each (both nice 0), so steal ≈ u/2 for bursts ≫ schedLatency. " +
+                "exclusive: the burst holds the pCPU throughout (steal ≈ u), like a heavier-weighted tenant.",
+            ),
+          })
+          .describe("Another tenant's CPU load on one pCPU."),
+      )
+      .max(64, { error: "must have at most 64 co-tenant loads" })
+      .default([])
+      .describe("Co-tenant load per pCPU; at most one entry per pCPU. Default: none."),
+    vcpuOutages: z
+      .array(
+        z
+          .strictObject({
+            vcpu: int(0, "The vCPU descheduled. Must be below guest.vcpus.", 0, 63),
+            at: requiredDuration("Start of the window."),
+            duration: requiredDuration("Length of the window.", "1ns"),
+          })
+          .describe("A fixed window in which the host runs something else on the vCPU's pCPU."),
+      )
+      .max(1000, { error: "must have at most 1000 outages" })
+      .default([])
+      .describe("Deterministic descheduled windows (experiments and tests); they may overlap other causes."),
+  })
+  .describe(
+    "The host's physical CPUs: where the vCPU threads and the vhost worker run and what else runs there. " +
+      "While a vCPU is descheduled nothing of the guest runs (interrupts stay pending, softirqs, threads " +
+      "and timers wait, jiffies catch up on return) and the host side keeps running. Defaults: a dedicated " +
+      "pCPU per vCPU, vhost on another, no co-tenant, so the guest never loses its CPU.",
+  );
+
 const hostSchema = z
   .strictObject({
     backend: choice(
@@ -586,9 +680,10 @@ const hostSchema = z
     })
       .prefault({})
       .describe(
-        "Time the host's backend thread spends per operation. It runs on its own host CPU, so these delay " +
-          "delivery but do not consume guest vCPU time.",
+        "Time the host's backend thread spends per operation. On its own host CPU (host.cpu.vhostPcpu " +
+          "'own') these delay delivery but do not consume guest vCPU time.",
       ),
+    cpu: hostCpuSchema.prefault({}),
   })
   .transform((h) => ({ ...h, qdiscLimit: h.qdiscLimit === "auto" ? h.tapQueueLen : h.qdiscLimit }));
 
@@ -1064,7 +1159,68 @@ function checkScenario(s: Resolved, ctx: Ctx): void {
   checkSenders(s, ctx);
   checkOutages(s, ctx);
   checkAllocFaults(s, ctx);
+  checkHostCpus(s, ctx);
   checkMemoryBudget(s, ctx);
+}
+
+/** host.cpu against the guest's vCPUs: placement, co-tenants on a vCPU's pCPU, outages in the run. */
+function checkHostCpus(s: Resolved, ctx: Ctx): void {
+  const c = s.host.cpu;
+  const vcpus = s.guest.vcpus;
+  const at: Path = ["host", "cpu"];
+  if (c.vcpuPcpus.length !== 0 && c.vcpuPcpus.length !== vcpus) {
+    issue(
+      ctx,
+      [...at, "vcpuPcpus"],
+      c.vcpuPcpus,
+      `must be empty or list one pCPU per vCPU (guest.vcpus = ${vcpus})`,
+    );
+    return;
+  }
+  const placed = Array.from({ length: vcpus }, (_, v) => c.vcpuPcpus[v] ?? v);
+  placed.forEach((p, v) => {
+    const first = placed.indexOf(p);
+    if (first < v) {
+      issue(
+        ctx,
+        [...at, "vcpuPcpus", v],
+        p,
+        `must differ from vCPU ${first}'s pCPU: vCPU threads sharing a pCPU are not modelled`,
+      );
+    }
+  });
+  const seen = new Map<number, number>();
+  c.coTenants.forEach((t, i) => {
+    if (!placed.includes(t.pcpu)) {
+      issue(
+        ctx,
+        [...at, "coTenants", i, "pcpu"],
+        t.pcpu,
+        `must be a pCPU a vCPU runs on: ${placed.join(", ")} (load beside vhost alone is not modelled)`,
+      );
+    }
+    const first = seen.get(t.pcpu);
+    if (first !== undefined) {
+      issue(
+        ctx,
+        [...at, "coTenants", i, "pcpu"],
+        t.pcpu,
+        `must be unique: host.cpu.coTenants[${first}] already loads pCPU ${t.pcpu} (add the utilisations)`,
+      );
+    } else seen.set(t.pcpu, i);
+  });
+  c.vcpuOutages.forEach((o, i) => {
+    if (o.vcpu >= vcpus)
+      issue(ctx, [...at, "vcpuOutages", i, "vcpu"], o.vcpu, `must be below guest.vcpus (${vcpus})`);
+    if (o.at + o.duration > s.duration) {
+      issue(
+        ctx,
+        [...at, "vcpuOutages", i, "duration"],
+        formatDuration(o.duration),
+        `must end within the run: at (${formatDuration(o.at)}) + duration exceeds ${formatDuration(s.duration)}`,
+      );
+    }
+  });
 }
 
 function checkNames(

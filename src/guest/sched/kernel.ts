@@ -43,6 +43,12 @@ const OP_EXIT = 3;
 /** __do_softirq: MAX_SOFTIRQ_RESTART (kernel/softirq.c, v3.2). */
 export const MAX_SOFTIRQ_RESTART = 10;
 
+/** Buckets of packets per __do_softirq: 0, 1, 2–3, 4–7, …, ≥ 1024 (netdev_budget × restarts ≤ 3000). */
+export const SOFTIRQ_WORK_BUCKETS = 12;
+export function softirqWorkBucket(work: number): number {
+  return work <= 0 ? 0 : Math.min(SOFTIRQ_WORK_BUCKETS - 1, 32 - Math.clz32(work));
+}
+
 export interface SchedCosts {
   /** Hardirq entry + exit, including the VM's interrupt injection (ns). */
   irq: Ns;
@@ -113,6 +119,28 @@ export class Cpu {
   softirqRuns = 0;
   timeSqueeze = 0;
   irqs = 0;
+  // ---- the host's view (src/host/pcpu.ts): this vCPU is a host thread that can lose its pCPU ----
+  /** Until when the host has descheduled this vCPU; no guest code runs before then. */
+  offUntil = 0;
+  /** Start of the descheduled period in progress (or last). */
+  offSince = 0;
+  /** Interrupts that arrived while descheduled, injected in order when the vCPU runs again. */
+  readonly deferredIrqs: (() => void)[] = [];
+  readonly deferredCtx: number[] = [];
+  irqInjectArmed = false;
+  /** /proc/stat `steal`, in ns: time descheduled by the host (the vCPU counted as runnable). */
+  stealNs = 0;
+  descheduledPeriods = 0;
+  /** Interrupts (and timer callbacks) that found the vCPU descheduled and waited for its return. */
+  irqsDeferred = 0;
+  longestDescheduledNs = 0;
+  /** Packets the softirq handlers processed in the __do_softirq in progress (restarts included). */
+  softirqWork = 0;
+  /** Completed __do_softirq runs, their packets in all, the largest, and log2 buckets (softirqWorkBucket). */
+  softirqDone = 0;
+  softirqWorkSum = 0;
+  softirqWorkMax = 0;
+  readonly softirqWorkHist = new Float64Array(SOFTIRQ_WORK_BUCKETS);
   constructor(readonly index: number) {
     this.ksoftirqdWait = new WaitQueue(`ksoftirqd/${index}`);
   }
@@ -148,6 +176,8 @@ export class Kernel {
   private readonly evSoftirq: number;
   private readonly evTick: number;
   private readonly evDispatch: number;
+  /** Registered on first use, so a guest never descheduled keeps its event numbering (fingerprint). */
+  private evIrqInject = -1;
 
   constructor(
     readonly sim: Simulator,
@@ -320,6 +350,13 @@ export class Kernel {
   private segmentEnd(t: KThread): void {
     t.segEndHandle = -1;
     const cpu = t.cpu;
+    if (cpu.offUntil > this.now) {
+      // The host took the pCPU as this segment ended: the thread's next step waits for the vCPU
+      // (and for the irq/softirq work that was stretched with it).
+      t.segEnd = cpu.busyUntil;
+      t.segEndHandle = this.sim.at(t.segEnd, this.evSegEnd, t.id, 0);
+      return;
+    }
     if (t.deferredOp >= 0) {
       const op = t.deferredOp;
       t.deferredOp = -1;
@@ -411,6 +448,66 @@ export class Kernel {
     t.segEndHandle = this.sim.queue.reschedule(t.segEndHandle, t.segEnd);
   }
 
+  // ---- the host's CPU (src/host/pcpu.ts) ---------------------------------------------------------
+
+  /**
+   * The host takes vCPU `cpuIndex`'s physical CPU from now until `until`. Guest work already placed
+   * in time (irq/softirq work up to busyUntil, the running thread's segment) is stretched by the
+   * time lost; dispatch, softirq and tick events find busyUntil ahead and wait; interrupts that
+   * arrive meanwhile are injected when the vCPU runs again. Jiffies are sim time, so they have
+   * caught up when it returns. Timer callbacks that only wake a thread or queue work (schedule_
+   * timeout, delayed work, the bdi timer) still fire at their time, but what they wake runs only
+   * after the return. Returns the time added to the descheduled period (0 if already covered).
+   */
+  deschedule(cpuIndex: number, until: Ns): Ns {
+    const cpu = this.cpus[cpuIndex]!;
+    const now = this.now;
+    const ns = until - Math.max(now, cpu.offUntil);
+    if (ns <= 0) return 0;
+    if (now > cpu.offUntil || cpu.descheduledPeriods === 0) {
+      cpu.descheduledPeriods++;
+      cpu.offSince = now;
+    }
+    cpu.offUntil = until;
+    cpu.stealNs += ns;
+    cpu.longestDescheduledNs = Math.max(cpu.longestDescheduledNs, until - cpu.offSince);
+    cpu.busyUntil = Math.max(now, cpu.busyUntil) + ns;
+    this.preempt(cpu, ns);
+    return ns;
+  }
+
+  /** An interrupt for a descheduled vCPU stays pending (one per source, like an IRR bit). */
+  private deferInterrupt(cpu: Cpu, ctx: number, fn: () => void): void {
+    cpu.irqsDeferred++;
+    if (!cpu.deferredIrqs.includes(fn)) {
+      cpu.deferredIrqs.push(fn);
+      cpu.deferredCtx.push(ctx);
+    }
+    if (cpu.irqInjectArmed) return;
+    cpu.irqInjectArmed = true;
+    if (this.evIrqInject < 0) {
+      this.evIrqInject = this.sim.register("sched.inject_deferred_irqs", (c) =>
+        this.injectDeferred(this.cpus[c]!),
+      );
+    }
+    this.sim.at(cpu.offUntil, this.evIrqInject, cpu.index, 0);
+  }
+
+  /** VM entry after a deschedule: inject what arrived meanwhile, in arrival order. */
+  private injectDeferred(cpu: Cpu): void {
+    cpu.irqInjectArmed = false;
+    if (cpu.offUntil > this.now) {
+      cpu.irqInjectArmed = true;
+      this.sim.at(cpu.offUntil, this.evIrqInject, cpu.index, 0);
+      return;
+    }
+    const fns = cpu.deferredIrqs;
+    const ctxs = cpu.deferredCtx;
+    for (let i = 0; i < fns.length; i++) this.interruptContext(cpu, ctxs[i]!, fns[i]!);
+    fns.length = 0;
+    ctxs.length = 0;
+  }
+
   // ---- interrupts and softirqs ------------------------------------------------------------------
 
   /** Registers the handler of softirq vector `nr` (NET_RX_SOFTIRQ = 3). */
@@ -423,8 +520,7 @@ export class Kernel {
    * softirqs unless the CPU is already inside softirq work (in_interrupt()).
    */
   hardirq(cpuIndex: number, handler: () => void): void {
-    this.interruptContext(cpuIndex, CTX_HARDIRQ, this.costs.irq, handler);
-    this.cpus[cpuIndex]!.irqs++;
+    this.interruptContext(this.cpus[cpuIndex]!, CTX_HARDIRQ, handler);
   }
 
   /**
@@ -432,11 +528,16 @@ export class Kernel {
    * delayed-ACK timer: it runs in softirq context and its cost occupies the CPU like any softirq.
    */
   timerSoftirq(cpuIndex: number, fn: () => void): void {
-    this.interruptContext(cpuIndex, CTX_SOFTIRQ, 0, fn);
+    this.interruptContext(this.cpus[cpuIndex]!, CTX_SOFTIRQ, fn);
   }
 
-  private interruptContext(cpuIndex: number, ctx: number, entryCost: Ns, fn: () => void): void {
-    const cpu = this.cpus[cpuIndex]!;
+  private interruptContext(cpu: Cpu, ctx: number, fn: () => void): void {
+    if (cpu.offUntil > this.now) {
+      this.deferInterrupt(cpu, ctx, fn);
+      return;
+    }
+    const entryCost = ctx === CTX_HARDIRQ ? this.costs.irq : 0;
+    if (ctx === CTX_HARDIRQ) cpu.irqs++;
     const prevCtx = this.ctx;
     const prevCpu = this.cpuNow;
     if (this.accum !== 0 || this.current !== null) {
@@ -516,11 +617,23 @@ export class Kernel {
         this.armSoftirq(cpu);
       } else {
         cpu.restarts = 0;
+        this.endSoftirq(cpu);
         this.wakeAll(cpu.ksoftirqdWait);
       }
     } else {
       cpu.restarts = 0;
+      this.endSoftirq(cpu);
     }
+  }
+
+  /** A __do_softirq (all its restarts) or a ksoftirqd pass is over: record the packets it handled. */
+  private endSoftirq(cpu: Cpu): void {
+    const w = cpu.softirqWork;
+    cpu.softirqWork = 0;
+    cpu.softirqDone++;
+    cpu.softirqWorkSum += w;
+    if (w > cpu.softirqWorkMax) cpu.softirqWorkMax = w;
+    cpu.softirqWorkHist[softirqWorkBucket(w)]!++;
   }
 
   private runPendingVectors(cpu: Cpu): void {
@@ -594,6 +707,7 @@ export class Kernel {
         this.charge(this.costs.softirqEntry, CAT_SCHED);
         cpu.softirqRuns++;
         this.runPendingVectors(cpu);
+        this.endSoftirq(cpu);
       } finally {
         this.ctx = prevCtx;
       }

@@ -150,6 +150,7 @@ export class NapiSubsystem {
       }
       if (work > n.weight) throw new ModelError(`${n.name} poll returned ${work} > weight ${n.weight}`);
       budget -= work;
+      cpu.softirqWork += work;
       if (work === n.weight && n.onList === cpu && list[0] === n) {
         if (n.disable) this.complete(n);
         else list.push(list.shift()!);
