@@ -10,7 +10,7 @@ import { SpinLock } from "./lock.ts";
 const TIMER = 1;
 
 /** Round costs so that expected times can be written down by hand. */
-const COSTS: SchedCosts = { irq: 1_000, softirqEntry: 100, contextSwitch: 0 };
+const COSTS: SchedCosts = { irq: 1_000, softirqEntry: 100, contextSwitch: 0, processOneWork: 0 };
 
 interface Setup {
   vcpus?: number;

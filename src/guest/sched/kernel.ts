@@ -58,6 +58,8 @@ export interface SchedCosts {
   softirqEntry: Ns;
   /** A context switch between threads (ns). */
   contextSwitch: Ns;
+  /** A kworker's own work per item around the work function (process_one_work) (ns). */
+  processOneWork: Ns;
 }
 
 export const DEFAULT_SCHED_COSTS: SchedCosts = {
@@ -66,6 +68,10 @@ export const DEFAULT_SCHED_COSTS: SchedCosts = {
   irq: 3_000,
   softirqEntry: 200,
   contextSwitch: 1_500,
+  // Assumption: process_one_work (kernel/workqueue.c, v3.2) takes and drops gcwq->lock twice with
+  // irqs off, hashes the work into busy_hash, moves it between lists and updates nr_in_flight: a few
+  // hundred cache-hot instructions, about 1 µs on a 2012 vCPU.
+  processOneWork: 1_000,
 };
 
 export class WaitQueue {
