@@ -1,7 +1,8 @@
 /**
  * The guest kernel's execution model: vCPUs that run hardirq, softirq and process context with
- * strict priority, kernel and application threads, timers in jiffies and the softirq machinery
- * (kernel/softirq.c, kernel/sched.c of v3.2, reduced to what the receive path needs).
+ * strict priority, kernel and application threads scheduled by CFS (fair.ts), timers in jiffies and
+ * the softirq machinery (kernel/softirq.c, kernel/sched.c of v3.2, reduced to what the receive path
+ * needs).
  *
  * Process-context code is a generator: it runs instantaneously in simulated time between yields and
  * yields to pay for CPU time or to block:
@@ -265,8 +266,10 @@ export class Kernel {
   // ---- threads -----------------------------------------------------------------------------
 
   /**
-   * Creates a thread on a CPU at a nice value (kthreads run at nice 0: kthread_create_on_node resets
-   * them to SCHED_NORMAL and kthreadd's nice 0, kernel/kthread.c v3.2); it starts runnable.
+   * Creates a thread on a CPU at a nice value; it starts runnable. Kthreads run at nice 0 in 3.2:
+   * kthread_create_on_node resets them to SCHED_NORMAL at kthreadd's nice 0 (kernel/kthread.c), and
+   * neither ksoftirqd (kernel/softirq.c; 2.6 kernels' ksoftirqd() did set_user_nice(current, 19)),
+   * kswapd (mm/vmscan.c) nor the kworkers (kernel/workqueue.c; only the rescuer is at -20) change it.
    */
   spawn(name: string, cpuIndex: number, body: () => KernelCode, nice = 0): KThread {
     const cpu = this.cpus[cpuIndex];
