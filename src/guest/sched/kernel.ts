@@ -160,8 +160,6 @@ export class Kernel {
   readonly jiffies: Jiffies;
   readonly cpus: Cpu[];
   readonly costs: SchedCosts;
-  /** The CFS tunables, scaled for the vCPU count. */
-  readonly cfsTunables: CfsTunables;
   private readonly threads: KThread[] = [];
   /** The execution context right now. */
   ctx = CTX_PROCESS;
@@ -188,8 +186,9 @@ export class Kernel {
       throw new ModelError(`vcpus must be ≥ 1, got ${opts.vcpus}`);
     this.jiffies = new Jiffies(opts.hz);
     this.costs = { ...DEFAULT_SCHED_COSTS, ...opts.costs };
-    this.cfsTunables = cfsTunables(opts.vcpus);
-    this.cpus = Array.from({ length: opts.vcpus }, (_, i) => new Cpu(i, this.cfsTunables));
+    // The CFS tunables scale with the vCPU count (update_sysctl).
+    const tunables = cfsTunables(opts.vcpus);
+    this.cpus = Array.from({ length: opts.vcpus }, (_, i) => new Cpu(i, tunables));
     this.cpuNow = this.cpus[0]!;
     this.evSegEnd = sim.register("sched.segment_end", (id) => this.segmentEnd(this.threads[id]!));
     this.evTimeout = sim.register("sched.timeout", (id) => this.timeout(this.threads[id]!));
