@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ScenarioError } from "../scenario/errors.ts";
 import { compare, resolveScenario, run } from "./run.ts";
+import { System } from "./system.ts";
 
 // A small, fast scenario: one reader, four flows, two simulated seconds.
 const small = {
@@ -91,5 +92,22 @@ describe("compare", () => {
       "mainline/1",
       "mainline/2",
     ]);
+  });
+});
+
+describe("apps.readers[].nice", () => {
+  const raw = { name: "nice", duration: "1s", warmup: "0s", apps: { readers: [{ nice: 5 }, {}] } };
+
+  it("gives each reader thread the CFS weight of its nice value", () => {
+    const sys = new System(resolveScenario({ raw, origin: "<test>" }));
+    const weight = (name: string) => sys.k.threadList().find((t) => t.name === name)!.weight;
+    // prio_to_weight[5 + 20] and [0 + 20].
+    expect([weight("reader0"), weight("reader1")]).toEqual([335, 1024]);
+  });
+
+  it("rejects a nice value outside [-20, 19], naming the path", () => {
+    expect(() => resolveScenario({ raw: { ...raw, apps: { readers: [{ nice: 20 }] } } })).toThrow(
+      "apps.readers[0].nice = 20: must be an integer from -20 to 19",
+    );
   });
 });

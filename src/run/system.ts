@@ -149,7 +149,7 @@ export class System {
     const k = new Kernel(sim, {
       vcpus: g.vcpus,
       hz: g.hz,
-      costs: { irq: c.irq, contextSwitch: c.contextSwitch },
+      costs: { irq: c.irq, contextSwitch: c.contextSwitch, processOneWork: c.processOneWork },
     });
     this.k = k;
     installTraceContext(k);
@@ -357,7 +357,7 @@ export class System {
       const task = mm.registerTask(r.name);
       this.readerTasks.push(task);
       const mine = this.flows.filter((f) => f.reader === i).map((f) => this.stack.receivers[f.id]!);
-      k.spawn(r.name, r.cpu, () => this.reader(r, mine, task, readerWait[i]!));
+      k.spawn(r.name, r.cpu, () => this.reader(r, mine, task, readerWait[i]!), r.nice);
     });
     s.apps.memoryHogs.forEach((h, i) => {
       const task = mm.registerTask(`hog${i}`);

@@ -407,6 +407,11 @@ const guestCosts = costs({
     "Direct reclaim or kswapd, per page scanned in shrink_page_list (isolate, check, free clean page cache).",
   ],
   contextSwitch: ["2us", "Switching to a kworker, ksoftirqd or application thread (schedule)."],
+  processOneWork: [
+    "1us",
+    "A kworker's bookkeeping per work item around the function (process_one_work: gcwq lock round trips, " +
+      "busy hash, list moves), paid before its cond_resched.",
+  ],
   pageFault: [
     "1us",
     "One anonymous page fault of a memory hog or spike (do_anonymous_page, including zeroing 4 KiB).",
@@ -810,6 +815,7 @@ const readerSchema = z
       .optional()
       .describe('Reader name that senders refer to. Default: "reader<i>" by position.'),
     cpu: int(0, "vCPU the reader's thread runs on. Must be below guest.vcpus.", 0, 63),
+    nice: int(0, "The reader thread's nice value (CFS weight from prio_to_weight, kernel/sched.c).", -20, 19),
     memory: size("8MiB", "Anonymous memory of the process (unreclaimable without swap)."),
     readSize: size("64KiB", "Bytes asked for per recv() call.", "1B", "16MiB"),
     perKiBCost: duration(

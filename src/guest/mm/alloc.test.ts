@@ -102,10 +102,13 @@ describe("GFP_KERNEL allocation under pressure", () => {
     expect(r.done).toBe(true);
     expect(r.value).toBeGreaterThanOrEqual(0);
     const v = mm.vmstat();
-    // Each try_to_free_pages stops after SWAP_CLUSTER_MAX pages; the caller retries until free
-    // pages pass WMARK_MIN, so direct reclaim freed at least min + 3 - (atomic floor + 2).
-    expect(v.allocstall).toBeGreaterThanOrEqual(2);
-    expect(v.pgsteal_direct).toBeGreaterThanOrEqual(mm.wmark.min + 3 - 98);
+    // A try_to_free_pages frees at least SWAP_CLUSTER_MAX (32) clean pages; the caller retries until
+    // free pages pass WMARK_MIN, so reclaim freed at least min + 3 - (atomic floor + 2) in all. The
+    // kswapd the slow path woke after its long sleep is placed sched_latency/2 behind min_vruntime
+    // and preempts the allocating thread (CFS), so it does part of that work.
+    expect(v.allocstall).toBeGreaterThanOrEqual(1);
+    expect(v.pgsteal_direct).toBeGreaterThanOrEqual(32);
+    expect(v.pgsteal_direct! + v.pgsteal_kswapd!).toBeGreaterThanOrEqual(mm.wmark.min + 3 - 98);
     expect(v.pgscan_direct).toBeGreaterThanOrEqual(v.pgsteal_direct!);
     expect(k.busyByCategory()[CAT_RECLAIM]!).toBeGreaterThan(0);
     expect(r.at).toBeGreaterThan(sec(1));

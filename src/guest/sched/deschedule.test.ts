@@ -9,7 +9,7 @@ import { CAT_APP, CAT_IRQ } from "./costs.ts";
 import { Kernel, type KernelCode, type SchedCosts, softirqWorkBucket } from "./kernel.ts";
 
 const TIMER = 1;
-const COSTS: SchedCosts = { irq: 1_000, softirqEntry: 100, contextSwitch: 0 };
+const COSTS: SchedCosts = { irq: 1_000, softirqEntry: 100, contextSwitch: 0, processOneWork: 0 };
 
 function setup() {
   const sim = new Simulator({ seed: 7 });

@@ -5,7 +5,7 @@ import { CAT_DRIVER } from "./costs.ts";
 import { Kernel, type KernelCode, MAX_SOFTIRQ_RESTART, type SchedCosts } from "./kernel.ts";
 import { NETDEV_BUDGET, Napi, NapiSubsystem } from "./napi.ts";
 
-const COSTS: SchedCosts = { irq: 1_000, softirqEntry: 100, contextSwitch: 0 };
+const COSTS: SchedCosts = { irq: 1_000, softirqEntry: 100, contextSwitch: 0, processOneWork: 0 };
 
 interface Poll {
   dev: string;

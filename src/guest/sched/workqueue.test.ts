@@ -5,7 +5,7 @@ import { CAT_DRIVER } from "./costs.ts";
 import { Kernel, type KernelCode, type SchedCosts } from "./kernel.ts";
 import { applySlack, type DelayedWork, Workqueues } from "./workqueue.ts";
 
-const COSTS: SchedCosts = { irq: 1_000, softirqEntry: 100, contextSwitch: 0 };
+const COSTS: SchedCosts = { irq: 1_000, softirqEntry: 100, contextSwitch: 0, processOneWork: 0 };
 
 function setup(hz = 250, vcpus = 1, costs: Partial<SchedCosts> = {}) {
   const sim = new Simulator({ seed: 5 });
@@ -166,6 +166,34 @@ describe("work execution", () => {
     sim.run(ms(10));
     expect(runs).toHaveLength(1);
     expect(w.pending).toBe(false);
+  });
+});
+
+describe("worker_thread", () => {
+  it("charges process_one_work per item and shares the vCPU through cond_resched between items", () => {
+    const { sim, k, wq } = setup(250, 1, { processOneWork: 1_000 });
+    const runs: Ns[] = [];
+    // A work item that costs nothing itself and re-queues itself at once, forever (a refill_work whose
+    // fill fails and whose poll queues it again): without the worker's own cost it re-ran at one
+    // instant; the guard turns that into a failure instead of a hang.
+    const w = wq.init("requeue", function* (): KernelCode {
+      if (runs.length >= 10 && runs[runs.length - 10] === k.now) throw new Error(`10 runs at ${k.now} ns`);
+      runs.push(k.now);
+      wq.scheduleDelayedWork(w, 0);
+      yield k.cpu(); // pays nothing
+    });
+    wq.scheduleDelayedWork(w, 0);
+    const hog = k.spawn("hog", 0, function* (): KernelCode {
+      for (;;) yield k.cpu(100_000, CAT_DRIVER);
+    });
+    sim.run(ms(100));
+    // One run per µs while the kworker has the vCPU; CFS gives the two nice-0 threads half each,
+    // within a 4 ms tick.
+    for (let i = 1; i < runs.length; i++) expect(runs[i]! - runs[i - 1]!).toBeGreaterThanOrEqual(1_000);
+    const worker = k.threadList().find((t) => t.name === "kworker/0:0")!;
+    expect(Math.abs(worker.sumExecRuntime - ms(50))).toBeLessThanOrEqual(ms(4));
+    expect(Math.abs(hog.sumExecRuntime - ms(50))).toBeLessThanOrEqual(ms(4));
+    expect(Math.abs(runs.length - worker.sumExecRuntime / 1_000)).toBeLessThanOrEqual(1);
   });
 });
 

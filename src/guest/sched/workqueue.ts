@@ -3,6 +3,7 @@
  * draining that CPU's worklist (system_wq is per-CPU and, in v3.2, not non-reentrant), and
  * delayed work whose queueing is a no-op while the work is pending (WORK_STRUCT_PENDING_BIT).
  */
+import { CAT_SCHED } from "./costs.ts";
 import type { Cpu, Kernel, KernelCode, KThread, WaitQueue } from "./kernel.ts";
 import { WaitQueue as WQ } from "./kernel.ts";
 
@@ -120,6 +121,11 @@ export class Workqueues {
       w.lastRun = k.now;
       yield* w.fn();
       w.running--;
+      // process_one_work's own cost, then its cond_resched() after every item (kernel/workqueue.c,
+      // v3.2: "prevents a kworker from hogging CPU on !PREEMPT kernels"): paying it ends a segment,
+      // the thread's preemption point, so a work item that re-queues itself burns CPU as time passes
+      // and CFS shares the vCPU, instead of re-running at one instant.
+      yield k.cpu(k.costs.processOneWork, CAT_SCHED);
     }
   }
 }
