@@ -1,8 +1,9 @@
 /**
  * The guest's memory: one zone of order-0 pages with the v3.2 page allocator (fast path against
  * WMARK_LOW, slow path against WMARK_MIN with the gfp's allowances, direct reclaim, retries, the OOM
- * killer), kswapd, page reclaim of the file LRU, anonymous memory of tasks, the kmem caches of the
- * rx path, and the page cache with its writeback (writeback.ts).
+ * killer), its per-cpu page lists (pcp.ts: the watermark checks count buddy pages only, and only
+ * direct reclaim drains the lists), kswapd, page reclaim of the file LRU, anonymous memory of
+ * tasks, the kmem caches of the rx path, and the page cache with its writeback (writeback.ts).
  *
  * One zone: a 1 GiB x86_64 guest has ZONE_DMA (16 MiB) and ZONE_DMA32; GFP_KERNEL/GFP_ATOMIC
  * allocations use DMA32 and fall back to DMA only behind its lowmem_reserve (DMA32 size / 256 ≈ 4
@@ -124,6 +125,8 @@ export interface MmOptions {
   dirtyWritebackCentisecs?: number;
   disk?: Partial<DiskOptions>;
   costs?: Partial<MmCosts>;
+  /** vm.percpu_pagelist_fraction: 0 (default) sizes the pcp lists by zone_batchsize (pcp.ts). */
+  percpuPagelistFraction?: number;
   /** vCPUs of kswapd0, the flusher and the disk interrupt (default 0). */
   kswapdCpu?: number;
   flusherCpu?: number;
@@ -191,7 +194,7 @@ export class Mm implements WritebackHost {
     }
     this.wmark = zoneWatermarks(this.minFreeKbytes, n);
     this.balanceGap = kswapdBalanceGap(this.wmark, n);
-    this.pcp = new PerCpuPages(this.pt, k.cpus.length);
+    this.pcp = new PerCpuPages(this.pt, k.cpus.length, opts.percpuPagelistFraction);
     this.costs = { ...DEFAULT_MM_COSTS, ...opts.costs };
     this.lru = new PageList("inactive file LRU", n);
     this.anonTask = new Int32Array(n).fill(-1);

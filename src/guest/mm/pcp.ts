@@ -10,7 +10,10 @@
 import { ModelError } from "../../sim/simulator.ts";
 import { __GFP_COLD, __GFP_MOVABLE, __GFP_RECLAIMABLE } from "./gfp.ts";
 import { OWNER_PCP, ownerName, type PageTable } from "./page-table.ts";
-import { zoneBatchsize } from "./watermarks.ts";
+import { PAGE_SHIFT, zoneBatchsize } from "./watermarks.ts";
+
+/** min_percpu_pagelist_fract (kernel/sysctl.c): vm.percpu_pagelist_fraction's lower bound. */
+export const MIN_PERCPU_PAGELIST_FRACT = 8;
 
 /** Migrate types kept on the pcp lists (include/linux/mmzone.h, v3.2); MIGRATE_PCPTYPES = 3. */
 export const MIGRATE_UNMOVABLE = 0;
@@ -55,14 +58,32 @@ export class PerCpuPages {
   freeBulkPages = 0;
   rmqueueBulkPages = 0;
 
+  /**
+   * `percpuPagelistFraction` is vm.percpu_pagelist_fraction: 0 (the default) sizes the lists with
+   * zone_batchsize, otherwise high = present pages / fraction (at least 8, the sysctl's minimum).
+   */
   constructor(
     readonly pt: PageTable,
     readonly ncpus: number,
+    percpuPagelistFraction = 0,
   ) {
-    // setup_pageset: high = 6 * batch, batch = max(1, batch).
-    const batch = zoneBatchsize(pt.nPages);
-    this.high = 6 * batch;
-    this.batch = Math.max(1, batch);
+    const f = percpuPagelistFraction;
+    if (f === 0) {
+      // setup_pageset: high = 6 * batch, batch = max(1, batch); a zone under 32 MiB has batch 0
+      // from zone_batchsize, so high 0: every free goes straight back to buddy.
+      const batch = zoneBatchsize(pt.nPages);
+      this.high = 6 * batch;
+      this.batch = Math.max(1, batch);
+    } else {
+      if (!Number.isInteger(f) || f < MIN_PERCPU_PAGELIST_FRACT) {
+        throw new ModelError(
+          `percpuPagelistFraction must be 0 or an integer ≥ ${MIN_PERCPU_PAGELIST_FRACT}, got ${f}`,
+        );
+      }
+      // setup_pagelist_highmark: batch = max(1, high / 4), at most PAGE_SHIFT * 8.
+      this.high = Math.floor(pt.nPages / f);
+      this.batch = Math.min(Math.max(1, Math.floor(this.high / 4)), PAGE_SHIFT * 8);
+    }
     this.count = new Int32Array(ncpus);
     const lists = ncpus * MIGRATE_PCPTYPES;
     this.head = new Int32Array(lists).fill(END);
