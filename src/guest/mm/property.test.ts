@@ -91,7 +91,8 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
 describe("memory model invariants", () => {
   it("hold after every step of random alloc/free/move/write/anon/slab/reclaim/pcp sequences", () => {
     fc.assert(
-      fc.property(fc.array(cmd, { minLength: 1, maxLength: 40 }), (cmds) => {
+      // size "max": fast-check's default size would keep the sequences at about ten steps.
+      fc.property(fc.array(cmd, { minLength: 1, maxLength: 40, size: "max" }), (cmds) => {
         // 8 MiB with the default watermarks (min_free_kbytes 362: min 90 pages), two vCPUs with pcp
         // lists of high 2048 / 16 = 128, batch 32 (zone_batchsize would give an 8 MiB zone none).
         const { sim, k, mm } = mmFixture(
