@@ -117,7 +117,11 @@ export class PerCpuPages {
     const pfn = cold ? this.tail[l]! : this.head[l]!;
     this.unlink(l, pfn);
     this.count[cpu]!--;
-    this.pt.move(pfn, OWNER_PCP, owner);
+    // Inline PageTable.move: a page on a pcp list is OWNER_PCP by construction (check()).
+    const pt = this.pt;
+    pt.owner[pfn] = owner;
+    pt.counts[OWNER_PCP]!--;
+    pt.counts[owner]!++;
     return pfn;
   }
 
@@ -128,7 +132,10 @@ export class PerCpuPages {
    */
   free(cpu: number, pfn: number, owner: number, cold: boolean): boolean {
     const pt = this.pt;
-    pt.move(pfn, owner, OWNER_PCP);
+    if (pt.owner[pfn] !== owner) pt.move(pfn, owner, OWNER_PCP); // throws, naming the owner found
+    pt.owner[pfn] = OWNER_PCP;
+    pt.counts[owner]!--;
+    pt.counts[OWNER_PCP]!++;
     pt.flags[pfn] = 0;
     const l = cpu * MIGRATE_PCPTYPES + this.migratetype[pfn]!;
     if (cold) this.linkTail(l, pfn);
