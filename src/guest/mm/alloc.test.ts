@@ -38,10 +38,12 @@ describe("atomic allocation", () => {
     });
     sim.at(sec(1), ev);
     sim.run(sec(2));
-    expect(mm.nrFree).toBe(mm.wmark.low + 2);
+    // The last allocation may have refilled its pcp list with a batch from buddy.
+    expect(mm.nrFree).toBeLessThanOrEqual(mm.wmark.low + 2);
+    expect(mm.nrFree).toBeGreaterThan(mm.wmark.low + 2 - mm.pcp.batch);
     const v = mm.vmstat();
     expect(v.kswapd_wakeups).toBe(0);
-    expect(v.pgalloc).toBe(mm.nPages - mm.wmark.low - 2);
+    expect(v.pgalloc).toBe(mm.nPages - mm.nrFree - mm.pcp.total);
   });
 
   it("succeeds down to 3/8 of WMARK_MIN and fails below, counted as an atomic failure", () => {
@@ -53,11 +55,14 @@ describe("atomic allocation", () => {
     const ev = sim.register("test.softirq", () => {
       k.hardirq(0, () => {
         drain(mm, GFP_NOWAIT);
-        // GFP_NOWAIT has ALLOC_HARDER only: it stops where free - 2 reaches 3/4 of min.
-        expect(mm.nrFree).toBe(nowaitMin + 2);
+        // GFP_NOWAIT has ALLOC_HARDER only: it stops where free - 2 reaches 3/4 of min (the last
+        // success may have taken a pcp batch from buddy, so up to batch - 1 pages below), even
+        // with pages left on the pcp list: the watermark check comes first and counts buddy only.
+        expect(mm.nrFree).toBeLessThanOrEqual(nowaitMin + 2);
+        expect(mm.nrFree).toBeGreaterThan(nowaitMin + 2 - mm.pcp.batch);
         drain(mm, GFP_ATOMIC);
-        // The last success left free - 2 = atomicMin; one page more and it succeeds once again.
-        expect(mm.nrFree).toBe(atomicMin + 2);
+        expect(mm.nrFree).toBeLessThanOrEqual(atomicMin + 2);
+        expect(mm.nrFree).toBeGreaterThan(atomicMin + 2 - mm.pcp.batch);
         const p = mm.allocPageAtomic(GFP_ATOMIC, OWNER_SKB);
         expect(p).toBe(-1);
       });

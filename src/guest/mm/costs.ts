@@ -12,8 +12,10 @@ export interface MmCosts {
   pageAllocSlow: Ns;
   /** Freeing an order-0 page (free_hot_cold_page). */
   pageFree: Ns;
-  /** One try_to_free_pages call apart from scanning: shrink_slab's walk, drain_all_pages IPIs. */
+  /** One try_to_free_pages call apart from scanning: shrink_slab's walk of the shrinkers. */
   directReclaimEntry: Ns;
+  /** drain_all_pages (direct reclaim's retry): on_each_cpu IPIs to every vCPU, waiting for them. */
+  drainAllPages: Ns;
   /** Per page scanned by reclaim: isolate_lru_pages + the checks of shrink_page_list. */
   reclaimScanPage: Ns;
   /** Per page reclaimed: __remove_mapping (radix-tree delete under tree_lock) + free. */
@@ -44,8 +46,11 @@ export const DEFAULT_MM_COSTS: MmCosts = {
   // The slow path re-walks the zonelist and wakes kswapd; a couple of hundred cycles more.
   pageAllocSlow: 1_000,
   pageFree: 80,
-  // drain_all_pages sends IPIs to every CPU, shrink_slab walks the shrinker list: some µs.
+  // shrink_slab walks the shrinker list: some µs.
   directReclaimEntry: 5_000,
+  // An IPI in a 2012 KVM guest exits to the host on the sender's APIC write and on the target's
+  // EOI (no posted interrupts or APICv yet): a few µs per round trip, waited for synchronously.
+  drainAllPages: 5_000,
   // shrink_page_list locks the page and checks mapping/dirty/writeback state per page.
   reclaimScanPage: 200,
   reclaimFreePage: 300,

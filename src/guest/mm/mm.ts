@@ -1,8 +1,9 @@
 /**
  * The guest's memory: one zone of order-0 pages with the v3.2 page allocator (fast path against
  * WMARK_LOW, slow path against WMARK_MIN with the gfp's allowances, direct reclaim, retries, the OOM
- * killer), kswapd, page reclaim of the file LRU, anonymous memory of tasks, the kmem caches of the
- * rx path, and the page cache with its writeback (writeback.ts).
+ * killer), its per-cpu page lists (pcp.ts: the watermark checks count buddy pages only, and only
+ * direct reclaim drains the lists), kswapd, page reclaim of the file LRU, anonymous memory of
+ * tasks, the kmem caches of the rx path, and the page cache with its writeback (writeback.ts).
  *
  * One zone: a 1 GiB x86_64 guest has ZONE_DMA (16 MiB) and ZONE_DMA32; GFP_KERNEL/GFP_ATOMIC
  * allocations use DMA32 and fall back to DMA only behind its lowmem_reserve (DMA32 size / 256 ≈ 4
@@ -75,6 +76,7 @@ import {
   PageTable,
   PG_RECLAIM,
 } from "./page-table.ts";
+import { PerCpuPages } from "./pcp.ts";
 import { KmemCache } from "./slab.ts";
 import { MmTask } from "./task.ts";
 import {
@@ -82,7 +84,6 @@ import {
   kswapdBalanceGap,
   PAGE_SIZE,
   type Watermarks,
-  zoneBatchsize,
   zoneWatermarks,
 } from "./watermarks.ts";
 import {
@@ -136,6 +137,8 @@ export interface MmOptions {
   dirtyWritebackCentisecs?: number;
   disk?: Partial<DiskOptions>;
   costs?: Partial<MmCosts>;
+  /** vm.percpu_pagelist_fraction: 0 (default) sizes the pcp lists by zone_batchsize (pcp.ts). */
+  percpuPagelistFraction?: number;
   /** vCPUs of kswapd0, the flusher and the disk interrupt (default 0). */
   kswapdCpu?: number;
   flusherCpu?: number;
@@ -183,8 +186,8 @@ export class Mm implements WritebackHost {
   /** zone->pages_scanned since pages were last freed to the buddy lists. */
   pagesScanned = 0;
   private readonly balanceGap: number;
-  private readonly pcpBatch: number;
-  private pcpFrees = 0;
+  /** The zone's per-cpu page lists (per_cpu_pageset), one set per vCPU. */
+  readonly pcp: PerCpuPages;
   private readonly kswapdWait = new WaitQueue("kswapd_wait");
   /** One-shot free-page watchers (watchFreePages), and the lowest level any of them waits for. */
   private readonly freeWatchers: FreePagesWatcher[] = [];
@@ -213,7 +216,7 @@ export class Mm implements WritebackHost {
     }
     this.wmark = zoneWatermarks(this.minFreeKbytes, n);
     this.balanceGap = kswapdBalanceGap(this.wmark, n);
-    this.pcpBatch = Math.max(1, zoneBatchsize(n));
+    this.pcp = new PerCpuPages(this.pt, k.cpus.length, opts.percpuPagelistFraction);
     this.costs = { ...DEFAULT_MM_COSTS, ...opts.costs };
     this.lru = new PageList("inactive file LRU", n);
     this.anonTask = new Int32Array(n).fill(-1);
@@ -308,7 +311,7 @@ export class Mm implements WritebackHost {
     if ((gfp & __GFP_WAIT) === 0) return this.allocNoWait(gfp, owner);
     this.mightSleep(gfp);
     if (this.faults !== null && this.shouldFailAllocPage(gfp)) return this.allocInjectedFailure(gfp);
-    if (this.pt.freeTop - 2 > this.wmark.low) return this.take(owner);
+    if (this.pt.freeTop - 2 > this.wmark.low) return this.take(gfp, owner);
     return yield* this.allocSlowpath(gfp, owner);
   }
 
@@ -327,30 +330,53 @@ export class Mm implements WritebackHost {
   private allocNoWait(gfp: number, owner: number): number {
     if (this.faults !== null && this.shouldFailAllocPage(gfp)) return this.allocInjectedFailure(gfp);
     // get_page_from_freelist(ALLOC_WMARK_LOW): order 0 succeeds while free - 2 > low.
-    if (this.pt.freeTop - 2 > this.wmark.low) return this.take(owner);
+    if (this.pt.freeTop - 2 > this.wmark.low) return this.take(gfp, owner);
     this.charge(this.costs.pageAllocSlow, CAT_MM);
     if ((gfp & __GFP_NO_KSWAPD) === 0) this.wakeupKswapd();
-    if (this.watermarkOk(this.wmark.min, gfpToAllocFlags(gfp))) return this.take(owner);
+    if (this.watermarkOk(this.wmark.min, gfpToAllocFlags(gfp))) return this.take(gfp, owner);
     return this.allocFailed(gfp);
   }
 
-  private take(owner: number): number {
+  /**
+   * buffered_rmqueue on the executing CPU, after get_page_from_freelist's watermark check passed
+   * on the buddy pages: from the pcp list of the gfp's migrate type, refilled from buddy when empty.
+   */
+  private take(gfp: number, owner: number): number {
+    const pfn = this.pcp.rmqueue(this.k.cpuNow.index, gfp, owner);
+    // The watermark check passed, so buddy held at least 3 pages (free - 2 > mark ≥ 0).
+    if (pfn < 0) throw new ModelError(`buffered_rmqueue(${gfpName(gfp)}): no page after the watermark check`);
     this.ev[EV_PGALLOC]!++;
     this.charge(this.costs.pageAllocFast, CAT_MM);
-    return this.pt.take(owner);
+    return pfn;
   }
 
-  /** free_hot_cold_page; every pcp batch of frees is a free_pcppages_bulk, which resets the zone's reclaim state. */
-  private release(pfn: number, owner: number): void {
-    this.pt.release(pfn, owner);
+  /**
+   * free_hot_cold_page on the executing CPU: onto its pcp list (cold: reclaim's free_page_list),
+   * invisible to the watermark checks until a free_pcppages_bulk returns a batch to buddy.
+   */
+  private release(pfn: number, owner: number, cold = false): void {
     this.ev[EV_PGFREE]!++;
     this.charge(this.costs.pageFree, CAT_MM);
-    if (++this.pcpFrees >= this.pcpBatch) {
-      this.pcpFrees = 0;
-      this.allUnreclaimable = false;
-      this.pagesScanned = 0;
-      if (this.pt.freeTop >= this.freeWatchLevel) this.fireFreeWatchers();
-    }
+    if (this.pcp.free(this.k.cpuNow.index, pfn, owner, cold)) this.freedToBuddy();
+  }
+
+  /**
+   * drain_all_pages, called only by direct reclaim (__alloc_pages_direct_reclaim): every CPU's
+   * pcp lists back to buddy. Its IPIs are charged to the caller; the remote CPUs' handlers are not.
+   */
+  drainAllPages(): void {
+    this.charge(this.costs.drainAllPages, CAT_MM);
+    if (this.pcp.drainAll() > 0) this.freedToBuddy();
+  }
+
+  /**
+   * After free_pcppages_bulk: the zone's free count moved, so all_unreclaimable and pages_scanned
+   * are reset (as free_pcppages_bulk does) and free-page watchers may be due.
+   */
+  private freedToBuddy(): void {
+    this.allUnreclaimable = false;
+    this.pagesScanned = 0;
+    if (this.pt.freeTop >= this.freeWatchLevel) this.fireFreeWatchers();
   }
 
   /**
@@ -481,15 +507,21 @@ export class Mm implements WritebackHost {
       const allocFlags = gfpToAllocFlags(gfp);
       for (;;) {
         this.charge(this.costs.pageAllocSlow, CAT_MM);
-        if (this.watermarkOk(this.wmark.min, allocFlags)) return this.take(owner);
+        if (this.watermarkOk(this.wmark.min, allocFlags)) return this.take(gfp, owner);
         const progress = yield* this.tryToFreePages();
-        if (progress > 0 && this.watermarkOk(this.wmark.min, allocFlags)) return this.take(owner);
+        if (progress > 0) {
+          // __alloc_pages_direct_reclaim: a failed get_page_from_freelist after reclaim "could be
+          // because pages are pinned on the per-cpu lists": drain_all_pages() and retry once.
+          if (this.watermarkOk(this.wmark.min, allocFlags)) return this.take(gfp, owner);
+          this.drainAllPages();
+          if (this.watermarkOk(this.wmark.min, allocFlags)) return this.take(gfp, owner);
+        }
         if (progress === 0 && (gfp & __GFP_FS) !== 0 && (gfp & __GFP_NORETRY) === 0) break;
         if ((gfp & __GFP_NORETRY) !== 0) return this.allocFailed(gfp);
         yield k.cpu(); // wait_iff_congested(HZ/50) → cond_resched()
       }
       // __alloc_pages_may_oom: a last try at WMARK_HIGH catches a parallel kill, then kill.
-      if (this.watermarkOk(this.wmark.high, ALLOC_WMARK_HIGH | ALLOC_CPUSET)) return this.take(owner);
+      if (this.watermarkOk(this.wmark.high, ALLOC_WMARK_HIGH | ALLOC_CPUSET)) return this.take(gfp, owner);
       this.outOfMemory(gfp);
       // out_of_memory: schedule_timeout_uninterruptible(1) gives the victim a chance to exit.
       yield k.sleepJiffies(1);
@@ -525,7 +557,7 @@ export class Mm implements WritebackHost {
       const o = owner[p]!;
       if (o === OWNER_PAGECACHE_CLEAN) {
         lru.remove(p);
-        this.release(p, OWNER_PAGECACHE_CLEAN);
+        this.release(p, OWNER_PAGECACHE_CLEAN, true);
         reclaimed++;
         continue;
       }
@@ -716,7 +748,7 @@ export class Mm implements WritebackHost {
       // The fast path inline: one generator per page fault would dominate the cost.
       const pfn =
         this.pt.freeTop - 2 > this.wmark.low
-          ? this.take(OWNER_ANON)
+          ? this.take(GFP_HIGHUSER_MOVABLE, OWNER_ANON)
           : yield* this.allocSlowpath(GFP_HIGHUSER_MOVABLE, OWNER_ANON);
       if (task.killed) {
         // The OOM killer chose this task while it waited.
@@ -767,7 +799,7 @@ export class Mm implements WritebackHost {
       }
       const pfn =
         this.pt.freeTop - 2 > this.wmark.low
-          ? this.take(OWNER_PAGECACHE_DIRTY)
+          ? this.take(GFP_HIGHUSER_MOVABLE, OWNER_PAGECACHE_DIRTY)
           : yield* this.allocSlowpath(GFP_HIGHUSER_MOVABLE, OWNER_PAGECACHE_DIRTY);
       wb.addDirtyPage(pfn);
       this.charge(this.costs.pageCacheWrite, CAT_MM);
@@ -787,8 +819,8 @@ export class Mm implements WritebackHost {
       throw new ModelError(`prefillPageCache: ${pages} pages requested, ${this.pt.freeTop} free`);
     }
     for (let i = 0; i < pages; i++) {
-      if (state === "clean") this.lru.addHead(this.take(OWNER_PAGECACHE_CLEAN));
-      else this.wb.addDirtyPage(this.take(OWNER_PAGECACHE_DIRTY));
+      if (state === "clean") this.lru.addHead(this.take(GFP_HIGHUSER_MOVABLE, OWNER_PAGECACHE_CLEAN));
+      else this.wb.addDirtyPage(this.take(GFP_HIGHUSER_MOVABLE, OWNER_PAGECACHE_DIRTY));
     }
   }
 
@@ -883,6 +915,7 @@ export class Mm implements WritebackHost {
     const c = this.pt.counts;
     this.wb.updateDirtyLimits();
     const out: Record<string, number> = {
+      // NR_FREE_PAGES: buddy pages only, as in 3.2; pages on the pcp lists are pcp_count.
       nr_free_pages: c[OWNER_FREE]!,
       nr_inactive_file: this.lru.size,
       nr_active_file: 0,
@@ -898,6 +931,13 @@ export class Mm implements WritebackHost {
       wmark_low: this.wmark.low,
       wmark_high: this.wmark.high,
       all_unreclaimable: this.allUnreclaimable ? 1 : 0,
+      // /proc/zoneinfo's pagesets (count summed over CPUs, high, batch) and the model's pcp traffic.
+      pcp_count: this.pcp.total,
+      pcp_high: this.pcp.high,
+      pcp_batch: this.pcp.batch,
+      pcp_drain_all_pages: this.pcp.drainAllPagesCalls,
+      pcp_free_bulk_pages: this.pcp.freeBulkPages,
+      pcp_rmqueue_bulk_pages: this.pcp.rmqueueBulkPages,
       disk_requests_in_flight: this.wb.reqCount,
       disk_congested: this.wb.congested ? 1 : 0,
     };
@@ -920,6 +960,7 @@ export class Mm implements WritebackHost {
   checkInvariant(): void {
     const pt = this.pt;
     pt.check();
+    this.pcp.check();
     let slabPages = 0;
     for (const cache of this.caches) {
       cache.check(pt.owner);

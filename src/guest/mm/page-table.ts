@@ -1,7 +1,8 @@
 /**
  * Page ownership: every page frame (pfn 0..N-1) has exactly one owner code at every event, with
- * per-owner counts kept incrementally, a LIFO stack of free pfns (the per-cpu hot list is LIFO too)
- * and doubly linked page lists on typed arrays (the LRU and the dirty list).
+ * per-owner counts kept incrementally, a LIFO stack of the buddy allocator's free pfns (pages on the
+ * per-cpu lists are owned by OWNER_PCP, see pcp.ts) and doubly linked page lists on typed arrays
+ * (the LRU and the dirty list).
  */
 import { ModelError } from "../../sim/simulator.ts";
 
@@ -23,8 +24,10 @@ export const OWNER_RX_RING = 8;
 export const OWNER_SKB = 9;
 /** A page_frag cache page (skb_page_frag_refill, later kernels). */
 export const OWNER_PAGE_FRAG = 10;
+/** Free on a per-cpu page list (pcp.ts): free, but not a buddy page and not in NR_FREE_PAGES. */
+export const OWNER_PCP = 11;
 /** Owner codes are indices below OWNER_COUNT; a new owner takes the next code and a name below. */
-export const OWNER_COUNT = 11;
+export const OWNER_COUNT = 12;
 
 export const OWNER_NAMES: readonly string[] = [
   "free",
@@ -38,6 +41,7 @@ export const OWNER_NAMES: readonly string[] = [
   "rx_ring",
   "skb",
   "page_frag",
+  "pcp",
 ];
 
 /**

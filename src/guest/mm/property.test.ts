@@ -8,9 +8,10 @@ import { OWNER_DRIVER_LIST, OWNER_PAGE_FRAG, OWNER_RX_RING, OWNER_SKB } from "./
 const OUTSIDE = [OWNER_DRIVER_LIST, OWNER_RX_RING, OWNER_SKB, OWNER_PAGE_FRAG];
 
 type Cmd =
-  | { op: "atomic"; n: number; nowait: boolean }
+  | { op: "atomic"; n: number; nowait: boolean; cpu: number }
   | { op: "kernel"; n: number }
-  | { op: "free"; pick: number }
+  | { op: "free"; pick: number; cpu: number }
+  | { op: "drain" }
   | { op: "move"; pick: number; to: number }
   | { op: "write"; task: number; kb: number }
   | { op: "anon"; task: number; pages: number }
@@ -25,10 +26,23 @@ const size = (min: number, max: number) => fc.noBias(fc.integer({ min, max }));
 const cmd: fc.Arbitrary<Cmd> = fc.oneof(
   {
     weight: 2,
-    arbitrary: fc.record({ op: fc.constant("atomic" as const), n: size(1, 600), nowait: fc.boolean() }),
+    arbitrary: fc.record({
+      op: fc.constant("atomic" as const),
+      n: size(1, 600),
+      nowait: fc.boolean(),
+      cpu: fc.integer({ min: 0, max: 1 }),
+    }),
   },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("kernel" as const), n: size(1, 64) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant("free" as const), pick: fc.nat() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant("free" as const),
+      pick: fc.nat(),
+      cpu: fc.integer({ min: 0, max: 1 }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ op: "drain" as const }) },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -75,11 +89,16 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
 );
 
 describe("memory model invariants", () => {
-  it("hold after every step of random alloc/free/move/write/anon/slab/reclaim sequences", () => {
+  it("hold after every step of random alloc/free/move/write/anon/slab/reclaim/pcp sequences", () => {
     fc.assert(
-      fc.property(fc.array(cmd, { minLength: 1, maxLength: 40 }), (cmds) => {
-        // 8 MiB with the default watermarks (min_free_kbytes 362: min 90 pages).
-        const { sim, k, mm } = mmFixture({ memBytes: 8 << 20, disk: { bandwidthBytesPerSec: 100e6 } });
+      // size "max": fast-check's default size would keep the sequences at about ten steps.
+      fc.property(fc.array(cmd, { minLength: 1, maxLength: 40, size: "max" }), (cmds) => {
+        // 8 MiB with the default watermarks (min_free_kbytes 362: min 90 pages), two vCPUs with pcp
+        // lists of high 2048 / 16 = 128, batch 32 (zone_batchsize would give an 8 MiB zone none).
+        const { sim, k, mm } = mmFixture(
+          { memBytes: 8 << 20, disk: { bandwidthBytesPerSec: 100e6 }, percpuPagelistFraction: 16 },
+          { vcpus: 2 },
+        );
         // Pages held outside mm stay below half of memory: beyond that, with every task killed, the
         // model panics on OOM exactly as the kernel would, which is not what this test is about.
         const cap = mm.nPages / 2;
@@ -96,10 +115,12 @@ describe("memory model invariants", () => {
         for (const c of cmds) {
           switch (c.op) {
             case "atomic":
-              for (let i = 0; i < c.n && held.length < cap; i++) {
-                const p = mm.allocPageAtomic(c.nowait ? GFP_NOWAIT : GFP_ATOMIC, OWNER_SKB);
-                if (p >= 0) held.push(p);
-              }
+              k.hardirq(c.cpu, () => {
+                for (let i = 0; i < c.n && held.length < cap; i++) {
+                  const p = mm.allocPageAtomic(c.nowait ? GFP_NOWAIT : GFP_ATOMIC, OWNER_SKB);
+                  if (p >= 0) held.push(p);
+                }
+              });
               break;
             case "kernel":
               runInThread(k, "kalloc", function* () {
@@ -108,7 +129,10 @@ describe("memory model invariants", () => {
               });
               break;
             case "free":
-              if (held.length > 0) mm.freePage(take(c.pick));
+              if (held.length > 0) k.hardirq(c.cpu, () => mm.freePage(take(c.pick)));
+              break;
+            case "drain":
+              mm.drainAllPages();
               break;
             case "move":
               if (held.length > 0) {

@@ -38,8 +38,10 @@ describe("v3.2 with GFP_ATOMIC failing and nothing reclaimable", () => {
       const h = new DriverHarness(SMALL_GUEST, { set: [`guest.hz=${hz}`] });
       h.runTo(ms(100));
       h.squeeze();
-      // Free memory sits at the GFP_ATOMIC floor, about 3/8 of WMARK_MIN, with nothing to reclaim.
-      expect(h.mm.nrFree).toBe(h.atomicFloor);
+      // Free memory sits at the GFP_ATOMIC floor, about 3/8 of WMARK_MIN, with nothing to reclaim
+      // (buddy pages: the last allocation's pcp refill may have taken it up to batch - 1 below).
+      expect(h.mm.nrFree).toBeLessThanOrEqual(h.atomicFloor);
+      expect(h.mm.nrFree).toBeGreaterThan(h.atomicFloor - h.mm.pcp.batch);
       expect(h.atomicFloor - 2).toBe((h.mm.wmark.min * 3) / 8);
       const posted = h.driver.stats.buffersPosted;
       expect(h.runUntil(() => h.driver.refill.runs >= 4, sec(3))).toBe(true);
