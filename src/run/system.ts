@@ -22,12 +22,14 @@ import {
   SLAB_KMALLOC_1024,
   SLAB_KMALLOC_2048,
   SLAB_KMALLOC_32,
+  SLAB_KMALLOC_4096,
   SLAB_KMALLOC_512,
   SLAB_SKBUFF_HEAD,
 } from "../guest/net/mm-port.ts";
 import { SkbPool } from "../guest/net/skb.ts";
 import { GuestStack, StallTracker } from "../guest/net/stack.ts";
 import { TcpReceiver } from "../guest/net/tcp/receiver.ts";
+import { nrFreeBufferPages, TcpMem, tcpMemDefaults } from "../guest/net/tcp/tcp-mem.ts";
 import { BIG_SG, type DriverCosts } from "../guest/net/virtio_net/constants.ts";
 import { createDriver, isDriverNotInLinux } from "../guest/net/virtio_net/versions/index.ts";
 import type { VirtnetDriver } from "../guest/net/virtio_net/virtnet.ts";
@@ -67,6 +69,7 @@ class MmAdapter implements MmPort {
     this.caches[SLAB_KMALLOC_512] = mm.kmallocCache(512);
     this.caches[SLAB_KMALLOC_1024] = mm.kmallocCache(1024);
     this.caches[SLAB_KMALLOC_2048] = mm.kmallocCache(2048);
+    this.caches[SLAB_KMALLOC_4096] = mm.kmallocCache(4096);
   }
   allocPage(gfp: number, owner: number): KernelCode<number> {
     return this.mm.allocPage(gfp, owner);
@@ -109,6 +112,8 @@ export class System {
   readonly reverseUplink: Link;
   readonly reverseAccessLinks: Link[] = [];
   readonly readerTasks: MmTask[] = [];
+  /** tcp_mem, tcp_memory_allocated and tcp_memory_pressure of the guest's sockets. */
+  readonly tcpMem: TcpMem;
   readonly driverName: string;
   readonly driverNotInLinux: boolean;
   readonly seed: number;
@@ -247,7 +252,7 @@ export class System {
       k,
       packets,
       this.skbs,
-      { tcpRx: c.tcpRx, ackTx: c.ackTx, skbFree: c.skbFree },
+      { tcpRx: c.tcpRx, ackTx: c.ackTx, skbFree: c.skbFree, copyPerByte: c.copyPerKiB / 1024 },
       (p) => this.reverseUplink.receive(p),
       this.stalls,
     );
@@ -295,6 +300,8 @@ export class System {
     const startRng = sim.rng("flows.start");
     const readerWait = s.apps.readers.map((r) => new WaitQueue(`${r.name}.sk_sleep`));
     const rmem = g.tcp.rmem;
+    // tcp_init sizes tcp_mem from the memory free at boot
+    this.tcpMem = new TcpMem(tcpMemDefaults(nrFreeBufferPages(mm.nPages, mm.wmark.high)), rmem.min);
     for (const f of this.flows) {
       const reader = s.apps.readers[f.reader]!;
       const rcvbuf = reader.rcvbuf === "auto" ? rmem.default : reader.rcvbuf;
@@ -310,6 +317,9 @@ export class System {
         handshakeRttNs: f.rtt,
         moderateRcvbuf: g.tcp.moderateRcvbuf,
         release: this.stack,
+        alloc: this.stack,
+        tcpMem: this.tcpMem,
+        timestamps: g.tcp.timestamps,
         // The delayed-ACK timer runs from the timer softirq of the CPU taking the interrupts.
         timerContext: (expire) => k.timerSoftirq(irqCpu, expire),
       });
