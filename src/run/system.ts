@@ -207,8 +207,11 @@ export class System {
     this.flows = expandFlows(s);
     const toSenders = new FlowDemux(packets);
     const toReverseAccess = new FlowDemux(packets);
-    const outagesFor = (link: string) =>
-      s.faults.linkOutages.filter((o) => o.link === link).map((o) => [o.at, o.at + o.duration] as const);
+    // Every outage drops packets towards the guest; only "both" drops the guest's ACKs too.
+    const outagesFor = (link: string, towardsGuest = true) =>
+      s.faults.linkOutages
+        .filter((o) => o.link === link && (towardsGuest || o.direction === "both"))
+        .map((o) => [o.at, o.at + o.duration] as const);
     this.uplink = new Link(
       sim,
       packets,
@@ -224,7 +227,12 @@ export class System {
     this.reverseUplink = new Link(
       sim,
       packets,
-      { name: "uplink-reverse", rateBps: s.network.uplink.rate, delayNs: 0, outages: outagesFor("uplink") },
+      {
+        name: "uplink-reverse",
+        rateBps: s.network.uplink.rate,
+        delayNs: 0,
+        outages: outagesFor("uplink", false),
+      },
       toReverseAccess,
     );
     // Each remote peer has its own access path (its rate, half the RTT each way, its loss), and
@@ -232,17 +240,28 @@ export class System {
     for (const f of this.flows) {
       const grp = s.network.senders[f.group]!;
       const half = Math.floor(grp.rtt / 2);
-      const common = {
-        rateBps: grp.rate ?? UNLIMITED_BPS,
-        queueLimitPackets: PEER_TXQUEUELEN,
-        outages: outagesFor(grp.name),
-      };
+      const common = { rateBps: grp.rate ?? UNLIMITED_BPS, queueLimitPackets: PEER_TXQUEUELEN };
       const name = `${grp.name}[${f.index}]`;
       this.accessLinks.push(
-        new Link(sim, packets, { ...common, name, delayNs: half, lossProb: grp.loss }, this.uplink),
+        new Link(
+          sim,
+          packets,
+          { ...common, name, delayNs: half, lossProb: grp.loss, outages: outagesFor(grp.name) },
+          this.uplink,
+        ),
       );
       this.reverseAccessLinks.push(
-        new Link(sim, packets, { ...common, name: `${name}-reverse`, delayNs: grp.rtt - half }, toSenders),
+        new Link(
+          sim,
+          packets,
+          {
+            ...common,
+            name: `${name}-reverse`,
+            delayNs: grp.rtt - half,
+            outages: outagesFor(grp.name, false),
+          },
+          toSenders,
+        ),
       );
     }
 
@@ -330,6 +349,7 @@ export class System {
       const sender = new TcpSender(sim, packets, this.accessLinks[f.id]!, {
         flow: f.id,
         cc: f.cc,
+        hystart: f.hystart,
         initCwnd: f.initCwnd,
         sack: g.tcp.sack,
         hz: 1000,

@@ -51,6 +51,7 @@ describe("defaults", () => {
     expect(defaultTcpRmemMax(parseSize("64GiB"))).toBe(4 * 1024 * 1024);
     expect(s.guest.driver.napiWeight).toBe(128);
     expect(parseScenario({ guest: { driver: { version: "mainline" } } }).guest.driver.napiWeight).toBe(64);
+    expect(s.network.senders[0]!.hystart).toBe(true);
     expect(s.host.qdiscLimit).toBe(s.host.tapQueueLen);
     expect(parseScenario({ host: { tapQueueLen: 1000 } }).host.qdiscLimit).toBe(1000);
   });
