@@ -144,6 +144,11 @@ const HYSTART_MIN_SAMPLES = 8;
 const HYSTART_DELAY_MIN = 4 << 3;
 const HYSTART_DELAY_MAX = 16 << 3;
 
+/** msecs_to_jiffies (kernel/time.c): rounds up. */
+function msecsToJiffies(m: number, hz: number): number {
+  return Math.ceil((m * hz) / 1000);
+}
+
 /** Index of the most significant set bit, 1-based (fls64); 0 for 0. */
 function fls64(x: number): number {
   return x === 0 ? 0 : Math.floor(Math.log2(x)) + 1;
@@ -178,7 +183,7 @@ export class CubicOps implements CongestionOps {
   lastTime = 0;
   bicOriginPoint = 0;
   bicK = 0;
-  /** Minimum RTT in jiffies << 3. */
+  /** Minimum RTT in ms << 3. */
   delayMin = 0;
   epochStart = 0;
   ackCnt = 0;
@@ -274,7 +279,8 @@ export class CubicOps implements CongestionOps {
     if (rttJiffies < 0) return;
     // "Discard delay samples right after fast recovery"
     if (this.epochStart !== 0 && sk.tcpTimeStamp() - this.epochStart < sk.hz) return;
-    let delay = rttJiffies * 8;
+    // delay = (rtt_us << 3) / USEC_PER_MSEC
+    let delay = Math.floor((rttJiffies * 8000) / sk.hz);
     if (delay === 0) delay = 1;
     if (this.delayMin === 0 || this.delayMin > delay) this.delayMin = delay;
     // "hystart triggers when cwnd is larger than some threshold"
@@ -323,7 +329,9 @@ export class CubicOps implements CongestionOps {
       }
     }
     // t = time since the epoch plus one minimum RTT, in 1/1024 s
-    const t = Math.floor(((now + (this.delayMin >> 3) - this.epochStart) * 2 ** BICTCP_HZ) / sk.hz);
+    const t = Math.floor(
+      ((now + msecsToJiffies(this.delayMin >> 3, sk.hz) - this.epochStart) * 2 ** BICTCP_HZ) / sk.hz,
+    );
     const offs = t < this.bicK ? this.bicK - t : t - this.bicK;
     let delta = Math.floor((CUBE_RTT_SCALE * offs * offs * offs) / 2 ** (10 + 3 * BICTCP_HZ));
     const bicTarget = t < this.bicK ? this.bicOriginPoint - delta : this.bicOriginPoint + delta;
