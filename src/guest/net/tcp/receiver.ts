@@ -29,10 +29,14 @@
  *   (2 · bytes read in that RTT) / advmss · rcvmem, at most tcp_rmem[2], and window_clamp to
  *   2 · bytes read, so tcp_grow_window can open rcv_ssthresh further.
  *
- * Not modelled: tcp_fixup_rcvbuf (it raises sk_rcvbuf to a few rcvmem, far below tcp_rmem[1], so it only matters for
- * tiny unlocked buffers), D-SACK, the socket backlog (TCPBackLogDrop belongs to whoever models
- * socket ownership), prequeue, PUSH-flag heuristics, and pingpong (interactive) mode, since this end
- * never sends data.
+ *   Under tcp_memory_pressure, tcp_grow_window and tcp_clamp_window stop growing the window and the
+ *   buffer and __tcp_select_window clamps rcv_ssthresh to 4·advmss; 3.2's tcp_rcv_space_adjust has
+ *   no such check, so autotuning still raises sk_rcvbuf.
+ *
+ * Not modelled: tcp_fixup_rcvbuf (it raises sk_rcvbuf to a few rcvmem, far below tcp_rmem[1], so it
+ * only matters for tiny unlocked buffers), D-SACK, the socket backlog (TCPBackLogDrop belongs to
+ * whoever models socket ownership), prequeue, PUSH-flag heuristics, and pingpong (interactive) mode,
+ * since this end never sends data.
  *
  * Segments and ACKs are packet indices in a PacketPool; the receiver frees every packet it is given
  * and allocates the ACKs it sends. The guest's sk_buff for each segment is an opaque id that comes
