@@ -4,8 +4,10 @@
  * net/ipv4/Kconfig DEFAULT_TCP_CONG "cubic"). Window arithmetic is in segments and integer, as in
  * the kernel; time is jiffies (tcp_time_stamp = jiffies in 3.2).
  *
- * Left out of CUBIC: HyStart (hystart = 1 in 3.2); slow start runs until the first loss. The
- * CA_EVENT_TX_START epoch shift after idle does not exist in 3.2 either.
+ * CUBIC includes HyStart (module parameter hystart = 1 in 3.2; selectable off), which ends slow start
+ * at an ACK train as long as half the minimum RTT or at a round whose RTT rose by 1/16 of the
+ * minimum (4–16 ms) — source: the 3.2.71 stable tree, whose tcp_cubic.c HyStart is 3.2.0's plus
+ * stable fixes. The CA_EVENT_TX_START epoch shift after idle does not exist in 3.2.
  */
 
 /** enum tcp_ca_state (include/net/tcp.h). */
@@ -30,14 +32,22 @@ export interface CongestionSock {
   /** tp->reordering, which tcp_max_burst returns. */
   readonly reordering: number;
   readonly hz: number;
+  /** snd_una and snd_nxt, bytes (tcp_cong_avoid's `ack` is the new snd_una). */
+  readonly sndUna: number;
+  readonly sndNxt: number;
   /** tcp_time_stamp: the sender's jiffies. */
   tcpTimeStamp(): number;
+  /** bictcp_clock: milliseconds (jiffies_to_msecs at HZ ≥ 1000, ktime_get_real below). */
+  clockMs(): number;
   setCwnd(cwnd: number): void;
+  setSsthresh(ssthresh: number): void;
 }
 
 /** The hooks of struct tcp_congestion_ops that 3.2's reno and cubic implement. */
 export interface CongestionOps {
   readonly name: string;
+  /** .init, when the connection is established. */
+  init(sk: CongestionSock): void;
   /** .ssthresh: the new slow-start threshold after a loss; may update module state. */
   ssthresh(sk: CongestionSock): number;
   /** .cong_avoid, called on ACKs that acknowledge new data (tcp_cong_avoid). */
@@ -86,6 +96,7 @@ export function tcpCongAvoidAi(sk: CongestionSock, w: number): void {
 /** tcp_reno: tcp_reno_cong_avoid and tcp_reno_ssthresh (tcp_cong.c). */
 export class RenoOps implements CongestionOps {
   readonly name = "reno";
+  init(): void {}
   ssthresh(sk: CongestionSock): number {
     return Math.max(sk.cwnd >> 1, 2);
   }
@@ -118,6 +129,25 @@ const BETA_SCALE = Math.floor(Math.floor((8 * (BICTCP_BETA_SCALE + BETA)) / 3) /
 const CUBE_RTT_SCALE = BIC_SCALE * 10;
 /** cube_factor = 2^(10+3·BICTCP_HZ) / (bic_scale · 10). */
 const CUBE_FACTOR = Math.floor(2 ** (10 + 3 * BICTCP_HZ) / CUBE_RTT_SCALE);
+/** hystart_detect bits and HyStart's constants (tcp_cubic.c). */
+const HYSTART_ACK_TRAIN = 0x1;
+const HYSTART_DELAY = 0x2;
+/** hystart_detect = HYSTART_ACK_TRAIN | HYSTART_DELAY */
+const HYSTART_DETECT = HYSTART_ACK_TRAIN | HYSTART_DELAY;
+/** hystart_low_window: HyStart only acts from a cwnd of 16 segments. */
+export const HYSTART_LOW_WINDOW = 16;
+/** hystart_ack_delta: ACKs at most 2 ms apart belong to one train. */
+const HYSTART_ACK_DELTA = 2;
+/** HYSTART_MIN_SAMPLES: RTT samples per round before the delay test. */
+const HYSTART_MIN_SAMPLES = 8;
+/** HYSTART_DELAY_MIN / MAX: the delay increase threshold is clamped to 4..16 ms (ms << 3). */
+const HYSTART_DELAY_MIN = 4 << 3;
+const HYSTART_DELAY_MAX = 16 << 3;
+
+/** msecs_to_jiffies (kernel/time.c): rounds up. */
+function msecsToJiffies(m: number, hz: number): number {
+  return Math.ceil((m * hz) / 1000);
+}
 
 /** Index of the most significant set bit, 1-based (fls64); 0 for 0. */
 function fls64(x: number): number {
@@ -141,9 +171,11 @@ export function cubicRoot(a: number): number {
   return Math.floor((x * 341) / 1024);
 }
 
-/** tcp_cubic.c of 3.2 (struct bictcp and its hooks), without HyStart. */
+/** tcp_cubic.c of 3.2 (struct bictcp and its hooks). */
 export class CubicOps implements CongestionOps {
   readonly name = "cubic";
+  /** The hystart module parameter. */
+  readonly hystart: boolean;
   cnt = 0;
   lastMaxCwnd = 0;
   lossCwnd = 0;
@@ -151,13 +183,40 @@ export class CubicOps implements CongestionOps {
   lastTime = 0;
   bicOriginPoint = 0;
   bicK = 0;
-  /** Minimum RTT in jiffies << 3. */
+  /** Minimum RTT in ms << 3. */
   delayMin = 0;
   epochStart = 0;
   ackCnt = 0;
   tcpCwnd = 0;
   /** Segments per ACK << ACK_RATIO_SHIFT. */
   delayedAck = 2 << ACK_RATIO_SHIFT;
+  // HyStart state: which detection fired, the round (start time in ms and its end sequence),
+  // the last ACK of the current train (ms), the round's least RTT (ms << 3) and its sample count.
+  found = 0;
+  roundStart = 0;
+  endSeq = 0;
+  lastAck = 0;
+  currRtt = 0;
+  sampleCnt = 0;
+
+  constructor(hystart = true) {
+    this.hystart = hystart;
+  }
+
+  /** bictcp_init */
+  init(sk: CongestionSock): void {
+    this.reset();
+    if (this.hystart) this.hystartReset(sk);
+  }
+
+  /** bictcp_hystart_reset: a new round starts now and ends when snd_nxt is acknowledged. */
+  private hystartReset(sk: CongestionSock): void {
+    this.roundStart = sk.clockMs();
+    this.lastAck = this.roundStart;
+    this.endSeq = sk.sndNxt;
+    this.currRtt = 0;
+    this.sampleCnt = 0;
+  }
 
   /** bictcp_reset */
   reset(): void {
@@ -173,6 +232,7 @@ export class CubicOps implements CongestionOps {
     this.delayedAck = 2 << ACK_RATIO_SHIFT;
     this.ackCnt = 0;
     this.tcpCwnd = 0;
+    this.found = 0;
   }
 
   /** bictcp_recalc_ssthresh: remember W_max (with fast convergence) and cut by beta. */
@@ -192,6 +252,7 @@ export class CubicOps implements CongestionOps {
   congAvoid(sk: CongestionSock, inFlight: number): void {
     if (!tcpIsCwndLimited(sk, inFlight)) return;
     if (sk.cwnd <= sk.ssthresh) {
+      if (this.hystart && sk.sndUna > this.endSeq) this.hystartReset(sk);
       tcpSlowStart(sk);
     } else {
       this.update(sk);
@@ -199,9 +260,12 @@ export class CubicOps implements CongestionOps {
     }
   }
 
-  /** bictcp_state: an RTO forgets everything (bictcp_reset). */
-  setState(_sk: CongestionSock, state: number): void {
-    if (state === TCP_CA_LOSS) this.reset();
+  /** bictcp_state: an RTO forgets everything (bictcp_reset) and starts a HyStart round. */
+  setState(sk: CongestionSock, state: number): void {
+    if (state === TCP_CA_LOSS) {
+      this.reset();
+      if (this.hystart) this.hystartReset(sk);
+    }
   }
 
   /** bictcp_acked: the delayed-ACK ratio and the minimum delay. */
@@ -215,9 +279,33 @@ export class CubicOps implements CongestionOps {
     if (rttJiffies < 0) return;
     // "Discard delay samples right after fast recovery"
     if (this.epochStart !== 0 && sk.tcpTimeStamp() - this.epochStart < sk.hz) return;
-    let delay = rttJiffies * 8;
+    // delay = (rtt_us << 3) / USEC_PER_MSEC
+    let delay = Math.floor((rttJiffies * 8000) / sk.hz);
     if (delay === 0) delay = 1;
     if (this.delayMin === 0 || this.delayMin > delay) this.delayMin = delay;
+    // "hystart triggers when cwnd is larger than some threshold"
+    if (this.hystart && sk.cwnd <= sk.ssthresh && sk.cwnd >= HYSTART_LOW_WINDOW)
+      this.hystartUpdate(sk, delay);
+  }
+
+  /** hystart_update: leave slow start (ssthresh = cwnd) at a long ACK train or a delay increase. */
+  private hystartUpdate(sk: CongestionSock, delay: number): void {
+    if (this.found & HYSTART_DETECT) return;
+    const now = sk.clockMs();
+    // "first detection parameter - ack-train detection"
+    if (now - this.lastAck <= HYSTART_ACK_DELTA) {
+      this.lastAck = now;
+      if (now - this.roundStart > this.delayMin >> 4) this.found |= HYSTART_ACK_TRAIN;
+    }
+    // "obtain the minimum delay of more than sampling packets"
+    if (this.sampleCnt < HYSTART_MIN_SAMPLES) {
+      if (this.currRtt === 0 || this.currRtt > delay) this.currRtt = delay;
+      this.sampleCnt++;
+    } else {
+      const thresh = Math.min(Math.max(this.delayMin >> 4, HYSTART_DELAY_MIN), HYSTART_DELAY_MAX);
+      if (this.currRtt > this.delayMin + thresh) this.found |= HYSTART_DELAY;
+    }
+    if (this.found & HYSTART_DETECT) sk.setSsthresh(sk.cwnd);
   }
 
   /** bictcp_update: the cubic target and the ACK count per increment (ca->cnt). */
@@ -241,7 +329,9 @@ export class CubicOps implements CongestionOps {
       }
     }
     // t = time since the epoch plus one minimum RTT, in 1/1024 s
-    const t = Math.floor(((now + (this.delayMin >> 3) - this.epochStart) * 2 ** BICTCP_HZ) / sk.hz);
+    const t = Math.floor(
+      ((now + msecsToJiffies(this.delayMin >> 3, sk.hz) - this.epochStart) * 2 ** BICTCP_HZ) / sk.hz,
+    );
     const offs = t < this.bicK ? this.bicK - t : t - this.bicK;
     let delta = Math.floor((CUBE_RTT_SCALE * offs * offs * offs) / 2 ** (10 + 3 * BICTCP_HZ));
     const bicTarget = t < this.bicK ? this.bicOriginPoint - delta : this.bicOriginPoint + delta;
@@ -264,6 +354,7 @@ export class CubicOps implements CongestionOps {
   }
 }
 
-export function makeCongestionOps(name: CongestionName): CongestionOps {
-  return name === "cubic" ? new CubicOps() : new RenoOps();
+/** The module for `name`; `hystart` is CUBIC's module parameter (Reno ignores it). */
+export function makeCongestionOps(name: CongestionName, hystart = true): CongestionOps {
+  return name === "cubic" ? new CubicOps(hystart) : new RenoOps();
 }

@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { ms, sec } from "../sim/time.ts";
 import { HEADER_BYTES } from "./packet.ts";
-import { CubicOps, type CongestionSock, cubicRoot, RenoOps, TCP_CA_OPEN } from "./tcp-cong.ts";
+import {
+  type CongestionSock,
+  CubicOps,
+  cubicRoot,
+  HYSTART_LOW_WINDOW,
+  RenoOps,
+  TCP_CA_OPEN,
+  TCP_INFINITE_SSTHRESH,
+} from "./tcp-cong.ts";
 import { TCP_INIT_CWND, tcpRtoMax, tcpRtoMin } from "./tcp-sender.ts";
 import { buildTestbed, type TestbedConfig } from "./testbed.ts";
 
@@ -65,6 +73,8 @@ describe("retransmission timer during an outage", () => {
     const hz = 250;
     const tick = sec(1) / hz;
     const expiries: number[] = [];
+    /** icsk_rto when the timer first fires (ACKs still arriving after `down` may have moved it). */
+    let rtoFirst = -1;
     const down = sec(2);
     const up = sec(9);
     const tb = buildTestbed({
@@ -74,7 +84,13 @@ describe("retransmission timer during an outage", () => {
       queueLimitPackets: 200,
       flows: 1,
       outages: [[down, up]],
-      sender: { hz, onRtoExpiry: (_flow, at) => expiries.push(at) },
+      sender: {
+        hz,
+        onRtoExpiry: (_flow, at) => {
+          if (rtoFirst < 0) rtoFirst = tb.senders[0]!.rtoJiffies;
+          expiries.push(at);
+        },
+      },
     });
     const s = tb.senders[0]!;
     tb.sim.run(down - ms(500));
@@ -93,7 +109,7 @@ describe("retransmission timer during an outage", () => {
     for (const t of expiries) expect(t % tick).toBe(0);
     const gaps = expiries.slice(1).map((t, i) => t - expiries[i]!);
     gaps.forEach((g, i) => {
-      expect(g).toBe(Math.min(rto0 * 2 ** (i + 1), tcpRtoMax(hz)) * tick);
+      expect(g).toBe(Math.min(rtoFirst * 2 ** (i + 1), tcpRtoMax(hz)) * tick);
     });
     // the first retransmission after the path is back gets through: no further expiries
     const after = expiries.filter((t) => t >= up);
@@ -210,21 +226,28 @@ describe("finite transfers", () => {
   });
 });
 
-describe("congestion modules", () => {
-  const sock = (cwnd: number): CongestionSock & { cwnd: number } => ({
-    cwnd,
-    cwndCnt: 0,
-    cwndClamp: Number.POSITIVE_INFINITY,
-    ssthresh: 1 << 30,
-    caState: TCP_CA_OPEN,
-    reordering: 3,
-    hz: 1000,
-    tcpTimeStamp: () => 0,
-    setCwnd(c: number) {
-      this.cwnd = c;
-    },
-  });
+/** A bare socket for calling congestion hooks directly. */
+const sock = (cwnd: number): CongestionSock & { cwnd: number; ssthresh: number } => ({
+  cwnd,
+  cwndCnt: 0,
+  cwndClamp: Number.POSITIVE_INFINITY,
+  ssthresh: 1 << 30,
+  caState: TCP_CA_OPEN,
+  reordering: 3,
+  hz: 1000,
+  sndUna: 0,
+  sndNxt: 0,
+  tcpTimeStamp: () => 0,
+  clockMs: () => 0,
+  setCwnd(c: number) {
+    this.cwnd = c;
+  },
+  setSsthresh(t: number) {
+    this.ssthresh = t;
+  },
+});
 
+describe("congestion modules", () => {
   it("Reno halves, CUBIC keeps 717/1024 and remembers a reduced W_max (fast convergence)", () => {
     expect(new RenoOps().ssthresh(sock(101))).toBe(50);
     const cubic = new CubicOps();
@@ -240,5 +263,65 @@ describe("congestion modules", () => {
       const exact = Math.cbrt(a);
       expect(Math.abs(cubicRoot(a) - exact)).toBeLessThanOrEqual(Math.max(1, 0.02 * exact));
     }
+  });
+});
+
+describe("CUBIC HyStart (tcp_cubic.c, hystart = 1)", () => {
+  /**
+   * A long fat path: 1 Gbit/s, 100 ms RTT, a bottleneck queue of one BDP, and buffers
+   * large enough that only the queue limits the flow. Returns the sender's ssthresh and cwnd when
+   * the first segment was dropped, and whether slow start had ended before it.
+   */
+  const firstLoss = (hystart: boolean) => {
+    const rate = 1e9;
+    const bdp = Math.ceil((rate * 0.1) / 8 / (1448 + HEADER_BYTES));
+    const tb = buildTestbed({
+      rateBps: rate,
+      delayNs: ms(50),
+      queueLimitPackets: bdp,
+      flows: 1,
+      sender: { cc: "cubic", hystart, initialPeerWindow: 64 << 20 },
+      receiver: { rcvbuf: 64 << 20, rmemMax: 64 << 20 },
+    });
+    const s = tb.senders[0]!;
+    let ssthreshAtLoss = -1;
+    let cwndAtLoss = -1;
+    const step = tb.sim.register("probe", () => {
+      if (ssthreshAtLoss < 0 && tb.forward.queueDrops > 0) {
+        ssthreshAtLoss = s.ssthresh;
+        cwndAtLoss = s.cwnd;
+        return;
+      }
+      tb.sim.after(ms(1), step);
+    });
+    tb.sim.at(0, step);
+    tb.sim.run(sec(10));
+    return { ssthreshAtLoss, cwndAtLoss, bdp, drops: tb.forward.queueDrops, s };
+  };
+
+  it("leaves slow start before the first loss on a long fat path", () => {
+    const on = firstLoss(true);
+    // ssthresh was set by hystart_update (to the cwnd of that moment), not by a loss
+    expect(on.ssthreshAtLoss).toBeLessThan(TCP_INFINITE_SSTHRESH);
+    expect(on.ssthreshAtLoss).toBeGreaterThanOrEqual(16);
+    expect(on.ssthreshAtLoss).toBeLessThanOrEqual(on.cwndAtLoss);
+  });
+
+  it("with hystart off, slow start runs until the first loss", () => {
+    const off = firstLoss(false);
+    expect(off.drops).toBeGreaterThan(0);
+    expect(off.ssthreshAtLoss).toBe(TCP_INFINITE_SSTHRESH);
+  });
+
+  it("does not act below hystart_low_window = 16 segments", () => {
+    const c = new CubicOps();
+    const sk = sock(HYSTART_LOW_WINDOW - 1);
+    c.init(sk);
+    // RTT samples rising far above the minimum: the delay test would fire at 16 segments
+    for (let i = 0; i < 20; i++) c.pktsAcked(sk, 2, i === 0 ? 10 : 200);
+    expect(sk.ssthresh).toBe(1 << 30);
+    sk.cwnd = HYSTART_LOW_WINDOW;
+    for (let i = 0; i < 20; i++) c.pktsAcked(sk, 2, 200);
+    expect(sk.ssthresh).toBe(HYSTART_LOW_WINDOW);
   });
 });

@@ -103,6 +103,8 @@ export interface TcpSenderOptions {
   flow: number;
   mss?: number;
   cc?: CongestionName;
+  /** CUBIC's HyStart (module parameter hystart, 1 in 3.2). */
+  hystart?: boolean;
   /** SACK (and with it FACK, both on by default in 3.2); false gives NewReno dupack counting. */
   sack?: boolean;
   /** The sender host's HZ (jiffies clock for timers, timestamps and CUBIC). */
@@ -261,7 +263,7 @@ export class TcpSender implements PacketSink, CongestionSock {
     this.totalBytes = opts.bytes ?? Number.POSITIVE_INFINITY;
     if (!(this.totalBytes > 0)) throw new RangeError(`bytes must be > 0, got ${this.totalBytes}`);
     this.totalSegs = Math.ceil(this.totalBytes / this.mss);
-    this.cc = makeCongestionOps(opts.cc ?? "cubic");
+    this.cc = makeCongestionOps(opts.cc ?? "cubic", opts.hystart ?? true);
     this.cwndValue = opts.initCwnd ?? TCP_INIT_CWND;
     this.sndWnd = opts.initialPeerWindow ?? TCP_DEFAULT_INIT_RCVWND * this.mss;
     this.rtoMin = tcpRtoMin(this.hz);
@@ -336,6 +338,14 @@ export class TcpSender implements PacketSink, CongestionSock {
     return this.jiffies.at(this.sim.now);
   }
 
+  clockMs(): number {
+    return Math.floor(this.sim.now / 1_000_000);
+  }
+
+  setSsthresh(ssthresh: number): void {
+    this.ssthreshValue = ssthresh;
+  }
+
   setCwnd(cwnd: number): void {
     const now = this.sim.now;
     this.cwndArea += this.cwndValue * (now - this.cwndSince);
@@ -352,6 +362,8 @@ export class TcpSender implements PacketSink, CongestionSock {
     if (this.startedAt >= 0) return;
     this.startedAt = this.sim.now;
     this.cwndSince = this.sim.now;
+    // tcp_init_congestion_control, as the connection becomes established
+    this.cc.init(this);
     this.pushPendingFrames();
   }
 

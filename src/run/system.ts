@@ -29,6 +29,7 @@ import {
   SLAB_KMALLOC_1024,
   SLAB_KMALLOC_2048,
   SLAB_KMALLOC_32,
+  SLAB_KMALLOC_4096,
   SLAB_KMALLOC_512,
   SLAB_SKBUFF_HEAD,
 } from "../guest/net/mm-port.ts";
@@ -36,6 +37,7 @@ import { SkbPool } from "../guest/net/skb.ts";
 import { GuestStack, StallTracker } from "../guest/net/stack.ts";
 import { installTraceContext } from "../guest/sched/trace-context.ts";
 import { TcpReceiver } from "../guest/net/tcp/receiver.ts";
+import { nrFreeBufferPages, TcpMem, tcpMemDefaults } from "../guest/net/tcp/tcp-mem.ts";
 import { BIG_SG, type DriverCosts } from "../guest/net/virtio_net/constants.ts";
 import { createDriver, isDriverNotInLinux } from "../guest/net/virtio_net/versions/index.ts";
 import type { VirtnetDriver } from "../guest/net/virtio_net/virtnet.ts";
@@ -66,7 +68,7 @@ export interface SystemOptions {
 }
 
 /** The memory model seen through the narrow port the network code uses. */
-class MmAdapter implements MmPort {
+export class MmAdapter implements MmPort {
   readonly owners = { driverList: OWNER_DRIVER_LIST, rxRing: OWNER_RX_RING, skb: OWNER_SKB };
   /** The caches by the ids of mm-port.ts. */
   private readonly caches: KmemCache[] = [];
@@ -76,6 +78,7 @@ class MmAdapter implements MmPort {
     this.caches[SLAB_KMALLOC_512] = mm.kmallocCache(512);
     this.caches[SLAB_KMALLOC_1024] = mm.kmallocCache(1024);
     this.caches[SLAB_KMALLOC_2048] = mm.kmallocCache(2048);
+    this.caches[SLAB_KMALLOC_4096] = mm.kmallocCache(4096);
   }
   get allocSite(): number {
     return this.mm.allocSite;
@@ -125,6 +128,8 @@ export class System {
   readonly reverseUplink: Link;
   readonly reverseAccessLinks: Link[] = [];
   readonly readerTasks: MmTask[] = [];
+  /** tcp_mem, tcp_memory_allocated and tcp_memory_pressure of the guest's sockets. */
+  readonly tcpMem: TcpMem;
   readonly driverName: string;
   readonly driverNotInLinux: boolean;
   readonly seed: number;
@@ -221,8 +226,11 @@ export class System {
     this.flows = expandFlows(s);
     const toSenders = new FlowDemux(packets);
     const toReverseAccess = new FlowDemux(packets);
-    const outagesFor = (link: string) =>
-      s.faults.linkOutages.filter((o) => o.link === link).map((o) => [o.at, o.at + o.duration] as const);
+    // Every outage drops packets towards the guest; only "both" drops the guest's ACKs too.
+    const outagesFor = (link: string, towardsGuest = true) =>
+      s.faults.linkOutages
+        .filter((o) => o.link === link && (towardsGuest || o.direction === "both"))
+        .map((o) => [o.at, o.at + o.duration] as const);
     this.uplink = new Link(
       sim,
       packets,
@@ -238,7 +246,12 @@ export class System {
     this.reverseUplink = new Link(
       sim,
       packets,
-      { name: "uplink-reverse", rateBps: s.network.uplink.rate, delayNs: 0, outages: outagesFor("uplink") },
+      {
+        name: "uplink-reverse",
+        rateBps: s.network.uplink.rate,
+        delayNs: 0,
+        outages: outagesFor("uplink", false),
+      },
       toReverseAccess,
     );
     // Each remote peer has its own access path (its rate, half the RTT each way, its loss), and
@@ -246,17 +259,28 @@ export class System {
     for (const f of this.flows) {
       const grp = s.network.senders[f.group]!;
       const half = Math.floor(grp.rtt / 2);
-      const common = {
-        rateBps: grp.rate ?? UNLIMITED_BPS,
-        queueLimitPackets: PEER_TXQUEUELEN,
-        outages: outagesFor(grp.name),
-      };
+      const common = { rateBps: grp.rate ?? UNLIMITED_BPS, queueLimitPackets: PEER_TXQUEUELEN };
       const name = `${grp.name}[${f.index}]`;
       this.accessLinks.push(
-        new Link(sim, packets, { ...common, name, delayNs: half, lossProb: grp.loss }, this.uplink),
+        new Link(
+          sim,
+          packets,
+          { ...common, name, delayNs: half, lossProb: grp.loss, outages: outagesFor(grp.name) },
+          this.uplink,
+        ),
       );
       this.reverseAccessLinks.push(
-        new Link(sim, packets, { ...common, name: `${name}-reverse`, delayNs: grp.rtt - half }, toSenders),
+        new Link(
+          sim,
+          packets,
+          {
+            ...common,
+            name: `${name}-reverse`,
+            delayNs: grp.rtt - half,
+            outages: outagesFor(grp.name, false),
+          },
+          toSenders,
+        ),
       );
     }
 
@@ -266,7 +290,7 @@ export class System {
       k,
       packets,
       this.skbs,
-      { tcpRx: c.tcpRx, ackTx: c.ackTx, skbFree: c.skbFree },
+      { tcpRx: c.tcpRx, ackTx: c.ackTx, skbFree: c.skbFree, copyPerByte: c.copyPerKiB / 1024 },
       (p) => this.reverseUplink.receive(p),
       this.stalls,
     );
@@ -314,6 +338,8 @@ export class System {
     const startRng = sim.rng("flows.start");
     const readerWait = s.apps.readers.map((r) => new WaitQueue(`${r.name}.sk_sleep`));
     const rmem = g.tcp.rmem;
+    // tcp_init sizes tcp_mem from the memory free at boot
+    this.tcpMem = new TcpMem(tcpMemDefaults(nrFreeBufferPages(mm.nPages, mm.wmark.high)), rmem.min);
     for (const f of this.flows) {
       const reader = s.apps.readers[f.reader]!;
       const rcvbuf = reader.rcvbuf === "auto" ? rmem.default : reader.rcvbuf;
@@ -329,6 +355,9 @@ export class System {
         handshakeRttNs: f.rtt,
         moderateRcvbuf: g.tcp.moderateRcvbuf,
         release: this.stack,
+        alloc: this.stack,
+        tcpMem: this.tcpMem,
+        timestamps: g.tcp.timestamps,
         // The delayed-ACK timer runs from the timer softirq of the CPU taking the interrupts.
         timerContext: (expire) => k.timerSoftirq(irqCpu, expire),
       });
@@ -339,6 +368,7 @@ export class System {
       const sender = new TcpSender(sim, packets, this.accessLinks[f.id]!, {
         flow: f.id,
         cc: f.cc,
+        hystart: f.hystart,
         initCwnd: f.initCwnd,
         sack: g.tcp.sack,
         hz: 1000,

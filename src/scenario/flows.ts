@@ -19,6 +19,7 @@ export interface FlowSpec {
   /** Sender access-link rate in bit/s; null when unlimited. */
   rate: number | null;
   cc: SenderGroup["cc"];
+  hystart: boolean;
   initCwnd: number;
   flow: SenderGroup["flow"];
   loss: number;
@@ -40,6 +41,7 @@ export function expandFlows(s: Scenario): FlowSpec[] {
         rtt: g.rtt,
         rate: g.rate,
         cc: g.cc,
+        hystart: g.hystart,
         initCwnd: g.initCwnd,
         flow: g.flow,
         loss: g.loss,

@@ -3,6 +3,7 @@ import { type ScenarioIssue, ScenarioError } from "./errors.ts";
 import { jsonSchema, parseScenario } from "./load.ts";
 import {
   ALLOC_SITE_INDIRECT,
+  ALLOC_SITE_TCP_COLLAPSE,
   ALLOC_SITE_PAGE_TO_SKB,
   ALLOC_SITE_RX_PAGE,
   ALLOC_SITE_SMALL_SKB_DATA,
@@ -58,6 +59,7 @@ describe("defaults", () => {
     expect(defaultTcpRmemMax(parseSize("64GiB"))).toBe(4 * 1024 * 1024);
     expect(s.guest.driver.napiWeight).toBe(128);
     expect(parseScenario({ guest: { driver: { version: "mainline" } } }).guest.driver.napiWeight).toBe(64);
+    expect(s.network.senders[0]!.hystart).toBe(true);
     expect(s.host.qdiscLimit).toBe(s.host.tapQueueLen);
     expect(parseScenario({ host: { tapQueueLen: 1000 } }).host.qdiscLimit).toBe(1000);
   });
@@ -455,7 +457,8 @@ describe("faults.alloc", () => {
       ALLOC_SITES[ALLOC_SITE_RX_PAGE],
       ALLOC_SITES[ALLOC_SITE_PAGE_TO_SKB],
       ALLOC_SITES[ALLOC_SITE_INDIRECT],
-    ]).toEqual(["small_skb_head", "small_skb_data", "rx_page", "page_to_skb", "indirect"]);
-    expect(ALLOC_SITES).toHaveLength(5);
+      ALLOC_SITES[ALLOC_SITE_TCP_COLLAPSE],
+    ]).toEqual(["small_skb_head", "small_skb_data", "rx_page", "page_to_skb", "indirect", "tcp_collapse"]);
+    expect(ALLOC_SITES).toHaveLength(6);
   });
 });

@@ -742,6 +742,12 @@ const senderGroupSchema = z
       "cubic",
       "Sender congestion control: cubic (Linux 3.2 default) or reno (NewReno).",
     ),
+    hystart: bool(
+      true,
+      "CUBIC's HyStart (tcp_cubic.c module parameter hystart = 1 in 3.2): leave slow start at an ACK train " +
+        "of half the minimum RTT or an RTT increase of minRTT/16 (4–16 ms), from a cwnd of 16 segments. " +
+        "Reno ignores it.",
+    ),
     initCwnd: int(
       10,
       "Initial congestion window in segments (TCP_INIT_CWND = 10 in include/net/tcp.h of 3.2).",
@@ -878,6 +884,7 @@ export const ALLOC_SITES = [
   "rx_page",
   "page_to_skb",
   "indirect",
+  "tcp_collapse",
 ] as const;
 export const FAULT_CONTEXTS = ["any", "softirq", "process"] as const;
 
@@ -977,8 +984,14 @@ const faultsSchema = z.strictObject({
           link: nameSchema
             .default("uplink")
             .describe("'uplink' (all flows) or a sender group's name (that group's access links)."),
+          direction: choice(
+            ["both", "toGuest"],
+            "both",
+            "'both' drops traffic either way; 'toGuest' drops only packets towards the guest, as an empty " +
+              "receive ring does, while the guest's ACKs still reach the senders.",
+          ),
         })
-        .describe("A link that drops every packet for a while."),
+        .describe("A link that drops every packet (in the chosen direction) for a while."),
     )
     .max(1000, { error: "must have at most 1000 outages" })
     .default([])

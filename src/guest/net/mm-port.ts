@@ -32,6 +32,8 @@ export const SLAB_KMALLOC_32 = 1;
 export const SLAB_KMALLOC_512 = 2;
 export const SLAB_KMALLOC_1024 = 3;
 export const SLAB_KMALLOC_2048 = 4;
+/** tcp_collapse's skbs of up to a page (alloc_skb(SKB_MAX_ORDER(header, 0) + header)). */
+export const SLAB_KMALLOC_4096 = 5;
 export type SlabCacheId = number;
 
 /**
@@ -49,3 +51,21 @@ export const ALLOC_SITE_RX_PAGE = 2;
 export const ALLOC_SITE_PAGE_TO_SKB = 3;
 /** vring_add_indirect's table (kmalloc-32 / kmalloc-512). */
 export const ALLOC_SITE_INDIRECT = 4;
+/** tcp_collapse's alloc_skb(copy, GFP_ATOMIC) (skbuff_head_cache and kmalloc-1024..4096). */
+export const ALLOC_SITE_TCP_COLLAPSE = 5;
+
+/**
+ * kmalloc_index (SLUB's power-of-two caches above 192 bytes) for 512 < bytes <= 4096, the range of
+ * __alloc_skb's data areas that the stack sizes at run time.
+ */
+export function kmallocCacheId(bytes: number): SlabCacheId {
+  if (bytes <= 512 || bytes > 4096)
+    throw new Error(`kmallocCacheId(${bytes}): only 513..4096 bytes have an id`);
+  return bytes <= 1024 ? SLAB_KMALLOC_1024 : bytes <= 2048 ? SLAB_KMALLOC_2048 : SLAB_KMALLOC_4096;
+}
+
+/** ksize of an object from kmallocCacheId(bytes). */
+export function kmallocSize(bytes: number): number {
+  const id = kmallocCacheId(bytes);
+  return id === SLAB_KMALLOC_1024 ? 1024 : id === SLAB_KMALLOC_2048 ? 2048 : 4096;
+}

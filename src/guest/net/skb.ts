@@ -6,9 +6,33 @@
  */
 import { ModelError } from "../../sim/simulator.ts";
 import type { MmPort, SlabCacheId } from "./mm-port.ts";
-import { SLAB_SKBUFF_HEAD } from "./mm-port.ts";
+import { kmallocCacheId, kmallocSize, SLAB_SKBUFF_HEAD } from "./mm-port.ts";
 
 export const NO_SKB = -1;
+/** SKB_DATA_ALIGN rounds to SMP_CACHE_BYTES = L1_CACHE_BYTES = 64 on x86_64 (include/linux/skbuff.h). */
+const SMP_CACHE_BYTES = 64;
+/** SKB_DATA_ALIGN(sizeof(struct sk_buff)) on x86_64, about 256 (kernel-facts.md §1.4). */
+export const SKB_HEAD_ALIGNED = 256;
+/** SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) = 384 on x86_64 (kernel-facts.md §1.4). */
+export const SKB_SHINFO_ALIGNED = 384;
+
+/** SKB_DATA_ALIGN(x) */
+function skbDataAlign(x: number): number {
+  return Math.ceil(x / SMP_CACHE_BYTES) * SMP_CACHE_BYTES;
+}
+
+/** __alloc_skb (net/core/skbuff.c, v3.2): the kmalloc size of the data area for `size` bytes. */
+export function allocSkbDataBytes(size: number): number {
+  return skbDataAlign(size) + SKB_SHINFO_ALIGNED;
+}
+
+/**
+ * The truesize __alloc_skb gives an skb of `size` bytes: SKB_TRUESIZE(SKB_WITH_OVERHEAD(ksize(data)))
+ * ("more accurate skb truesize", v3.2), so the whole kmalloc object is charged.
+ */
+export function allocSkbTruesize(size: number): number {
+  return kmallocSize(allocSkbDataBytes(size)) + SKB_HEAD_ALIGNED;
+}
 
 export class SkbPool {
   head: Int32Array;
@@ -101,6 +125,27 @@ export class SkbPool {
     }
     while (this.pageNext[p]! >= 0) p = this.pageNext[p]!;
     this.pageNext[p] = pfn;
+  }
+
+  /**
+   * alloc_skb(size, gfp) for callers that cannot sleep: a head from skbuff_head_cache, then the
+   * data area from kmalloc (freeing the head again when that fails, as __alloc_skb's nodata path).
+   * The skb id, or NO_SKB. `site` names the caller for fault injection (mm-port's ALLOC_SITE_*).
+   */
+  allocAtomic(size: number, gfp: number, site: number): number {
+    const mm = this.mm;
+    mm.allocSite = site;
+    const head = mm.slabAllocAtomic(SLAB_SKBUFF_HEAD, gfp);
+    if (head < 0) return NO_SKB;
+    const cache = kmallocCacheId(allocSkbDataBytes(size));
+    const data = mm.slabAllocAtomic(cache, gfp);
+    if (data < 0) {
+      mm.slabFree(SLAB_SKBUFF_HEAD, head);
+      return NO_SKB;
+    }
+    const skb = this.take(head, allocSkbTruesize(size));
+    this.setData(skb, cache, data);
+    return skb;
   }
 
   /** skb_recycle: a kept skb (with no fragments left) back to the state __alloc_skb left it in. */

@@ -2,15 +2,17 @@
  * The guest network stack above the driver, reduced to the receive path of TCP flows:
  * netif_receive_skb → ip_rcv → tcp_v4_rcv → the flow's socket (TcpReceiver), with the CPU cost of
  * each step charged to the context that runs it, ACKs sent back through a transmit path whose cost
- * is charged too (the tx virtqueue itself is not modelled), and skbs freed when the application has
- * copied their data (or the socket dropped them).
+ * is charged too (the tx virtqueue itself is not modelled), skbs freed when the application has
+ * copied their data (or the socket dropped them), and the GFP_ATOMIC skbs tcp_collapse copies into.
  */
 import type { PacketPool } from "../../net/packet.ts";
+import { GFP_ATOMIC } from "../mm/gfp.ts";
 import type { Ns } from "../../sim/time.ts";
 import { CAT_TCP } from "../sched/costs.ts";
 import type { Kernel } from "../sched/kernel.ts";
+import { ALLOC_SITE_TCP_COLLAPSE } from "./mm-port.ts";
 import type { SkbPool } from "./skb.ts";
-import type { SkbReleaser, TcpReceiver } from "./tcp/receiver.ts";
+import type { SkbAllocator, SkbReleaser, TcpReceiver } from "./tcp/receiver.ts";
 import { TP_KFREE_SKB, TP_NETIF_RECEIVE_SKB } from "../../sim/trace.ts";
 
 export interface StackCosts {
@@ -20,6 +22,8 @@ export interface StackCosts {
   ackTx: Ns;
   /** __kfree_skb per consumed skb. */
   skbFree: Ns;
+  /** skb_copy_bits per byte tcp_collapse copies. */
+  copyPerByte: Ns;
 }
 
 /** Periods without any packet delivered by the driver (model.md §8: ≥ 100 ms by default). */
@@ -59,7 +63,7 @@ export class StallTracker {
   }
 }
 
-export class GuestStack implements SkbReleaser {
+export class GuestStack implements SkbReleaser, SkbAllocator {
   /** TCP sockets by flow id. */
   readonly receivers: TcpReceiver[] = [];
   /** Packets the stack dropped because no socket matched. */
@@ -106,6 +110,13 @@ export class GuestStack implements SkbReleaser {
   freeSkb(skb: number): void {
     this.k.charge(this.costs.skbFree, CAT_TCP);
     this.skbs.kfree(skb);
+  }
+
+  /** tcp_collapse: alloc_skb(size, GFP_ATOMIC) and the copy of `copy` bytes into it. */
+  allocCollapseSkb(size: number, copy: number): number {
+    const skb = this.skbs.allocAtomic(size, GFP_ATOMIC, ALLOC_SITE_TCP_COLLAPSE);
+    if (skb >= 0) this.k.charge(copy * this.costs.copyPerByte, CAT_TCP);
+    return skb;
   }
 
   /** The socket sends an ACK. */

@@ -5,6 +5,7 @@ import { Simulator } from "../../../sim/simulator.ts";
 import { Jiffies, ms } from "../../../sim/time.ts";
 import {
   type AckSink,
+  type SkbAllocator,
   type SkbReleaser,
   TCP_MAX_QUICKACKS,
   TcpReceiver,
@@ -12,6 +13,7 @@ import {
   tcpAtoMin,
   tcpWinFromSpace,
 } from "./receiver.ts";
+import { TcpMem } from "./tcp-mem.ts";
 
 const MSS = 1448;
 
@@ -22,11 +24,14 @@ interface Ack {
   sacks: [number, number][];
 }
 
-class Harness implements AckSink, SkbReleaser {
+class Harness implements AckSink, SkbReleaser, SkbAllocator {
   readonly sim = new Simulator({ seed: 1 });
   readonly pool = new PacketPool(64);
   readonly acks: Ack[] = [];
   readonly freed: number[] = [];
+  /** skbs tcp_collapse allocated (ids from 1e6), and whether its allocations fail. */
+  readonly allocated: number[] = [];
+  failAlloc = false;
   readonly rx: TcpReceiver;
   private readonly deliverEvent: number;
 
@@ -34,8 +39,14 @@ class Harness implements AckSink, SkbReleaser {
     opts: Partial<TcpReceiverOptions> = {},
     private readonly truesize = 2304,
     private readonly readOnArrival = true,
+    collapse = false,
   ) {
-    this.rx = new TcpReceiver(this.sim, this.pool, this, { flow: 0, release: this, ...opts });
+    this.rx = new TcpReceiver(this.sim, this.pool, this, {
+      flow: 0,
+      release: this,
+      ...(collapse ? { alloc: this } : {}),
+      ...opts,
+    });
     this.deliverEvent = this.sim.register("deliver", (seg) => this.deliver(seg));
   }
 
@@ -50,6 +61,18 @@ class Harness implements AckSink, SkbReleaser {
 
   freeSkb(skb: number): void {
     this.freed.push(skb);
+  }
+
+  allocCollapseSkb(): number {
+    if (this.failAlloc) return -1;
+    this.allocated.push(1e6 + this.allocated.length);
+    return this.allocated[this.allocated.length - 1]!;
+  }
+
+  /** Every skb the receiver got or allocated came back exactly once, or is still queued (n). */
+  expectEachSkbFreedOnce(received: number, stillQueued: number): void {
+    expect(new Set(this.freed).size).toBe(this.freed.length);
+    expect(this.freed.length + stillQueued).toBe(received + this.allocated.length);
   }
 
   /** Segment `seg` arrives now; its skb id is the segment number. */
@@ -267,6 +290,92 @@ describe("receive window and memory", () => {
     expect(h.rx.rcvbuf).toBeGreaterThan(87380);
   });
 
+  it("collapses a full socket's bloated skbs into tight ones before it prunes (tcp_collapse)", () => {
+    const h = new Harness({ userLocked: true }, 2304, false, true);
+    const sent = fillWindow(h, 0, ms(2000));
+    const c = h.rx.counters;
+    expect(c.pruneCalled).toBeGreaterThan(0);
+    expect(c.rcvCollapsed).toBeGreaterThan(0);
+    expect(c.rmemDrops).toBe(0);
+    expect(c.rcvPruned).toBe(0);
+    // nothing was lost: every segment is readable, in collapsed skbs that fit sk_rcvbuf
+    expect(h.rx.readableBytes).toBe(sent * MSS);
+    expect(h.lastAck.ack).toBe(sent);
+    expect(h.rx.rmemAlloc).toBeLessThanOrEqual(87380 + 2304);
+    expect(h.rx.rmemAlloc).toBeLessThan(sent * 2304);
+    // each copy is an order-0 skb of up to 3582 bytes (SKB_MAX_ORDER(130, 0)): two segments or more
+    expect(h.allocated.length).toBeGreaterThan(0);
+    expect(c.rcvCollapsed).toBeGreaterThan(h.allocated.length);
+    expect(h.rx.read(Number.POSITIVE_INFINITY)).toBe(sent * MSS);
+    expect(h.rx.rmemAlloc).toBe(0);
+    h.expectEachSkbFreedOnce(sent, 0);
+  });
+
+  it("prunes and drops when the collapse allocation fails", () => {
+    const h = new Harness({ userLocked: true }, 2304, false, true);
+    h.failAlloc = true;
+    const sent = fillWindow(h, 0, ms(2000));
+    const c = h.rx.counters;
+    expect(c.collapseAllocFailures).toBeGreaterThan(0);
+    expect(c.rcvCollapsed).toBe(0);
+    expect(c.rcvPruned).toBeGreaterThan(0);
+    expect(c.rmemDrops).toBe(c.rcvPruned);
+    expect(h.rx.readableBytes).toBeLessThan(sent * MSS);
+  });
+
+  it("collapses the out-of-order queue run by run, keeping every byte", () => {
+    // a window of 8 segments; skbs of 4000 bytes overfill the 16000-byte buffer with 5
+    const h = new Harness({ userLocked: true, rcvbuf: 16000 }, 4000, false, true);
+    // two runs behind two holes (segments 0 and 4)
+    const segs = [1, 2, 3, 5, 6, 7];
+    for (const s of segs) h.deliver(s);
+    const c = h.rx.counters;
+    expect(c.rcvCollapsed).toBeGreaterThan(0);
+    expect(c.ofoPruned).toBe(0);
+    expect(c.rmemDrops).toBe(0);
+    // tight skbs only: each run became whole-page copies plus a remainder
+    expect(h.rx.ofoSegments).toBeLessThan(segs.length);
+    expect(h.lastAck.sacks).toEqual([
+      [5, 8],
+      [1, 4],
+    ]);
+    h.deliver(0);
+    h.deliver(4);
+    expect(h.rx.nextExpected).toBe(8 * MSS);
+    expect(h.rx.read(Number.POSITIVE_INFINITY)).toBe(8 * MSS);
+    h.expectEachSkbFreedOnce(segs.length + 2, 0);
+  });
+
+  it("stops growing sk_rcvbuf and clamps rcv_ssthresh under tcp_memory_pressure", () => {
+    // a 16000-byte buffer whose first window of 4000-byte skbs overfills it: tcp_clamp_window
+    const grown = new Harness({ rcvbuf: 16000 }, 4000, false);
+    fillWindow(grown, 0, ms(2000));
+    expect(grown.rx.counters.pruneCalled).toBeGreaterThan(0);
+    expect(grown.rx.rcvbuf).toBeGreaterThan(16000);
+    // tcp_mem of 0, 0 and 1000 pages: the first skb already takes tcp_memory_allocated over [1]
+    const tcpMem = new TcpMem([0, 0, 1000]);
+    const h = new Harness({ rcvbuf: 16000, tcpMem }, 4000, false);
+    fillWindow(h, 0, ms(2000));
+    expect(tcpMem.pressure).toBe(true);
+    expect(tcpMem.memoryPressures).toBe(1);
+    expect(h.rx.counters.pruneCalled).toBeGreaterThan(0);
+    expect(h.rx.rcvbuf).toBe(16000);
+    expect(h.rx.rcvSsthreshBytes).toBeLessThanOrEqual(4 * 1448);
+  });
+
+  it("drops what would take tcp_memory_allocated over tcp_mem[2]", () => {
+    const tcpMem = new TcpMem([2, 4, 8]);
+    // other sockets hold 6 pages, so this one's share stays small and only the hard limit binds
+    tcpMem.allocated = 6;
+    const h = new Harness({ tcpMem, rcvbuf: 1 << 20, rmemMax: 1 << 20 }, 2304, false, true);
+    fillWindow(h, 0, ms(2000));
+    expect(h.rx.counters.rmemDrops).toBeGreaterThan(0);
+    expect(tcpMem.pressure).toBe(true);
+    expect(tcpMem.maxAllocated).toBeLessThanOrEqual(8 + 1);
+    expect(tcpMem.allocated).toBeLessThanOrEqual(8);
+    expect(h.rx.rmemAlloc + h.rx.forwardAlloc).toBe((tcpMem.allocated - 6) * 4096);
+  });
+
   it("returns every skb exactly once, whatever the arrival order and duplication", () => {
     fc.assert(
       fc.property(
@@ -297,6 +406,36 @@ describe("receive window and memory", () => {
           expect(h.freed.length + stillQueued).toBe(ids.length);
           expect(h.rx.rmemAlloc).toBe(stillQueued * 2304);
           expect(h.pool.live).toBe(0);
+        },
+      ),
+    );
+  });
+});
+
+describe("tcp_collapse, property", () => {
+  it("keeps every byte and frees every skb once, whatever the arrivals, reads and failed allocations", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 39 }), { minLength: 1, maxLength: 120 }),
+        fc.array(fc.boolean(), { maxLength: 120 }),
+        fc.array(fc.boolean(), { maxLength: 120 }),
+        (arrivals, reads, fails) => {
+          const h = new Harness({ userLocked: true, rcvbuf: 30000 }, 2304, false, true);
+          let readBytes = 0;
+          arrivals.forEach((seg, i) => {
+            h.failAlloc = fails[i] === true;
+            const p = h.pool.alloc();
+            h.pool.kind[p] = PKT_DATA;
+            h.pool.seq[p] = seg * MSS;
+            h.pool.len[p] = MSS;
+            h.rx.receive(p, 2304, 1000 + i);
+            if (reads[i]) readBytes += h.rx.read(2000);
+          });
+          readBytes += h.rx.read(Number.POSITIVE_INFINITY);
+          expect(readBytes).toBe(h.rx.nextExpected);
+          expect(h.rx.rmemAlloc).toBeGreaterThanOrEqual(0);
+          expect(h.rx.forwardAlloc).toBeGreaterThanOrEqual(-2304 * 40);
+          h.expectEachSkbFreedOnce(arrivals.length, h.rx.ofoSegments);
         },
       ),
     );

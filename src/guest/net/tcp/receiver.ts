@@ -5,9 +5,11 @@
  * - tcp_data_queue: in-order segments go to the receive queue (charged by skb truesize to
  *   sk_rmem_alloc, skb_set_owner_r), out-of-order ones to the out-of-order queue with SACK blocks
  *   kept most recent first (tcp_sack_new_ofo_skb, tcp_sack_maybe_coalesce, tcp_sack_remove; the
- *   wire carries up to 3 beside timestamps). Memory: tcp_try_rmem_schedule → tcp_prune_queue
+ *   wire carries up to 3 beside timestamps). Memory: tcp_try_rmem_schedule (sk_rcvbuf, and
+ *   sk_rmem_schedule against the guest-wide tcp_mem of tcp-mem.ts) → tcp_prune_queue
  *   (tcp_clamp_window, which grows an unlocked sk_rcvbuf up to tcp_rmem[2] when TCP memory is not
- *   under pressure; then tcp_prune_ofo_queue; then drop).
+ *   under pressure; tcp_collapse_ofo_queue and tcp_collapse, which copy the queues into tight skbs
+ *   allocated with GFP_ATOMIC; only then tcp_prune_ofo_queue; then drop).
  * - ACK policy: tcp_event_data_recv (ATO estimation, quick-ack credit from tcp_incr_quickack,
  *   tcp_grow_window), __tcp_ack_snd_check (ACK now if more than one rcv_mss is unacknowledged and
  *   the window would not shrink, in quick-ack mode, or with out-of-order data; else
@@ -27,12 +29,14 @@
  *   (2 · bytes read in that RTT) / advmss · rcvmem, at most tcp_rmem[2], and window_clamp to
  *   2 · bytes read, so tcp_grow_window can open rcv_ssthresh further.
  *
- * Not modelled: tcp_collapse (receive-queue compaction inside tcp_prune_queue, which would need
- * fresh skbs from the guest allocator; here pruning frees nothing but the out-of-order queue),
- * tcp_fixup_rcvbuf (it raises sk_rcvbuf to a few rcvmem, far below tcp_rmem[1], so it only matters for
- * tiny unlocked buffers), D-SACK, the socket backlog (TCPBackLogDrop belongs to whoever models
- * socket ownership), prequeue, PUSH-flag heuristics, and pingpong (interactive) mode, since this end
- * never sends data.
+ *   Under tcp_memory_pressure, tcp_grow_window and tcp_clamp_window stop growing the window and the
+ *   buffer and __tcp_select_window clamps rcv_ssthresh to 4·advmss; 3.2's tcp_rcv_space_adjust has
+ *   no such check, so autotuning still raises sk_rcvbuf.
+ *
+ * Not modelled: tcp_fixup_rcvbuf (it raises sk_rcvbuf to a few rcvmem, far below tcp_rmem[1], so it
+ * only matters for tiny unlocked buffers), D-SACK, the socket backlog (TCPBackLogDrop belongs to
+ * whoever models socket ownership), prequeue, PUSH-flag heuristics, and pingpong (interactive) mode,
+ * since this end never sends data.
  *
  * Segments and ACKs are packet indices in a PacketPool; the receiver frees every packet it is given
  * and allocates the ACKs it sends. The guest's sk_buff for each segment is an opaque id that comes
@@ -48,6 +52,8 @@ import {
 } from "../../../net/packet.ts";
 import type { Simulator } from "../../../sim/simulator.ts";
 import { Jiffies, type Ns } from "../../../sim/time.ts";
+import { allocSkbTruesize, SKB_HEAD_ALIGNED, SKB_SHINFO_ALIGNED } from "../skb.ts";
+import { SK_MEM_QUANTUM, TcpMem } from "./tcp-mem.ts";
 
 /** The guest's transmit path for ACKs; the guest model charges its CPU cost. */
 export interface AckSink {
@@ -61,6 +67,15 @@ export interface AckSink {
  */
 export interface SkbReleaser {
   freeSkb(skb: number): void;
+}
+
+/** Where tcp_collapse gets its skbs. */
+export interface SkbAllocator {
+  /**
+   * alloc_skb(size, GFP_ATOMIC), into which tcp_collapse then copies `copy` bytes of queued data:
+   * an skb id, or -1 when the allocation fails. Its truesize is allocSkbTruesize(size).
+   */
+  allocCollapseSkb(size: number, copy: number): number;
 }
 
 /** include/net/tcp.h TCP_MAX_QUICKACKS */
@@ -81,10 +96,16 @@ const TCP_DEFAULT_INIT_RCVWND = 10;
  * CONFIG_MAC80211_MESH: a distribution kernel's configuration (a minimal one gives 128 + 32).
  */
 export const MAX_TCP_HEADER = 128 + 128 + 48;
-/** SKB_DATA_ALIGN(sizeof(struct sk_buff)) on x86_64, about 256 (kernel-facts.md §1.4). */
-const SKB_HEAD_ALIGNED = 256;
-/** SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) = 384 on x86_64 (kernel-facts.md §1.4). */
-const SKB_SHINFO_ALIGNED = 384;
+/**
+ * skb_headroom of a received segment once TCP has it, which tcp_collapse keeps in every skb it
+ * builds: NET_SKB_PAD = max(32, L1_CACHE_BYTES) = 64 reserved by netdev_alloc_skb_ip_align
+ * (NET_IP_ALIGN is 0 on x86), then ETH_HLEN 14, struct iphdr 20 and struct tcphdr 20 pulled.
+ */
+const RX_HEADROOM_NO_OPTIONS = 64 + 14 + 20 + 20;
+/** TCPOLEN_TSTAMP_ALIGNED: the timestamp option in every segment's TCP header. */
+const TCPOLEN_TSTAMP_ALIGNED = 12;
+/** PAGE_SIZE: tcp_collapse fills order-0 allocations (SKB_MAX_ORDER(header, 0)). */
+const PAGE_SIZE = 4096;
 
 /** TCP_ATO_MIN = TCP_DELACK_MIN = HZ/25, at least 4 jiffies (include/net/tcp.h). */
 export function tcpAtoMin(hz: number): number {
@@ -130,6 +151,12 @@ export interface TcpReceiverOptions {
   rcvbuf?: number;
   /** tcp_rmem[2], the ceiling for sk_rcvbuf growth. */
   rmemMax?: number;
+  /** The guest's TCP memory accounting, shared by its sockets (default: this socket's own, unlimited). */
+  tcpMem?: TcpMem;
+  /** Where tcp_collapse allocates (default none: collapsing then finds no memory). */
+  alloc?: SkbAllocator;
+  /** Segments carry the timestamp option (net.ipv4.tcp_timestamps): sets the collapsed skbs' headroom. */
+  timestamps?: boolean;
   /** SOCK_RCVBUF_LOCK: the application set SO_RCVBUF, so the kernel never grows it. */
   userLocked?: boolean;
   /** sysctl net.ipv4.tcp_moderate_rcvbuf (default on, as in 3.2): receive-buffer autotuning. */
@@ -170,6 +197,10 @@ export class TcpReceiverCounters {
   rcvPruned = 0;
   /** TcpExt OfoPruned */
   ofoPruned = 0;
+  /** TcpExt TCPRcvCollapsed: skbs freed by tcp_collapse after their data was copied. */
+  rcvCollapsed = 0;
+  /** tcp_collapse allocations that failed (alloc_skb returned NULL). */
+  collapseAllocFailures = 0;
   /** Segments dropped because they did not fit in sk_rcvbuf. */
   rmemDrops = 0;
   /** Segments outside the window (including into a zero window). */
@@ -194,8 +225,10 @@ export class TcpReceiver {
   private readonly delayedAck: boolean;
   private readonly sack: boolean;
   private readonly release: SkbReleaser | null;
-  /** TCP memory is under pressure (tcp_memory_pressure, or above tcp_mem[0]); the guest sets it. */
-  tcpMemoryPressure = false;
+  readonly tcpMem: TcpMem;
+  private readonly alloc: SkbAllocator | null;
+  /** skb_headroom of queued segments (tcp_collapse copies it into each new skb). */
+  private readonly headroom: number;
   /** sk_data_ready: called after in-order data became readable. */
   onDataReady: ((flow: number) => void) | null = null;
 
@@ -210,6 +243,11 @@ export class TcpReceiver {
   rcvbuf: number;
   /** sk_rmem_alloc */
   private rmem = 0;
+  /**
+   * Bytes this socket holds of tcp_memory_allocated (whole quanta); sk_forward_alloc is this minus
+   * sk_rmem_alloc, since skb_set_owner_r and sock_rfree move both by the skb's truesize.
+   */
+  private reserved = 0;
 
   // Autotuning: tp->copied_seq, rcv_rtt_est and rcvq_space. A time of -1 stands for Linux's 0,
   // "never measured", since jiffies here start at 0.
@@ -252,6 +290,10 @@ export class TcpReceiver {
   private ofoBase = 0;
   private ofoN = 0;
 
+  // tcp_collapse's scratch: the queue being collapsed and the queue it becomes.
+  private readonly collapseIn = new SkbList();
+  private readonly collapseOut = new SkbList();
+
   // tp->selective_acks, most recent first
   private readonly sackS = new Float64Array(TCP_NUM_SACKS);
   private readonly sackE = new Float64Array(TCP_NUM_SACKS);
@@ -277,6 +319,11 @@ export class TcpReceiver {
     this.delayedAck = opts.delayedAck ?? true;
     this.sack = opts.sack ?? true;
     this.release = opts.release ?? null;
+    this.alloc = opts.alloc ?? null;
+    this.tcpMem =
+      opts.tcpMem ?? new TcpMem([Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER]);
+    this.tcpMem.sockets++;
+    this.headroom = RX_HEADROOM_NO_OPTIONS + (opts.timestamps === false ? 0 : TCPOLEN_TSTAMP_ALIGNED);
     this.wscale = tcpWindowScale(Math.max(this.rmemMax, this.rcvbuf));
     // tcp_select_initial_window + tcp_init_buffer_space (sysctl_tcp_app_win = 31)
     const maxwin = this.fullSpace();
@@ -327,6 +374,10 @@ export class TcpReceiver {
   /** sk_rmem_alloc: truesize charged for queued data, both queues. */
   get rmemAlloc(): number {
     return this.rmem;
+  }
+  /** sk_forward_alloc: reserved memory not used by queued skbs. */
+  get forwardAlloc(): number {
+    return this.reserved - this.rmem;
   }
   /** Bytes waiting to be read. */
   get readableBytes(): number {
@@ -421,7 +472,7 @@ export class TcpReceiver {
         this.outOfWindow(skb);
         return;
       }
-      if (!this.tryRmemSchedule()) {
+      if (!this.tryRmemSchedule(truesize)) {
         this.counters.rmemDrops++;
         this.freeSkb(skb);
         return;
@@ -446,7 +497,7 @@ export class TcpReceiver {
       return;
     }
     this.enterQuickackMode();
-    if (!this.tryRmemSchedule()) {
+    if (!this.tryRmemSchedule(truesize)) {
       this.counters.rmemDrops++;
       this.freeSkb(skb);
       return;
@@ -468,6 +519,14 @@ export class TcpReceiver {
   }
 
   private queueTail(len: number, truesize: number, skb: number): void {
+    this.rqPush(len, truesize, skb);
+    this.rmem += truesize;
+    this.readable += len;
+    this.counters.bytesDelivered += len;
+  }
+
+  /** Appends an skb to the receive-queue ring. */
+  private rqPush(len: number, truesize: number, skb: number): void {
     if (this.rqCount === this.rqLen.length) {
       const n = this.rqCount * 2;
       const l = new Int32Array(n);
@@ -489,9 +548,6 @@ export class TcpReceiver {
     this.rqTrue[i] = truesize;
     this.rqSkb[i] = skb;
     this.rqCount++;
-    this.rmem += truesize;
-    this.readable += len;
-    this.counters.bytesDelivered += len;
   }
 
   /** tcp_ofo_queue: move what became in-order to the receive queue. */
@@ -564,28 +620,8 @@ export class TcpReceiver {
   /** Inserts at relative position k, charging the truesize. */
   private ofoPut(k: number, seq: number, end: number, truesize: number, skb: number): void {
     if (this.ofoBase + this.ofoN === this.ofoSeq.length) {
-      if (this.ofoBase > 0) {
-        const stop = this.ofoBase + this.ofoN;
-        this.ofoSeq.copyWithin(0, this.ofoBase, stop);
-        this.ofoEnd.copyWithin(0, this.ofoBase, stop);
-        this.ofoTrue.copyWithin(0, this.ofoBase, stop);
-        this.ofoSkb.copyWithin(0, this.ofoBase, stop);
-        this.ofoBase = 0;
-      } else {
-        const n = this.ofoSeq.length * 2;
-        const s = new Float64Array(n);
-        const e = new Float64Array(n);
-        const t = new Int32Array(n);
-        const k2 = new Int32Array(n);
-        s.set(this.ofoSeq);
-        e.set(this.ofoEnd);
-        t.set(this.ofoTrue);
-        k2.set(this.ofoSkb);
-        this.ofoSeq = s;
-        this.ofoEnd = e;
-        this.ofoTrue = t;
-        this.ofoSkb = k2;
-      }
+      if (this.ofoBase > 0) this.ofoRebase();
+      else this.ofoGrow(this.ofoSeq.length * 2);
     }
     const at = this.ofoBase + k;
     const stop = this.ofoBase + this.ofoN;
@@ -601,6 +637,32 @@ export class TcpReceiver {
     this.ofoSkb[at] = skb;
     this.ofoN++;
     this.rmem += truesize;
+  }
+
+  /** Moves the out-of-order queue to slot 0. */
+  private ofoRebase(): void {
+    const stop = this.ofoBase + this.ofoN;
+    this.ofoSeq.copyWithin(0, this.ofoBase, stop);
+    this.ofoEnd.copyWithin(0, this.ofoBase, stop);
+    this.ofoTrue.copyWithin(0, this.ofoBase, stop);
+    this.ofoSkb.copyWithin(0, this.ofoBase, stop);
+    this.ofoBase = 0;
+  }
+
+  /** Gives the out-of-order arrays room for n entries. */
+  private ofoGrow(n: number): void {
+    const s = new Float64Array(n);
+    const e = new Float64Array(n);
+    const t = new Int32Array(n);
+    const k = new Int32Array(n);
+    s.set(this.ofoSeq);
+    e.set(this.ofoEnd);
+    t.set(this.ofoTrue);
+    k.set(this.ofoSkb);
+    this.ofoSeq = s;
+    this.ofoEnd = e;
+    this.ofoTrue = t;
+    this.ofoSkb = k;
   }
 
   /** tcp_sack_extend */
@@ -685,18 +747,48 @@ export class TcpReceiver {
 
   // ---- memory ----
 
-  /** tcp_try_rmem_schedule: over sk_rcvbuf (checked before charging), try pruning. */
-  private tryRmemSchedule(): boolean {
-    return !(this.rmem > this.rcvbuf) || this.pruneQueue();
+  /** tcp_try_rmem_schedule: over sk_rcvbuf (checked before charging) or tcp_mem, try pruning. */
+  private tryRmemSchedule(size: number): boolean {
+    if (this.rmem > this.rcvbuf || !this.rmemSchedule(size)) {
+      if (!this.pruneQueue()) return false;
+      if (!this.rmemSchedule(size)) {
+        if (!this.pruneOfoQueue()) return false;
+        if (!this.rmemSchedule(size)) return false;
+      }
+    }
+    return true;
   }
 
-  /** tcp_prune_queue without tcp_collapse; true if the segment may be queued. */
+  /** sk_rmem_schedule: room in sk_forward_alloc, or more quanta from tcp_memory_allocated. */
+  private rmemSchedule(size: number): boolean {
+    if (size <= this.reserved - this.rmem) return true;
+    const pages = this.tcpMem.schedule(size, this.rmem, this.reserved - this.rmem);
+    this.reserved += pages * SK_MEM_QUANTUM;
+    return pages > 0;
+  }
+
+  /**
+   * __sk_mem_reclaim when at least `above` bytes are spare (sk_mem_reclaim: one quantum;
+   * sk_mem_reclaim_partial: more than one): whole spare quanta go back to tcp_memory_allocated.
+   */
+  private memReclaim(above: number): void {
+    const spare = this.reserved - this.rmem;
+    if (spare < above) return;
+    const pages = Math.floor(spare / SK_MEM_QUANTUM);
+    this.reserved -= pages * SK_MEM_QUANTUM;
+    this.tcpMem.reclaim(pages);
+  }
+
+  /** tcp_prune_queue; true if the segment may be queued. */
   private pruneQueue(): boolean {
     this.counters.pruneCalled++;
     if (this.rmem >= this.rcvbuf) this.clampWindow();
-    else if (this.tcpMemoryPressure) this.rcvSsthresh = Math.min(this.rcvSsthresh, 4 * this.advmss);
+    else if (this.tcpMem.pressure) this.rcvSsthresh = Math.min(this.rcvSsthresh, 4 * this.advmss);
+    this.collapseOfoQueue();
+    if (this.rqCount > 0) this.collapseReceiveQueue();
+    this.memReclaim(SK_MEM_QUANTUM);
     if (this.rmem <= this.rcvbuf) return true;
-    // "Collapsing did not help, destructive actions follow."
+    // "Collapsing did not help, destructive actions follow. This must not ever occur."
     this.pruneOfoQueue();
     if (this.rmem <= this.rcvbuf) return true;
     this.counters.rcvPruned++;
@@ -706,15 +798,144 @@ export class TcpReceiver {
   /** tcp_clamp_window: grow an unlocked rcvbuf to what is allocated, else clamp rcv_ssthresh. */
   private clampWindow(): void {
     this.quick = 0;
-    if (this.rcvbuf < this.rmemMax && !this.userLocked && !this.tcpMemoryPressure) {
+    if (
+      this.rcvbuf < this.rmemMax &&
+      !this.userLocked &&
+      !this.tcpMem.pressure &&
+      this.tcpMem.allocated < this.tcpMem.mem[0]
+    ) {
       this.rcvbuf = Math.min(this.rmem, this.rmemMax);
     }
     if (this.rmem > this.rcvbuf) this.rcvSsthresh = Math.min(this.windowClamp, 2 * this.advmss);
   }
 
-  /** tcp_prune_ofo_queue: drop the whole out-of-order queue and its SACK state. */
-  private pruneOfoQueue(): void {
+  /**
+   * tcp_collapse of the receive queue from copied_seq to rcv_nxt. The ring holds no sequence
+   * numbers: they follow from copied_seq, the head's skb starting rqHeadUsed bytes before it.
+   */
+  private collapseReceiveQueue(): void {
+    const src = this.collapseIn;
+    src.clear();
+    const mask = this.rqLen.length - 1;
+    let seq = this.copiedSeq - this.rqHeadUsed;
+    for (let i = 0; i < this.rqCount; i++) {
+      const at = (this.rqHead + i) & mask;
+      const end = seq + this.rqLen[at]!;
+      src.push(seq, end, this.rqTrue[at]!, this.rqSkb[at]!);
+      seq = end;
+    }
+    const out = this.collapseOut;
+    out.clear();
+    this.collapse(src, 0, src.n, this.copiedSeq, this.rcvNxt, out);
+    this.rqHead = 0;
+    this.rqCount = 0;
+    this.rqHeadUsed = 0;
+    for (let i = 0; i < out.n; i++) {
+      // what the reader consumed of the head, or collapse copied elsewhere, is left out of the ring
+      const from = Math.max(out.seq[i]!, i === 0 ? this.copiedSeq : out.end[i - 1]!);
+      this.rqPush(out.end[i]! - from, out.truesize[i]!, out.skb[i]!);
+    }
+  }
+
+  /** tcp_collapse_ofo_queue: collapse each run of contiguous or overlapping skbs. */
+  private collapseOfoQueue(): void {
     if (this.ofoN === 0) return;
+    const src = this.collapseIn;
+    src.clear();
+    for (let i = this.ofoBase; i < this.ofoBase + this.ofoN; i++) {
+      src.push(this.ofoSeq[i]!, this.ofoEnd[i]!, this.ofoTrue[i]!, this.ofoSkb[i]!);
+    }
+    const out = this.collapseOut;
+    out.clear();
+    let head = 0;
+    let start = src.seq[0]!;
+    let end = src.end[0]!;
+    for (let k = 1; ; k++) {
+      // "Segment is terminated when we see gap or when we are at the end of all the queue."
+      if (k === src.n || src.seq[k]! > end || src.end[k]! < start) {
+        this.collapse(src, head, k, start, end, out);
+        if (k === src.n) break;
+        head = k;
+        start = src.seq[k]!;
+        end = src.end[k]!;
+      } else {
+        if (src.seq[k]! < start) start = src.seq[k]!;
+        if (src.end[k]! > end) end = src.end[k]!;
+      }
+    }
+    if (out.n > this.ofoSeq.length) this.ofoGrow(out.n);
+    this.ofoSeq.set(out.seq.subarray(0, out.n));
+    this.ofoEnd.set(out.end.subarray(0, out.n));
+    this.ofoTrue.set(out.truesize.subarray(0, out.n));
+    this.ofoSkb.set(out.skb.subarray(0, out.n));
+    this.ofoBase = 0;
+    this.ofoN = out.n;
+  }
+
+  /**
+   * tcp_collapse of src[head, tail) holding start..end: skips leading skbs that are tight and
+   * contiguous, then copies the rest into skbs of up to SKB_MAX_ORDER(header, 0) bytes allocated
+   * with GFP_ATOMIC, freeing each skb once its data is copied (tcp_collapse_one). Appends the result
+   * to `out`; when an allocation fails, the skbs not yet copied stay, trimmed to the bytes not copied.
+   */
+  private collapse(src: SkbList, head: number, tail: number, start: number, end: number, out: SkbList): void {
+    let k = head;
+    for (; k < tail; k++) {
+      // "No new bits? It is possible on ofo queue."
+      if (start >= src.end[k]!) {
+        this.collapseOne(src, k);
+        continue;
+      }
+      // "The first skb to collapse is: bloated or contains data before start or overlaps to the next one."
+      const len = src.end[k]! - src.seq[k]!;
+      if (tcpWinFromSpace(src.truesize[k]!, this.advWinScale) > len || src.seq[k]! < start) break;
+      if (k + 1 < tail && src.end[k] !== src.seq[k + 1]) break;
+      // "Decided to skip this, advance start seq."
+      out.push(src.seq[k]!, src.end[k]!, src.truesize[k]!, src.skb[k]!);
+      start = src.end[k]!;
+    }
+    const maxCopy = PAGE_SIZE - this.headroom - SKB_SHINFO_ALIGNED;
+    while (k < tail && start < end) {
+      let copy = Math.min(maxCopy, end - start);
+      const size = copy + this.headroom;
+      const nskb = this.alloc === null ? -1 : this.alloc.allocCollapseSkb(size, copy);
+      if (nskb < 0) {
+        this.counters.collapseAllocFailures++;
+        break;
+      }
+      const truesize = allocSkbTruesize(size);
+      // skb_set_owner_r: charged without sk_rmem_schedule; sk_mem_reclaim settles it afterwards
+      this.rmem += truesize;
+      const o = out.push(start, start, truesize, nskb);
+      while (copy > 0 && k < tail) {
+        const n = Math.min(copy, src.end[k]! - start);
+        if (n > 0) {
+          out.end[o] = start + n;
+          copy -= n;
+          start += n;
+        }
+        if (start >= src.end[k]!) {
+          this.collapseOne(src, k);
+          k++;
+        }
+      }
+    }
+    for (; k < tail; k++) {
+      const seq = Math.min(Math.max(src.seq[k]!, start), src.end[k]!);
+      out.push(seq, src.end[k]!, src.truesize[k]!, src.skb[k]!);
+    }
+  }
+
+  /** tcp_collapse_one: the skb's data now lives in a collapsed skb; free it. */
+  private collapseOne(src: SkbList, k: number): void {
+    this.rmem -= src.truesize[k]!;
+    this.freeSkb(src.skb[k]!);
+    this.counters.rcvCollapsed++;
+  }
+
+  /** tcp_prune_ofo_queue: drop the whole out-of-order queue and its SACK state; true if it did. */
+  private pruneOfoQueue(): boolean {
+    if (this.ofoN === 0) return false;
     this.counters.ofoPruned++;
     for (let i = 0; i < this.ofoN; i++) {
       this.rmem -= this.ofoTrue[this.ofoBase + i]!;
@@ -723,6 +944,8 @@ export class TcpReceiver {
     this.ofoN = 0;
     this.ofoBase = 0;
     this.numSacks = 0;
+    this.memReclaim(SK_MEM_QUANTUM);
+    return true;
   }
 
   // ---- autotuning ----
@@ -810,6 +1033,7 @@ export class TcpReceiver {
       } else if (m > this.rto) {
         // "Too long gap. Apparently sender failed to restart window, so that we send ACKs quickly."
         this.incrQuickack();
+        this.memReclaim(SK_MEM_QUANTUM);
       }
     }
     this.lrcvtime = now;
@@ -831,7 +1055,7 @@ export class TcpReceiver {
 
   /** tcp_grow_window: raise rcv_ssthresh while skbs are not too bloated for the buffer. */
   private growWindow(len: number, truesize: number): void {
-    if (this.rcvSsthresh < this.windowClamp && this.rcvSsthresh < this.space() && !this.tcpMemoryPressure) {
+    if (this.rcvSsthresh < this.windowClamp && this.rcvSsthresh < this.space() && !this.tcpMem.pressure) {
       let incr: number;
       if (tcpWinFromSpace(truesize, this.advWinScale) <= len) {
         incr = 2 * this.advmss;
@@ -900,6 +1124,8 @@ export class TcpReceiver {
 
   /** tcp_delack_timer */
   private delackTimer(): void {
+    // sk_mem_reclaim_partial
+    this.memReclaim(SK_MEM_QUANTUM + 1);
     if (!this.ackTimerPending) return;
     this.ackTimerPending = false;
     if (this.ackScheduled) {
@@ -942,7 +1168,7 @@ export class TcpReceiver {
     if (mss > fullSpace) mss = fullSpace;
     if (freeSpace < fullSpace >> 1) {
       this.quick = 0;
-      if (this.tcpMemoryPressure) this.rcvSsthresh = Math.min(this.rcvSsthresh, 4 * this.advmss);
+      if (this.tcpMem.pressure) this.rcvSsthresh = Math.min(this.rcvSsthresh, 4 * this.advmss);
       if (freeSpace < mss) return 0;
     }
     if (freeSpace > this.rcvSsthresh) freeSpace = this.rcvSsthresh;
@@ -993,5 +1219,43 @@ export class TcpReceiver {
     this.counters.acksSent++;
     if (wnd === 0) this.counters.zeroWindowAcks++;
     this.out.sendAck(p);
+  }
+}
+
+/** A list of skbs by sequence range (struct of arrays), growing as needed. */
+class SkbList {
+  seq = new Float64Array(64);
+  end = new Float64Array(64);
+  truesize = new Int32Array(64);
+  skb = new Int32Array(64);
+  n = 0;
+
+  clear(): void {
+    this.n = 0;
+  }
+
+  /** Appends an skb; returns its index. */
+  push(seq: number, end: number, truesize: number, skb: number): number {
+    if (this.n === this.seq.length) {
+      const m = this.n * 2;
+      const seqs = new Float64Array(m);
+      const ends = new Float64Array(m);
+      const sizes = new Int32Array(m);
+      const skbs = new Int32Array(m);
+      seqs.set(this.seq);
+      ends.set(this.end);
+      sizes.set(this.truesize);
+      skbs.set(this.skb);
+      this.seq = seqs;
+      this.end = ends;
+      this.truesize = sizes;
+      this.skb = skbs;
+    }
+    const i = this.n++;
+    this.seq[i] = seq;
+    this.end[i] = end;
+    this.truesize[i] = truesize;
+    this.skb[i] = skb;
+    return i;
   }
 }
