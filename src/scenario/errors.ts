@@ -29,8 +29,26 @@ export class ScenarioError extends Error {
 
 const MAX_VALUE_CHARS = 80;
 
-function showValue(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
+/** Marks NaN and ±Infinity inside JSON text, which would otherwise print as null. */
+const NON_FINITE = "\u0000nonfinite:";
+
+/**
+ * The value as short JSON: NaN and Infinity as such, control, bidi and line-separator characters
+ * escaped, cut to 80 characters (messages must not replay hostile input).
+ */
+export function showValue(v: unknown): string {
+  let s: string;
+  try {
+    s =
+      JSON.stringify(v, (_k, x: unknown) =>
+        typeof x === "number" && !Number.isFinite(x) ? `${NON_FINITE}${x}` : x,
+      ) ?? String(v);
+  } catch {
+    s = `(${typeof v})`;
+  }
+  s = s
+    .replace(/"\\u0000nonfinite:([^"]*)"/g, "$1")
+    .replace(/[\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
   return s.length > MAX_VALUE_CHARS ? `${s.slice(0, MAX_VALUE_CHARS - 1)}…` : s;
 }
 

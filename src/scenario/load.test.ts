@@ -97,7 +97,7 @@ describe("files", () => {
     expect(e.message).toContain("bad.yaml");
     expect(e.issues[0]!.message).toMatch(/^is not valid YAML/);
     expect(errorOf(() => loadScenarioFile(file("dup.yaml", "seed: 1\nseed: 2\n"))).message).toContain(
-      "unique",
+      'seed: duplicate key "seed": written at line 1, column 1 and again at line 2, column 1',
     );
   });
 
@@ -199,7 +199,7 @@ describe("overrides", () => {
       "expected path=value,",
       "is not a path; write",
       "index 1 is past the ",
-      "is not a YAML value:",
+      "is not valid YAML: F",
     ]);
   });
 

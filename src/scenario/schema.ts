@@ -416,7 +416,6 @@ const guestCosts = costs({
   .describe("CPU time the guest spends per operation, charged to the vCPU that runs it (model.md §5).");
 
 const rmemSchema = z.strictObject({
-  min: size("4KiB", "tcp_rmem[0]: receive buffer every socket keeps under memory pressure (SK_MEM_QUANTUM)."),
   default: size(
     "87380B",
     "tcp_rmem[1]: initial sk_rcvbuf (tcp_init); 65535 bytes of window at advWinScale 2.",
@@ -430,12 +429,19 @@ const rmemSchema = z.strictObject({
 });
 
 const tcpSchema = z.strictObject({
-  rmem: rmemSchema.prefault({}).describe("net.ipv4.tcp_rmem (bytes; charged by skb truesize)."),
+  rmem: rmemSchema
+    .prefault({})
+    .describe(
+      "net.ipv4.tcp_rmem[1] and [2] (bytes; charged by skb truesize). tcp_rmem[0] is not a field: it acts " +
+        "only under tcp_memory_pressure (sk_rmem_schedule), which the model never enters.",
+    ),
   advWinScale: int(
     2,
     "net.ipv4.tcp_adv_win_scale: tcp_win_from_space = space - space >> scale (2 in 3.2.0, so 3/4 of the " +
-      "buffer is advertised; 1 from v3.4).",
-    -31,
+      "buffer is advertised; 1 from v3.4). The sysctl accepts -31..31 (net/ipv4/sysctl_net_ipv4.c " +
+      "tcp_adv_win_scale_min/max), but tcp_rcv_space_adjust's int loop `while (tcp_win_from_space(rcvmem) " +
+      "< advmss) rcvmem += 128` ends only while advmss << -scale fits an int: -20 for the 1448-byte advmss.",
+    -20,
     31,
   ),
   moderateRcvbuf: bool(
@@ -447,10 +453,6 @@ const tcpSchema = z.strictObject({
     "Delayed ACKs: ACK every second full segment or when the delayed-ACK timer (TCP_DELACK_MIN = HZ/25) fires.",
   ),
   sack: bool(true, "net.ipv4.tcp_sack (default 1)."),
-  timestamps: bool(
-    true,
-    "net.ipv4.tcp_timestamps (default 1): 12 option bytes per segment, so MSS = MTU - 52.",
-  ),
 });
 
 const guestSchema = z
@@ -673,13 +675,6 @@ const senderGroupSchema = z
   .describe("A group of identical remote TCP senders.");
 
 const networkSchema = z.strictObject({
-  mtu: int(
-    1500,
-    "Link MTU. Small mode buffers hold MAX_PACKET_LEN = ETH_HLEN + VLAN_HLEN + ETH_DATA_LEN, so small mode " +
-      "allows at most 1500.",
-    576,
-    9000,
-  ),
   uplink: z
     .strictObject({
       rate: rate("1Gbit/s", "Rate of the host's physical link that all senders share (the bottleneck)."),
@@ -803,10 +798,6 @@ const metricsSchema = z.strictObject({
     "1ms",
     "1h",
   ),
-  perFlowSeries: bool(
-    false,
-    "Also sample per-flow goodput series (one column per flow; large with many flows).",
-  ),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -874,23 +865,7 @@ function checkScenario(s: Resolved, ctx: Ctx): void {
   if (s.sampleInterval > s.duration) {
     issue(ctx, ["sampleInterval"], d(s.sampleInterval), `must not exceed duration (${d(s.duration)})`);
   }
-  if (guest.driver.rxMode === "small" && network.mtu > 1500) {
-    issue(
-      ctx,
-      ["network", "mtu"],
-      network.mtu,
-      "must be at most 1500 in small mode: add_recvbuf_small posts MAX_PACKET_LEN = 1518-byte buffers",
-    );
-  }
   const rmem = guest.tcp.rmem;
-  if (rmem.min > rmem.default) {
-    issue(
-      ctx,
-      ["guest", "tcp", "rmem", "min"],
-      formatSize(rmem.min),
-      `must not exceed rmem.default (${formatSize(rmem.default)})`,
-    );
-  }
   if (rmem.default > rmem.max) {
     issue(
       ctx,
@@ -987,6 +962,13 @@ function checkSenders(s: Resolved, ctx: Ctx): void {
         [...at, "stagger"],
         formatDuration(g.stagger),
         `is too large: the last of ${g.count} flows would open at ${formatDuration(lastStart)}, after the run ends (${formatDuration(s.duration)})`,
+      );
+    } else if (lastStart + g.startJitter > s.duration) {
+      issue(
+        ctx,
+        [...at, "startJitter"],
+        formatDuration(g.startJitter),
+        `is too large: the last of ${g.count} flows opens at ${formatDuration(lastStart)} plus up to this, after the run ends (${formatDuration(s.duration)})`,
       );
     }
   });
