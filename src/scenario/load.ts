@@ -98,7 +98,8 @@ function readRegularFile(path: string): string {
     if (!fstatSync(fd).isFile()) throw readError(path, "is not a regular file");
     const buf = Buffer.alloc(INPUT_LIMITS.bytes + 1);
     let n = 0;
-    for (let got = -1; got !== 0 && n < buf.length; n += got) got = readSync(fd, buf, n, buf.length - n, null);
+    for (let got = -1; got !== 0 && n < buf.length; n += got)
+      got = readSync(fd, buf, n, buf.length - n, null);
     if (n > INPUT_LIMITS.bytes) {
       throw readError(path, `holds more than ${INPUT_LIMITS.bytes} bytes; a scenario file may not`);
     }
@@ -126,7 +127,8 @@ function resolveExtends(
   if (typeof target !== "string") throw bad(`must be a preset name or a file path; ${EXTENDS_DOC}`);
   let source: string;
   if (isPresetName(target)) source = `preset ${target}`;
-  else if (preset) throw bad(`must name a preset (${PRESET_NAMES.join(", ")}): a preset extends only presets`);
+  else if (preset)
+    throw bad(`must name a preset (${PRESET_NAMES.join(", ")}): a preset extends only presets`);
   else source = extendsFile(target, baseDir, scope, bad);
   if (scope.chain.includes(source)) throw bad(`forms a cycle: ${[...scope.chain, source].join(" → ")}`);
   const inner = { ...scope, chain: [...scope.chain, source] };

@@ -263,7 +263,11 @@ describe("cross-field rules", () => {
 
   it("startJitter must leave the last flow's start inside the run", () => {
     expectIssue(
-      { duration: "1s", warmup: "0s", network: { senders: [{ count: 2, stagger: "500ms", startJitter: "600ms" }] } },
+      {
+        duration: "1s",
+        warmup: "0s",
+        network: { senders: [{ count: 2, stagger: "500ms", startJitter: "600ms" }] },
+      },
       "network.senders[0].startJitter",
       "600ms",
       "after the run ends",

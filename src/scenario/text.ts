@@ -213,11 +213,12 @@ export function parseScenarioText(text: string, origin: string, json: boolean): 
     merge: !json,
     schema: json ? "json" : "core",
   });
-  const problem = doc.errors[0] ?? doc.warnings[0];
-  if (problem !== undefined) {
-    fail(origin, [], `is not valid ${kind}: ${yamlMessage(problem, lc)}`);
-  }
+  const error = doc.errors[0];
+  if (error !== undefined) fail(origin, [], `is not valid ${kind}: ${yamlMessage(error, lc)}`);
+  // Before the warnings, so an unknown tag is reported with its path.
   checkDocument(doc, lc, origin);
+  const warning = doc.warnings[0];
+  if (warning !== undefined) fail(origin, [], `is not valid ${kind}: ${yamlMessage(warning, lc)}`);
   if (json) return jsonValue;
   try {
     return doc.toJS({ maxAliasCount: INPUT_LIMITS.aliases });
