@@ -71,9 +71,15 @@ describe("usage errors exit 2 before anything runs", () => {
     [["--seeds", "0"], /must be a whole number from 1 to 10000/],
     [["--seeds", "1e308"], /--seeds.*must be a whole number from 1 to 10000, got "1e308"/],
     [["--jobs", "two"], /must be a whole number from 1 to 1024/],
-    [["--grid", "guest.memory=512MiB,536870912B"], /guest\.memory = "536870912B": means the same as "512MiB"/],
+    [
+      ["--grid", "guest.memory=512MiB,536870912B"],
+      /guest\.memory = "536870912B": means the same as "512MiB"/,
+    ],
     [["--grid", "guest.__proto__=1"], /guest\.__proto__.*key "__proto__" is not allowed/],
-    [["--grid", "guest={__proto__: {memory: 1GiB}},{}"], /guest\.__proto__ = .*key "__proto__" \(line 1, column 2\) is not allowed/],
+    [
+      ["--grid", "guest={__proto__: {memory: 1GiB}},{}"],
+      /guest\.__proto__ = .*key "__proto__" \(line 1, column 2\) is not allowed/,
+    ],
   ])("%s", async (extra, message) => {
     const path = join(dir, "never.sqlite");
     const r = await cli(["sweep", scenario, "--store", path, ...extra]);

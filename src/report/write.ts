@@ -33,7 +33,9 @@ async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
   try {
     return await lstat(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    // ENOTDIR: an ancestor is a file, which the walk up in checkOutputTarget reports.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
     throw new OutputTargetError(`cannot write ${path}: ${(e as Error).message}`);
   }
 }
