@@ -193,6 +193,17 @@ describe("extends", () => {
   });
 });
 
+describe("scenario identity", () => {
+  it("compares values by meaning: one size in two spellings is one scenario", () => {
+    expect(scenarioHash(parseScenario({ guest: { memory: "512MiB" } }))).toBe(
+      scenarioHash(parseScenario({ guest: { memory: "536870912B" } })),
+    );
+    expect(scenarioHash(parseScenario({ duration: "1m" }))).toBe(
+      scenarioHash(parseScenario({ duration: "60s" })),
+    );
+  });
+});
+
 describe("overrides", () => {
   it("set values parsed as YAML scalars, creating what is missing", () => {
     const raw = applyOverrides({ guest: { vcpus: 2 } }, [

@@ -93,13 +93,12 @@ export function tcpAtoMin(hz: number): number {
 
 /**
  * tcp_win_from_space (include/net/tcp.h): the share of buffer space offered as window. The kernel
- * shifts an int; dividing by 2^scale and flooring is the same for every int and stays exact for the
- * larger spaces tcpRcvmem may reach, where a 32-bit `>>` would wrap.
+ * shifts an int; truncating and dividing by 2^scale with floor is the same for every int and stays
+ * exact for the larger spaces tcpRcvmem may reach, where a 32-bit `>>` would wrap.
  */
 export function tcpWinFromSpace(space: number, advWinScale = TCP_ADV_WIN_SCALE): number {
-  return advWinScale <= 0
-    ? Math.floor(space / 2 ** -advWinScale)
-    : space - Math.floor(space / 2 ** advWinScale);
+  const shifted = Math.floor(Math.trunc(space) / 2 ** Math.abs(advWinScale));
+  return advWinScale <= 0 ? shifted : space - shifted;
 }
 
 /** SKB_TRUESIZE (include/linux/skbuff.h, v3.2): the least truesize of an skb holding x bytes. */
