@@ -109,5 +109,16 @@ describe("parseScenarioText", () => {
       '{"a":Infinity,"b":[-Infinity]}',
     );
     expect(showValue("x".repeat(200)).length).toBe(80);
+    const e = new ScenarioError(
+      Array.from({ length: 60 }, (_, i) => ({
+        path: `k\u202e${i}`,
+        value: undefined,
+        message: "bad\u001b[2J",
+      })),
+    );
+    expect(e.message).toContain("  - k\\u202e0: bad\\u001b[2J");
+    expect(e.message).not.toMatch(/[\u001b\u202e]/);
+    expect(e.message.split("\n")).toHaveLength(1 + 50 + 1);
+    expect(e.message).toMatch(/… and 10 more$/);
   });
 });
