@@ -52,6 +52,7 @@ export function showValue(v: unknown): string {
 }
 
 /** Control, bidi and line-separator characters, which would let input rewrite the terminal or the message. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /** Text that may carry pieces of the input (keys in paths, parser messages): escaped and bounded. */
