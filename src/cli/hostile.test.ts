@@ -183,7 +183,7 @@ describe("outputs", () => {
     const r = spawnSync(process.execPath, ["--import", "tsx", mainTs, "schema"], {
       stdio: ["ignore", full, "pipe"],
       encoding: "utf8",
-      timeout: 60_000,
+      timeout: 110_000, // tsx starts slowly on a loaded machine
     });
     closeSync(full);
     expect(r.status).toBe(EXIT_MODEL);

@@ -5,10 +5,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
-import { ResultStore } from "../run/store.ts";
 import { scenarioDir } from "../run/sweep-testing.ts";
 import { type Io, main } from "./main.ts";
 import { formatDuration, shellQuote } from "./sweep-commands.ts";
+import { type CampaignInfo, ResultStore } from "../run/store.ts";
+import { reproduceArgs } from "../run/sweep.ts";
 
 interface Captured extends Io {
   stdout: string;
@@ -194,4 +195,13 @@ test("shellQuote leaves safe words bare and quotes the rest", () => {
 
 test("formatDuration", () => {
   expect([42, 187, 7500].map(formatDuration)).toEqual(["42s", "3m07s", "2h05m"]);
+});
+
+test("a reproducing command gives the seed once, so `run` accepts it (--set seed= would conflict)", async () => {
+  const campaign = { source: scenario, sets: ["seed=7", "duration=300ms"] } as unknown as CampaignInfo;
+  const args = reproduceArgs(campaign, { params: {}, seed: 8 });
+  expect(args).toEqual(["run", scenario, "--set", "duration=300ms", "--seed", "8"]);
+  const r = await cli([...args, "--json"]);
+  expect(r.code, r.stderr).toBe(0);
+  expect(JSON.parse(r.stdout).seed).toBe(8);
 });
