@@ -24,6 +24,8 @@ import { schemaAt, unwrap } from "./walk.ts";
 const LARGE = process.env.VNETLAB_FUZZ === "large";
 const CASES = LARGE ? 3000 : 150;
 const SEED = Number(process.env.VNETLAB_FUZZ_SEED ?? 18);
+/** The large run takes minutes (each case is small; there are many). */
+const TIMEOUT_MS = LARGE ? 3_600_000 : 300_000;
 
 /** mulberry32: a small seeded generator for test data (the model's streams live in src/sim/rng.ts). */
 function rng(seed: number): () => number {
@@ -250,49 +252,60 @@ function runCase(path: string, tally: Tally): void {
 }
 
 describe("scenario fuzz", () => {
-  it(`${CASES} generated hostile scenario files end valid or with a typed error`, () => {
-    const root = mkdtempSync(join(tmpdir(), "vnetlab-fuzz-"));
-    const dir = join(root, "tree");
-    mkdirSync(join(dir, "sub"), { recursive: true });
-    writeFileSync(join(root, "outside.yaml"), "seed: 5\n");
-    writeFileSync(join(dir, "ok.yaml"), "seed: 4\n");
-    writeFileSync(join(dir, "list.yaml"), "- 1\n");
-    symlinkSync(join(root, "outside.yaml"), join(dir, "link-out.yaml"));
-    symlinkSync("/dev/zero", join(dir, "link-dev.yaml"));
-    execFileSync("mkfifo", [join(dir, "fifo.yaml")]);
-    const r = rng(SEED);
-    const tally: Tally = {
-      tried: 0,
-      ran: 0,
-      validLong: 0,
-      scenarioErrors: 0,
-      budgetErrors: 0,
-      modelErrors: 0,
-    };
-    for (let i = 0; i < CASES; i++) {
-      const kind = pick(r, ["preset", "extremes", "extremes", "structure", "structure", "extends"] as const);
-      const text =
-        kind === "preset"
-          ? presetMutation(r)
-          : kind === "extremes"
-            ? extremes(r)
-            : kind === "structure"
-              ? structural(r)
-              : extendsCase(r, dir);
-      const path = join(
-        dir,
-        `case-${i}-${kind}.${kind === "structure" && text.startsWith("{") ? "json" : "yaml"}`,
-      );
-      writeFileSync(path, text);
-      runCase(path, tally);
-    }
-    // The counts the issue's closing note asks for.
-    console.log(`scenario fuzz (seed ${SEED}): ${JSON.stringify(tally)}`);
-    const handled =
-      tally.ran + tally.validLong + tally.scenarioErrors + tally.budgetErrors + tally.modelErrors;
-    expect(handled).toBe(CASES);
-    // Every class is exercised: some cases run, some are refused.
-    expect(tally.ran).toBeGreaterThan(0);
-    expect(tally.scenarioErrors).toBeGreaterThan(CASES / 4);
-  });
+  it(
+    `${CASES} generated hostile scenario files end valid or with a typed error`,
+    () => {
+      const root = mkdtempSync(join(tmpdir(), "vnetlab-fuzz-"));
+      const dir = join(root, "tree");
+      mkdirSync(join(dir, "sub"), { recursive: true });
+      writeFileSync(join(root, "outside.yaml"), "seed: 5\n");
+      writeFileSync(join(dir, "ok.yaml"), "seed: 4\n");
+      writeFileSync(join(dir, "list.yaml"), "- 1\n");
+      symlinkSync(join(root, "outside.yaml"), join(dir, "link-out.yaml"));
+      symlinkSync("/dev/zero", join(dir, "link-dev.yaml"));
+      execFileSync("mkfifo", [join(dir, "fifo.yaml")]);
+      const r = rng(SEED);
+      const tally: Tally = {
+        tried: 0,
+        ran: 0,
+        validLong: 0,
+        scenarioErrors: 0,
+        budgetErrors: 0,
+        modelErrors: 0,
+      };
+      for (let i = 0; i < CASES; i++) {
+        const kind = pick(r, [
+          "preset",
+          "extremes",
+          "extremes",
+          "structure",
+          "structure",
+          "extends",
+        ] as const);
+        const text =
+          kind === "preset"
+            ? presetMutation(r)
+            : kind === "extremes"
+              ? extremes(r)
+              : kind === "structure"
+                ? structural(r)
+                : extendsCase(r, dir);
+        const path = join(
+          dir,
+          `case-${i}-${kind}.${kind === "structure" && text.startsWith("{") ? "json" : "yaml"}`,
+        );
+        writeFileSync(path, text);
+        runCase(path, tally);
+      }
+      // The counts the issue's closing note asks for.
+      console.log(`scenario fuzz (seed ${SEED}): ${JSON.stringify(tally)}`);
+      const handled =
+        tally.ran + tally.validLong + tally.scenarioErrors + tally.budgetErrors + tally.modelErrors;
+      expect(handled).toBe(CASES);
+      // Every class is exercised: some cases run, some are refused.
+      expect(tally.ran).toBeGreaterThan(0);
+      expect(tally.scenarioErrors).toBeGreaterThan(CASES / 4);
+    },
+    TIMEOUT_MS,
+  );
 });
