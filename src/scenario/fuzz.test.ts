@@ -8,10 +8,10 @@
  * come from a fixed seed (VNETLAB_FUZZ_SEED to vary it), so a failure names a case that reproduces.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import YAML from "yaml";
 import { z } from "zod";
 import { BudgetError, resolveScenario, runScenario } from "../run/run.ts";
@@ -273,6 +273,7 @@ describe("scenario fuzz", () => {
         budgetErrors: 0,
         modelErrors: 0,
       };
+      onTestFinished(() => rmSync(root, { recursive: true, force: true }));
       for (let i = 0; i < CASES; i++) {
         const kind = pick(r, [
           "preset",
