@@ -6,17 +6,24 @@ import { join } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import cliProgress from "cli-progress";
 import { formatBench, runBench } from "../bench/index.ts";
-import {
-  formatCompareTable,
-  formatRunTable,
-  renderCompareReport,
-  writeReportAtomic,
-} from "../report/index.ts";
+import { formatCompareTable, formatRunTable, renderCompareReport } from "../report/index.ts";
+import { checkOutputTarget, writeFileAtomic } from "../report/write.ts";
 import { compareParallel } from "../run/compare-pool.ts";
-import { compare, resolveScenario, run } from "../run/run.ts";
+import {
+  type Budget,
+  checkBudget,
+  compare,
+  defaultBudget,
+  MAX_OUTPUT_CHARS,
+  resolveScenario,
+  runScenario,
+} from "../run/run.ts";
 import { traceToString } from "../run/trace.ts";
 import type { RunSummary } from "../run/types.ts";
-import { jsonSchema } from "../scenario/load.ts";
+import { jsonSchema, readScenario } from "../scenario/load.ts";
+import { parsePath } from "../scenario/overrides.ts";
+import { parseSize } from "../scenario/units.ts";
+import { formatPath } from "../scenario/walk.ts";
 import { listPresets } from "../scenario/presets.ts";
 import { registerSweepCommands } from "./sweep-commands.ts";
 import { registerTraceCommand } from "./trace-command.ts";
@@ -30,23 +37,29 @@ export const DEFAULT_DRIVERS = ["v3.2", "patch1", "rfc-v1", "mainline", "adaptiv
  */
 export const HEADLINE_PRESETS = ["seed-torrent", "probe-under-pressure"];
 
-interface RunCliOptions {
+/** Options every command that reads a scenario and runs it takes. */
+interface ScenarioCliOptions {
+  set: string[];
+  allowExtends: string[];
+  maxMemory?: number;
+  maxOutput?: number;
+}
+
+interface RunCliOptions extends ScenarioCliOptions {
   trace?: string;
   driver?: string;
   seed?: number;
   duration?: string;
-  set: string[];
   out?: string;
   json?: boolean;
 }
 
-interface CompareCliOptions {
+interface CompareCliOptions extends ScenarioCliOptions {
   drivers: string[];
   seeds: number;
   /** Worker threads; 1 runs in this thread with per-run progress. */
   jobs?: number;
   duration?: string;
-  set: string[];
   out?: string;
   json?: boolean;
 }
@@ -87,6 +100,53 @@ function runOpts(o: { driver?: string; seed?: number; duration?: string; set: st
   };
 }
 
+function parseSizeArg(v: string): number {
+  try {
+    return parseSize(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+/** The budget a command runs under: the defaults, with --max-memory and --max-output. */
+function budgetOf(o: ScenarioCliOptions): Budget {
+  const d = defaultBudget();
+  return { memoryBytes: o.maxMemory ?? d.memoryBytes, outputChars: o.maxOutput ?? d.outputChars };
+}
+
+/**
+ * Rejects two flags that set the same scenario field (`--seed 1 --set seed=2`, or one path in two
+ * --set), which would otherwise be settled silently by their order.
+ */
+function checkFlagConflicts(
+  set: readonly string[],
+  flags: Readonly<Record<string, string | undefined>>,
+): void {
+  const seen = new Map<string, string>();
+  for (const [path, flag] of Object.entries(flags)) if (flag !== undefined) seen.set(path, flag);
+  for (const assignment of set) {
+    const parsed = parsePath(assignment.slice(0, Math.max(assignment.indexOf("="), 0)).trim());
+    if (parsed === undefined || parsed.length === 0) continue; // reported with the scenario's other problems
+    const path = formatPath(parsed);
+    const earlier = seen.get(path);
+    if (earlier !== undefined) {
+      throw new UsageError(`--set ${assignment} conflicts with ${earlier}: both set ${path}; give one`);
+    }
+    seen.set(path, `--set ${assignment}`);
+  }
+}
+
+/** Reads the scenario once (presets, files and their `extends`), for every run of the command. */
+function readSource(scenario: string, o: ScenarioCliOptions): { raw: unknown; origin: string } {
+  return readScenario(scenario, { allowExtends: o.allowExtends });
+}
+
+/** Checks every output file of a command before it runs. */
+async function checkOutputs(dir: string | undefined, names: readonly string[]): Promise<void> {
+  if (dir === undefined) return;
+  for (const name of names) await checkOutputTarget(join(dir, name));
+}
+
 /** A progress bar on stderr, only when stderr is a terminal. */
 function progressBar(
   io: Io,
@@ -109,21 +169,32 @@ function progressBar(
 }
 
 async function doCompare(io: Io, scenario: string, o: CompareCliOptions): Promise<void> {
+  checkFlagConflicts(o.set, {
+    "guest.driver.version": "--drivers",
+    seed: "--seeds (seeds 1..n)",
+    duration: o.duration === undefined ? undefined : "--duration",
+  });
   const seeds = Array.from({ length: o.seeds }, (_, i) => i + 1);
-  const bar = progressBar(io, "compare");
+  const source = readSource(scenario, o);
   const common = {
     drivers: o.drivers,
     seeds,
     set: o.set,
     ...(o.duration !== undefined && { duration: o.duration }),
   };
+  const budget = budgetOf(o);
+  const runs = o.drivers.length * seeds.length;
+  for (const driver of o.drivers) checkBudget(resolveScenario(source, { ...common, driver }), budget, runs);
+  await checkOutputs(o.out, ["compare.json", "report.html"]);
+  const bar = progressBar(io, "compare");
   const c =
     o.jobs === 1
-      ? compare(scenario, {
+      ? compare(source, {
           ...common,
+          budget,
           onProgress: (d, t, i, n) => bar?.update((i + d / t) / n, `run ${i + 1}/${n}`),
         })
-      : await compareParallel(scenario, {
+      : await compareParallel(source, {
           ...common,
           ...(o.jobs !== undefined && { jobs: o.jobs }),
           onRun: (done, n, r) => bar?.update(done / n, `${done}/${n} runs (${r.driver} seed ${r.seed} done)`),
@@ -132,9 +203,9 @@ async function doCompare(io: Io, scenario: string, o: CompareCliOptions): Promis
   if (o.json === true) io.out(`${JSON.stringify({ runs: c.runs })}\n`);
   else io.out(`${formatCompareTable(c)}\n`);
   if (o.out !== undefined) {
-    await writeReportAtomic(join(o.out, "compare.json"), `${JSON.stringify(c)}\n`);
+    await writeFileAtomic(join(o.out, "compare.json"), `${JSON.stringify(c)}\n`);
     const path = join(o.out, "report.html");
-    await writeReportAtomic(path, await renderCompareReport(c));
+    await writeFileAtomic(path, await renderCompareReport(c));
     if (o.json !== true) io.out(`report: ${path}\n`);
   }
 }
@@ -144,7 +215,13 @@ export const EXIT_MODEL = 1;
 export const EXIT_USAGE = 2;
 
 /** Errors that mean "the user asked for something invalid" (exit 2). */
-const USAGE_ERRORS = new Set(["BenchError", "ScenarioError", "UsageError", "TraceSelectorError"]);
+const USAGE_ERRORS = new Set([
+  "BenchError",
+  "BudgetError",
+  "ScenarioError",
+  "UsageError",
+  "TraceSelectorError",
+]);
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -161,6 +238,32 @@ const processIo: Io = {
   err: (s) => process.stderr.write(s),
   isTTY: process.stderr.isTTY === true,
 };
+
+/** The options of every command that reads and runs a scenario: overrides, extends scope, budgets. */
+function scenarioOptions(cmd: Command): Command {
+  return cmd
+    .option("--set <path=value>", "override a scenario field (repeatable)", collect, [])
+    .option(
+      "--allow-extends <dir>",
+      "let `extends:` read scenario files in this directory too (repeatable; default: only the scenario's own directory)",
+      collect,
+      [],
+    )
+    .option(
+      "--max-memory <size>",
+      "refuse or stop a run that needs more memory (default: half the machine's, at most V8's heap limit)",
+      parseSizeArg,
+    )
+    .option(
+      "--max-output <size>",
+      `refuse a run whose results would be larger, in characters (default ${Math.floor(MAX_OUTPUT_CHARS / 2)}; at most ${MAX_OUTPUT_CHARS}, V8's longest string)`,
+      (v: string) => {
+        const n = parseSizeArg(v);
+        if (n > MAX_OUTPUT_CHARS) throw new InvalidArgumentError(`must be at most ${MAX_OUTPUT_CHARS}B`);
+        return n;
+      },
+    );
+}
 
 export function buildProgram(io: Io): Command {
   const program = new Command("vnetlab")
@@ -181,43 +284,51 @@ export function buildProgram(io: Io): Command {
       else io.out(`${formatBench(rows)}\n`);
     });
 
-  program
+  const runCommand = program
     .command("run")
     .description("run one scenario and print its summary")
     .argument("<scenario>", "a preset name (see `vnetlab presets`) or a YAML/JSON file")
     .option("--driver <name>", "driver version (guest.driver.version)")
     .option("--seed <n>", "random seed", parseSeed)
     .option("--duration <d>", 'simulated time, e.g. "10s"')
-    .option("--set <path=value>", "override a scenario field (repeatable)", collect, [])
     .option("--out <dir>", "also write summary.json and report.html into this directory")
     .option("--json", "print one JSON object on stdout")
     .option(
       "--trace <file>",
       "also record the default tracepoints (Perfetto JSON if the file ends in .json, else trace-cmd text)",
-    )
-    .action(async (scenario: string, o: RunCliOptions) => {
-      const bar = progressBar(io, "run");
-      const onProgress = (d: number, t: number) => bar?.update(d / t);
-      let r: RunSummary;
-      if (o.trace === undefined) r = run(scenario, { ...runOpts(o), onProgress });
-      else {
-        const t = traceToString(scenario, o.trace.endsWith(".json") ? "perfetto" : "text", {
-          ...runOpts(o),
-          onProgress,
-        });
-        await writeReportAtomic(o.trace, t.text);
-        r = t.summary;
-      }
-      bar?.stop();
-      if (o.out !== undefined) {
-        await writeReportAtomic(join(o.out, "summary.json"), `${JSON.stringify(r, null, 2)}\n`);
-        const c = { scenario: r.scenario, drivers: [r.driver], seeds: [r.seed], runs: [r] };
-        await writeReportAtomic(join(o.out, "report.html"), await renderCompareReport(c));
-      }
-      io.out(o.json === true ? `${JSON.stringify(r)}\n` : `${formatRunTable(r)}\n`);
+    );
+  scenarioOptions(runCommand).action(async (scenario: string, o: RunCliOptions) => {
+    checkFlagConflicts(o.set, {
+      "guest.driver.version": o.driver === undefined ? undefined : "--driver",
+      seed: o.seed === undefined ? undefined : "--seed",
+      duration: o.duration === undefined ? undefined : "--duration",
     });
+    const source = readSource(scenario, o);
+    const s = resolveScenario(source, runOpts(o));
+    const budget = budgetOf(o);
+    checkBudget(s, budget);
+    await checkOutputs(o.out, ["summary.json", "report.html"]);
+    if (o.trace !== undefined) await checkOutputTarget(o.trace);
+    const bar = progressBar(io, "run");
+    const onProgress = (d: number, t: number) => bar?.update(d / t);
+    let r: RunSummary;
+    if (o.trace === undefined) r = runScenario(s, { budget, onProgress });
+    else {
+      const format = o.trace.endsWith(".json") ? "perfetto" : "text";
+      const t = traceToString(source, format, { ...runOpts(o), budget, onProgress });
+      await writeFileAtomic(o.trace, t.text);
+      r = t.summary;
+    }
+    bar?.stop();
+    if (o.out !== undefined) {
+      await writeFileAtomic(join(o.out, "summary.json"), `${JSON.stringify(r, null, 2)}\n`);
+      const c = { scenario: r.scenario, drivers: [r.driver], seeds: [r.seed], runs: [r] };
+      await writeFileAtomic(join(o.out, "report.html"), await renderCompareReport(c));
+    }
+    io.out(o.json === true ? `${JSON.stringify(r)}\n` : `${formatRunTable(r)}\n`);
+  });
 
-  program
+  const compareCommand = program
     .command("compare")
     .description("run a scenario with several driver versions and seeds, and compare them")
     .argument("<scenario>", "a preset name or a YAML/JSON file")
@@ -225,23 +336,23 @@ export function buildProgram(io: Io): Command {
     .option("--seeds <n>", "number of seeds per driver (seeds 1..n)", parseCount, 1)
     .option("--jobs <n>", "worker threads (default: one per core)", parseCount)
     .option("--duration <d>", 'simulated time, e.g. "10s"')
-    .option("--set <path=value>", "override a scenario field (repeatable)", collect, [])
     .option("--out <dir>", "write compare.json and report.html into this directory")
-    .option("--json", "print {runs:[...]} on stdout")
-    .action(async (scenario: string, o: CompareCliOptions) => {
-      await doCompare(io, scenario, o);
-    });
+    .option("--json", "print {runs:[...]} on stdout");
+  scenarioOptions(compareCommand).action(async (scenario: string, o: CompareCliOptions) => {
+    await doCompare(io, scenario, o);
+  });
 
-  program
+  const validateCommand = program
     .command("validate")
     .description("check a scenario file; prints the resolved scenario with --json")
     .argument("<file>", "a YAML/JSON scenario file or a preset name")
-    .option("--set <path=value>", "override a scenario field (repeatable)", collect, [])
-    .option("--json", "print the resolved scenario as JSON")
-    .action((file: string, o: { set: string[]; json?: boolean }) => {
-      const s = resolveScenario(file, { set: o.set });
-      io.out(o.json === true ? `${JSON.stringify(s, null, 2)}\n` : `${file}: valid (scenario "${s.name}")\n`);
-    });
+    .option("--json", "print the resolved scenario as JSON");
+  scenarioOptions(validateCommand).action((file: string, o: ScenarioCliOptions & { json?: boolean }) => {
+    checkFlagConflicts(o.set, {});
+    const s = resolveScenario(readSource(file, o), { set: o.set });
+    checkBudget(s, budgetOf(o));
+    io.out(o.json === true ? `${JSON.stringify(s, null, 2)}\n` : `${file}: valid (scenario "${s.name}")\n`);
+  });
 
   program
     .command("presets")
@@ -274,11 +385,15 @@ export function buildProgram(io: Io): Command {
     .option("--out <dir>", "where the reports go", "out")
     .action(async (o: { seeds: number; jobs?: number; duration?: string; out: string }) => {
       for (const preset of HEADLINE_PRESETS) {
+        await checkOutputs(join(o.out, preset), ["compare.json", "report.html"]);
+      }
+      for (const preset of HEADLINE_PRESETS) {
         io.out(`\n== ${preset} ==\n`);
         await doCompare(io, preset, {
           drivers: DEFAULT_DRIVERS,
           seeds: o.seeds,
           set: [],
+          allowExtends: [],
           out: join(o.out, preset),
           ...(o.jobs !== undefined && { jobs: o.jobs }),
           ...(o.duration !== undefined && { duration: o.duration }),
@@ -313,6 +428,24 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
 
 const isEntry =
   process.argv[1] !== undefined && /cli[\\/]main\.ts$|bin[\\/]vnetlab(\.js)?$/.test(process.argv[1]);
+/** Write errors that mean the reader of stdout went away or its disk is full: nothing to report to. */
+const OUTPUT_GONE = new Set(["EPIPE", "ENOSPC", "EBADF", "EIO", "EDQUOT"]);
+
+/**
+ * A closed or full stdout (`vnetlab … | head`, `> /dev/full`) ends the process with exit 1 and one line
+ * on stderr, not a stack trace: the error arrives asynchronously, after main() may have returned.
+ */
+function onStdoutError(e: NodeJS.ErrnoException): void {
+  if (!OUTPUT_GONE.has(e.code ?? "")) throw e;
+  try {
+    process.stderr.write(`vnetlab: cannot write to stdout: ${e.code}\n`);
+  } catch {
+    // stderr is gone too.
+  }
+  process.exit(EXIT_MODEL);
+}
+
 if (isEntry) {
+  process.stdout.on("error", onStdoutError);
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -5,10 +5,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
-import { ResultStore } from "../run/store.ts";
 import { scenarioDir } from "../run/sweep-testing.ts";
 import { type Io, main } from "./main.ts";
 import { formatDuration, shellQuote } from "./sweep-commands.ts";
+import { type CampaignInfo, ResultStore } from "../run/store.ts";
+import { reproduceArgs } from "../run/sweep.ts";
 
 interface Captured extends Io {
   stdout: string;
@@ -68,8 +69,18 @@ describe("usage errors exit 2 before anything runs", () => {
     [["--grid", "guest.memory=lots"], /guest\.memory = "lots"/],
     [["--grid", "guest.memory"], /--grid expects path=v1,v2/],
     [["--shard", "4/3"], /--shard must be i\/n/],
-    [["--seeds", "0"], /must be a whole number ≥ 1/],
-    [["--jobs", "two"], /must be a whole number ≥ 1/],
+    [["--seeds", "0"], /must be a whole number from 1 to 10000/],
+    [["--seeds", "1e308"], /--seeds.*must be a whole number from 1 to 10000, got "1e308"/],
+    [["--jobs", "two"], /must be a whole number from 1 to 1024/],
+    [
+      ["--grid", "guest.memory=512MiB,536870912B"],
+      /guest\.memory = "536870912B": means the same as "512MiB"/,
+    ],
+    [["--grid", "guest.__proto__=1"], /guest\.__proto__.*key "__proto__" is not allowed/],
+    [
+      ["--grid", "guest={__proto__: {memory: 1GiB}},{}"],
+      /guest\.__proto__ = .*key "__proto__" \(line 1, column 2\) is not allowed/,
+    ],
   ])("%s", async (extra, message) => {
     const path = join(dir, "never.sqlite");
     const r = await cli(["sweep", scenario, "--store", path, ...extra]);
@@ -184,4 +195,13 @@ test("shellQuote leaves safe words bare and quotes the rest", () => {
 
 test("formatDuration", () => {
   expect([42, 187, 7500].map(formatDuration)).toEqual(["42s", "3m07s", "2h05m"]);
+});
+
+test("a reproducing command gives the seed once, so `run` accepts it (--set seed= would conflict)", async () => {
+  const campaign = { source: scenario, sets: ["seed=7", "duration=300ms"] } as unknown as CampaignInfo;
+  const args = reproduceArgs(campaign, { params: {}, seed: 8 });
+  expect(args).toEqual(["run", scenario, "--set", "duration=300ms", "--seed", "8"]);
+  const r = await cli([...args, "--json"]);
+  expect(r.code, r.stderr).toBe(0);
+  expect(JSON.parse(r.stdout).seed).toBe(8);
 });

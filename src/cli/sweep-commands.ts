@@ -7,16 +7,24 @@ import { availableParallelism } from "node:os";
 import { basename, dirname, extname, join } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { Presets, SingleBar } from "cli-progress";
-import { writeReportAtomic } from "../report/write.ts";
+import { checkOutputTarget, writeReportAtomic } from "../report/write.ts";
 import { renderSweepReport, type SweepReportRun } from "../report/sweep.ts";
 import { type ExportRun, exportCsv, exportJsonl } from "../report/sweep-export.ts";
-import { paramOverrides, parseShard, type Shard, shardFromEnv, SweepUsageError } from "../run/grid.ts";
+import {
+  paramOverrides,
+  parseGrid,
+  parseShard,
+  type Shard,
+  shardFromEnv,
+  SweepUsageError,
+} from "../run/grid.ts";
 import { resolveScenario } from "../run/run.ts";
 import { type Campaign, CorruptRowError, ResultStore, type StoredRun } from "../run/store.ts";
 import { mergeStores } from "../run/store-merge.ts";
 import { reproduceArgs, runPlan, planSweep, type SweepStart } from "../run/sweep.ts";
 import { codeIdentity } from "../run/sweep-identity.ts";
-import { scenarioHash } from "../scenario/load.ts";
+import { ScenarioError, type ScenarioIssue, showValue } from "../scenario/errors.ts";
+import { readScenario, scenarioHash } from "../scenario/load.ts";
 import { formatNumber, hostDrops, rtoCount } from "../report/stats.ts";
 import type { Io } from "./main.ts";
 
@@ -27,10 +35,55 @@ export class SweepFailuresError extends Error {
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a whole number ≥ 1");
-  return n;
+/** A whole number from 1 to `max` (seeds, jobs: a bound keeps "1e308" from reaching an allocation). */
+function intUpTo(max: number): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < 1 || n > max) {
+      throw new InvalidArgumentError(
+        `must be a whole number from 1 to ${max}, got ${showValue(v.slice(0, 40))}`,
+      );
+    }
+    return n;
+  };
+}
+
+const positiveInt = intUpTo(Number.MAX_SAFE_INTEGER);
+/** Seeds per point: 10 000 already makes a sweep of 10 000 runs per point. */
+const MAX_SEEDS = 10_000;
+const MAX_JOBS = 1024;
+
+/**
+ * Rejects a grid axis that lists one value twice in different spellings ("512MiB" and "536870912B"):
+ * values are compared by the scenario they resolve to, so the sweep never runs one point twice.
+ * Values that do not resolve are left to planSweep, which reports every problem together.
+ */
+function checkGridMeaning(scenario: string, grid: readonly string[], set: readonly string[]): void {
+  const source = readScenario(scenario);
+  const issues: ScenarioIssue[] = [];
+  for (const axis of parseGrid(grid)) {
+    const byHash = new Map<string, string>();
+    for (const value of axis.values) {
+      let hash: string;
+      try {
+        hash = scenarioHash(resolveScenario(source, { set: [...set, `${axis.path}=${value}`] }));
+      } catch (e) {
+        if (e instanceof ScenarioError) continue;
+        throw e;
+      }
+      const same = byHash.get(hash);
+      if (same !== undefined) {
+        issues.push({
+          path: axis.path,
+          value,
+          message: `means the same as ${showValue(same)} (the scenario resolves alike); list each value once`,
+        });
+      } else {
+        byHash.set(hash, value);
+      }
+    }
+  }
+  if (issues.length > 0) throw new ScenarioError(issues, "in --grid");
 }
 
 function shardArg(v: string): Shard {
@@ -105,8 +158,13 @@ function registerSweep(program: Command, io: Io): void {
     .argument("<scenario>", "preset name or scenario file (YAML/JSON)")
     .option("--grid <path=v1,v2,…>", "sweep a scenario field over values (repeatable)", collect, [])
     .option("--set <path=value>", "override a scenario field for every point (repeatable)", collect, [])
-    .option("--seeds <n>", "seeds per point: s, s+1, …, s+n−1 from the scenario's seed s", positiveInt, 1)
-    .option("--jobs <n>", "worker threads", positiveInt, availableParallelism())
+    .option(
+      "--seeds <n>",
+      `seeds per point: s, s+1, …, s+n−1 from the scenario's seed s (at most ${MAX_SEEDS})`,
+      intUpTo(MAX_SEEDS),
+      1,
+    )
+    .option("--jobs <n>", `worker threads (at most ${MAX_JOBS})`, intUpTo(MAX_JOBS), availableParallelism())
     .option("--store <file>", "results store (default sweep.sqlite, or sweep.shard-I-of-N.sqlite)")
     .option(
       "--shard <i/n>",
@@ -117,6 +175,7 @@ function registerSweep(program: Command, io: Io): void {
     .option("--retry-failed", "run points whose stored run failed again")
     .action(async (scenario: string, o: SweepCliOptions) => {
       const shard = o.shard ?? shardFromEnv();
+      checkGridMeaning(scenario, o.grid, o.set);
       const plan = planSweep({ scenario, grid: o.grid, set: o.set, seeds: o.seeds, shard });
       const storePath = o.store ?? defaultStore(shard);
       const store = ResultStore.open(storePath);
@@ -230,10 +289,11 @@ function registerResults(program: Command, io: Io): void {
     .option("-o, --output <file>", "HTML file (default: the store's name with .html)")
     .addOption(campaignOption)
     .action(async (path: string, o: { output?: string; campaign?: string }) => {
+      const out = o.output ?? besideStore(path, ".html");
+      await checkOutputTarget(out);
       const store = openExisting(path);
       try {
         const campaign = store.selectCampaign(o.campaign);
-        const out = o.output ?? besideStore(path, ".html");
         const { runs, finish } = loadRuns(store, campaign, io);
         await writeReportAtomic(out, await renderSweepReport({ campaign, runs, storePath: path }));
         io.out(`${out}\n`);
@@ -258,6 +318,7 @@ function registerResults(program: Command, io: Io): void {
         path: string,
         o: { format: "csv" | "jsonl"; output?: string; series?: boolean; campaign?: string },
       ) => {
+        if (o.output !== undefined) await checkOutputTarget(o.output);
         const store = openExisting(path);
         try {
           const campaign = store.selectCampaign(o.campaign);

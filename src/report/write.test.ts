@@ -1,8 +1,9 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { tempPrefix, writeReportAtomic } from "./write.ts";
+import { checkOutputTarget, tempPrefix, writeFileAtomic, writeReportAtomic } from "./write.ts";
 
 describe("writeReportAtomic", () => {
   let dir = "";
@@ -53,5 +54,32 @@ describe("writeReportAtomic", () => {
     for (const f of [dead, deadDb, live, other]) await writeFile(join(dir, f), "x");
     await writeReportAtomic(path, "{}");
     expect((await readdir(dir)).sort()).toEqual([live, other, "summary.json"].sort());
+  });
+
+  test("never replaces a symlink or FIFO, even one that appears while the run goes on", async () => {
+    const target = join(dir, "kept.txt");
+    await writeFile(target, "kept");
+    const link = join(dir, "out.json");
+    await checkOutputTarget(link);
+    await symlink(target, link); // after the check, before the write
+    await expect(writeFileAtomic(link, "new")).rejects.toThrow("a symbolic link");
+    expect(await readlink(link)).toBe(target);
+    expect(await readFile(target, "utf8")).toBe("kept");
+    const fifo = join(dir, "fifo.html");
+    execFileSync("mkfifo", [fifo]);
+    await expect(checkOutputTarget(fifo)).rejects.toThrow("a FIFO");
+    await expect(writeFileAtomic(fifo, "x")).rejects.toThrow("a FIFO");
+    expect((await lstat(fifo)).isFIFO()).toBe(true);
+    expect((await readdir(dir)).sort()).toEqual(["fifo.html", "kept.txt", "out.json"]);
+  });
+
+  test("checkOutputTarget refuses devices, pseudo-file systems and unwritable places, creating nothing", async () => {
+    await expect(checkOutputTarget("/dev/full")).rejects.toThrow("inside /proc, /sys, /dev");
+    await expect(checkOutputTarget("/proc/x")).rejects.toThrow("inside /proc");
+    await expect(checkOutputTarget(join(dir, "f", "x"))).resolves.toBeUndefined();
+    await writeFile(join(dir, "f"), "");
+    await expect(checkOutputTarget(join(dir, "f", "sub", "x"))).rejects.toThrow("is not a directory");
+    await expect(checkOutputTarget(dir)).rejects.toThrow("a directory");
+    expect(await readdir(dir)).toEqual(["f"]);
   });
 });

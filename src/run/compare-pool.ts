@@ -30,7 +30,11 @@ export async function compareParallel(
     ...(opts.duration !== undefined && { duration: opts.duration }),
   };
   const tasks: CompareTask[] = opts.drivers.flatMap((driver) =>
-    seeds.map((seed) => ({ source, resolve: { ...resolve, driver, seed } })),
+    seeds.map((seed) => ({
+      source,
+      resolve: { ...resolve, driver, seed },
+      ...(opts.budget !== undefined && { budget: opts.budget }),
+    })),
   );
   // Validate every point before anything runs: a bad driver name is a usage error, not a worker crash.
   for (const t of tasks) resolveScenario(t.source, t.resolve);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ScenarioError } from "../scenario/errors.ts";
-import { compare, resolveScenario, run } from "./run.ts";
+import { BudgetError, checkBudget, compare, estimateRun, resolveScenario, run, runScenario } from "./run.ts";
 import { System } from "./system.ts";
 
 // A small, fast scenario: one reader, four flows, two simulated seconds.
@@ -109,5 +109,37 @@ describe("apps.readers[].nice", () => {
     expect(() => resolveScenario({ raw: { ...raw, apps: { readers: [{ nice: 20 }] } } })).toThrow(
       "apps.readers[0].nice = 20: must be an integer from -20 to 19",
     );
+  });
+});
+
+describe("budgets", () => {
+  const s = resolveScenario(small);
+
+  it("estimates from flows, guest pages and samples", () => {
+    const one = estimateRun(s);
+    const more = estimateRun(resolveScenario(small, { set: ["network.senders[0].count=100"] }));
+    expect(more.flows).toBe(100);
+    expect(more.memoryBytes).toBeGreaterThan(one.memoryBytes);
+    const samples = estimateRun(resolveScenario(small, { set: ["sampleInterval=1ms"] }));
+    expect(samples.samples).toBe(s.duration / 1e6);
+    expect(samples.outputChars).toBeGreaterThan(one.outputChars);
+  });
+
+  it("refuses a run over the budget before it starts, with the estimate", () => {
+    const e = estimateRun(s);
+    expect(() => runScenario(s, { budget: { memoryBytes: e.memoryBytes - 1, outputChars: 1e9 } })).toThrow(
+      BudgetError,
+    );
+    expect(() => checkBudget(s, { memoryBytes: 1e12, outputChars: e.outputChars - 1 })).toThrow(
+      /would write about \d+ MiB of results/,
+    );
+    expect(() => checkBudget(s, { memoryBytes: 1e12, outputChars: e.outputChars }, 2)).toThrow(/2 runs/);
+  });
+
+  it("stops a run that grows past the budget with a message", () => {
+    // The estimate fits, but this process already holds more than the estimate: the first check stops it.
+    const budget = { memoryBytes: estimateRun(s).memoryBytes, outputChars: 1e9 };
+    expect(process.memoryUsage.rss()).toBeGreaterThan(budget.memoryBytes);
+    expect(() => runScenario(s, { budget })).toThrow(/run stopped at \S+: it uses \d+ MiB/);
   });
 });

@@ -4,14 +4,17 @@
  * model's counters. Synchronous and deterministic: the same scenario and seed give the same
  * RunSummary except for wallMs and eventsPerSecond.
  */
+import { totalmem } from "node:os";
 import { performance } from "node:perf_hooks";
+import { getHeapStatistics } from "node:v8";
 import { CAT_COUNT, CAT_NAMES } from "../guest/sched/costs.ts";
 import { SOFTIRQ_WORK_BUCKETS } from "../guest/sched/kernel.ts";
 import { STEAL_COTENANT, STEAL_OUTAGE, STEAL_VHOST } from "../host/pcpu.ts";
 import { gfpName } from "../guest/mm/gfp.ts";
 import { applyOverrides } from "../scenario/overrides.ts";
 import { parseScenario, readScenario, scenarioHash } from "../scenario/load.ts";
-import { ALLOC_SITES, type Scenario } from "../scenario/schema.ts";
+import { ALLOC_SITES, PAGE_SIZE, type Scenario } from "../scenario/schema.ts";
+import { formatDuration, formatSize } from "../scenario/units.ts";
 import { CLOSEUP_MARGIN_NS, CLOSEUP_STEP_NS, CloseupRecorder } from "./closeup.ts";
 import {
   type Closeup,
@@ -43,6 +46,110 @@ export interface RunOptions extends ResolveOptions, SystemOptions {
   onProgress?: (doneNs: number, totalNs: number) => void;
   /** Tracepoints to record (src/run/trace.ts builds this). */
   trace?: TraceSetup;
+  /** Limits the run is refused or stopped at (default: defaultBudget()). */
+  budget?: Budget;
+}
+
+// ---- Budgets ----
+//
+// A scenario can ask for more than the machine has (a million flows, a 64 GiB guest, 1 ms samples
+// over hours). The estimate refuses such a run before it starts; the check every 1 % of a run stops
+// one that grows past the budget anyway, before V8 would abort the process. The per-item costs are
+// measured (`process.memoryUsage()` around building a System, Node 20, x86-64) and rounded up.
+
+/** Resident bytes of an empty run: the model's code, pools and one guest's fixed state. */
+const BASE_BYTES = 64 * 2 ** 20;
+/** Bytes per flow: its sender, receiver and socket state (≈ 21.5 KB measured with 10 000 flows). */
+const FLOW_BYTES = 24 * 1024;
+/** Bytes per guest page: the page table's typed arrays (≈ 42 B measured with 64 GiB). */
+const PAGE_BYTES = 48;
+/** Bytes per sample: 11 series of doubles in growable arrays (8 B each, up to 2× while growing). */
+const SAMPLE_BYTES = 11 * 16;
+/** Output characters per sample in summary.json (11 pretty-printed numbers, about 30 chars each). */
+const SAMPLE_CHARS = 11 * 32;
+/** Output characters per flow in a summary (its FlowSummary, about 350 chars pretty-printed). */
+const FLOW_CHARS = 512;
+/** Output characters of a summary besides flows and series (counters, the scenario). */
+const SUMMARY_CHARS = 64 * 1024;
+/** V8's longest string (2^29 − 24 characters on 64-bit Node): one output text cannot be longer. */
+export const MAX_OUTPUT_CHARS = 2 ** 29 - 24;
+
+export interface Budget {
+  /** Resident memory a run may use, bytes. */
+  memoryBytes: number;
+  /** Characters one output text (a run's summary, a comparison) may have. */
+  outputChars: number;
+}
+
+/** Half of the machine's memory, and no more than V8's heap limit; outputs half of V8's longest string. */
+export function defaultBudget(): Budget {
+  return {
+    memoryBytes: Math.min(Math.floor(totalmem() / 2), getHeapStatistics().heap_size_limit),
+    outputChars: Math.floor(MAX_OUTPUT_CHARS / 2),
+  };
+}
+
+export interface RunEstimate {
+  flows: number;
+  samples: number;
+  memoryBytes: number;
+  /** Characters of the run's summary as JSON. */
+  outputChars: number;
+}
+
+/** What a run of `s` will take, from the sizes that grow: flows, guest pages and samples. */
+export function estimateRun(s: Scenario): RunEstimate {
+  const flows = s.network.senders.reduce((n, g) => n + g.count, 0);
+  const samples = Math.floor(s.duration / s.sampleInterval);
+  return {
+    flows,
+    samples,
+    memoryBytes:
+      BASE_BYTES + flows * FLOW_BYTES + (s.guest.memory / PAGE_SIZE) * PAGE_BYTES + samples * SAMPLE_BYTES,
+    outputChars: SUMMARY_CHARS + flows * FLOW_CHARS + samples * SAMPLE_CHARS,
+  };
+}
+
+/** A run that does not fit the budget (exit 2: the scenario asks for too much). */
+export class BudgetError extends Error {
+  override name = "BudgetError";
+}
+
+const mib = (bytes: number): string => `${Math.ceil(bytes / 2 ** 20)} MiB`;
+
+/**
+ * Refuses `runs` runs of `s` (outputs of `runs` summaries together) when the estimate exceeds the
+ * budget, with the estimate and what drives it.
+ */
+export function checkBudget(s: Scenario, budget: Budget = defaultBudget(), runs = 1): RunEstimate {
+  const e = estimateRun(s);
+  const sizes = `${e.flows} flows, ${formatSize(s.guest.memory)} of guest memory, ${e.samples} samples`;
+  if (e.memoryBytes > budget.memoryBytes) {
+    throw new BudgetError(
+      `scenario ${s.name} needs about ${mib(e.memoryBytes)} of memory (${sizes}); the budget is ` +
+        `${mib(budget.memoryBytes)} (raise it with --max-memory, or use fewer flows, less memory or a longer sampleInterval)`,
+    );
+  }
+  if (e.outputChars * runs > budget.outputChars) {
+    throw new BudgetError(
+      `scenario ${s.name} would write about ${mib(e.outputChars * runs)} of results (${sizes}` +
+        `${runs > 1 ? `, ${runs} runs` : ""}); the limit is ${mib(budget.outputChars)} ` +
+        `(use a longer sampleInterval, a shorter duration or fewer flows)`,
+    );
+  }
+  return e;
+}
+
+/** Stops a run whose memory has grown past the budget or close to V8's heap limit, at time `t`. */
+function checkGrowth(budget: Budget, t: number): void {
+  const rss = process.memoryUsage.rss();
+  const heap = getHeapStatistics();
+  if (rss > budget.memoryBytes || heap.used_heap_size > 0.9 * heap.heap_size_limit) {
+    throw new BudgetError(
+      `run stopped at ${formatDuration(t)}: it uses ${mib(rss)} (heap ${mib(heap.used_heap_size)} of ` +
+        `${mib(heap.heap_size_limit)}), past the budget of ${mib(budget.memoryBytes)}`,
+    );
+  }
 }
 
 /** Reads and validates a scenario with the run's overrides; throws ScenarioError on bad input. */
@@ -58,6 +165,8 @@ export function resolveScenario(source: ScenarioSource, opts: ResolveOptions = {
 
 /** Runs one resolved scenario. */
 export function runScenario(s: Scenario, opts: RunOptions = {}): RunSummary {
+  const budget = opts.budget ?? defaultBudget();
+  checkBudget(s, budget);
   const wallStart = performance.now();
   const sys = new System(s, opts);
   const sim = sys.sim;
@@ -105,6 +214,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunSummary {
   for (let t = 0; t < s.duration; ) {
     t = Math.min(t + step, s.duration);
     sim.run(t);
+    checkGrowth(budget, t);
     opts.onProgress?.(t, s.duration);
   }
   sys.stalls.close(s.duration);
@@ -141,6 +251,7 @@ export function compare(source: ScenarioSource, opts: CompareOptions): CompareRe
   const plan = opts.drivers.flatMap((driver) =>
     seeds.map((seed) => resolveScenario(source, { ...opts, driver, seed })),
   );
+  for (const s of plan) checkBudget(s, opts.budget, plan.length);
   const runs: RunSummary[] = [];
   plan.forEach((s, i) => {
     const r = runScenario(s, {

@@ -324,6 +324,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
 
 /** The `vnetlab run` argv (without the program name) that reproduces one stored run. */
 export function reproduceArgs(campaign: CampaignInfo, run: Pick<StoredRun, "params" | "seed">): string[] {
-  const sets = [...campaign.sets, ...paramOverrides(run.params)];
+  // `--seed` gives the run's seed; a `--set seed=` start would conflict with it.
+  const sets = [...campaign.sets, ...paramOverrides(run.params)].filter((s) => !/^\s*seed\s*=/.test(s));
   return ["run", campaign.source, ...sets.flatMap((s) => ["--set", s]), "--seed", String(run.seed)];
 }

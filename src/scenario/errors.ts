@@ -28,20 +28,51 @@ export class ScenarioError extends Error {
 }
 
 const MAX_VALUE_CHARS = 80;
+/** Problems listed in a message; a file with thousands of bad entries names the first ones. */
+const MAX_ISSUES_SHOWN = 50;
 
-function showValue(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > MAX_VALUE_CHARS ? `${s.slice(0, MAX_VALUE_CHARS - 1)}…` : s;
+/** Marks NaN and ±Infinity inside JSON text, which would otherwise print as null. */
+const NON_FINITE = "\u0000nonfinite:";
+
+/**
+ * The value as short JSON: NaN and Infinity as such, control, bidi and line-separator characters
+ * escaped, cut to 80 characters (messages must not replay hostile input).
+ */
+export function showValue(v: unknown): string {
+  let s: string;
+  try {
+    s =
+      JSON.stringify(v, (_k, x: unknown) =>
+        typeof x === "number" && !Number.isFinite(x) ? `${NON_FINITE}${x}` : x,
+      ) ?? String(v);
+  } catch {
+    s = `(${typeof v})`;
+  }
+  return printable(s.replace(/"\\u0000nonfinite:([^"]*)"/g, "$1"), MAX_VALUE_CHARS);
+}
+
+/** Control, bidi and line-separator characters, which would let input rewrite the terminal or the message. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** Text that may carry pieces of the input (keys in paths, parser messages): escaped and bounded. */
+function printable(text: string, max: number): string {
+  const s = text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
 function formatIssue(i: ScenarioIssue): string {
-  if (i.value === undefined) return `${i.path}: ${i.message}`;
-  return `${i.path} = ${showValue(i.value)}${i.defaulted ? " (default)" : ""}: ${i.message}`;
+  const path = printable(i.path, 200);
+  const message = printable(i.message, 2000);
+  if (i.value === undefined) return `${path}: ${message}`;
+  return `${path} = ${showValue(i.value)}${i.defaulted ? " (default)" : ""}: ${message}`;
 }
 
 export function formatIssues(issues: readonly ScenarioIssue[], origin?: string): string {
   const head = `invalid scenario${origin ? ` ${origin}` : ""}: ${issues.length} problem${issues.length === 1 ? "" : "s"}`;
-  return [head, ...issues.map((i) => `  - ${formatIssue(i)}`)].join("\n");
+  const shown = issues.slice(0, MAX_ISSUES_SHOWN).map((i) => `  - ${formatIssue(i)}`);
+  const rest = issues.length - shown.length;
+  return [head, ...shown, ...(rest > 0 ? [`  … and ${rest} more`] : [])].join("\n");
 }
 
 const TYPE_TEXT: Record<string, string> = {

@@ -1,13 +1,21 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import YAML from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
 import { ScenarioError } from "./errors.ts";
 import { expandFlows } from "./flows.ts";
-import { loadScenario, loadScenarioFile, parseScenario, readScenario, scenarioHash } from "./load.ts";
+import {
+  loadScenario,
+  loadScenarioFile,
+  parseScenario,
+  readScenario,
+  readScenarioFile,
+  scenarioHash,
+} from "./load.ts";
 import { applyOverrides, parsePath } from "./overrides.ts";
 import { listPresets, PRESET_NAMES, presetText } from "./presets.ts";
 import { parseSize } from "./units.ts";
@@ -97,7 +105,7 @@ describe("files", () => {
     expect(e.message).toContain("bad.yaml");
     expect(e.issues[0]!.message).toMatch(/^is not valid YAML/);
     expect(errorOf(() => loadScenarioFile(file("dup.yaml", "seed: 1\nseed: 2\n"))).message).toContain(
-      "unique",
+      'seed: duplicate key "seed": written at line 1, column 1 and again at line 2, column 1',
     );
   });
 
@@ -139,8 +147,60 @@ describe("extends", () => {
     expect(errorOf(() => loadScenarioFile(b)).issues[0]!.message).toContain("forms a cycle");
   });
 
+  it("reads only regular .yaml/.yml/.json files inside the top-level scenario's directory", () => {
+    const top = mkdtempSync(join(dir, "tree-"));
+    const at = (name: string, text: string) => {
+      const path = join(top, name);
+      writeFileSync(path, text);
+      return path;
+    };
+    const refused = (target: string) =>
+      errorOf(() => readScenarioFile(at("top.yaml", `extends: ${JSON.stringify(target)}\n`))).issues[0]!;
+    expect(refused("/dev/zero").message).toContain("not an absolute path");
+    expect(refused("/etc/passwd").message).toContain("not an absolute path");
+    expect(refused("/proc/self/environ").message).toContain("not an absolute path");
+    expect(refused("../../../../../../../etc/hostname").message).toContain(".yaml, .yml or .json");
+    const outside = file("outside.yaml", "seed: 9\n");
+    const escaped = refused(relative(top, outside));
+    expect(escaped.path).toBe("extends");
+    expect(escaped.message).toContain("outside");
+    expect(escaped.message).toContain("--allow-extends");
+    symlinkSync(outside, join(top, "link.yaml"));
+    expect(refused("link.yaml").message).toContain(`resolves to ${realpathSync(outside)}, outside`);
+    symlinkSync("/dev/zero", join(top, "zero.yaml"));
+    expect(refused("zero.yaml").message).toContain("kernel pseudo-file");
+    execFileSync("mkfifo", [join(top, "fifo.yaml")]);
+    expect(refused("fifo.yaml").message).toContain("not a regular file");
+    at("list.yaml", "- 1\n- 2\n");
+    expect(refused("list.yaml").message).toContain("not a mapping");
+    at("text.json", '"just a string"');
+    expect(refused("text.json").message).toContain("not a mapping");
+    at("big.yaml", `description: "${"x".repeat(2 * 1024 * 1024)}"\n`);
+    expect(refused("big.yaml").message).toContain("at most 1048576");
+    // --allow-extends opens another tree.
+    const ok = at("ok.yaml", `extends: ${JSON.stringify(relative(top, outside))}\n`);
+    expect(readScenarioFile(ok, { allowExtends: [dirname(outside)] })).toEqual({ seed: 9 });
+    at("sub.yml", "seed: 4\n");
+    expect(readScenarioFile(at("in.yaml", "extends: sub.yml\n"))).toEqual({ seed: 4 });
+  });
+
+  it("refuses a top-level file that is not a regular file", () => {
+    expect(errorOf(() => readScenario("/dev/zero")).issues[0]!.message).toContain("not a regular file");
+  });
+
   it("accepts presets in parseScenario too", () => {
     expect(parseScenario({ extends: "iperf-lowmem", seed: 3 }).guest.memory).toBe(parseSize("256MiB"));
+  });
+});
+
+describe("scenario identity", () => {
+  it("compares values by meaning: one size in two spellings is one scenario", () => {
+    expect(scenarioHash(parseScenario({ guest: { memory: "512MiB" } }))).toBe(
+      scenarioHash(parseScenario({ guest: { memory: "536870912B" } })),
+    );
+    expect(scenarioHash(parseScenario({ duration: "1m" }))).toBe(
+      scenarioHash(parseScenario({ duration: "60s" })),
+    );
   });
 });
 
@@ -199,7 +259,7 @@ describe("overrides", () => {
       "expected path=value,",
       "is not a path; write",
       "index 1 is past the ",
-      "is not a YAML value:",
+      "is not valid YAML: F",
     ]);
   });
 

@@ -8,19 +8,35 @@
  * and values replace).
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, extname, resolve } from "node:path";
+import {
+  closeSync,
+  existsSync,
+  constants as fsConstants,
+  fstatSync,
+  openSync,
+  readSync,
+  realpathSync,
+  type Stats,
+  statSync,
+} from "node:fs";
+import { dirname, extname, isAbsolute, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import YAML from "yaml";
 import { z } from "zod";
 import { issuesFromZod, ScenarioError } from "./errors.ts";
 import { applyOverrides } from "./overrides.ts";
 import { isPresetName, PRESET_NAMES, type PresetName, presetText, presetUrl } from "./presets.ts";
 import { type Scenario, scenarioSchema } from "./schema.ts";
+import { INPUT_LIMITS, parseScenarioText } from "./text.ts";
 
 const EXTENDS_DOC =
-  "A preset name or a file path (relative to this file) that this scenario starts from; keys written " +
-  "here override it (objects merge key by key, lists and values replace). Resolved when loading.";
+  "A preset name, or the path of a .yaml, .yml or .json file relative to this file and inside the " +
+  "top-level scenario's directory (or a directory allowed by --allow-extends), that this scenario starts " +
+  "from; keys written here override it (objects merge key by key, lists and values replace). A preset " +
+  "may extend only presets. Resolved when loading.";
+
+const EXTENDS_EXTENSIONS = [".yaml", ".yml", ".json"];
+/** Kernel pseudo-file systems: their files claim sizes they do not have, or block. */
+const PSEUDO_ROOTS = ["/proc", "/sys", "/dev"];
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === "object" && !Array.isArray(v);
@@ -28,83 +44,162 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
 function merge(base: unknown, over: unknown): unknown {
   if (!isPlainObject(base) || !isPlainObject(over)) return over;
   const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = k in base ? merge(base[k], v) : v;
+  for (const [k, v] of Object.entries(over)) out[k] = Object.hasOwn(base, k) ? merge(base[k], v) : v;
   return out;
 }
 
-function parseText(text: string, origin: string, json: boolean): unknown {
+/** Where `extends` may read from: the top-level scenario's directory and the --allow-extends ones (real paths). */
+interface ExtendsScope {
+  roots: readonly string[];
+  /** Sources being read (real paths or "preset NAME"), to report cycles. */
+  chain: readonly string[];
+}
+
+const inside = (path: string, root: string): boolean => {
+  const rel = relative(root, path);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+};
+
+function realDir(dir: string): string {
   try {
-    return json ? JSON.parse(text) : YAML.parse(text);
+    return realpathSync(dir);
+  } catch {
+    return resolve(dir);
+  }
+}
+
+function readError(path: string, message: string): ScenarioError {
+  return new ScenarioError([{ path: "(root)", value: path, message }], path);
+}
+
+/**
+ * The text of a scenario file that must be a regular file of at most INPUT_LIMITS.bytes: checked by
+ * stat before opening (opening a FIFO would block) and again on the open descriptor (the name may
+ * have been replaced in between), then read no further than the limit.
+ */
+function readRegularFile(path: string): string {
+  let st: Stats;
+  try {
+    st = statSync(path);
   } catch (e) {
-    const kind = json ? "JSON" : "YAML";
-    throw new ScenarioError(
-      [{ path: "(root)", value: undefined, message: `is not valid ${kind}: ${(e as Error).message}` }],
-      origin,
-    );
+    throw readError(path, `cannot be read: ${(e as Error).message}`);
+  }
+  if (!st.isFile()) throw readError(path, "is not a regular file (a directory, device, FIFO or socket)");
+  if (st.size > INPUT_LIMITS.bytes) {
+    throw readError(path, `is ${st.size} bytes; a scenario file may have at most ${INPUT_LIMITS.bytes}`);
+  }
+  let fd: number;
+  try {
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  } catch (e) {
+    throw readError(path, `cannot be read: ${(e as Error).message}`);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw readError(path, "is not a regular file");
+    const buf = Buffer.alloc(INPUT_LIMITS.bytes + 1);
+    let n = 0;
+    for (let got = -1; got !== 0 && n < buf.length; n += got)
+      got = readSync(fd, buf, n, buf.length - n, null);
+    if (n > INPUT_LIMITS.bytes) {
+      throw readError(path, `holds more than ${INPUT_LIMITS.bytes} bytes; a scenario file may not`);
+    }
+    return buf.toString("utf8", 0, n);
+  } finally {
+    closeSync(fd);
   }
 }
 
 /**
  * Replaces `extends` by the scenario it names, merged under the rest. `baseDir` resolves relative file
- * names; `chain` holds the sources already being read, to report cycles.
+ * names; `preset` says the including scenario is a preset (which may extend only presets).
  */
-function resolveExtends(raw: unknown, baseDir: string, origin: string, chain: readonly string[]): unknown {
-  if (!isPlainObject(raw) || !("extends" in raw)) return raw;
+function resolveExtends(
+  raw: unknown,
+  baseDir: string,
+  origin: string,
+  scope: ExtendsScope,
+  preset: boolean,
+): unknown {
+  if (!isPlainObject(raw) || !Object.hasOwn(raw, "extends")) return raw;
   const { extends: target, ...rest } = raw;
-  if (typeof target !== "string") {
-    throw new ScenarioError(
-      [{ path: "extends", value: target, message: `must be a preset name or a file path; ${EXTENDS_DOC}` }],
-      origin,
-    );
+  const bad = (message: string): ScenarioError =>
+    new ScenarioError([{ path: "extends", value: target, message }], origin);
+  if (typeof target !== "string") throw bad(`must be a preset name or a file path; ${EXTENDS_DOC}`);
+  let source: string;
+  if (isPresetName(target)) source = `preset ${target}`;
+  else if (preset)
+    throw bad(`must name a preset (${PRESET_NAMES.join(", ")}): a preset extends only presets`);
+  else source = extendsFile(target, baseDir, scope, bad);
+  if (scope.chain.includes(source)) throw bad(`forms a cycle: ${[...scope.chain, source].join(" → ")}`);
+  const inner = { ...scope, chain: [...scope.chain, source] };
+  const base = isPresetName(target) ? readPreset(target, inner) : readFile(source, inner);
+  if (!isPlainObject(base)) {
+    throw bad(`names ${source}, which is not a mapping of scenario keys (a scenario must be one)`);
   }
-  const source = isPresetName(target) ? `preset ${target}` : resolve(baseDir, target);
-  if (chain.includes(source)) {
-    throw new ScenarioError(
-      [{ path: "extends", value: target, message: `forms a cycle: ${[...chain, source].join(" → ")}` }],
-      origin,
-    );
-  }
-  const base = isPresetName(target)
-    ? readPreset(target, [...chain, source])
-    : readFile(source, [...chain, source]);
   return merge(base, rest);
 }
 
-function readPreset(name: PresetName, chain: readonly string[]): unknown {
-  const origin = `preset ${name}`;
-  const dir = dirname(fileURLToPath(presetUrl(name)));
-  return resolveExtends(parseText(presetText(name), origin, false), dir, origin, chain);
-}
-
-function readFile(path: string, chain: readonly string[]): unknown {
-  let text: string;
+/** The real path of an `extends` file, after every rule of EXTENDS_DOC; throws `bad(…)` otherwise. */
+function extendsFile(
+  target: string,
+  baseDir: string,
+  scope: ExtendsScope,
+  bad: (message: string) => ScenarioError,
+): string {
+  if (isAbsolute(target)) throw bad("must be a path relative to this file, not an absolute path");
+  if (!EXTENDS_EXTENSIONS.includes(extname(target).toLowerCase())) {
+    throw bad(`must be a preset name (${PRESET_NAMES.join(", ")}) or a .yaml, .yml or .json file`);
+  }
+  const path = resolve(baseDir, target);
+  let real: string;
   try {
-    text = readFileSync(path, "utf8");
+    real = realpathSync(path);
   } catch (e) {
-    throw new ScenarioError(
-      [{ path: "(root)", value: path, message: `cannot be read: ${(e as Error).message}` }],
-      path,
+    throw bad(`cannot be read (${path}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (PSEUDO_ROOTS.some((r) => inside(real, r))) throw bad(`resolves to ${real}, a kernel pseudo-file`);
+  if (!scope.roots.some((r) => inside(real, r))) {
+    throw bad(
+      `resolves to ${real}, outside ${scope.roots.join(" and ")}; pass --allow-extends DIR to read scenarios elsewhere`,
     );
   }
+  return real;
+}
+
+function readPreset(name: PresetName, scope: ExtendsScope): unknown {
+  const origin = `preset ${name}`;
+  const dir = dirname(fileURLToPath(presetUrl(name)));
+  return resolveExtends(parseScenarioText(presetText(name), origin, false), dir, origin, scope, true);
+}
+
+function readFile(path: string, scope: ExtendsScope): unknown {
+  const text = readRegularFile(path);
   const json =
     extname(path).toLowerCase() === ".json" || (extname(path) === "" && text.trimStart().startsWith("{"));
   // An empty file is the all-defaults scenario.
-  const raw = parseText(text, path, json) ?? {};
-  return resolveExtends(raw, dirname(path), path, chain);
+  const raw = parseScenarioText(text, path, json) ?? {};
+  return resolveExtends(raw, dirname(path), path, scope, false);
+}
+
+export interface ReadOptions {
+  /** Directories besides the top-level file's own that `extends` may read from (--allow-extends). */
+  allowExtends?: readonly string[];
 }
 
 /** Raw contents of a scenario file (YAML, or JSON by extension or content) with `extends` merged in. */
-export function readScenarioFile(path: string): unknown {
+export function readScenarioFile(path: string, opts: ReadOptions = {}): unknown {
   const abs = resolve(path);
-  return readFile(abs, [abs]);
+  const roots = [realDir(dirname(abs)), ...(opts.allowExtends ?? []).map(realDir)];
+  return readFile(abs, { roots, chain: [realDir(abs)] });
 }
 
 /** Raw contents of a preset (by name) or a file (by path), with where it came from for messages. */
-export function readScenario(nameOrPath: string): { raw: unknown; origin: string } {
+export function readScenario(nameOrPath: string, opts: ReadOptions = {}): { raw: unknown; origin: string } {
   if (isPresetName(nameOrPath)) {
-    return { raw: readPreset(nameOrPath, [`preset ${nameOrPath}`]), origin: `preset ${nameOrPath}` };
+    const origin = `preset ${nameOrPath}`;
+    return { raw: readPreset(nameOrPath, { roots: [], chain: [origin] }), origin };
   }
-  if (existsSync(nameOrPath)) return { raw: readScenarioFile(nameOrPath), origin: nameOrPath };
+  if (existsSync(nameOrPath)) return { raw: readScenarioFile(nameOrPath, opts), origin: nameOrPath };
   throw new ScenarioError([
     {
       path: "(root)",
@@ -120,7 +215,13 @@ export function readScenario(nameOrPath: string): { raw: unknown; origin: string
  * working directory. Throws ScenarioError naming every bad path, its value and what is allowed.
  */
 export function parseScenario(input: unknown, origin?: string): Scenario {
-  const raw = resolveExtends(input, process.cwd(), origin ?? "(input)", []);
+  const raw = resolveExtends(
+    input,
+    process.cwd(),
+    origin ?? "(input)",
+    { roots: [realDir(process.cwd())], chain: [] },
+    false,
+  );
   const r = scenarioSchema.safeParse(raw, { reportInput: true });
   if (!r.success) throw new ScenarioError(issuesFromZod(r.error.issues, raw, scenarioSchema), origin);
   return r.data;

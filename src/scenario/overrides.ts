@@ -4,10 +4,10 @@
  * YAML (so "256MiB" is a string, "true" a boolean, "[1, 2]" a list) and are validated by the schema
  * afterwards like anything written in the file.
  */
-import YAML from "yaml";
+import type { z } from "zod";
 import { ScenarioError, type ScenarioIssue } from "./errors.ts";
 import { scenarioSchema } from "./schema.ts";
-import type { z } from "zod";
+import { FORBIDDEN_KEYS, parseScenarioText } from "./text.ts";
 import { child, closest, formatPath, keysOf, type PathSegment } from "./walk.ts";
 
 const PART = /^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$/;
@@ -34,6 +34,9 @@ function pathProblem(path: readonly PathSegment[]): string | undefined {
   for (let i = 0; i < path.length; i++) {
     const seg = path[i]!;
     const here = formatPath(path.slice(0, i));
+    if (typeof seg === "string" && FORBIDDEN_KEYS.has(seg)) {
+      return `key "${seg}" is not allowed: it names object internals, not data`;
+    }
     const next = child(s, seg);
     if (next === undefined) {
       if (typeof seg === "number") return `${here} is not a list, so it has no index [${seg}]`;
@@ -118,13 +121,13 @@ export function applyOverrides(raw: unknown, assignments: readonly string[]): un
     }
     let value: unknown;
     try {
-      value = YAML.parse(valueText);
+      value = parseScenarioText(valueText, "--set", false);
     } catch (e) {
-      issues.push({
-        path: pathText,
-        value: valueText,
-        message: `is not a YAML value: ${(e as Error).message}`,
-      });
+      if (!(e instanceof ScenarioError)) throw e;
+      for (const i of e.issues) {
+        const at = i.path === "(root)" ? pathText : `${pathText}.${i.path}`.replace(".[", "[");
+        issues.push({ path: at, value: valueText, message: i.message });
+      }
       continue;
     }
     const setProblem = setAt(result, path, value);

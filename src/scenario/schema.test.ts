@@ -254,12 +254,37 @@ describe("cross-field rules", () => {
     expect(parseScenario({ guest: { driver: { ringSize: 2 } } }).guest.driver.ringSize).toBe(2);
   });
 
-  it("small mode caps the MTU at ETH_DATA_LEN", () => {
-    expectIssue({ network: { mtu: 9000 } }, "network.mtu", 9000, "at most 1500 in small mode");
+  // guest.tcp.timestamps and rmem.min were refused here too until tcp_collapse (collapsed skbs'
+  // headroom) and tcp_memory_pressure (sk_rmem_schedule's floor) gave them an effect.
+  it("fields the model would ignore are not accepted", () => {
+    for (const [raw, path, value] of [
+      [{ network: { mtu: 1500 } }, "network.mtu", 1500],
+      [{ metrics: { perFlowSeries: true } }, "metrics.perFlowSeries", true],
+    ] as const) {
+      expectIssue(raw, path, value, "unknown key");
+    }
+  });
+
+  it("advWinScale stops where tcp_rcv_space_adjust's int loop would no longer end", () => {
+    expectIssue({ guest: { tcp: { advWinScale: -21 } } }, "guest.tcp.advWinScale", -21, "from -20 to 31");
+    expect(parseScenario({ guest: { tcp: { advWinScale: -20 } } }).guest.tcp.advWinScale).toBe(-20);
+  });
+
+  it("startJitter must leave the last flow's start inside the run", () => {
+    expectIssue(
+      {
+        duration: "1s",
+        warmup: "0s",
+        network: { senders: [{ count: 2, stagger: "500ms", startJitter: "600ms" }] },
+      },
+      "network.senders[0].startJitter",
+      "600ms",
+      "after the run ends",
+    );
     expect(
-      parseScenario({ network: { mtu: 9000 }, guest: { driver: { features: { mrgRxbuf: true } } } }).network
-        .mtu,
-    ).toBe(9000);
+      parseScenario({ duration: "1s", warmup: "0s", network: { senders: [{ startJitter: "1s" }] } }).network
+        .senders[0]!.startJitter,
+    ).toBe(1e9);
   });
 
   it("CPUs must exist", () => {

@@ -427,7 +427,11 @@ const guestCosts = costs({
   .describe("CPU time the guest spends per operation, charged to the vCPU that runs it (model.md §5).");
 
 const rmemSchema = z.strictObject({
-  min: size("4KiB", "tcp_rmem[0]: receive buffer every socket keeps under memory pressure (SK_MEM_QUANTUM)."),
+  min: size(
+    "4KiB",
+    "tcp_rmem[0]: the receive memory every socket may still charge under tcp_memory_pressure " +
+      "(sk_rmem_schedule → __sk_mem_schedule's sk_rmem_alloc < prot->sysctl_rmem[0]).",
+  ),
   default: size(
     "87380B",
     "tcp_rmem[1]: initial sk_rcvbuf (tcp_init); 65535 bytes of window at advWinScale 2.",
@@ -445,8 +449,10 @@ const tcpSchema = z.strictObject({
   advWinScale: int(
     2,
     "net.ipv4.tcp_adv_win_scale: tcp_win_from_space = space - space >> scale (2 in 3.2.0, so 3/4 of the " +
-      "buffer is advertised; 1 from v3.4).",
-    -31,
+      "buffer is advertised; 1 from v3.4). The sysctl accepts -31..31 (net/ipv4/sysctl_net_ipv4.c " +
+      "tcp_adv_win_scale_min/max), but tcp_rcv_space_adjust's int loop `while (tcp_win_from_space(rcvmem) " +
+      "< advmss) rcvmem += 128` ends only while advmss << -scale fits an int: -20 for the 1448-byte advmss.",
+    -20,
     31,
   ),
   moderateRcvbuf: bool(
@@ -460,7 +466,8 @@ const tcpSchema = z.strictObject({
   sack: bool(true, "net.ipv4.tcp_sack (default 1)."),
   timestamps: bool(
     true,
-    "net.ipv4.tcp_timestamps (default 1): 12 option bytes per segment, so MSS = MTU - 52.",
+    "net.ipv4.tcp_timestamps (default 1): the 12-byte option every segment carries; tcp_collapse " +
+      "copies it as header room into each collapsed skb (skb_headroom + tcp_hdrlen).",
   ),
 });
 
@@ -785,13 +792,6 @@ const senderGroupSchema = z
   .describe("A group of identical remote TCP senders.");
 
 const networkSchema = z.strictObject({
-  mtu: int(
-    1500,
-    "Link MTU. Small mode buffers hold MAX_PACKET_LEN = ETH_HLEN + VLAN_HLEN + ETH_DATA_LEN, so small mode " +
-      "allows at most 1500.",
-    576,
-    9000,
-  ),
   uplink: z
     .strictObject({
       rate: rate("1Gbit/s", "Rate of the host's physical link that all senders share (the bottleneck)."),
@@ -1055,10 +1055,6 @@ const metricsSchema = z.strictObject({
     "1ms",
     "1h",
   ),
-  perFlowSeries: bool(
-    false,
-    "Also sample per-flow goodput series (one column per flow; large with many flows).",
-  ),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -1125,14 +1121,6 @@ function checkScenario(s: Resolved, ctx: Ctx): void {
   }
   if (s.sampleInterval > s.duration) {
     issue(ctx, ["sampleInterval"], d(s.sampleInterval), `must not exceed duration (${d(s.duration)})`);
-  }
-  if (guest.driver.rxMode === "small" && network.mtu > 1500) {
-    issue(
-      ctx,
-      ["network", "mtu"],
-      network.mtu,
-      "must be at most 1500 in small mode: add_recvbuf_small posts MAX_PACKET_LEN = 1518-byte buffers",
-    );
   }
   const rmem = guest.tcp.rmem;
   if (rmem.min > rmem.default) {
@@ -1301,6 +1289,13 @@ function checkSenders(s: Resolved, ctx: Ctx): void {
         [...at, "stagger"],
         formatDuration(g.stagger),
         `is too large: the last of ${g.count} flows would open at ${formatDuration(lastStart)}, after the run ends (${formatDuration(s.duration)})`,
+      );
+    } else if (lastStart + g.startJitter > s.duration) {
+      issue(
+        ctx,
+        [...at, "startJitter"],
+        formatDuration(g.startJitter),
+        `is too large: the last of ${g.count} flows opens at ${formatDuration(lastStart)} plus up to this, after the run ends (${formatDuration(s.duration)})`,
       );
     }
   });

@@ -42,8 +42,8 @@ export function child(schema: z.ZodType, key: PathSegment): z.ZodType | undefine
     return s instanceof z.ZodArray ? (s.element as z.ZodType) : undefined;
   }
   for (const o of objectsOf(schema)) {
-    const c = (o.shape as Record<string, z.ZodType>)[key];
-    if (c !== undefined) return c;
+    // Own keys only: "__proto__" or "constructor" must not find Object.prototype's.
+    if (Object.hasOwn(o.shape, key)) return (o.shape as Record<string, z.ZodType>)[key];
   }
   return undefined;
 }

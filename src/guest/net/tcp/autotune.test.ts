@@ -91,6 +91,19 @@ describe("rcvmem (tcp_rcv_space_adjust's per-segment budget)", () => {
       }),
     );
   });
+
+  it("ends and keeps its meaning over the sysctl's whole range, past where a 32-bit shift wraps", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 536, max: 9000 }), fc.integer({ min: -31, max: 31 }), (advmss, scale) => {
+        const base = skbTruesize(advmss + MAX_TCP_HEADER);
+        const r = tcpRcvmem(advmss, scale);
+        expect((r - base) % 128).toBe(0);
+        expect(tcpWinFromSpace(r, scale)).toBeGreaterThanOrEqual(advmss);
+        if (r > base) expect(tcpWinFromSpace(r - 128, scale)).toBeLessThan(advmss);
+      }),
+    );
+    expect(tcpRcvmem(1448, -21)).toBeGreaterThanOrEqual(1448 * 2 ** 21);
+  });
 });
 
 describe("receive-buffer autotuning on a 100 Mbit/s, 50 ms path", () => {

@@ -112,9 +112,14 @@ export function tcpAtoMin(hz: number): number {
   return hz >= 100 ? Math.floor(hz / 25) : 4;
 }
 
-/** tcp_win_from_space (include/net/tcp.h): the share of buffer space offered as window. */
+/**
+ * tcp_win_from_space (include/net/tcp.h): the share of buffer space offered as window. The kernel
+ * shifts an int; truncating and dividing by 2^scale with floor is the same for every int and stays
+ * exact for the larger spaces tcpRcvmem may reach, where a 32-bit `>>` would wrap.
+ */
 export function tcpWinFromSpace(space: number, advWinScale = TCP_ADV_WIN_SCALE): number {
-  return advWinScale <= 0 ? space >> -advWinScale : space - (space >> advWinScale);
+  const shifted = Math.floor(Math.trunc(space) / 2 ** Math.abs(advWinScale));
+  return advWinScale <= 0 ? shifted : space - shifted;
 }
 
 /** SKB_TRUESIZE (include/linux/skbuff.h, v3.2): the least truesize of an skb holding x bytes. */
@@ -128,6 +133,14 @@ export function skbTruesize(x: number): number {
  */
 export function tcpRcvmem(advmss: number, advWinScale = TCP_ADV_WIN_SCALE): number {
   let rcvmem = skbTruesize(advmss + MAX_TCP_HEADER);
+  if (advWinScale <= 0) {
+    // The window is rcvmem >> -scale: jump to the first step of 128 at or above advmss << -scale
+    // instead of taking up to advmss · 2^-scale / 128 steps.
+    const need = advmss * 2 ** -advWinScale;
+    if (rcvmem < need) rcvmem += Math.ceil((need - rcvmem) / 128) * 128;
+    return rcvmem;
+  }
+  // A positive scale offers at least half of rcvmem, so this ends within advmss / 64 steps.
   while (tcpWinFromSpace(rcvmem, advWinScale) < advmss) rcvmem += 128;
   return rcvmem;
 }
