@@ -180,7 +180,8 @@ export function shardFromEnv(env: NodeJS.ProcessEnv = process.env): DetectedShar
     const taskIndex = envInt(env, from);
     if (taskIndex === undefined) continue;
     const count = envInt(env, "VNETLAB_SHARD_COUNT");
-    if (count === undefined) throw new SweepUsageError(`${from} is set but VNETLAB_SHARD_COUNT is not; set it to ${hint}`);
+    if (count === undefined)
+      throw new SweepUsageError(`${from} is set but VNETLAB_SHARD_COUNT is not; set it to ${hint}`);
     return checked({ index: taskIndex + 1, count, from });
   }
   return undefined;
