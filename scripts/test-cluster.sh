@@ -13,8 +13,10 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 say() { printf '\n== %s\n' "$*"; }
+FAILED=""
 fail() {
-  printf '\ntest:cluster FAILED: %s\n' "$*" >&2
+  FAILED="test:cluster FAILED: $*"
+  printf '\n%s\n' "$FAILED" >&2
   exit 1
 }
 
@@ -25,7 +27,7 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! comm
   command -v apt-get >/dev/null || fail "Slurm is not installed and there is no apt-get: install slurmctld, slurmd, slurm-client and munge"
   say "installing slurmctld slurmd slurm-client munge (Debian)"
   apt-get update -qq || fail "apt-get update failed"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge >/dev/null ||
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurmctld slurmd slurm-client munge >/dev/null ||
     fail "apt-get install slurmctld slurmd slurm-client munge failed"
 fi
 [ "$(id -u)" = 0 ] || fail "slurmd must run as root to start jobs; run as root (CI does)"
@@ -45,9 +47,11 @@ cleanup() {
     kill -9 "$pid" 2>/dev/null
   done
   if [ "$rc" != 0 ]; then
-    for log in "$T"/*.log "$T"/*.out "$T"/results*/*.log; do
+    for log in "$T"/munged.log "$T"/*.out "$T"/results*/*.log; do
       [ -f "$log" ] && { printf '\n--- %s (last lines)\n' "${log#"$T"/}"; tail -n 20 "$log"; }
     done
+    # Again below the logs, where it is seen.
+    [ -n "$FAILED" ] && printf '\n%s\n' "$FAILED" >&2
   fi
   rm -rf "$T"
   exit "$rc"
