@@ -168,8 +168,8 @@ function registerSweep(program: Command, io: Io): void {
     .option("--store <file>", "results store (default sweep.sqlite, or sweep.shard-I-of-N.sqlite)")
     .option(
       "--shard <i/n>",
-      "run only shard i of n (1-based); default from SLURM_ARRAY_TASK_ID/_COUNT/_MIN or " +
-        "JOB_COMPLETION_INDEX + VNETLAB_SHARD_COUNT",
+      "run only shard i of n (1-based); default: 0-based SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX " +
+        "+ 1 of VNETLAB_SHARD_COUNT",
       shardArg,
     )
     .option("--retry-failed", "run points whose stored run failed again")

@@ -88,18 +88,30 @@ describe("shards", () => {
     );
   });
 
-  test("detected from Slurm job arrays, counting from SLURM_ARRAY_TASK_MIN", () => {
-    expect(shardFromEnv({ SLURM_ARRAY_TASK_ID: "0", SLURM_ARRAY_TASK_COUNT: "4" })).toMatchObject({
+  test("detected from Slurm job arrays: 0-based SLURM_ARRAY_TASK_ID of VNETLAB_SHARD_COUNT", () => {
+    expect(shardFromEnv({ SLURM_ARRAY_TASK_ID: "0", VNETLAB_SHARD_COUNT: "4" })).toMatchObject({
       index: 1,
       count: 4,
+      from: "SLURM_ARRAY_TASK_ID",
     });
-    expect(
-      shardFromEnv({ SLURM_ARRAY_TASK_ID: "8", SLURM_ARRAY_TASK_MIN: "5", SLURM_ARRAY_TASK_COUNT: "4" }),
-    ).toMatchObject({ index: 4, count: 4, from: "SLURM_ARRAY_TASK_ID" });
-    expect(() => shardFromEnv({ SLURM_ARRAY_TASK_ID: "9", SLURM_ARRAY_TASK_COUNT: "4" })).toThrow(
-      SweepUsageError,
+    expect(() => shardFromEnv({ SLURM_ARRAY_TASK_ID: "4", VNETLAB_SHARD_COUNT: "4" })).toThrow(
+      /SLURM_ARRAY_TASK_ID = 4 with VNETLAB_SHARD_COUNT = 4: task indices must be 0..3/,
     );
-    expect(() => shardFromEnv({ SLURM_ARRAY_TASK_ID: "1" })).toThrow(/SLURM_ARRAY_TASK_COUNT/);
+    expect(() => shardFromEnv({ SLURM_ARRAY_TASK_ID: "1", SLURM_ARRAY_TASK_COUNT: "4" })).toThrow(
+      /VNETLAB_SHARD_COUNT is not/,
+    );
+  });
+
+  test("a Slurm task resubmitted alone keeps its shard (Slurm's own counts describe the resubmission)", () => {
+    // What slurmd exports to `sbatch --array=3` resubmitting task 3 of an array of 8 (seen on Slurm 22.05).
+    const resubmitted = {
+      SLURM_ARRAY_TASK_ID: "3",
+      SLURM_ARRAY_TASK_COUNT: "1",
+      SLURM_ARRAY_TASK_MIN: "3",
+      SLURM_ARRAY_TASK_MAX: "3",
+      VNETLAB_SHARD_COUNT: "8",
+    };
+    expect(shardFromEnv(resubmitted)).toMatchObject({ index: 4, count: 8 });
   });
 
   test("detected from Kubernetes Indexed Jobs with VNETLAB_SHARD_COUNT", () => {

@@ -164,37 +164,34 @@ function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
 }
 
 /**
- * The shard of a cluster array task, or undefined outside one.
- * - Slurm job arrays (sbatch --array): SLURM_ARRAY_TASK_ID, counted from SLURM_ARRAY_TASK_MIN (0 when
- *   unset), of SLURM_ARRAY_TASK_COUNT tasks. The array must be a contiguous range (e.g. 0-7).
- * - Kubernetes Indexed Jobs: JOB_COMPLETION_INDEX (0-based) of VNETLAB_SHARD_COUNT, which the manifest
- *   sets to the Job's spec.completions (Kubernetes exports the index but not the count).
+ * The shard of a cluster array task, or undefined outside one. Both schedulers give a 0-based task index
+ * (shard index + 1) and the count comes from VNETLAB_SHARD_COUNT:
+ * - Slurm job arrays (sbatch --array=0-(N−1)): SLURM_ARRAY_TASK_ID. Slurm's SLURM_ARRAY_TASK_COUNT,
+ *   _MIN and _MAX describe only the tasks of one submission, so a task resubmitted alone
+ *   (`sbatch --array=3`) sees count 1 and would silently run the whole sweep; the count must be given.
+ * - Kubernetes Indexed Jobs: JOB_COMPLETION_INDEX; the manifest sets VNETLAB_SHARD_COUNT to the Job's
+ *   spec.completions (Kubernetes exports the index but not the count).
  */
 export function shardFromEnv(env: NodeJS.ProcessEnv = process.env): DetectedShard | undefined {
-  const taskId = envInt(env, "SLURM_ARRAY_TASK_ID");
-  if (taskId !== undefined) {
-    const count = envInt(env, "SLURM_ARRAY_TASK_COUNT");
-    const min = envInt(env, "SLURM_ARRAY_TASK_MIN") ?? 0;
-    if (count === undefined)
-      throw new SweepUsageError("SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not");
-    return checked({ index: taskId - min + 1, count, from: "SLURM_ARRAY_TASK_ID" });
-  }
-  const completion = envInt(env, "JOB_COMPLETION_INDEX");
-  if (completion !== undefined) {
+  for (const [from, hint] of [
+    ["SLURM_ARRAY_TASK_ID", "the number of shards, with array indices 0..count−1"],
+    ["JOB_COMPLETION_INDEX", "the Job's spec.completions"],
+  ] as const) {
+    const taskIndex = envInt(env, from);
+    if (taskIndex === undefined) continue;
     const count = envInt(env, "VNETLAB_SHARD_COUNT");
-    if (count === undefined) {
-      throw new SweepUsageError(
-        "JOB_COMPLETION_INDEX is set but VNETLAB_SHARD_COUNT is not; set it to the Job's spec.completions",
-      );
-    }
-    return checked({ index: completion + 1, count, from: "JOB_COMPLETION_INDEX" });
+    if (count === undefined)
+      throw new SweepUsageError(`${from} is set but VNETLAB_SHARD_COUNT is not; set it to ${hint}`);
+    return checked({ index: taskIndex + 1, count, from });
   }
   return undefined;
 }
 
 function checked(s: DetectedShard): DetectedShard {
-  if (s.count < 1 || s.index < 1 || s.index > s.count) {
-    throw new SweepUsageError(`${s.from} gives shard ${s.index} of ${s.count}, which does not exist`);
+  if (s.count < 1 || s.index > s.count) {
+    throw new SweepUsageError(
+      `${s.from} = ${s.index - 1} with VNETLAB_SHARD_COUNT = ${s.count}: task indices must be 0..${s.count - 1}`,
+    );
   }
   return s;
 }
