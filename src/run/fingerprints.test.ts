@@ -8,12 +8,15 @@ import { PRESET_NAMES } from "../scenario/presets.ts";
 import { run } from "./run.ts";
 
 const PINNED: Record<string, string> = {
-  "seed-torrent": "804ecf649df90441",
-  "seed-torrent-mergeable": "43ee151a73fe86f1",
-  "seed-torrent-big": "ecec7dbd27956d43",
-  "iperf-lowmem": "b2422c063bcc35c1",
-  "probe-under-pressure": "289893c0c8cfe22a",
-  outage: "e3755605cc523c66",
+  "seed-torrent": "e66677c492ab3ac8",
+  "seed-torrent-mergeable": "80aed0ca20f6cbac",
+  "seed-torrent-big": "44d90238b469831f",
+  "iperf-lowmem": "6fe9e6e358229f74",
+  "probe-under-pressure": "d9d2d9fe742d9183",
+  outage: "7ce6e902b3ec2da7",
+  "fault-atomic": "36c3435cc06e9784",
+  "fault-window": "36c3435cc06e9784",
+  "fault-partial": "34dd264cf9fb3f4a",
 };
 
 describe("preset fingerprints", () => {
