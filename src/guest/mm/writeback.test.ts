@@ -72,3 +72,30 @@ describe("page cache writeback", () => {
     mm.checkInvariant();
   });
 });
+
+describe("the disk interrupt on a descheduled vCPU", () => {
+  it("completes every request that finished while the vCPU was away, though the interrupts coalesced", () => {
+    const { sim, k, mm } = mmFixture({ memBytes: 64 << 20, disk: { bandwidthBytesPerSec: 10e6 } });
+    const task = mm.registerTask("writer");
+    runInThread(k, "writer", function* () {
+      for (;;) yield* mm.writeFile(task, 64 << 10);
+    });
+    sim.run(sec(3));
+    // The host takes the vCPU (which also takes the disk interrupt) for 300 ms, many requests long.
+    const out = sim.register("test.deschedule", () => k.deschedule(0, sim.now + sec(0.3)));
+    sim.at(sec(3), out);
+    sim.run(sec(3.3) - 1);
+    const before = mm.vmstat();
+    expect(before.disk_requests! - before.disk_completions!).toBeGreaterThan(2);
+    sim.run(sec(3.3) + 1_000);
+    const after = mm.vmstat();
+    expect(k.cpus[0]!.irqsDeferred).toBeGreaterThan(2);
+    // The first interrupt after the return reaped every request due by then, not only the oldest.
+    expect(after.disk_completions! - before.disk_completions!).toBeGreaterThan(2);
+    expect(mm.wb.nextCompletion).toBeGreaterThanOrEqual(sim.now);
+    sim.run(sec(8));
+    expect(mm.wb.nextCompletion).toBeGreaterThanOrEqual(sim.now);
+    expect(mm.vmstat().nr_written).toBeGreaterThan(after.nr_written! + 1000);
+    mm.checkInvariant();
+  });
+});

@@ -144,6 +144,8 @@ export class Writeback {
   private wbCount = 0;
   /** Pages of each submitted request, in submission order. */
   private readonly reqPages: Int32Array;
+  /** When each queued request completes on the disk (FIFO: completion times never decrease). */
+  private readonly reqFinish: Float64Array;
   private reqHead = 0;
   private reqQueued = 0;
   /** Allocated request slots (rl->count[BLK_RW_ASYNC]), including one being filled. */
@@ -172,7 +174,7 @@ export class Writeback {
   private readonly evComplete: number;
   /** bdi->wb.wakeup_timer (bdi_wakeup_thread_delayed). */
   private readonly wakeupTimer: number;
-  private readonly endRequestFn = (): void => this.endRequest();
+  private readonly endRequestFn = (): void => this.endRequests();
 
   constructor(
     private readonly host: WritebackHost,
@@ -196,6 +198,7 @@ export class Writeback {
     this.dirtiedAt = new Float64Array(n);
     this.wbRing = new Int32Array(n);
     this.reqPages = new Int32Array(d.nrRequests);
+    this.reqFinish = new Float64Array(d.nrRequests);
     // blk_queue_congestion_threshold (block/blk-core.c).
     const nr = d.nrRequests;
     this.congestionOn = Math.min(nr, nr - Math.floor(nr / 8) + 1);
@@ -210,6 +213,11 @@ export class Writeback {
       k.sim.register("mm.bdi_wakeup_timer", () => k.wakeAll(this.flusherWait)),
     );
     this.flusher = k.spawn("flush-8:0", opts.flusherCpu, () => this.flusherThread());
+  }
+
+  /** When the oldest queued request finishes (Infinity: none queued). */
+  get nextCompletion(): number {
+    return this.reqQueued > 0 ? this.reqFinish[this.reqHead]! : Number.POSITIVE_INFINITY;
   }
 
   get nrWriteback(): number {
@@ -472,13 +480,25 @@ export class Writeback {
     const start = Math.max(k.now, this.diskBusyUntil);
     const finish = start + d.requestLatencyNs + Math.ceil((pages * PAGE_SIZE * 1e9) / d.bandwidthBytesPerSec);
     this.diskBusyUntil = finish;
-    this.reqPages[(this.reqHead + this.reqQueued) % this.reqPages.length] = pages;
+    const slot = (this.reqHead + this.reqQueued) % this.reqPages.length;
+    this.reqPages[slot] = pages;
+    this.reqFinish[slot] = finish;
     this.reqQueued++;
     this.host.ev[EV_DISK_REQUESTS]!++;
     k.sim.at(finish, this.evComplete, 0, 0);
   }
 
-  /** The disk interrupt: end_page_writeback for each page of the oldest request. */
+  /**
+   * The disk interrupt: like virtio_blk's blk_done, which takes every finished request off the
+   * virtqueue, it completes all requests done by now. One interrupt may stand for several when the
+   * vCPU was descheduled (pending interrupts coalesce); a later one may then find none.
+   */
+  private endRequests(): void {
+    const now = this.host.k.now;
+    while (this.reqQueued > 0 && this.reqFinish[this.reqHead]! <= now) this.endRequest();
+  }
+
+  /** end_page_writeback for each page of the oldest request. */
   private endRequest(): void {
     const host = this.host;
     const pt = host.pt;
