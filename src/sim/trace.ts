@@ -215,6 +215,20 @@ export class Tracer {
     this.deliver(tp, c, fields);
   }
 
+  /**
+   * Emits a guest record for an explicit vCPU, task and context: the scheduler's records (they name
+   * the task switched out, which no longer runs) and callbacks the model runs from a plain event.
+   */
+  emitOn(tp: number, cpu: number, task: string, pid: number, ctx: number, fields: string): void {
+    const c = this.buf;
+    c.cpu = cpu;
+    c.task = task;
+    c.pid = pid;
+    c.ctx = ctx;
+    c.offset = 0;
+    this.deliver(tp, c, fields);
+  }
+
   /** Records a sampled value for a counter track. */
   counter(name: string, value: number): void {
     const ts = this.clock.now;
