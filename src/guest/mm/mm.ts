@@ -972,8 +972,8 @@ export class Mm implements WritebackHost {
   /** Charges a successful kmem_cache_alloc; traces it and failures (obj -1). */
   private slabAllocated(cache: KmemCache, gfp: number, obj: number): number {
     if (obj >= 0) this.charge(this.costs.slabAlloc, CAT_MM);
-    if (this.tpOn[TP_KMALLOC] !== 0 || this.tpOn[TP_KMEM_CACHE_ALLOC] !== 0)
-      this.traceSlabAlloc(cache, gfp, obj);
+    const tp = cache === this.skbuffHeadCache ? TP_KMEM_CACHE_ALLOC : TP_KMALLOC;
+    if (this.tpOn[tp] !== 0) this.traceSlabAlloc(tp, cache, gfp, obj);
     return obj;
   }
 
@@ -983,11 +983,8 @@ export class Mm implements WritebackHost {
    * "call_site=%lx ptr=%p bytes_req=%zu bytes_alloc=%zu gfp_flags=%s"; call_site names the
    * caller, ptr the cache and object, and bytes_req is the object size (the callers pass a cache).
    */
-  private traceSlabAlloc(cache: KmemCache, gfp: number, obj: number): void {
-    const kmalloc = cache !== this.skbuffHeadCache;
-    const tp = kmalloc ? TP_KMALLOC : TP_KMEM_CACHE_ALLOC;
-    if (this.tpOn[tp] === 0) return;
-    const site = kmalloc ? (KMALLOC_CALL_SITES[this.allocSite] ?? "unknown") : "__alloc_skb";
+  private traceSlabAlloc(tp: number, cache: KmemCache, gfp: number, obj: number): void {
+    const site = tp === TP_KMALLOC ? (KMALLOC_CALL_SITES[this.allocSite] ?? "unknown") : "__alloc_skb";
     this.k.sim.trace.emit(
       tp,
       `call_site=${site} ptr=${obj < 0 ? "(null)" : `${cache.name}:${obj}`} bytes_req=${cache.objSize} ` +
