@@ -741,7 +741,8 @@ export class Kernel {
 
   /**
    * Delivers a hardirq on `cpu`: runs `handler` in hardirq context, then irq_exit runs pending
-   * softirqs unless the CPU is already inside softirq work (in_interrupt()).
+   * softirqs unless the CPU is already inside softirq work (in_interrupt()). `irq` is its number
+   * for irq:irq_handler_* (named by requestIrq; 0 for callers that name none).
    */
   hardirq(cpuIndex: number, handler: () => void, irq = 0): void {
     this.interruptContext(this.cpus[cpuIndex]!, irq, handler);
