@@ -7,7 +7,8 @@
  *
  * and the field text is only built when the tracepoint is enabled. Records carry the executing
  * context (vCPU, task, hardirq/softirq/process) from a provider the guest kernel installs, and a
- * timestamp of now plus the CPU time the context has charged so far: a softirq pass runs at one
+ * timestamp of now plus the irq/softirq work already queued on the vCPU plus the CPU time the
+ * context has charged so far: a softirq pass runs at one
  * simulated instant and pays for its work afterwards, so what it does inside appears spread over the
  * time it really takes. Tracing never schedules an event, so a traced run executes exactly the
  * events of an untraced one.
@@ -212,6 +213,20 @@ export class Tracer {
     Object.assign(c, HOST_CONTEXT);
     c.task = task;
     c.pid = pid;
+    this.deliver(tp, c, fields);
+  }
+
+  /**
+   * Emits a guest record for an explicit vCPU, task and context: the scheduler's records (they name
+   * the task switched out, which no longer runs) and callbacks the model runs from a plain event.
+   */
+  emitOn(tp: number, cpu: number, task: string, pid: number, ctx: number, fields: string): void {
+    const c = this.buf;
+    c.cpu = cpu;
+    c.task = task;
+    c.pid = pid;
+    c.ctx = ctx;
+    c.offset = 0;
     this.deliver(tp, c, fields);
   }
 

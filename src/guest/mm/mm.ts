@@ -18,6 +18,18 @@
  * shrinking (dentries, inodes) is not modelled; shrink_slab counts as freeing nothing.
  */
 import { ModelError } from "../../sim/simulator.ts";
+import {
+  TP_KMALLOC,
+  TP_KMEM_CACHE_ALLOC,
+  TP_MARK_VICTIM,
+  TP_MM_PAGE_ALLOC,
+  TP_MM_PAGE_FREE,
+  TP_MM_VMSCAN_DIRECT_RECLAIM_BEGIN,
+  TP_MM_VMSCAN_DIRECT_RECLAIM_END,
+  TP_MM_VMSCAN_KSWAPD_SLEEP,
+  TP_MM_VMSCAN_KSWAPD_WAKE,
+  TP_MM_VMSCAN_WAKEUP_KSWAPD,
+} from "../../sim/trace.ts";
 import type { Ns } from "../../sim/time.ts";
 import { CAT_MM, CAT_RECLAIM } from "../sched/costs.ts";
 import { CTX_PROCESS, type Kernel, type KernelCode, type KThread, WaitQueue } from "../sched/kernel.ts";
@@ -76,7 +88,7 @@ import {
   PageTable,
   PG_RECLAIM,
 } from "./page-table.ts";
-import { PerCpuPages } from "./pcp.ts";
+import { allocflagsToMigratetype, PerCpuPages } from "./pcp.ts";
 import { KmemCache } from "./slab.ts";
 import { MmTask } from "./task.ts";
 import {
@@ -110,6 +122,34 @@ export const SKBUFF_HEAD_SIZE = 256;
  */
 export const NOPAGE_RS_INTERVAL_SECONDS = 5;
 export const NOPAGE_RS_BURST = 10;
+
+/**
+ * Tracing: the zone's index as vmscan:mm_vmscan_wakeup_kswapd prints it. The model's one zone
+ * behaves as ZONE_DMA32 (zone_idx 1 on x86_64 with ZONE_DMA), where the rx path's pages come from.
+ */
+const TRACE_ZID = 1;
+
+/**
+ * kmalloc's call_site by rx allocation site (mm-port.ts ALLOC_SITE_*): skb data areas come from
+ * kmalloc_node_track_caller with the caller of __alloc_skb (__netdev_alloc_skb for the driver's
+ * skbs, tcp_collapse's alloc_skb inline), the indirect table from vring_add_indirect.
+ */
+const KMALLOC_CALL_SITES: readonly string[] = [
+  "__alloc_skb",
+  "__netdev_alloc_skb",
+  "get_a_page",
+  "__netdev_alloc_skb",
+  "vring_add_indirect",
+  "tcp_collapse",
+];
+
+/**
+ * A struct page's address for trace records' page=%p: x86_64's vmemmap base 0xffffea0000000000
+ * (Documentation/x86/x86_64/mm.txt, v3.2) plus pfn × sizeof(struct page), 64 bytes.
+ */
+function pageAddr(pfn: number): string {
+  return `ffffea${(pfn * 64).toString(16).padStart(10, "0")}`;
+}
 
 /** A one-shot callback for Mm.watchFreePages; `level` is the free-page count armed for, or -1. */
 export class FreePagesWatcher {
@@ -197,6 +237,8 @@ export class Mm implements WritebackHost {
   private lastScanned = 0;
   private readonly pageoutBuf = new Int32Array(SWAP_CLUSTER_MAX);
   private pageoutCount = 0;
+  /** The tracer's enable flags (sim.trace.on), read at every page: one typed-array load when off. */
+  private readonly tpOn: Uint8Array;
 
   constructor(
     readonly k: Kernel,
@@ -208,6 +250,7 @@ export class Mm implements WritebackHost {
     }
     const n = bytes / PAGE_SIZE;
     this.nPages = n;
+    this.tpOn = k.sim.trace.on;
     const reservedBytes = opts.kernelReservedBytes ?? Math.floor(bytes / 32 / PAGE_SIZE) * PAGE_SIZE;
     this.pt = new PageTable(n, Math.ceil(reservedBytes / PAGE_SIZE));
     this.minFreeKbytes = opts.minFreeKbytes ?? defaultMinFreeKbytes(n * (PAGE_SIZE >> 10));
@@ -347,7 +390,21 @@ export class Mm implements WritebackHost {
     if (pfn < 0) throw new ModelError(`buffered_rmqueue(${gfpName(gfp)}): no page after the watermark check`);
     this.ev[EV_PGALLOC]!++;
     this.charge(this.costs.pageAllocFast, CAT_MM);
+    if (this.tpOn[TP_MM_PAGE_ALLOC] !== 0) this.tracePageAlloc(pfn, gfp);
     return pfn;
+  }
+
+  /**
+   * kmem:mm_page_alloc at the end of __alloc_pages_nodemask (mm/page_alloc.c, v3.2), which traces
+   * failures too (page NULL). include/trace/events/kmem.h: "page=%p pfn=%lu order=%d
+   * migratetype=%d gfp_flags=%s", pfn 0 for a NULL page.
+   */
+  private tracePageAlloc(pfn: number, gfp: number): void {
+    this.k.sim.trace.emit(
+      TP_MM_PAGE_ALLOC,
+      `page=${pfn < 0 ? "(null)" : pageAddr(pfn)} pfn=${pfn < 0 ? 0 : pfn} order=0 ` +
+        `migratetype=${allocflagsToMigratetype(gfp)} gfp_flags=${gfpName(gfp)}`,
+    );
   }
 
   /**
@@ -356,6 +413,9 @@ export class Mm implements WritebackHost {
    */
   private release(pfn: number, owner: number, cold = false): void {
     this.ev[EV_PGFREE]!++;
+    // kmem:mm_page_free (v3.3+; 3.2's mm_page_free_direct): "page=%p pfn=%lu order=%d".
+    if (this.tpOn[TP_MM_PAGE_FREE] !== 0)
+      this.k.sim.trace.emit(TP_MM_PAGE_FREE, `page=${pageAddr(pfn)} pfn=${pfn} order=0`);
     this.charge(this.costs.pageFree, CAT_MM);
     if (this.pcp.free(this.k.cpuNow.index, pfn, owner, cold)) this.freedToBuddy();
   }
@@ -420,6 +480,7 @@ export class Mm implements WritebackHost {
 
   /** The slow path's `nopage:` exit: count the failure, then warn_alloc_failed. */
   private allocFailed(gfp: number): number {
+    if (this.tpOn[TP_MM_PAGE_ALLOC] !== 0) this.tracePageAlloc(-1, gfp);
     this.countAllocFailure(gfp);
     this.warnAllocFailed(gfp);
     return -1;
@@ -447,6 +508,7 @@ export class Mm implements WritebackHost {
    * `nopage:`) is never reached. Counted with the real failures, and apart.
    */
   private allocInjectedFailure(gfp: number): number {
+    if (this.tpOn[TP_MM_PAGE_ALLOC] !== 0) this.tracePageAlloc(-1, gfp);
     this.countAllocFailure(gfp);
     this.ev[EV_ALLOCFAIL_INJECTED]!++;
     return -1;
@@ -508,7 +570,7 @@ export class Mm implements WritebackHost {
       for (;;) {
         this.charge(this.costs.pageAllocSlow, CAT_MM);
         if (this.watermarkOk(this.wmark.min, allocFlags)) return this.take(gfp, owner);
-        const progress = yield* this.tryToFreePages();
+        const progress = yield* this.tryToFreePages(gfp);
         if (progress > 0) {
           // __alloc_pages_direct_reclaim: a failed get_page_from_freelist after reclaim "could be
           // because pages are pinned on the per-cpu lists": drain_all_pages() and retry once.
@@ -532,6 +594,9 @@ export class Mm implements WritebackHost {
   private wakeupKswapd(): void {
     if (this.kswapdWait.waiters.length === 0) return;
     if (this.watermarkOk(this.wmark.low, 0)) return;
+    // include/trace/events/vmscan.h (v3.2): "nid=%d zid=%d order=%d".
+    if (this.tpOn[TP_MM_VMSCAN_WAKEUP_KSWAPD] !== 0)
+      this.k.sim.trace.emit(TP_MM_VMSCAN_WAKEUP_KSWAPD, `nid=0 zid=${TRACE_ZID} order=0`);
     this.ev[EV_KSWAPD_WAKEUPS]!++;
     this.k.wakeAll(this.kswapdWait);
   }
@@ -592,8 +657,13 @@ export class Mm implements WritebackHost {
    * scanned it wakes the flusher for the pages scanned. Returns pages reclaimed, else 1 while the
    * zone is not all_unreclaimable ("progress"), else 0.
    */
-  private *tryToFreePages(): KernelCode<number> {
+  private *tryToFreePages(gfp: number): KernelCode<number> {
     const k = this.k;
+    const tr = k.sim.trace;
+    // include/trace/events/vmscan.h (v3.2): "order=%d may_writepage=%d gfp_flags=%s"; may_writepage
+    // is !laptop_mode, 1.
+    if (tr.on[TP_MM_VMSCAN_DIRECT_RECLAIM_BEGIN] !== 0)
+      tr.emit(TP_MM_VMSCAN_DIRECT_RECLAIM_BEGIN, `order=0 may_writepage=1 gfp_flags=${gfpName(gfp)}`);
     this.ev[EV_ALLOCSTALL]!++;
     this.charge(this.costs.directReclaimEntry, CAT_RECLAIM);
     let reclaimed = 0;
@@ -617,6 +687,9 @@ export class Mm implements WritebackHost {
       if (totalScanned > SWAP_CLUSTER_MAX + SWAP_CLUSTER_MAX / 2) this.wb.wakeupFlusher(totalScanned);
       // priority < DEF_PRIORITY - 2: wait_iff_congested(HZ/10), a cond_resched here.
     }
+    // "nr_reclaimed=%lu", before the final cond_resched so the slice ends with the scanning.
+    if (tr.on[TP_MM_VMSCAN_DIRECT_RECLAIM_END] !== 0)
+      tr.emit(TP_MM_VMSCAN_DIRECT_RECLAIM_END, `nr_reclaimed=${reclaimed}`);
     yield k.cpu();
     if (reclaimed > 0) return reclaimed;
     return this.allUnreclaimable ? 0 : 1;
@@ -641,11 +714,16 @@ export class Mm implements WritebackHost {
         yield k.waitOn(this.kswapdWait, nap);
         remaining = this.kswapdThread.wokenByEvent;
       }
+      const tr = k.sim.trace;
       if (!remaining && this.kswapdBalanced()) {
+        // include/trace/events/vmscan.h (v3.2): kswapd_sleep "nid=%d".
+        if (tr.on[TP_MM_VMSCAN_KSWAPD_SLEEP] !== 0) tr.emit(TP_MM_VMSCAN_KSWAPD_SLEEP, "nid=0");
         yield k.waitOn(this.kswapdWait);
       } else {
         this.ev[remaining ? EV_KSWAPD_LOW_WMARK_HIT_QUICKLY : EV_KSWAPD_HIGH_WMARK_HIT_QUICKLY]!++;
       }
+      // kswapd_wake "nid=%d order=%d", as kswapd() calls balance_pgdat.
+      if (tr.on[TP_MM_VMSCAN_KSWAPD_WAKE] !== 0) tr.emit(TP_MM_VMSCAN_KSWAPD_WAKE, "nid=0 order=0");
       yield* this.balancePgdat();
     }
   }
@@ -732,8 +810,18 @@ export class Mm implements WritebackHost {
     }
     victim.anonPages.length = 0;
     victim.killed = true;
+    if (this.tpOn[TP_MARK_VICTIM] !== 0) this.traceMarkVictim(victim);
     this.ev[EV_OOM_KILL]!++;
     this.oomKills.push({ time: this.k.now, task: victim.name, pages });
+  }
+
+  /**
+   * oom:mark_victim (v4.7+ include/trace/events/oom.h, "pid=%d"; 3.2 has no oom tracepoints): the
+   * pid of the thread running the victim task (same name), 0 if none.
+   */
+  private traceMarkVictim(victim: MmTask): void {
+    const t = this.k.threadList().find((x) => x.name === victim.name);
+    this.k.sim.trace.emit(TP_MARK_VICTIM, `pid=${t === undefined ? 0 : t.id + 1}`);
   }
 
   /**
@@ -838,18 +926,22 @@ export class Mm implements WritebackHost {
     if ((gfp & __GFP_WAIT) !== 0) {
       throw new ModelError(`kmemCacheAllocAtomic(${gfpName(gfp)}): a sleeping gfp needs kmemCacheAlloc`);
     }
-    if (this.faults !== null && this.shouldFailslab(cache, gfp)) return -1;
+    if (this.faults !== null && this.shouldFailslab(cache, gfp)) return this.slabAllocated(cache, gfp, -1);
     const obj = cache.alloc();
     return this.slabAllocated(
+      cache,
+      gfp,
       obj >= 0 ? obj : this.objectFromNewSlab(cache, this.allocNoWait(gfp, OWNER_SLAB)),
     );
   }
 
   /** kmem_cache_alloc that may sleep (new slab via the slow path) when gfp has __GFP_WAIT. */
   *kmemCacheAlloc(cache: KmemCache, gfp: number): KernelCode<number> {
-    if (this.faults !== null && this.shouldFailslab(cache, gfp)) return -1;
+    if (this.faults !== null && this.shouldFailslab(cache, gfp)) return this.slabAllocated(cache, gfp, -1);
     const obj = cache.alloc();
     return this.slabAllocated(
+      cache,
+      gfp,
       obj >= 0 ? obj : this.objectFromNewSlab(cache, yield* this.allocInternal(gfp, OWNER_SLAB)),
     );
   }
@@ -877,10 +969,27 @@ export class Mm implements WritebackHost {
     return cache.alloc();
   }
 
-  /** Charges a successful kmem_cache_alloc. */
-  private slabAllocated(obj: number): number {
+  /** Charges a successful kmem_cache_alloc; traces it and failures (obj -1). */
+  private slabAllocated(cache: KmemCache, gfp: number, obj: number): number {
     if (obj >= 0) this.charge(this.costs.slabAlloc, CAT_MM);
+    const tp = cache === this.skbuffHeadCache ? TP_KMEM_CACHE_ALLOC : TP_KMALLOC;
+    if (this.tpOn[tp] !== 0) this.traceSlabAlloc(tp, cache, gfp, obj);
     return obj;
+  }
+
+  /**
+   * kmem:kmalloc (a kmalloc-N cache) or kmem:kmem_cache_alloc (skbuff_head_cache), as slab_alloc's
+   * callers trace them, NULL included (mm/slub.c, v3.2). include/trace/events/kmem.h kmem_alloc:
+   * "call_site=%lx ptr=%p bytes_req=%zu bytes_alloc=%zu gfp_flags=%s"; call_site names the
+   * caller, ptr the cache and object, and bytes_req is the object size (the callers pass a cache).
+   */
+  private traceSlabAlloc(tp: number, cache: KmemCache, gfp: number, obj: number): void {
+    const site = tp === TP_KMALLOC ? (KMALLOC_CALL_SITES[this.allocSite] ?? "unknown") : "__alloc_skb";
+    this.k.sim.trace.emit(
+      tp,
+      `call_site=${site} ptr=${obj < 0 ? "(null)" : `${cache.name}:${obj}`} bytes_req=${cache.objSize} ` +
+        `bytes_alloc=${cache.objSize} gfp_flags=${gfpName(gfp)}`,
+    );
   }
 
   kmemCacheFree(cache: KmemCache, obj: number): void {

@@ -81,6 +81,14 @@ export interface WritebackOptions {
   diskIrqCpu: number;
 }
 
+/**
+ * The disk's interrupt as irq:irq_handler_entry names it. The flusher is flush-8:0, an sd disk:
+ * QEMU's default IDE disk, driven by ata_piix on the legacy primary-channel irq 14 (assumption: the
+ * model does not say which controller; ata_piix request_irq's with the driver's name).
+ */
+export const DISK_IRQ = 14;
+export const DISK_IRQ_NAME = "ata_piix";
+
 export const DEFAULT_WRITEBACK: Omit<WritebackOptions, "disk"> = {
   dirtyRatio: 20,
   dirtyBackgroundRatio: 10,
@@ -206,8 +214,9 @@ export class Writeback {
     const reqNs = d.requestLatencyNs + (d.maxRequestPages * PAGE_SIZE * 1e9) / d.bandwidthBytesPerSec;
     this.writeBandwidth = Math.max(1, Math.floor((d.maxRequestPages * 1e9) / reqNs));
     const k = host.k;
+    k.requestIrq(DISK_IRQ, DISK_IRQ_NAME);
     this.evComplete = k.sim.register("mm.disk_request_done", () =>
-      k.hardirq(opts.diskIrqCpu, this.endRequestFn),
+      k.hardirq(opts.diskIrqCpu, this.endRequestFn, DISK_IRQ),
     );
     this.wakeupTimer = k.sim.createTimer(
       k.sim.register("mm.bdi_wakeup_timer", () => k.wakeAll(this.flusherWait)),

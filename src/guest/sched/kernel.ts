@@ -21,6 +21,19 @@
  */
 import { ModelError, type Simulator } from "../../sim/simulator.ts";
 import { Jiffies, type Ns } from "../../sim/time.ts";
+import {
+  CTX_TRACE_PROCESS,
+  CTX_TRACE_SOFTIRQ,
+  TP_IRQ_HANDLER_ENTRY,
+  TP_IRQ_HANDLER_EXIT,
+  TP_SCHED_SWITCH,
+  TP_SCHED_WAKEUP,
+  TP_SOFTIRQ_ENTRY,
+  TP_SOFTIRQ_EXIT,
+  TP_SOFTIRQ_RAISE,
+  TP_TIMER_EXPIRE_ENTRY,
+  TP_TIMER_START,
+} from "../../sim/trace.ts";
 import { CAT_COUNT, CAT_IRQ, CAT_SCHED } from "./costs.ts";
 import {
   CfsRq,
@@ -51,6 +64,33 @@ const OP_EXIT = 3;
 
 /** __do_softirq: MAX_SOFTIRQ_RESTART (kernel/softirq.c, v3.2). */
 export const MAX_SOFTIRQ_RESTART = 10;
+
+/**
+ * The softirq vectors by number (include/linux/interrupt.h, v3.2: HI_SOFTIRQ = 0, TIMER_SOFTIRQ,
+ * NET_TX_SOFTIRQ, NET_RX_SOFTIRQ, …), named as irq:softirq_* print them (show_softirq_name).
+ */
+export const SOFTIRQ_NAMES: readonly string[] = [
+  "HI",
+  "TIMER",
+  "NET_TX",
+  "NET_RX",
+  "BLOCK",
+  "BLOCK_IOPOLL",
+  "TASKLET",
+  "SCHED",
+  "HRTIMER",
+  "RCU",
+];
+/** TIMER_SOFTIRQ (include/linux/interrupt.h): run_timer_softirq, where timer callbacks run. */
+export const TIMER_SOFTIRQ = 1;
+/** interruptContext's irq argument for a timer callback: softirq context, no hardirq. */
+const IRQ_TIMER_CALLBACK = -1;
+
+/**
+ * p->prio of a SCHED_NORMAL task, as sched tracepoints print it: NICE_TO_PRIO(nice) = MAX_RT_PRIO
+ * + 20 + nice = 120 + nice (include/linux/sched.h, v3.2).
+ */
+export const nicePrio = (nice: number): number => 120 + nice;
 
 /** Buckets of packets per __do_softirq: 0, 1, 2–3, 4–7, …, ≥ 1024 (netdev_budget × restarts ≤ 3000). */
 export const SOFTIRQ_WORK_BUCKETS = 12;
@@ -154,7 +194,8 @@ export class Cpu {
   offSince = 0;
   /** Interrupts that arrived while descheduled, injected in order when the vCPU runs again. */
   readonly deferredIrqs: (() => void)[] = [];
-  readonly deferredCtx: number[] = [];
+  /** Their irq numbers (IRQ_TIMER_CALLBACK for a timer callback). */
+  readonly deferredIrq: number[] = [];
   irqInjectArmed = false;
   /** /proc/stat `steal`, in ns: time descheduled by the host (the vCPU counted as runnable). */
   stealNs = 0;
@@ -164,6 +205,12 @@ export class Cpu {
   longestDescheduledNs = 0;
   /** Packets the softirq handlers processed in the __do_softirq in progress (restarts included). */
   softirqWork = 0;
+  /**
+   * sched_switch tracing only: the thread switched out and not yet replaced (null: the idle task),
+   * with its prev_state letter; written only while sched:sched_switch is enabled.
+   */
+  switchPrev: KThread | null = null;
+  switchPrevState = "R";
   /** Completed __do_softirq runs, their packets in all, the largest, and log2 buckets (softirqWorkBucket). */
   softirqDone = 0;
   softirqWorkSum = 0;
@@ -200,6 +247,8 @@ export class Kernel {
   private readonly accumCat = new Float64Array(CAT_COUNT);
   private readonly savedCat = new Float64Array(CAT_COUNT);
   private readonly softirqHandlers: (SoftirqHandler | null)[] = [null, null, null, null];
+  /** request_irq names by irq number, for irq:irq_handler_entry. */
+  private readonly irqNames: string[] = [];
   private readonly evSegEnd: number;
   private readonly evTimeout: number;
   private readonly evSoftirq: number;
@@ -339,6 +388,9 @@ export class Kernel {
     t.waitingOn = null;
     t.wokenByEvent = true;
     this.makeRunnable(t, false);
+    const tr = this.sim.trace;
+    // try_to_wake_up → ttwu_do_wakeup, in the waker's context.
+    if (tr.on[TP_SCHED_WAKEUP] !== 0) tr.emit(TP_SCHED_WAKEUP, wakeupFields(t));
   }
 
   /**
@@ -390,6 +442,7 @@ export class Kernel {
     }
     // pick_next_task_fair → set_next_entity: the leftmost; its slice starts now.
     const t = cpu.cfs.popFirst();
+    if (this.sim.trace.on[TP_SCHED_SWITCH] !== 0) this.traceSwitch(cpu, t ?? null);
     if (t === undefined) return;
     cpu.current = t;
     t.state = TS_RUNNING;
@@ -403,6 +456,8 @@ export class Kernel {
   private timeout(t: KThread): void {
     t.timeoutHandle = -1;
     if (t.state !== TS_BLOCKED) return;
+    const tr = this.sim.trace;
+    if (tr.on[TP_TIMER_EXPIRE_ENTRY] !== 0 || tr.on[TP_SCHED_WAKEUP] !== 0) this.traceTimeout(t);
     if (t.waitingOn !== null) {
       const w = t.waitingOn.waiters;
       const i = w.indexOf(t);
@@ -443,6 +498,10 @@ export class Kernel {
         t.state = TS_RUNNABLE;
         rq.insert(t);
         cpu.current = null;
+        if (this.sim.trace.on[TP_SCHED_SWITCH] !== 0) {
+          cpu.switchPrev = t;
+          cpu.switchPrevState = "R";
+        }
         this.armDispatch(cpu);
         return;
       }
@@ -529,7 +588,79 @@ export class Kernel {
       }
     }
     cpu.current = null;
+    const tr = this.sim.trace;
+    if (tr.on[TP_TIMER_START] !== 0 && t.timeoutHandle >= 0) this.traceTimerStart(t);
+    if (tr.on[TP_SCHED_SWITCH] !== 0) {
+      // schedule() from a sleep: TASK_UNINTERRUPTIBLE for schedule_timeout_uninterruptible and
+      // msleep, TASK_INTERRUPTIBLE for the wait queues, TASK_DEAD ("x") for an exit.
+      cpu.switchPrev = t;
+      cpu.switchPrevState = op === OP_EXIT ? "x" : op === OP_SLEEP ? "D" : "S";
+      // Nothing else runnable: the switch to the idle task is now.
+      if (cpu.cfs.queue.length === 0) this.traceSwitch(cpu, null);
+    }
     if (cpu.cfs.queue.length > 0) this.armDispatch(cpu);
+  }
+
+  // ---- tracing (only called when the tracepoint is enabled) ------------------------------------
+
+  /** sched:sched_switch on `cpu` from the thread switched out (or idle) to `next` (null: idle). */
+  private traceSwitch(cpu: Cpu, next: KThread | null): void {
+    const prev = cpu.switchPrev;
+    cpu.switchPrev = next;
+    if (prev === next) return;
+    const state = prev === null ? "R" : cpu.switchPrevState;
+    const idle = `swapper/${cpu.index}`;
+    // include/trace/events/sched.h (v3.2) TP_printk of sched_switch.
+    this.sim.trace.emitOn(
+      TP_SCHED_SWITCH,
+      cpu.index,
+      prev === null ? "<idle>" : prev.name,
+      prev === null ? 0 : prev.id + 1,
+      CTX_TRACE_PROCESS,
+      `prev_comm=${prev === null ? idle : prev.name} prev_pid=${prev === null ? 0 : prev.id + 1} ` +
+        `prev_prio=${prev === null ? 120 : nicePrio(prev.nice)} prev_state=${state} ==> ` +
+        `next_comm=${next === null ? idle : next.name} next_pid=${next === null ? 0 : next.id + 1} ` +
+        `next_prio=${next === null ? 120 : nicePrio(next.nice)}`,
+    );
+  }
+
+  /** timer:timer_start for schedule_timeout's on-stack timer (kernel/timer.c debug_activate). */
+  private traceTimerStart(t: KThread): void {
+    const expires = this.jiffies.at(this.sim.queue.timeOf(t.timeoutHandle));
+    const now = this.jiffies.at(this.now);
+    // include/trace/events/timer.h (v3.2): "timer=%p function=%pf expires=%lu [timeout=%ld]".
+    this.sim.trace.emitOn(
+      TP_TIMER_START,
+      t.cpu.index,
+      t.name,
+      t.id + 1,
+      CTX_TRACE_PROCESS,
+      `timer=${t.name}.timeout function=process_timeout expires=${expires} [timeout=${expires - now}]`,
+    );
+  }
+
+  /**
+   * schedule_timeout's timer fires: run_timer_softirq on the sleeper's CPU calls process_timeout,
+   * which wakes it (timer:timer_expire_entry, then sched:sched_wakeup from that softirq).
+   */
+  private traceTimeout(t: KThread): void {
+    const tr = this.sim.trace;
+    const cpu = t.cpu;
+    const cur = cpu.current;
+    const task = cur === null ? "<idle>" : cur.name;
+    const pid = cur === null ? 0 : cur.id + 1;
+    // include/trace/events/timer.h (v3.2): "timer=%p function=%pf now=%lu".
+    if (tr.on[TP_TIMER_EXPIRE_ENTRY] !== 0)
+      tr.emitOn(
+        TP_TIMER_EXPIRE_ENTRY,
+        cpu.index,
+        task,
+        pid,
+        CTX_TRACE_SOFTIRQ,
+        `timer=${t.name}.timeout function=process_timeout now=${this.jiffies.at(this.now)}`,
+      );
+    if (tr.on[TP_SCHED_WAKEUP] !== 0)
+      tr.emitOn(TP_SCHED_WAKEUP, cpu.index, task, pid, CTX_TRACE_SOFTIRQ, wakeupFields(t));
   }
 
   /** Pushes the running process segment on `cpu` back by `ns` (preemption by irq/softirq). */
@@ -570,11 +701,11 @@ export class Kernel {
   }
 
   /** An interrupt for a descheduled vCPU stays pending (one per source, like an IRR bit). */
-  private deferInterrupt(cpu: Cpu, ctx: number, fn: () => void): void {
+  private deferInterrupt(cpu: Cpu, irq: number, fn: () => void): void {
     cpu.irqsDeferred++;
     if (!cpu.deferredIrqs.includes(fn)) {
       cpu.deferredIrqs.push(fn);
-      cpu.deferredCtx.push(ctx);
+      cpu.deferredIrq.push(irq);
     }
     if (cpu.irqInjectArmed) return;
     cpu.irqInjectArmed = true;
@@ -595,10 +726,10 @@ export class Kernel {
       return;
     }
     const fns = cpu.deferredIrqs;
-    const ctxs = cpu.deferredCtx;
-    for (let i = 0; i < fns.length; i++) this.interruptContext(cpu, ctxs[i]!, fns[i]!);
+    const irqs = cpu.deferredIrq;
+    for (let i = 0; i < fns.length; i++) this.interruptContext(cpu, irqs[i]!, fns[i]!);
     fns.length = 0;
-    ctxs.length = 0;
+    irqs.length = 0;
   }
 
   // ---- interrupts and softirqs ------------------------------------------------------------------
@@ -610,10 +741,17 @@ export class Kernel {
 
   /**
    * Delivers a hardirq on `cpu`: runs `handler` in hardirq context, then irq_exit runs pending
-   * softirqs unless the CPU is already inside softirq work (in_interrupt()).
+   * softirqs unless the CPU is already inside softirq work (in_interrupt()). `irq` is its number
+   * for irq:irq_handler_* (named by requestIrq; 0 for callers that name none).
    */
-  hardirq(cpuIndex: number, handler: () => void): void {
-    this.interruptContext(this.cpus[cpuIndex]!, CTX_HARDIRQ, handler);
+  hardirq(cpuIndex: number, handler: () => void, irq = 0): void {
+    this.interruptContext(this.cpus[cpuIndex]!, irq, handler);
+  }
+
+  /** request_irq: the name irq:irq_handler_entry prints for `irq` (e.g. "virtio0-input"). */
+  requestIrq(irq: number, name: string): void {
+    if (!Number.isInteger(irq) || irq < 0) throw new ModelError(`request_irq ${name}: bad irq ${irq}`);
+    this.irqNames[irq] = name;
   }
 
   /**
@@ -621,15 +759,16 @@ export class Kernel {
    * delayed-ACK timer: it runs in softirq context and its cost occupies the CPU like any softirq.
    */
   timerSoftirq(cpuIndex: number, fn: () => void): void {
-    this.interruptContext(this.cpus[cpuIndex]!, CTX_SOFTIRQ, fn);
+    this.interruptContext(this.cpus[cpuIndex]!, IRQ_TIMER_CALLBACK, fn);
   }
 
-  private interruptContext(cpu: Cpu, ctx: number, fn: () => void): void {
+  /** Runs `fn` as hardirq `irq` (≥ 0), or as a timer callback in softirq context (IRQ_TIMER_CALLBACK). */
+  private interruptContext(cpu: Cpu, irq: number, fn: () => void): void {
     if (cpu.offUntil > this.now) {
-      this.deferInterrupt(cpu, ctx, fn);
+      this.deferInterrupt(cpu, irq, fn);
       return;
     }
-    const entryCost = ctx === CTX_HARDIRQ ? this.costs.irq : 0;
+    const ctx = irq === IRQ_TIMER_CALLBACK ? CTX_SOFTIRQ : CTX_HARDIRQ;
     if (ctx === CTX_HARDIRQ) cpu.irqs++;
     const prevCtx = this.ctx;
     const prevCpu = this.cpuNow;
@@ -640,9 +779,21 @@ export class Kernel {
     }
     this.ctx = ctx;
     this.cpuNow = cpu;
+    const tr = this.sim.trace;
     try {
-      if (entryCost > 0) this.charge(entryCost, CAT_IRQ);
-      fn();
+      if (ctx === CTX_HARDIRQ) {
+        // handle_irq_event_percpu (kernel/irq/handle.c, v3.2); the handlers here all handle theirs.
+        if (tr.on[TP_IRQ_HANDLER_ENTRY] !== 0)
+          tr.emit(TP_IRQ_HANDLER_ENTRY, `irq=${irq} name=${this.irqNames[irq] ?? "unknown"}`);
+        this.charge(this.costs.irq, CAT_IRQ);
+        fn();
+        if (tr.on[TP_IRQ_HANDLER_EXIT] !== 0) tr.emit(TP_IRQ_HANDLER_EXIT, `irq=${irq} ret=handled`);
+      } else {
+        // __do_softirq around run_timer_softirq, which calls the timer function.
+        if (tr.on[TP_SOFTIRQ_ENTRY] !== 0) tr.emit(TP_SOFTIRQ_ENTRY, TIMER_SOFTIRQ_FIELDS);
+        fn();
+        if (tr.on[TP_SOFTIRQ_EXIT] !== 0) tr.emit(TP_SOFTIRQ_EXIT, TIMER_SOFTIRQ_FIELDS);
+      }
     } finally {
       this.ctx = prevCtx;
       this.cpuNow = prevCpu;
@@ -666,6 +817,8 @@ export class Kernel {
    */
   raiseSoftirq(nr: number): void {
     const cpu = this.cpuNow;
+    const tr = this.sim.trace;
+    if (tr.on[TP_SOFTIRQ_RAISE] !== 0) tr.emit(TP_SOFTIRQ_RAISE, softirqFields(nr));
     cpu.softirqPending |= 1 << nr;
     // Fix (sched tests): code run from a plain event (setup, device models) is process context too;
     // without the tick its softirq stayed pending until some unrelated interrupt.
@@ -732,8 +885,15 @@ export class Kernel {
   private runPendingVectors(cpu: Cpu): void {
     const pending = cpu.softirqPending;
     cpu.softirqPending = 0;
+    const tr = this.sim.trace;
     for (let nr = 0; nr < this.softirqHandlers.length; nr++) {
-      if ((pending & (1 << nr)) !== 0) this.softirqHandlers[nr]?.(cpu);
+      if ((pending & (1 << nr)) === 0) continue;
+      const h = this.softirqHandlers[nr];
+      if (h === null || h === undefined) continue;
+      // __do_softirq (kernel/softirq.c, v3.2) traces each vector it runs.
+      if (tr.on[TP_SOFTIRQ_ENTRY] !== 0) tr.emit(TP_SOFTIRQ_ENTRY, softirqFields(nr));
+      h(cpu);
+      if (tr.on[TP_SOFTIRQ_EXIT] !== 0) tr.emit(TP_SOFTIRQ_EXIT, softirqFields(nr));
     }
   }
 
@@ -818,4 +978,15 @@ export class Kernel {
   threadList(): readonly KThread[] {
     return this.threads;
   }
+}
+
+/** include/trace/events/irq.h (v3.2) softirq class: "vec=%u [action=%s]". */
+function softirqFields(nr: number): string {
+  return `vec=${nr} [action=${SOFTIRQ_NAMES[nr] ?? nr}]`;
+}
+const TIMER_SOFTIRQ_FIELDS = softirqFields(TIMER_SOFTIRQ);
+
+/** include/trace/events/sched.h (v3.2) sched_wakeup_template: "comm=%s pid=%d prio=%d success=%d target_cpu=%03d". */
+function wakeupFields(t: KThread): string {
+  return `comm=${t.name} pid=${t.id + 1} prio=${nicePrio(t.nice)} success=1 target_cpu=${String(t.cpu.index).padStart(3, "0")}`;
 }

@@ -1,7 +1,7 @@
 /**
  * The guest's half of tracing: which vCPU, task and context a tracepoint fires in. As ftrace does,
  * hardirq and softirq records name the task they interrupted (`<idle>-0` on an idle vCPU); pids are
- * the model's thread ids plus one, so pid 0 stays the idle task.
+ * the model's thread ids plus one, so pid 0 stays the idle task. Timestamps: see the offset below.
  */
 import {
   CTX_TRACE_HARDIRQ,
@@ -23,6 +23,8 @@ export function installTraceContext(k: Kernel): void {
         : k.ctx === CTX_SOFTIRQ
           ? CTX_TRACE_SOFTIRQ
           : CTX_TRACE_PROCESS;
-    out.offset = k.pendingCharge();
+    // The context's work starts once the vCPU's queued irq/softirq work is done (interruptContext
+    // and doSoftirq place it at max(now, busyUntil)), and has reached what it has charged so far.
+    out.offset = Math.max(0, k.cpuNow.busyUntil - k.now) + k.pendingCharge();
   };
 }

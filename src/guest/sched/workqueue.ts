@@ -3,6 +3,15 @@
  * draining that CPU's worklist (system_wq is per-CPU and, in v3.2, not non-reentrant), and
  * delayed work whose queueing is a no-op while the work is pending (WORK_STRUCT_PENDING_BIT).
  */
+import {
+  CTX_TRACE_SOFTIRQ,
+  TP_TIMER_EXPIRE_ENTRY,
+  TP_TIMER_START,
+  TP_WORKQUEUE_ACTIVATE_WORK,
+  TP_WORKQUEUE_EXECUTE_END,
+  TP_WORKQUEUE_EXECUTE_START,
+  TP_WORKQUEUE_QUEUE_WORK,
+} from "../../sim/trace.ts";
 import { CAT_SCHED } from "./costs.ts";
 import type { Cpu, Kernel, KernelCode, KThread, WaitQueue } from "./kernel.ts";
 import { WaitQueue as WQ } from "./kernel.ts";
@@ -62,6 +71,8 @@ export class Workqueues {
     this.evTimer = k.sim.register("workqueue.delayed_work_timer_fn", (w) => {
       const work = this.works[w]!;
       work.timer = -1;
+      const tr = k.sim.trace;
+      if (tr.on[TP_TIMER_EXPIRE_ENTRY] !== 0) this.traceTimerExpire(w);
       this.insert(work, this.timerCpu[w]!);
     });
   }
@@ -95,15 +106,63 @@ export class Workqueues {
       // the timer slack (applySlack); the model used the bare expiry.
       const j = this.k.jiffies;
       const now = j.at(this.k.now);
-      w.timer = this.k.sim.at(j.toNs(applySlack(now + delayJiffies, now)), this.evTimer, idx, 0);
+      const expires = applySlack(now + delayJiffies, now);
+      w.timer = this.k.sim.at(j.toNs(expires), this.evTimer, idx, 0);
+      const tr = this.k.sim.trace;
+      // include/trace/events/timer.h (v3.2): "timer=%p function=%pf expires=%lu [timeout=%ld]".
+      if (tr.on[TP_TIMER_START] !== 0)
+        tr.emit(
+          TP_TIMER_START,
+          `timer=${workStruct(idx)}.timer function=delayed_work_timer_fn expires=${expires} [timeout=${expires - now}]`,
+        );
     }
     return true;
   }
 
+  /**
+   * __queue_work (kernel/workqueue.c, v3.2): workqueue_queue_work, then, system_wq's max_active
+   * never being reached here, workqueue_activate_work as the work goes on the worklist.
+   */
   private insert(w: DelayedWork, cpu: number): void {
     const pool = this.pools[cpu]!;
+    const tr = this.k.sim.trace;
+    if (tr.on[TP_WORKQUEUE_QUEUE_WORK] !== 0 || tr.on[TP_WORKQUEUE_ACTIVATE_WORK] !== 0)
+      this.traceQueueWork(w, cpu);
     pool.list.push(w);
     this.k.wakeAll(pool.wait);
+  }
+
+  private traceQueueWork(w: DelayedWork, cpu: number): void {
+    const tr = this.k.sim.trace;
+    const ws = workStruct(this.works.indexOf(w));
+    // include/trace/events/workqueue.h (v3.2): "work struct=%p function=%pf workqueue=%p req_cpu=%u
+    // cpu=%u"; system_wq is the "events" workqueue. The timer's cpu is the one that queued it.
+    if (tr.on[TP_WORKQUEUE_QUEUE_WORK] !== 0)
+      tr.emit(
+        TP_WORKQUEUE_QUEUE_WORK,
+        `work struct=${ws} function=${w.name} workqueue=events req_cpu=${cpu} cpu=${cpu}`,
+      );
+    // workqueue_work class: "work struct %p".
+    if (tr.on[TP_WORKQUEUE_ACTIVATE_WORK] !== 0) tr.emit(TP_WORKQUEUE_ACTIVATE_WORK, `work struct ${ws}`);
+  }
+
+  /**
+   * delayed_work_timer_fn runs from run_timer_softirq on the CPU that armed the timer: its record
+   * names that vCPU and the task it interrupted (the model runs it as a plain event).
+   */
+  private traceTimerExpire(idx: number): void {
+    const k = this.k;
+    const cpu = k.cpus[this.timerCpu[idx]!]!;
+    const cur = cpu.current;
+    // include/trace/events/timer.h (v3.2): "timer=%p function=%pf now=%lu".
+    k.sim.trace.emitOn(
+      TP_TIMER_EXPIRE_ENTRY,
+      cpu.index,
+      cur === null ? "<idle>" : cur.name,
+      cur === null ? 0 : cur.id + 1,
+      CTX_TRACE_SOFTIRQ,
+      `timer=${workStruct(idx)}.timer function=delayed_work_timer_fn now=${k.jiffies.at(k.now)}`,
+    );
   }
 
   private *workerThread(pool: Pool): KernelCode {
@@ -119,7 +178,17 @@ export class Workqueues {
       w.running++;
       w.runs++;
       w.lastRun = k.now;
+      const tr = k.sim.trace;
+      // process_one_work (kernel/workqueue.c, v3.2); include/trace/events/workqueue.h:
+      // execute_start "work struct %p: function %pf", execute_end "work struct %p".
+      if (tr.on[TP_WORKQUEUE_EXECUTE_START] !== 0)
+        tr.emit(
+          TP_WORKQUEUE_EXECUTE_START,
+          `work struct ${workStruct(this.works.indexOf(w))}: function ${w.name}`,
+        );
       yield* w.fn();
+      if (tr.on[TP_WORKQUEUE_EXECUTE_END] !== 0)
+        tr.emit(TP_WORKQUEUE_EXECUTE_END, `work struct ${workStruct(this.works.indexOf(w))}`);
       w.running--;
       // process_one_work's own cost, then its cond_resched() after every item (kernel/workqueue.c,
       // v3.2: "prevents a kworker from hogging CPU on !PREEMPT kernels"): paying it ends a segment,
@@ -128,4 +197,9 @@ export class Workqueues {
       yield k.cpu(k.costs.processOneWork, CAT_SCHED);
     }
   }
+}
+
+/** A work item's stand-in for its struct work_struct address in trace records (%p). */
+function workStruct(idx: number): string {
+  return `work${idx}`;
 }

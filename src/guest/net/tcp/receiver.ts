@@ -51,6 +51,7 @@ import {
   TCP_NUM_SACKS,
 } from "../../../net/packet.ts";
 import type { Simulator } from "../../../sim/simulator.ts";
+import { TP_KFREE_SKB, TP_TIMER_EXPIRE_ENTRY, TP_TIMER_START } from "../../../sim/trace.ts";
 import { Jiffies, type Ns } from "../../../sim/time.ts";
 import { allocSkbTruesize, SKB_HEAD_ALIGNED, SKB_SHINFO_ALIGNED } from "../skb.ts";
 import { SK_MEM_QUANTUM, TcpMem } from "./tcp-mem.ts";
@@ -434,7 +435,7 @@ export class TcpReceiver {
     const end = seq + len;
     // tcp_validate_incoming: tcp_sequence fails for zero-window probes and old segments
     if (len === 0 || end < this.rcvWup || seq > this.rcvNxt + this.receiveWindow()) {
-      this.freeSkb(skb);
+      this.dropSkb(skb, "tcp_validate_incoming");
       this.sendDupack(seq, end);
       return;
     }
@@ -487,7 +488,7 @@ export class TcpReceiver {
       }
       if (!this.tryRmemSchedule(truesize)) {
         this.counters.rmemDrops++;
-        this.freeSkb(skb);
+        this.dropSkb(skb, "tcp_data_queue");
         return;
       }
       this.queueTail(end - this.rcvNxt, truesize, skb);
@@ -512,7 +513,7 @@ export class TcpReceiver {
     this.enterQuickackMode();
     if (!this.tryRmemSchedule(truesize)) {
       this.counters.rmemDrops++;
-      this.freeSkb(skb);
+      this.dropSkb(skb, "tcp_data_queue");
       return;
     }
     this.ackScheduled = true;
@@ -521,7 +522,7 @@ export class TcpReceiver {
 
   /** out_of_window: quick-ack mode and an ACK, the segment is dropped. */
   private outOfWindow(skb: number): void {
-    this.freeSkb(skb);
+    this.dropSkb(skb, "tcp_data_queue");
     this.enterQuickackMode();
     this.ackScheduled = true;
   }
@@ -529,6 +530,18 @@ export class TcpReceiver {
   /** kfree_skb through the guest's releaser. */
   private freeSkb(skb: number): void {
     if (skb >= 0 && this.release !== null) this.release.freeSkb(skb);
+  }
+
+  /**
+   * A drop: skb:kfree_skb with the function that dropped it as `location` (the kernel prints the
+   * caller's address, trace-cmd its symbol), then the free. Skbs read or collapsed are not drops.
+   */
+  private dropSkb(skb: number, location: string): void {
+    const tr = this.sim.trace;
+    // include/trace/events/skb.h (v3.2): "skbaddr=%p protocol=%u location=%p"; ETH_P_IP = 2048.
+    if (skb >= 0 && tr.on[TP_KFREE_SKB] !== 0)
+      tr.emit(TP_KFREE_SKB, `skbaddr=skb${skb} protocol=2048 location=${location}`);
+    this.freeSkb(skb);
   }
 
   private queueTail(len: number, truesize: number, skb: number): void {
@@ -573,7 +586,8 @@ export class TcpReceiver {
         this.queueTail(end - this.rcvNxt, this.ofoTrue[b]!, this.ofoSkb[b]!);
         this.rcvNxt = end;
       } else {
-        this.freeSkb(this.ofoSkb[b]!);
+        // "ofo packet was already received"
+        this.dropSkb(this.ofoSkb[b]!, "tcp_ofo_queue");
       }
       this.ofoBase++;
       this.ofoN--;
@@ -606,7 +620,7 @@ export class TcpReceiver {
     while (k >= 0 && this.ofoSeq[this.ofoBase + k]! > seq) k--;
     if (k >= 0 && seq < this.ofoEnd[this.ofoBase + k]! && end <= this.ofoEnd[this.ofoBase + k]!) {
       // "All the bits are present. Drop."
-      this.freeSkb(skb);
+      this.dropSkb(skb, "tcp_data_queue");
       this.sackNewOfoSkb(seq, end);
       return;
     }
@@ -616,7 +630,7 @@ export class TcpReceiver {
     let covered = 0;
     while (k + 2 + covered < this.ofoN && this.ofoEnd[at + covered]! <= end) {
       this.rmem -= this.ofoTrue[at + covered]!;
-      this.freeSkb(this.ofoSkb[at + covered]!);
+      this.dropSkb(this.ofoSkb[at + covered]!, "tcp_data_queue");
       covered++;
     }
     if (covered > 0) {
@@ -952,7 +966,7 @@ export class TcpReceiver {
     this.counters.ofoPruned++;
     for (let i = 0; i < this.ofoN; i++) {
       this.rmem -= this.ofoTrue[this.ofoBase + i]!;
-      this.freeSkb(this.ofoSkb[this.ofoBase + i]!);
+      this.dropSkb(this.ofoSkb[this.ofoBase + i]!, "tcp_prune_ofo_queue");
     }
     this.ofoN = 0;
     this.ofoBase = 0;
@@ -1133,10 +1147,25 @@ export class TcpReceiver {
     this.ackTimerPending = true;
     this.ackTimeout = timeout;
     this.sim.armTimer(this.timer, this.jiffies.toNs(timeout));
+    const tr = this.sim.trace;
+    // sk_reset_timer → mod_timer; include/trace/events/timer.h (v3.2):
+    // "timer=%p function=%pf expires=%lu [timeout=%ld]".
+    if (tr.on[TP_TIMER_START] !== 0)
+      tr.emit(
+        TP_TIMER_START,
+        `timer=flow${this.flow}.delack function=tcp_delack_timer expires=${timeout} [timeout=${timeout - now}]`,
+      );
   }
 
   /** tcp_delack_timer */
   private delackTimer(): void {
+    const tr = this.sim.trace;
+    // "timer=%p function=%pf now=%lu"
+    if (tr.on[TP_TIMER_EXPIRE_ENTRY] !== 0)
+      tr.emit(
+        TP_TIMER_EXPIRE_ENTRY,
+        `timer=flow${this.flow}.delack function=tcp_delack_timer now=${this.jiffies.at(this.sim.now)}`,
+      );
     // sk_mem_reclaim_partial
     this.memReclaim(SK_MEM_QUANTUM + 1);
     if (!this.ackTimerPending) return;
