@@ -287,7 +287,12 @@ function mapSpec(
     scale: { scheme: metric.id === "goodput" ? "viridis" : "orangered", domain: [0, max > 0 ? max : 1] },
   };
   const x = { field: "x", type: "ordinal", sort: xAxis.values, title: xAxis.path, axis: { labelAngle: 0 } };
-  const y = { field: "y", type: "ordinal", sort: [...yAxis.values].reverse(), title: yAxis.path };
+  const y = {
+    field: "y",
+    type: "ordinal",
+    sort: [...yAxis.values].reverse(),
+    title: rest.length > 0 ? null : yAxis.path,
+  };
   const layer = [
     {
       mark: { type: "rect" },
@@ -322,10 +327,25 @@ function mapSpec(
     },
   ];
   const facet: Record<string, unknown> = {
-    column: { field: "driver", type: "nominal", title: "driver", sort: drivers },
+    column: {
+      field: "driver",
+      type: "nominal",
+      title:
+        rest.length > 0
+          ? `driver (rows: ${yAxis.path} within each ${rest.map((a) => a.path).join(", ")})`
+          : "driver",
+      sort: drivers,
+    },
   };
   if (rest.length > 0)
-    facet.row = { field: "panel", type: "nominal", title: rest.map((a) => a.path).join(", ") };
+    facet.row = {
+      field: "panel",
+      type: "nominal",
+      title: rest.map((a) => a.path).join(", "),
+      // Upright labels; with row panels the y axis title goes to the panel's column header instead
+      // (it would overlap the row labels and repeat on every row).
+      header: { labelAngle: 0, labelAlign: "right" },
+    };
   return {
     title: {
       text: `${metric.title}: ${yAxis.path} against ${xAxis.path}, per driver`,
@@ -335,7 +355,8 @@ function mapSpec(
     data: { values: rows },
     facet,
     spec: { width: 48 * xAxis.values.length, height: 30 * yAxis.values.length, layer },
-    config: { font: "sans-serif", background: "white", legend: { orient: "right" } },
+    // Legend titles are metric names with units: never cut them.
+    config: { font: "sans-serif", background: "white", legend: { orient: "right", titleLimit: 0 } },
   } as TopLevelSpec;
 }
 

@@ -8,9 +8,9 @@ import { PRESET_NAMES } from "../scenario/presets.ts";
 import { run } from "./run.ts";
 
 const PINNED: Record<string, string> = {
-  "seed-torrent": "e66677c492ab3ac8",
-  "seed-torrent-mergeable": "80aed0ca20f6cbac",
-  "seed-torrent-big": "44d90238b469831f",
+  "seed-torrent": "9dabbde103310958",
+  "seed-torrent-mergeable": "4463a2716ec42db0",
+  "seed-torrent-big": "f7c6a86c59e8a64b",
   "iperf-lowmem": "6fe9e6e358229f74",
   "probe-under-pressure": "d9d2d9fe742d9183",
   outage: "7ce6e902b3ec2da7",
