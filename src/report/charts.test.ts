@@ -139,3 +139,14 @@ describe("SVG rendering", () => {
     }
   });
 });
+
+describe("axis titles", () => {
+  test("no axis title is the join of two layers' fields (e.g. 'goodput (Mbit/s), lo')", async () => {
+    const charts = rendered(await renderCompareCharts(syntheticCompare({ points: 30 })));
+    const titles = charts.flatMap((ch) =>
+      [...ch.svg.matchAll(/role-axis-title[^>]*>(?:<[^>]*>)*([^<]+)</g)].map((m) => m[1]!),
+    );
+    expect(titles).toContain("goodput (Mbit/s)");
+    for (const t of titles) expect(t).not.toMatch(/, (lo|hi|mean)\b/);
+  });
+});

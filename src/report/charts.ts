@@ -437,7 +437,12 @@ function goodputBarChart(stats: readonly DriverStats[]): ChartDef {
       },
       {
         mark: { type: "errorbar", ticks: true, color: "#222" },
-        encoding: { x, y: { field: "lo", type: "quantitative" }, y2: { field: "hi" } },
+        // The bars' title, or the shared axis would read "goodput (Mbit/s), lo".
+        encoding: {
+          x,
+          y: { field: "lo", type: "quantitative", title: "goodput (Mbit/s)" },
+          y2: { field: "hi" },
+        },
       },
     ],
     config: CONFIG,
