@@ -20,22 +20,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { EXIT_MODEL, EXIT_OK, EXIT_USAGE, type Io, main } from "./main.ts";
-
-function capture(): Io & { stdout: string; stderr: string } {
-  const io = {
-    stdout: "",
-    stderr: "",
-    isTTY: false,
-    out(s: string) {
-      io.stdout += s;
-    },
-    err(s: string) {
-      io.stderr += s;
-    },
-  };
-  return io;
-}
+import { EXIT_MODEL, EXIT_OK, EXIT_USAGE, main } from "./main.ts";
+import { capture } from "./testing.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vnetlab-hostile-"));
 const file = (name: string, text: string): string => {

@@ -2,22 +2,8 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { EXIT_OK, EXIT_USAGE, type Io, main } from "./main.ts";
-
-function capture(): Io & { stdout: string; stderr: string } {
-  const io = {
-    stdout: "",
-    stderr: "",
-    isTTY: false,
-    out(s: string) {
-      io.stdout += s;
-    },
-    err(s: string) {
-      io.stderr += s;
-    },
-  };
-  return io;
-}
+import { EXIT_OK, EXIT_USAGE, main } from "./main.ts";
+import { capture } from "./testing.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vnetlab-cli-"));
 const small = join(dir, "small.yaml");

@@ -6,32 +6,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { scenarioDir } from "../run/sweep-testing.ts";
-import { type Io, main } from "./main.ts";
+import { main } from "./main.ts";
 import { formatDuration, shellQuote } from "./sweep-commands.ts";
 import { type CampaignInfo, ResultStore } from "../run/store.ts";
 import { reproduceArgs } from "../run/sweep.ts";
+import { type CapturedIo, capture } from "./testing.ts";
 
-interface Captured extends Io {
-  stdout: string;
-  stderr: string;
-}
-
-function capture(isTTY = false): Captured {
-  const c: Captured = {
-    stdout: "",
-    stderr: "",
-    isTTY,
-    out: (s) => {
-      c.stdout += s;
-    },
-    err: (s) => {
-      c.stderr += s;
-    },
-  };
-  return c;
-}
-
-async function cli(args: string[], isTTY = false): Promise<Captured & { code: number }> {
+async function cli(args: string[], isTTY = false): Promise<CapturedIo & { code: number }> {
   const io = capture(isTTY);
   const code = await main(args, io);
   return Object.assign(io, { code });
@@ -97,7 +78,7 @@ describe("usage errors exit 2 before anything runs", () => {
 });
 
 describe("a sweep and its results", () => {
-  let first: Captured & { code: number };
+  let first: CapturedIo & { code: number };
   beforeAll(async () => {
     first = await cli(sweepArgs, true);
   }, 120_000);

@@ -3,22 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkChromeTrace } from "../report/trace-format.ts";
-import { EXIT_OK, EXIT_USAGE, type Io, main } from "./main.ts";
-
-function capture(): Io & { stdout: string; stderr: string } {
-  const io = {
-    stdout: "",
-    stderr: "",
-    isTTY: false,
-    out(s: string) {
-      io.stdout += s;
-    },
-    err(s: string) {
-      io.stderr += s;
-    },
-  };
-  return io;
-}
+import { EXIT_OK, EXIT_USAGE, main } from "./main.ts";
+import { capture } from "./testing.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vnetlab-trace-"));
 const WINDOW = ["probe-under-pressure", "--driver", "v3.2", "--from", "1s", "--to", "2s"];

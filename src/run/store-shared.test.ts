@@ -11,11 +11,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { describe, expect, test } from "vitest";
-import { type Io, main } from "../cli/main.ts";
+import { main } from "../cli/main.ts";
 import { CLAIM_LEASE_MS, ResultStore } from "./store.ts";
 import { ownerAlive } from "./sweep.ts";
 import { TSX_LOADER } from "./tsx-loader.ts";
 import { scenarioDir } from "./sweep-testing.ts";
+import { capture } from "../cli/testing.ts";
 
 const MAIN = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
 const LOSS = "network.senders[0].loss";
@@ -124,21 +125,6 @@ describe("claims", () => {
     store.close();
   });
 });
-
-function capture(): Io & { stdout: string; stderr: string } {
-  const c = {
-    stdout: "",
-    stderr: "",
-    isTTY: false,
-    out: (s: string) => {
-      c.stdout += s;
-    },
-    err: (s: string) => {
-      c.stderr += s;
-    },
-  };
-  return c;
-}
 
 async function cli(args: string[]) {
   const io = capture();
