@@ -59,6 +59,13 @@ describe("defaults", () => {
     expect(defaultTcpRmemMax(parseSize("64GiB"))).toBe(4 * 1024 * 1024);
     expect(s.guest.driver.napiWeight).toBe(128);
     expect(parseScenario({ guest: { driver: { version: "mainline" } } }).guest.driver.napiWeight).toBe(64);
+    // Our policies are built on mainline and compared with it at its weight.
+    for (const version of ["drop-recycle", "reserve-pool", "adaptive-retry", "page-recycle"] as const) {
+      expect(parseScenario({ guest: { driver: { version } } }).guest.driver.napiWeight).toBe(64);
+    }
+    for (const version of ["patch1", "rfc-v1"] as const) {
+      expect(parseScenario({ guest: { driver: { version } } }).guest.driver.napiWeight).toBe(128);
+    }
     expect(s.network.senders[0]!.hystart).toBe(true);
     expect(s.host.qdiscLimit).toBe(s.host.tapQueueLen);
     expect(parseScenario({ host: { tapQueueLen: 1000 } }).host.qdiscLimit).toBe(1000);

@@ -69,11 +69,12 @@ export function defaultTcpRmemMax(memoryBytes: number): number {
 
 /**
  * NAPI weight when the scenario says "auto": v3.2's virtio_net registers `napi_weight = 128` (a module
- * parameter; still 128 in 3.8); v6.1 uses NAPI_POLL_WEIGHT = 64. Our own policies start from the 3.2
- * driver, so they keep 128.
+ * parameter; still 128 in 3.8), and so do patch1 and rfc-v1, patches to it; v6.1 uses
+ * NAPI_POLL_WEIGHT = 64. Our own policies are built on `mainline` (its refill threshold and
+ * refill_work), so they take its weight too: a policy differs from mainline only in its policy.
  */
 export function defaultNapiWeight(version: DriverVersion): number {
-  return version === "mainline" ? 64 : 128;
+  return version === "v3.2" || version === "patch1" || version === "rfc-v1" ? 128 : 64;
 }
 
 /** The mode virtnet_probe/try_fill_recv pick (v3.2): mergeable if MRG_RXBUF, else big if TSO4/TSO6/ECN. */
