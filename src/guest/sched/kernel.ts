@@ -614,12 +614,12 @@ export class Kernel {
     this.sim.trace.emitOn(
       TP_SCHED_SWITCH,
       cpu.index,
-      prev === null ? "<idle>" : prev.name,
-      prev === null ? 0 : prev.id + 1,
+      traceComm(prev),
+      tracePid(prev),
       CTX_TRACE_PROCESS,
-      `prev_comm=${prev === null ? idle : prev.name} prev_pid=${prev === null ? 0 : prev.id + 1} ` +
+      `prev_comm=${prev === null ? idle : prev.name} prev_pid=${tracePid(prev)} ` +
         `prev_prio=${prev === null ? 120 : nicePrio(prev.nice)} prev_state=${state} ==> ` +
-        `next_comm=${next === null ? idle : next.name} next_pid=${next === null ? 0 : next.id + 1} ` +
+        `next_comm=${next === null ? idle : next.name} next_pid=${tracePid(next)} ` +
         `next_prio=${next === null ? 120 : nicePrio(next.nice)}`,
     );
   }
@@ -632,8 +632,8 @@ export class Kernel {
     this.sim.trace.emitOn(
       TP_TIMER_START,
       t.cpu.index,
-      t.name,
-      t.id + 1,
+      traceComm(t),
+      tracePid(t),
       CTX_TRACE_PROCESS,
       `timer=${t.name}.timeout function=process_timeout expires=${expires} [timeout=${expires - now}]`,
     );
@@ -645,22 +645,23 @@ export class Kernel {
    */
   private traceTimeout(t: KThread): void {
     const tr = this.sim.trace;
-    const cpu = t.cpu;
-    const cur = cpu.current;
-    const task = cur === null ? "<idle>" : cur.name;
-    const pid = cur === null ? 0 : cur.id + 1;
     // include/trace/events/timer.h (v3.2): "timer=%p function=%pf now=%lu".
     if (tr.on[TP_TIMER_EXPIRE_ENTRY] !== 0)
-      tr.emitOn(
+      this.traceTimerSoftirq(
+        t.cpu,
         TP_TIMER_EXPIRE_ENTRY,
-        cpu.index,
-        task,
-        pid,
-        CTX_TRACE_SOFTIRQ,
         `timer=${t.name}.timeout function=process_timeout now=${this.jiffies.at(this.now)}`,
       );
-    if (tr.on[TP_SCHED_WAKEUP] !== 0)
-      tr.emitOn(TP_SCHED_WAKEUP, cpu.index, task, pid, CTX_TRACE_SOFTIRQ, wakeupFields(t));
+    if (tr.on[TP_SCHED_WAKEUP] !== 0) this.traceTimerSoftirq(t.cpu, TP_SCHED_WAKEUP, wakeupFields(t));
+  }
+
+  /**
+   * A record from run_timer_softirq on `cpu`, for timer callbacks the model runs as a plain event:
+   * it names the vCPU and the task the softirq interrupted (call only when `on[tp]` is set).
+   */
+  traceTimerSoftirq(cpu: Cpu, tp: number, fields: string): void {
+    const cur = cpu.current;
+    this.sim.trace.emitOn(tp, cpu.index, traceComm(cur), tracePid(cur), CTX_TRACE_SOFTIRQ, fields);
   }
 
   /** Pushes the running process segment on `cpu` back by `ns` (preemption by irq/softirq). */
@@ -986,7 +987,14 @@ function softirqFields(nr: number): string {
 }
 const TIMER_SOFTIRQ_FIELDS = softirqFields(TIMER_SOFTIRQ);
 
+/**
+ * The task name and pid a trace record gives a thread, as ftrace does: `<idle>` and pid 0 for the idle
+ * task (null); pids are the model's thread ids plus one, so pid 0 stays the idle task's.
+ */
+export const traceComm = (t: KThread | null): string => (t === null ? "<idle>" : t.name);
+export const tracePid = (t: KThread | null): number => (t === null ? 0 : t.id + 1);
+
 /** include/trace/events/sched.h (v3.2) sched_wakeup_template: "comm=%s pid=%d prio=%d success=%d target_cpu=%03d". */
 function wakeupFields(t: KThread): string {
-  return `comm=${t.name} pid=${t.id + 1} prio=${nicePrio(t.nice)} success=1 target_cpu=${String(t.cpu.index).padStart(3, "0")}`;
+  return `comm=${t.name} pid=${tracePid(t)} prio=${nicePrio(t.nice)} success=1 target_cpu=${String(t.cpu.index).padStart(3, "0")}`;
 }

@@ -9,14 +9,14 @@ import {
   CTX_TRACE_SOFTIRQ,
   type TraceContext,
 } from "../../sim/trace.ts";
-import { CTX_HARDIRQ, CTX_SOFTIRQ, type Kernel } from "./kernel.ts";
+import { CTX_HARDIRQ, CTX_SOFTIRQ, type Kernel, traceComm, tracePid } from "./kernel.ts";
 
 export function installTraceContext(k: Kernel): void {
   k.sim.trace.context = (out: TraceContext) => {
     const t = k.current ?? k.cpuNow.current;
     out.cpu = k.cpuNow.index;
-    out.task = t === null ? "<idle>" : t.name;
-    out.pid = t === null ? 0 : t.id + 1;
+    out.task = traceComm(t);
+    out.pid = tracePid(t);
     out.ctx =
       k.ctx === CTX_HARDIRQ
         ? CTX_TRACE_HARDIRQ

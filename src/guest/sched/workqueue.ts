@@ -4,7 +4,6 @@
  * delayed work whose queueing is a no-op while the work is pending (WORK_STRUCT_PENDING_BIT).
  */
 import {
-  CTX_TRACE_SOFTIRQ,
   TP_TIMER_EXPIRE_ENTRY,
   TP_TIMER_START,
   TP_WORKQUEUE_ACTIVATE_WORK,
@@ -152,15 +151,10 @@ export class Workqueues {
    */
   private traceTimerExpire(idx: number): void {
     const k = this.k;
-    const cpu = k.cpus[this.timerCpu[idx]!]!;
-    const cur = cpu.current;
     // include/trace/events/timer.h (v3.2): "timer=%p function=%pf now=%lu".
-    k.sim.trace.emitOn(
+    k.traceTimerSoftirq(
+      k.cpus[this.timerCpu[idx]!]!,
       TP_TIMER_EXPIRE_ENTRY,
-      cpu.index,
-      cur === null ? "<idle>" : cur.name,
-      cur === null ? 0 : cur.id + 1,
-      CTX_TRACE_SOFTIRQ,
       `timer=${workStruct(idx)}.timer function=delayed_work_timer_fn now=${k.jiffies.at(k.now)}`,
     );
   }
