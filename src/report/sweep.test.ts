@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import {
   MAP_METRICS,
+  type MapRow,
   plotAxes,
   pointStats,
   renderSweepReport,
@@ -102,13 +103,6 @@ describe("HTML", () => {
 });
 
 describe("maps", () => {
-  interface MapRow {
-    x: string;
-    y: string;
-    driver: string;
-    panel: string;
-    mean: number;
-  }
   const mapRows = (spec: unknown): MapRow[] => (spec as { data: { values: MapRow[] } }).data.values;
 
   test("two parameters besides the driver give one map per metric: a panel per driver, a cell per point", () => {

@@ -261,7 +261,8 @@ export interface SweepMap {
   spec: TopLevelSpec;
 }
 
-interface MapRow {
+/** One cell of a map: the grid point (x, y, panel) of one driver, its mean over n seeds. */
+export interface MapRow {
   x: string;
   y: string;
   driver: string;
