@@ -10,6 +10,7 @@ import { Fingerprint } from "./fingerprint.ts";
 import { Rng } from "./rng.ts";
 import { checkTime, type Ns } from "./time.ts";
 import { Tracer } from "./trace.ts";
+import { grown } from "./typed.ts";
 
 export type Handler = (a: number, b: number) => void;
 
@@ -99,9 +100,7 @@ export class Simulator {
     this.handlers.push(fn);
     this.handlerNames.push(name);
     if (type >= this.observer.length) {
-      const grown = new Uint8Array(this.observer.length * 2);
-      grown.set(this.observer);
-      this.observer = grown;
+      this.observer = grown(this.observer, this.observer.length * 2);
     }
     this.observer[type] = opts?.observer === true ? 1 : 0;
     return type;

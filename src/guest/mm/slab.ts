@@ -14,6 +14,7 @@
 import { ModelError } from "../../sim/simulator.ts";
 import { OWNER_SLAB } from "./page-table.ts";
 import { PAGE_SIZE } from "./watermarks.ts";
+import { grown } from "../../sim/typed.ts";
 
 /** MIN_PARTIAL / MAX_PARTIAL (mm/slub.c). */
 export const MIN_PARTIAL = 5;
@@ -181,18 +182,14 @@ export class KmemCache {
     const s = this.slabIndices++;
     if (s >= this.slabPfn.length) {
       const n = this.slabPfn.length * 2;
-      this.slabPfn = grow(this.slabPfn, n);
-      this.slabInuse = grow(this.slabInuse, n);
-      this.slabFree = grow(this.slabFree, n);
-      this.partNext = grow(this.partNext, n);
-      this.partPrev = grow(this.partPrev, n);
-      const onPartial = new Uint8Array(n);
-      onPartial.set(this.onPartial);
-      this.onPartial = onPartial;
-      this.objNext = grow(this.objNext, n * this.objsPerSlab);
-      const live = new Uint8Array(n * this.objsPerSlab);
-      live.set(this.objLive);
-      this.objLive = live;
+      this.slabPfn = grown(this.slabPfn, n);
+      this.slabInuse = grown(this.slabInuse, n);
+      this.slabFree = grown(this.slabFree, n);
+      this.partNext = grown(this.partNext, n);
+      this.partPrev = grown(this.partPrev, n);
+      this.onPartial = grown(this.onPartial, n);
+      this.objNext = grown(this.objNext, n * this.objsPerSlab);
+      this.objLive = grown(this.objLive, n * this.objsPerSlab);
     }
     return s;
   }
@@ -228,10 +225,4 @@ export class KmemCache {
     this.onPartial[s] = 0;
     this.nrPartial--;
   }
-}
-
-function grow(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(n);
-  b.set(a);
-  return b;
 }

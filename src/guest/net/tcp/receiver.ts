@@ -55,6 +55,7 @@ import { TP_KFREE_SKB, TP_TIMER_EXPIRE_ENTRY, TP_TIMER_START } from "../../../si
 import { Jiffies, type Ns } from "../../../sim/time.ts";
 import { allocSkbTruesize, SKB_HEAD_ALIGNED, SKB_SHINFO_ALIGNED } from "../skb.ts";
 import { SK_MEM_QUANTUM, TcpMem } from "./tcp-mem.ts";
+import { grown } from "../../../sim/typed.ts";
 
 /** The guest's transmit path for ACKs; the guest model charges its CPU cost. */
 export interface AckSink {
@@ -678,18 +679,10 @@ export class TcpReceiver {
 
   /** Gives the out-of-order arrays room for n entries. */
   private ofoGrow(n: number): void {
-    const s = new Float64Array(n);
-    const e = new Float64Array(n);
-    const t = new Int32Array(n);
-    const k = new Int32Array(n);
-    s.set(this.ofoSeq);
-    e.set(this.ofoEnd);
-    t.set(this.ofoTrue);
-    k.set(this.ofoSkb);
-    this.ofoSeq = s;
-    this.ofoEnd = e;
-    this.ofoTrue = t;
-    this.ofoSkb = k;
+    this.ofoSeq = grown(this.ofoSeq, n);
+    this.ofoEnd = grown(this.ofoEnd, n);
+    this.ofoTrue = grown(this.ofoTrue, n);
+    this.ofoSkb = grown(this.ofoSkb, n);
   }
 
   /** tcp_sack_extend */
@@ -1280,18 +1273,10 @@ class SkbList {
   push(seq: number, end: number, truesize: number, skb: number): number {
     if (this.n === this.seq.length) {
       const m = this.n * 2;
-      const seqs = new Float64Array(m);
-      const ends = new Float64Array(m);
-      const sizes = new Int32Array(m);
-      const skbs = new Int32Array(m);
-      seqs.set(this.seq);
-      ends.set(this.end);
-      sizes.set(this.truesize);
-      skbs.set(this.skb);
-      this.seq = seqs;
-      this.end = ends;
-      this.truesize = sizes;
-      this.skb = skbs;
+      this.seq = grown(this.seq, m);
+      this.end = grown(this.end, m);
+      this.truesize = grown(this.truesize, m);
+      this.skb = grown(this.skb, m);
     }
     const i = this.n++;
     this.seq[i] = seq;
