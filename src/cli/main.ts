@@ -22,11 +22,11 @@ import { traceToString } from "../run/trace.ts";
 import type { RunSummary } from "../run/types.ts";
 import { jsonSchema, readScenario } from "../scenario/load.ts";
 import { parsePath } from "../scenario/overrides.ts";
-import { parseSize } from "../scenario/units.ts";
 import { formatPath } from "../scenario/walk.ts";
 import { listPresets } from "../scenario/presets.ts";
 import { registerSweepCommands } from "./sweep-commands.ts";
 import { registerTraceCommand } from "./trace-command.ts";
+import { collect, parseCount, parseSeed, parseSizeArg, splitList } from "./args.ts";
 
 /** The drivers the headline comparison runs: the kernel's versions and the best policy of ours (not in Linux). */
 export const DEFAULT_DRIVERS = ["v3.2", "patch1", "rfc-v1", "mainline", "adaptive-retry"];
@@ -64,33 +64,6 @@ interface CompareCliOptions extends ScenarioCliOptions {
   json?: boolean;
 }
 
-function collect(v: string, acc: string[]): string[] {
-  return [...acc, v];
-}
-
-function splitList(v: string): string[] {
-  const list = v
-    .split(",")
-    .map((x) => x.trim())
-    .filter((x) => x.length > 0);
-  if (list.length === 0) throw new InvalidArgumentError("expected a comma-separated list");
-  return list;
-}
-
-function parseSeed(v: string): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0)
-    throw new InvalidArgumentError(`expected an integer ≥ 0, got "${v}"`);
-  return n;
-}
-
-function parseCount(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 1000)
-    throw new InvalidArgumentError(`expected an integer 1..1000, got "${v}"`);
-  return n;
-}
-
 function runOpts(o: { driver?: string; seed?: number; duration?: string; set: string[] }) {
   return {
     set: o.set,
@@ -98,14 +71,6 @@ function runOpts(o: { driver?: string; seed?: number; duration?: string; set: st
     ...(o.seed !== undefined && { seed: o.seed }),
     ...(o.duration !== undefined && { duration: o.duration }),
   };
-}
-
-function parseSizeArg(v: string): number {
-  try {
-    return parseSize(v);
-  } catch (e) {
-    throw new InvalidArgumentError((e as Error).message);
-  }
 }
 
 /** The budget a command runs under: the defaults, with --max-memory and --max-output. */

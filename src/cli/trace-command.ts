@@ -6,6 +6,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import { writeReportAtomic } from "../report/write.ts";
 import { DEFAULT_TRACE_EVENTS, type TraceFormat, traceToString } from "../run/trace.ts";
 import type { Io } from "./main.ts";
+import { collect, parseSeed } from "./args.ts";
 
 interface TraceCliOptions {
   driver?: string;
@@ -18,21 +19,10 @@ interface TraceCliOptions {
   output?: string;
 }
 
-function collect(v: string, acc: string[]): string[] {
-  return [...acc, v];
-}
-
 function parseFormat(v: string): TraceFormat {
   if (v !== "text" && v !== "perfetto")
     throw new InvalidArgumentError(`expected text or perfetto, got "${v}"`);
   return v;
-}
-
-function parseSeed(v: string): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0)
-    throw new InvalidArgumentError(`expected an integer ≥ 0, got "${v}"`);
-  return n;
 }
 
 export function registerTraceCommand(program: Command, io: Io): void {
