@@ -367,6 +367,11 @@ export class TcpSender implements PacketSink, CongestionSock {
     this.pushPendingFrames();
   }
 
+  /** A host-side record of this sender: task `peer-<flow>`, pid 10000 + flow (call only when `on[tp]` is set). */
+  private emitTrace(tp: number, fields: string): void {
+    this.sim.trace.emitHost(tp, `peer-${this.flow}`, 10_000 + this.flow, fields);
+  }
+
   // ---- input: ACKs ----
 
   /** An ACK from the network. */
@@ -391,10 +396,8 @@ export class TcpSender implements PacketSink, CongestionSock {
     const tr = this.sim.trace;
     // tcp:tcp_probe (include/trace/events/tcp.h, 4.16+; 3.2 had the tcp_probe module with these fields).
     if (tr.on[TP_TCP_PROBE] !== 0)
-      tr.emitHost(
+      this.emitTrace(
         TP_TCP_PROBE,
-        `peer-${this.flow}`,
-        10_000 + this.flow,
         `flow=${this.flow} snd_nxt=${this.sndNxt} snd_una=${this.sndUna} snd_cwnd=${this.cwnd} ssthresh=${this.ssthresh} snd_wnd=${this.sndWnd} srtt=${Math.round(this.srttNs / 1000)}`,
       );
     if (this.una >= this.totalSegs && this.completedAt < 0) {
@@ -892,10 +895,8 @@ export class TcpSender implements PacketSink, CongestionSock {
     this.counters.retransSegs++;
     const tr = this.sim.trace;
     if (tr.on[TP_TCP_RETRANSMIT_SKB] !== 0)
-      tr.emitHost(
+      this.emitTrace(
         TP_TCP_RETRANSMIT_SKB,
-        `peer-${this.flow}`,
-        10_000 + this.flow,
         `flow=${this.flow} seq=${s * this.mss} state=${this.state} cwnd=${this.cwnd}`,
       );
     this.transmit(s);
