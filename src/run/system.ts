@@ -19,6 +19,7 @@ import {
   FaultAttr,
   FaultInjection,
 } from "../guest/mm/fault-inject.ts";
+import { kernelEra } from "../guest/kernel-era.ts";
 import { Mm } from "../guest/mm/mm.ts";
 import { OWNER_DRIVER_LIST, OWNER_RX_RING, OWNER_SKB } from "../guest/mm/page-table.ts";
 import type { KmemCache } from "../guest/mm/slab.ts";
@@ -167,7 +168,10 @@ export class System {
     installTraceContext(k);
     this.napi = new NapiSubsystem(k);
     this.wq = new Workqueues(k);
+    const era = kernelEra(g.kernel);
     const mm = new Mm(k, {
+      era,
+      watermarkScaleFactor: g.mm.watermarkScaleFactor,
       memBytes: g.memory,
       minFreeKbytes: g.minFreeKbytes,
       kernelReservedBytes: g.baseMemory,
@@ -349,7 +353,10 @@ export class System {
     const readerWait = s.apps.readers.map((r) => new WaitQueue(`${r.name}.sk_sleep`));
     const rmem = g.tcp.rmem;
     // tcp_init sizes tcp_mem from the memory free at boot
-    this.tcpMem = new TcpMem(tcpMemDefaults(nrFreeBufferPages(mm.nPages, mm.wmark.high)), rmem.min);
+    this.tcpMem = new TcpMem(
+      tcpMemDefaults(nrFreeBufferPages(mm.nPages, mm.wmark.high), era.tcpMemDivisor),
+      rmem.min,
+    );
     for (const f of this.flows) {
       const reader = s.apps.readers[f.reader]!;
       const rcvbuf = reader.rcvbuf === "auto" ? rmem.default : reader.rcvbuf;
@@ -360,6 +367,7 @@ export class System {
         rmemMax: rmem.max,
         userLocked: reader.rcvbuf !== "auto",
         advWinScale: g.tcp.advWinScale,
+        receiver61: era.tcpReceiver61,
         delayedAck: g.tcp.delayedAck,
         sack: g.tcp.sack,
         handshakeRttNs: f.rtt,

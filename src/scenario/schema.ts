@@ -6,6 +6,7 @@
  * Cross-field rules live in the superRefine callbacks at the level that sees all fields involved.
  */
 import { z } from "zod";
+import { KERNEL_ERAS, type KernelEra, kernelEra, tcpRmemMax } from "../guest/kernel-era.ts";
 import { SUPPORTED_HZ } from "../sim/time.ts";
 import {
   allowedText,
@@ -49,22 +50,31 @@ export const PAGE_SIZE = 4096;
 
 /**
  * init_per_zone_wmark_min (mm/page_alloc.c): min_free_kbytes = int_sqrt(lowmem_kbytes * 16), clamped
- * to [128, 65536]. lowmem_kbytes is nr_free_buffer_pages() at boot; we use the guest's memory size,
+ * to [128, 65536] (3.2) or [128, 262144] (6.1's calculate_min_free_kbytes). lowmem_kbytes is nr_free_buffer_pages() at boot; we use the guest's memory size,
  * which reproduces the table in the kernel comment (512 MB → 2896 k, 1 GB → 4096 k).
  */
-export function defaultMinFreeKbytes(memoryBytes: number): number {
+export function defaultMinFreeKbytes(memoryBytes: number, ceil = 65536): number {
   const kbytes = Math.floor(memoryBytes / 1024);
-  return Math.min(65536, Math.max(128, Math.floor(Math.sqrt(kbytes * 16))));
+  return Math.min(ceil, Math.max(128, Math.floor(Math.sqrt(kbytes * 16))));
 }
 
 /**
- * tcp_init (net/ipv4/tcp.c, 3.2): limit = max(nr_free_buffer_pages() / 8, 128) pages;
- * tcp_rmem[2] = max(87380, min(4 MB, limit << (PAGE_SHIFT - 7))). Memory size stands in for
- * nr_free_buffer_pages() as above, so a 512 MiB guest gets 512 KiB.
+ * tcp_init (net/ipv4/tcp.c): 3.2's limit = max(nr_free_buffer_pages() / 8, 128) pages and
+ * tcp_rmem[2] = max(87380, min(4 MB, limit << (PAGE_SHIFT - 7))); 6.1's max(131072, min(6 MB,
+ * nr_free_buffer_pages() << (PAGE_SHIFT - 7))) (kernel-era.ts). Memory size stands in for
+ * nr_free_buffer_pages() as above, so a 512 MiB guest gets 512 KiB on 3.2 and 4 MiB on 6.1.
  */
-export function defaultTcpRmemMax(memoryBytes: number): number {
-  const limit = Math.max(Math.floor(memoryBytes / PAGE_SIZE / 8), 128);
-  return Math.max(87380, Math.min(4 * 1024 * 1024, limit * 32));
+export function defaultTcpRmemMax(memoryBytes: number, era: KernelEra = "3.2"): number {
+  return tcpRmemMax(kernelEra(era), Math.floor(memoryBytes / PAGE_SIZE));
+}
+
+/**
+ * The guest kernel era when the scenario says "auto": the kernel's own driver versions run on the
+ * kernel they were written for (v3.2, and the seed's patches to it, on 3.2; mainline on 6.1), and
+ * our policies, built on mainline, on 6.1 like it.
+ */
+export function defaultKernelEra(version: DriverVersion): KernelEra {
+  return version === "v3.2" || version === "patch1" || version === "rfc-v1" ? "3.2" : "6.1";
 }
 
 /**
@@ -433,28 +443,30 @@ const rmemSchema = z.strictObject({
     "tcp_rmem[0]: the receive memory every socket may still charge under tcp_memory_pressure " +
       "(sk_rmem_schedule → __sk_mem_schedule's sk_rmem_alloc < prot->sysctl_rmem[0]).",
   ),
-  default: size(
-    "87380B",
-    "tcp_rmem[1]: initial sk_rcvbuf (tcp_init); 65535 bytes of window at advWinScale 2.",
+  default: autoOr(
+    (or) => unitSchema(SIZE_KIND, "4KiB", "64MiB", or),
+    "a size from 4KiB to 64MiB",
+    "tcp_rmem[1]: initial sk_rcvbuf (tcp_init). 'auto': 87380 bytes on guest.kernel 3.2 (65535 bytes of " +
+      "window at advWinScale 2), 131072 on 6.1 (65536 at advWinScale 1).",
   ),
   max: autoOr(
     (or) => unitSchema(SIZE_KIND, "4KiB", "64MiB", or),
     "a size from 4KiB to 64MiB",
-    "tcp_rmem[2]: autotuning ceiling. 'auto': tcp_init's max(87380, min(4 MB, (pages/8) << 5)), " +
-      "i.e. memory/1024 for guests up to 4 GiB.",
+    "tcp_rmem[2]: autotuning ceiling. 'auto': tcp_init's, on 3.2 max(87380, min(4 MB, (pages/8) << 5)), " +
+      "i.e. memory/1024 for guests up to 4 GiB; on 6.1 max(131072, min(6 MB, pages << 5)), i.e. memory/128.",
   ),
 });
 
 const tcpSchema = z.strictObject({
   rmem: rmemSchema.prefault({}).describe("net.ipv4.tcp_rmem (bytes; charged by skb truesize)."),
-  advWinScale: int(
-    2,
-    "net.ipv4.tcp_adv_win_scale: tcp_win_from_space = space - space >> scale (2 in 3.2.0, so 3/4 of the " +
-      "buffer is advertised; 1 from v3.4). The sysctl accepts -31..31 (net/ipv4/sysctl_net_ipv4.c " +
-      "tcp_adv_win_scale_min/max), but tcp_rcv_space_adjust's int loop `while (tcp_win_from_space(rcvmem) " +
-      "< advmss) rcvmem += 128` ends only while advmss << -scale fits an int: -20 for the 1448-byte advmss.",
-    -20,
-    31,
+  advWinScale: autoOr(
+    (or) => intSchema(-20, 31, or),
+    "an integer from -20 to 31",
+    "net.ipv4.tcp_adv_win_scale: tcp_win_from_space = space - space >> scale. 'auto': 2 on guest.kernel 3.2 " +
+      "(3.2.0, so 3/4 of the buffer is advertised), 1 on 6.1 (from v3.4; tcp_sk_init). The sysctl accepts " +
+      "-31..31 (net/ipv4/sysctl_net_ipv4.c tcp_adv_win_scale_min/max), but tcp_rcv_space_adjust's int loop " +
+      "`while (tcp_win_from_space(rcvmem) < advmss) rcvmem += 128` ends only while advmss << -scale fits an " +
+      "int: -20 for the 1448-byte advmss.",
   ),
   moderateRcvbuf: bool(
     true,
@@ -488,11 +500,34 @@ const guestSchema = z
         "daemons), a typical footprint of a 2012 server distribution just after boot.",
     ),
     minFreeKbytes: autoOr(
-      (or) => intSchema(128, 65536, or),
-      "an integer from 128 to 65536",
-      "vm.min_free_kbytes, which sets WMARK_MIN (LOW = 1.25x, HIGH = 1.5x). 'auto': the kernel's " +
-        "int_sqrt(memory_kbytes * 16) clamped to [128, 65536] (init_per_zone_wmark_min).",
+      (or) => intSchema(128, 262144, or),
+      "an integer from 128 to 262144",
+      "vm.min_free_kbytes, which sets WMARK_MIN (3.2: LOW = 1.25x, HIGH = 1.5x; 6.1: see " +
+        "mm.watermarkScaleFactor). 'auto': the kernel's int_sqrt(memory_kbytes * 16) clamped to [128, 65536] " +
+        "(3.2 init_per_zone_wmark_min) or [128, 262144] (6.1 calculate_min_free_kbytes).",
     ),
+    kernel: choice(
+      ["auto", ...KERNEL_ERAS],
+      "auto",
+      "The guest kernel's era for everything but the driver: the page allocator's watermark spacing, the OOM " +
+        "decision (3.2's all_unreclaimable or 6.1's should_reclaim_retry with MAX_RECLAIM_RETRIES 16), kswapd, " +
+        "per-cpu list sizes, and the TCP receiver's defaults (tcp_rmem, tcp_adv_win_scale, tcp_mem, " +
+        "tcp_rcv_space_adjust). 'auto': 3.2 for v3.2, patch1 and rfc-v1, 6.1 for mainline and our policies " +
+        "(built on mainline). docs/results.md, 'mainline on 6.1 rules', lists what of 6.1 is modelled.",
+    ),
+    mm: z
+      .strictObject({
+        watermarkScaleFactor: int(
+          10,
+          "vm.watermark_scale_factor (6.1 era only; ignored on 3.2, so a sweep over guest.kernel can keep it " +
+            "set), in 1/10000 of the zone: __setup_per_zone_wmarks spaces LOW = MIN + max(MIN/4, " +
+            "pages × factor / 10000) and HIGH = LOW + the same. Default and bounds are the sysctl's (10, 1–3000).",
+          1,
+          3000,
+        ),
+      })
+      .prefault({})
+      .describe("Page allocator settings beyond vm.min_free_kbytes."),
     hz: z
       .literal(SUPPORTED_HZ, { error: `must be one of ${SUPPORTED_HZ.join(", ")}` })
       .default(250)
@@ -520,7 +555,9 @@ const guestSchema = z
     ),
     driver: driverSchema.prefault({}).describe("The guest's virtio_net driver and device configuration."),
     costs: guestCosts,
-    tcp: tcpSchema.prefault({}).describe("The guest's TCP receiver (Linux 3.2 defaults)."),
+    tcp: tcpSchema
+      .prefault({})
+      .describe("The guest's TCP receiver ('auto' values follow guest.kernel's defaults)."),
   })
   .superRefine((g, ctx) => {
     if (g.memory % PAGE_SIZE !== 0) {
@@ -548,14 +585,26 @@ const guestSchema = z
       });
     }
   }, whenValid)
-  .transform((g) => ({
-    ...g,
-    minFreeKbytes: g.minFreeKbytes === "auto" ? defaultMinFreeKbytes(g.memory) : g.minFreeKbytes,
-    tcp: {
-      ...g.tcp,
-      rmem: { ...g.tcp.rmem, max: g.tcp.rmem.max === "auto" ? defaultTcpRmemMax(g.memory) : g.tcp.rmem.max },
-    },
-  }));
+  .transform((g) => {
+    const kernel = g.kernel === "auto" ? defaultKernelEra(g.driver.version) : g.kernel;
+    const era = kernelEra(kernel);
+    const rmem = g.tcp.rmem;
+    return {
+      ...g,
+      kernel,
+      minFreeKbytes:
+        g.minFreeKbytes === "auto" ? defaultMinFreeKbytes(g.memory, era.minFreeKbytesCeil) : g.minFreeKbytes,
+      tcp: {
+        ...g.tcp,
+        advWinScale: g.tcp.advWinScale === "auto" ? era.tcpAdvWinScale : g.tcp.advWinScale,
+        rmem: {
+          ...rmem,
+          default: rmem.default === "auto" ? era.tcpRmemDefault : rmem.default,
+          max: rmem.max === "auto" ? defaultTcpRmemMax(g.memory, kernel) : rmem.max,
+        },
+      },
+    };
+  });
 
 // ---------------------------------------------------------------------------------------------
 // host

@@ -80,15 +80,17 @@ export function gfpToAllocFlags(gfp: number): number {
  *   if (alloc_flags & ALLOC_HIGH)   min -= min / 2;
  *   if (alloc_flags & ALLOC_HARDER) min -= min / 4;
  *   if (free_pages <= min + lowmem_reserve) return false;
- * so GFP_ATOMIC succeeds while free - 2 > 3/8·min (integer arithmetic).
+ * so GFP_ATOMIC succeeds while free - 2 > 3/8·min (integer arithmetic). 6.1 takes off
+ * __zone_watermark_unusable_free instead, 0 for order 0 here: `unusable` (kernel-era.ts).
  */
 export function zoneWatermarkOk(
   freePages: number,
   mark: number,
   allocFlags: number,
   lowmemReserve = 0,
+  unusable = 2,
 ): boolean {
-  return freePages - 2 > effectiveMin(mark, allocFlags) + lowmemReserve;
+  return freePages - unusable > effectiveMin(mark, allocFlags) + lowmemReserve;
 }
 
 /** The min that __zone_watermark_ok compares against after the ALLOC_HIGH / ALLOC_HARDER cuts. */

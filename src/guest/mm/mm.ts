@@ -18,6 +18,7 @@
  * shrinking (dentries, inodes) is not modelled; shrink_slab counts as freeing nothing.
  */
 import { ModelError } from "../../sim/simulator.ts";
+import { ERA_3_2, type KernelEraParams, OOM_SHOULD_RECLAIM_RETRY } from "../kernel-era.ts";
 import {
   TP_KMALLOC,
   TP_KMEM_CACHE_ALLOC,
@@ -95,8 +96,9 @@ import {
   defaultMinFreeKbytes,
   kswapdBalanceGap,
   PAGE_SIZE,
+  WATERMARK_SCALE_FACTOR_DEFAULT,
   type Watermarks,
-  zoneWatermarks,
+  zoneWatermarksFor,
 } from "./watermarks.ts";
 import {
   DEFAULT_DISK,
@@ -110,6 +112,11 @@ import {
 export const SWAP_CLUSTER_MAX = 32;
 /** DEF_PRIORITY (include/linux/mmzone.h): reclaim scans lru_size >> priority, 12 down to 0. */
 export const DEF_PRIORITY = 12;
+/**
+ * MAX_RECLAIM_RETRIES (mm/internal.h, v6.1): should_reclaim_retry gives up after more than this
+ * many no-progress rounds in a row; kswapd leaves a node after this many fruitless balance_pgdat.
+ */
+export const MAX_RECLAIM_RETRIES = 16;
 
 /** kmalloc size classes of SLUB that fit an order-0 slab (kmalloc_index; 96 and 192 included). */
 export const KMALLOC_SIZES: readonly number[] = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096];
@@ -179,6 +186,10 @@ export interface MmOptions {
   costs?: Partial<MmCosts>;
   /** vm.percpu_pagelist_fraction: 0 (default) sizes the pcp lists by zone_batchsize (pcp.ts). */
   percpuPagelistFraction?: number;
+  /** The kernel era's rules (kernel-era.ts); default 3.2. */
+  era?: KernelEraParams;
+  /** vm.watermark_scale_factor (6.1 era only; default 10). */
+  watermarkScaleFactor?: number;
   /** vCPUs of kswapd0, the flusher and the disk interrupt (default 0). */
   kswapdCpu?: number;
   flusherCpu?: number;
@@ -225,7 +236,17 @@ export class Mm implements WritebackHost {
   allUnreclaimable = false;
   /** zone->pages_scanned since pages were last freed to the buddy lists. */
   pagesScanned = 0;
+  /**
+   * 6.1: pgdat->kswapd_failures, balance_pgdat runs in a row that reclaimed nothing; reset by any
+   * reclaim pass that frees pages (shrink_node). At MAX_RECLAIM_RETRIES kswapd leaves the node alone.
+   */
+  kswapdFailures = 0;
+  /** Model: times should_reclaim_retry sent the 6.1 slow path to the OOM path. */
+  reclaimRetryGiveUps = 0;
+  readonly era: KernelEraParams;
   private readonly balanceGap: number;
+  /** The fast path's test free > fastLow, i.e. __zone_watermark_ok(WMARK_LOW) for order 0. */
+  private readonly fastLow: number;
   /** The zone's per-cpu page lists (per_cpu_pageset), one set per vCPU. */
   readonly pcp: PerCpuPages;
   private readonly kswapdWait = new WaitQueue("kswapd_wait");
@@ -253,13 +274,27 @@ export class Mm implements WritebackHost {
     this.tpOn = k.sim.trace.on;
     const reservedBytes = opts.kernelReservedBytes ?? Math.floor(bytes / 32 / PAGE_SIZE) * PAGE_SIZE;
     this.pt = new PageTable(n, Math.ceil(reservedBytes / PAGE_SIZE));
-    this.minFreeKbytes = opts.minFreeKbytes ?? defaultMinFreeKbytes(n * (PAGE_SIZE >> 10));
+    const era = opts.era ?? ERA_3_2;
+    this.era = era;
+    this.minFreeKbytes =
+      opts.minFreeKbytes ?? defaultMinFreeKbytes(n * (PAGE_SIZE >> 10), era.minFreeKbytesCeil);
     if (!Number.isInteger(this.minFreeKbytes) || this.minFreeKbytes < 0) {
       throw new ModelError(`minFreeKbytes must be a non-negative integer, got ${this.minFreeKbytes}`);
     }
-    this.wmark = zoneWatermarks(this.minFreeKbytes, n);
-    this.balanceGap = kswapdBalanceGap(this.wmark, n);
-    this.pcp = new PerCpuPages(this.pt, k.cpus.length, opts.percpuPagelistFraction);
+    const factor = opts.watermarkScaleFactor ?? WATERMARK_SCALE_FACTOR_DEFAULT;
+    if (!Number.isInteger(factor) || factor < 1) {
+      throw new ModelError(`watermarkScaleFactor must be a positive integer, got ${factor}`);
+    }
+    this.wmark = zoneWatermarksFor(era, this.minFreeKbytes, n, factor);
+    this.fastLow = this.wmark.low + era.wmarkUnusableFree;
+    // balance_pgdat's balance_gap is 3.2's; 6.1's kswapd balances to the high watermark itself.
+    this.balanceGap = era.kswapd61 ? 0 : kswapdBalanceGap(this.wmark, n);
+    this.pcp = new PerCpuPages(
+      this.pt,
+      k.cpus.length,
+      opts.percpuPagelistFraction,
+      era.pcp61 ? { lowWmark: this.wmark.low } : null,
+    );
     this.costs = { ...DEFAULT_MM_COSTS, ...opts.costs };
     this.lru = new PageList("inactive file LRU", n);
     this.anonTask = new Int32Array(n).fill(-1);
@@ -354,7 +389,7 @@ export class Mm implements WritebackHost {
     if ((gfp & __GFP_WAIT) === 0) return this.allocNoWait(gfp, owner);
     this.mightSleep(gfp);
     if (this.faults !== null && this.shouldFailAllocPage(gfp)) return this.allocInjectedFailure(gfp);
-    if (this.pt.freeTop - 2 > this.wmark.low) return this.take(gfp, owner);
+    if (this.pt.freeTop > this.fastLow) return this.take(gfp, owner);
     return yield* this.allocSlowpath(gfp, owner);
   }
 
@@ -367,13 +402,13 @@ export class Mm implements WritebackHost {
 
   /** __zone_watermark_ok on the current free count. */
   private watermarkOk(mark: number, allocFlags: number): boolean {
-    return zoneWatermarkOk(this.pt.freeTop, mark, allocFlags);
+    return zoneWatermarkOk(this.pt.freeTop, mark, allocFlags, 0, this.era.wmarkUnusableFree);
   }
 
   private allocNoWait(gfp: number, owner: number): number {
     if (this.faults !== null && this.shouldFailAllocPage(gfp)) return this.allocInjectedFailure(gfp);
     // get_page_from_freelist(ALLOC_WMARK_LOW): order 0 succeeds while free - 2 > low.
-    if (this.pt.freeTop - 2 > this.wmark.low) return this.take(gfp, owner);
+    if (this.pt.freeTop > this.fastLow) return this.take(gfp, owner);
     this.charge(this.costs.pageAllocSlow, CAT_MM);
     if ((gfp & __GFP_NO_KSWAPD) === 0) this.wakeupKswapd();
     if (this.watermarkOk(this.wmark.min, gfpToAllocFlags(gfp))) return this.take(gfp, owner);
@@ -564,6 +599,9 @@ export class Mm implements WritebackHost {
    */
   private *allocSlowpath(gfp: number, owner: number): KernelCode<number> {
     const k = this.k;
+    const retryRule = this.era.oomRule === OOM_SHOULD_RECLAIM_RETRY;
+    // 6.1's no_progress_loops, local to one __alloc_pages_slowpath call.
+    let noProgressLoops = 0;
     for (;;) {
       if ((gfp & __GFP_NO_KSWAPD) === 0) this.wakeupKswapd();
       const allocFlags = gfpToAllocFlags(gfp);
@@ -578,22 +616,65 @@ export class Mm implements WritebackHost {
           this.drainAllPages();
           if (this.watermarkOk(this.wmark.min, allocFlags)) return this.take(gfp, owner);
         }
+        if (retryRule) {
+          // __alloc_pages_slowpath (v6.1): "Do not loop if specifically requested", then
+          // should_reclaim_retry decides between `goto retry` (which wakes kswapd again) and OOM.
+          if ((gfp & __GFP_NORETRY) !== 0) return this.allocFailed(gfp);
+          noProgressLoops = progress > 0 ? 0 : noProgressLoops + 1;
+          if (!(yield* this.shouldReclaimRetry(noProgressLoops, allocFlags))) break;
+          if ((gfp & __GFP_NO_KSWAPD) === 0) this.wakeupKswapd();
+          continue;
+        }
         if (progress === 0 && (gfp & __GFP_FS) !== 0 && (gfp & __GFP_NORETRY) === 0) break;
         if ((gfp & __GFP_NORETRY) !== 0) return this.allocFailed(gfp);
         yield k.cpu(); // wait_iff_congested(HZ/50) → cond_resched()
       }
       // __alloc_pages_may_oom: a last try at WMARK_HIGH catches a parallel kill, then kill.
       if (this.watermarkOk(this.wmark.high, ALLOC_WMARK_HIGH | ALLOC_CPUSET)) return this.take(gfp, owner);
+      if (retryRule) {
+        // out_of_memory (mm/oom_kill.c, v6.1) returns true without killing for !__GFP_FS ("the OOM
+        // killer cannot be invoked safely"); either way did_some_progress = 1, so "Retry as long as
+        // the OOM killer is making progress" with no_progress_loops = 0. The victim's memory is
+        // reaped asynchronously (oom_reaper), here at once; 6.1 does not sleep after the kill.
+        if ((gfp & __GFP_FS) !== 0) this.outOfMemory(gfp);
+        noProgressLoops = 0;
+        continue;
+      }
       this.outOfMemory(gfp);
       // out_of_memory: schedule_timeout_uninterruptible(1) gives the victim a chance to exit.
       yield k.sleepJiffies(1);
     }
   }
 
-  /** wakeup_kswapd: only when kswapd sleeps on kswapd_wait and the zone is below WMARK_LOW. */
+  /**
+   * should_reclaim_retry (mm/page_alloc.c, v6.1) for order 0, given no_progress_loops already
+   * updated (reset by progress, else incremented): give up past MAX_RECLAIM_RETRIES; else retry
+   * only if the zone would pass its min watermark with every reclaimable page reclaimed
+   * (__zone_watermark_ok on available = zone_reclaimable_pages + NR_FREE_PAGES; without swap the
+   * reclaimable pages are the file LRU). Before retrying, a kworker (PF_WQ_WORKER) sleeps one
+   * jiffy, anything else does cond_resched. Counts the give-ups in reclaimRetryGiveUps.
+   */
+  private *shouldReclaimRetry(noProgressLoops: number, allocFlags: number): KernelCode<boolean> {
+    let ret = false;
+    if (noProgressLoops <= MAX_RECLAIM_RETRIES) {
+      const available = this.lru.size + this.pt.freeTop;
+      ret = zoneWatermarkOk(available, this.wmark.min, allocFlags, 0, this.era.wmarkUnusableFree);
+      const cur = this.k.current;
+      if (cur !== null && cur.pfWqWorker) yield this.k.sleepJiffies(1);
+      else yield this.k.cpu();
+    }
+    if (!ret) this.reclaimRetryGiveUps++;
+    return ret;
+  }
+
+  /** wakeup_kswapd: only when kswapd sleeps on kswapd_wait and the zone needs it. */
   private wakeupKswapd(): void {
     if (this.kswapdWait.waiters.length === 0) return;
-    if (this.watermarkOk(this.wmark.low, 0)) return;
+    // 3.2 wakes kswapd below the low watermark; 6.1 while the node is not pgdat_balanced (below
+    // high) and not hopeless.
+    if (this.era.kswapd61) {
+      if (this.kswapdHopeless() || this.watermarkOk(this.wmark.high, 0)) return;
+    } else if (this.watermarkOk(this.wmark.low, 0)) return;
     // include/trace/events/vmscan.h (v3.2): "nid=%d zid=%d order=%d".
     if (this.tpOn[TP_MM_VMSCAN_WAKEUP_KSWAPD] !== 0)
       this.k.sim.trace.emit(TP_MM_VMSCAN_WAKEUP_KSWAPD, `nid=0 zid=${TRACE_ZID} order=0`);
@@ -691,13 +772,27 @@ export class Mm implements WritebackHost {
     if (tr.on[TP_MM_VMSCAN_DIRECT_RECLAIM_END] !== 0)
       tr.emit(TP_MM_VMSCAN_DIRECT_RECLAIM_END, `nr_reclaimed=${reclaimed}`);
     yield k.cpu();
-    if (reclaimed > 0) return reclaimed;
-    return this.allUnreclaimable ? 0 : 1;
+    if (reclaimed > 0) {
+      // shrink_node (v6.1): reclaim that freed pages makes the node worth kswapd's effort again.
+      this.kswapdFailures = 0;
+      return reclaimed;
+    }
+    // 3.2's do_try_to_free_pages reports progress (1) while the zone is not all_unreclaimable;
+    // 6.1's returns sc->nr_reclaimed (its compaction_ready case does not arise for order 0).
+    return this.allUnreclaimable || this.era.oomRule === OOM_SHOULD_RECLAIM_RETRY ? 0 : 1;
   }
 
-  /** kswapd's view of the zone (sleeping_prematurely for order 0): at WMARK_HIGH or given up. */
+  /**
+   * kswapd's view of the zone (sleeping_prematurely for order 0; 6.1's prepare_kswapd_sleep): at
+   * WMARK_HIGH or given up (all_unreclaimable; 6.1: kswapd_failures ≥ MAX_RECLAIM_RETRIES).
+   */
   private kswapdBalanced(): boolean {
-    return this.allUnreclaimable || this.watermarkOk(this.wmark.high, 0);
+    return this.allUnreclaimable || this.kswapdHopeless() || this.watermarkOk(this.wmark.high, 0);
+  }
+
+  /** 6.1's "Hopeless node, leave it to direct reclaim if possible" (wakeup_kswapd). */
+  private kswapdHopeless(): boolean {
+    return this.era.kswapd61 && this.kswapdFailures >= MAX_RECLAIM_RETRIES;
   }
 
   /**
@@ -734,8 +829,20 @@ export class Mm implements WritebackHost {
    * (all_unreclaimable) once six times its LRU was scanned without a page freed; below DEF_PRIORITY
    * - 2, congestion_wait(HZ/10) after each pass unless the zone is under WMARK_MIN; restart from
    * DEF_PRIORITY after SWAP_CLUSTER_MAX pages reclaimed until balanced.
+   *
+   * The 6.1 era (kswapd61) keeps this loop but balances to WMARK_HIGH (balance gap 0; the boost is
+   * always 0, see kernel-era.ts), never marks the zone all_unreclaimable, counts a pass that
+   * reclaimed nothing as a kswapd failure and gives the node up at MAX_RECLAIM_RETRIES of them, and
+   * holds ZONE_RECLAIM_ACTIVE (pcp lists capped at 4 × batch) while it runs (set_reclaim_active).
    */
   private *balancePgdat(): KernelCode {
+    const kswapd61 = this.era.kswapd61;
+    if (kswapd61) this.pcp.reclaimActive = true;
+    yield* this.balancePgdatPasses(kswapd61);
+    this.pcp.reclaimActive = false;
+  }
+
+  private *balancePgdatPasses(kswapd61: boolean): KernelCode {
     const k = this.k;
     const wm = this.wmark;
     for (;;) {
@@ -761,7 +868,7 @@ export class Mm implements WritebackHost {
             yield k.cpu();
           }
           // shrink_slab frees nothing in the model (nr_slab == 0).
-          if (!this.zoneReclaimable()) this.allUnreclaimable = true;
+          if (!kswapd61 && !this.zoneReclaimable()) this.allUnreclaimable = true;
         }
         if (this.allUnreclaimable) break;
         if (this.watermarkOk(wm.high, 0)) break;
@@ -775,6 +882,12 @@ export class Mm implements WritebackHost {
           }
         }
         if (reclaimed >= SWAP_CLUSTER_MAX) break;
+      }
+      if (kswapd61) {
+        // balance_pgdat (v6.1): "if (!sc.nr_reclaimed) pgdat->kswapd_failures++"; shrink_node's
+        // reset when it reclaimed.
+        if (reclaimed > 0) this.kswapdFailures = 0;
+        else if (++this.kswapdFailures >= MAX_RECLAIM_RETRIES) return;
       }
       if (allOk) return;
       yield k.cpu();
@@ -835,7 +948,7 @@ export class Mm implements WritebackHost {
     while (got < pages && !task.killed) {
       // The fast path inline: one generator per page fault would dominate the cost.
       const pfn =
-        this.pt.freeTop - 2 > this.wmark.low
+        this.pt.freeTop > this.fastLow
           ? this.take(GFP_HIGHUSER_MOVABLE, OWNER_ANON)
           : yield* this.allocSlowpath(GFP_HIGHUSER_MOVABLE, OWNER_ANON);
       if (task.killed) {
@@ -886,7 +999,7 @@ export class Mm implements WritebackHost {
         break;
       }
       const pfn =
-        this.pt.freeTop - 2 > this.wmark.low
+        this.pt.freeTop > this.fastLow
           ? this.take(GFP_HIGHUSER_MOVABLE, OWNER_PAGECACHE_DIRTY)
           : yield* this.allocSlowpath(GFP_HIGHUSER_MOVABLE, OWNER_PAGECACHE_DIRTY);
       wb.addDirtyPage(pfn);
@@ -1040,6 +1153,8 @@ export class Mm implements WritebackHost {
       wmark_low: this.wmark.low,
       wmark_high: this.wmark.high,
       all_unreclaimable: this.allUnreclaimable ? 1 : 0,
+      kswapd_failures: this.kswapdFailures,
+      reclaim_retry_give_ups: this.reclaimRetryGiveUps,
       // /proc/zoneinfo's pagesets (count summed over CPUs, high, batch) and the model's pcp traffic.
       pcp_count: this.pcp.total,
       pcp_high: this.pcp.high,

@@ -1,6 +1,8 @@
 /**
  * The per-cpu page lists of Linux 3.2 (mm/page_alloc.c: struct per_cpu_pages, free_hot_cold_page,
- * buffered_rmqueue, rmqueue_bulk, free_pcppages_bulk, drain_pages) for the model's one zone.
+ * buffered_rmqueue, rmqueue_bulk, free_pcppages_bulk, drain_pages) for the model's one zone, and
+ * 6.1's sizes and freeing (zone_batchsize, zone_highsize, nr_pcp_high, nr_pcp_free) when the era
+ * asks for them.
  *
  * A page on a pcp list is free to the kernel but not a buddy page: it is owned by OWNER_PCP, so
  * the free stack of the PageTable (NR_FREE_PAGES, what zone_watermark_ok reads) does not count it.
@@ -10,10 +12,21 @@
 import { ModelError } from "../../sim/simulator.ts";
 import { __GFP_COLD, __GFP_MOVABLE, __GFP_RECLAIMABLE } from "./gfp.ts";
 import { OWNER_PCP, ownerName, type PageTable } from "./page-table.ts";
-import { PAGE_SHIFT, zoneBatchsize } from "./watermarks.ts";
+import { PAGE_SHIFT, ZONE_BATCHSIZE_CAP_61, zoneBatchsize, zoneHighsize } from "./watermarks.ts";
 
-/** min_percpu_pagelist_fract (kernel/sysctl.c): vm.percpu_pagelist_fraction's lower bound. */
+/**
+ * min_percpu_pagelist_fract (kernel/sysctl.c, v3.2): vm.percpu_pagelist_fraction's lower bound; 6.1's
+ * vm.percpu_pagelist_high_fraction has the same (MIN_PERCPU_PAGELIST_HIGH_FRACTION, mm/page_alloc.c).
+ */
 export const MIN_PERCPU_PAGELIST_FRACT = 8;
+
+/** CONFIG_PCP_BATCH_SCALE_MAX (mm/Kconfig, 6.1.y): nr_pcp_free's free_factor stops at 5. */
+export const PCP_BATCH_SCALE_MAX = 5;
+
+/** 6.1's sizing: the zone's low watermark and managed pages that zone_highsize reads. */
+export interface Pcp61Sizing {
+  lowWmark: number;
+}
 
 /** Migrate types kept on the pcp lists (include/linux/mmzone.h, v3.2); MIGRATE_PCPTYPES = 3. */
 export const MIGRATE_UNMOVABLE = 0;
@@ -41,6 +54,15 @@ export class PerCpuPages {
   readonly high: number;
   /** pcp->count per CPU, all migrate types together. */
   readonly count: Int32Array;
+  /** 6.1 only: pcp->free_factor per CPU (nr_pcp_free doubles the bulk free with each). */
+  readonly freeFactor: Int32Array;
+  /** 6.1's nr_pcp_high and nr_pcp_free instead of 3.2's high = 6 × batch, free batch. */
+  readonly sizing61: boolean;
+  /**
+   * 6.1: ZONE_RECLAIM_ACTIVE, set by kswapd's balance_pgdat while it runs (set_reclaim_active,
+   * mm/vmscan.c): nr_pcp_high then caps the lists at batch × 4.
+   */
+  reclaimActive = false;
   /** Per list (cpu * MIGRATE_PCPTYPES + migratetype). */
   readonly head: Int32Array;
   readonly tail: Int32Array;
@@ -59,32 +81,41 @@ export class PerCpuPages {
   rmqueueBulkPages = 0;
 
   /**
-   * `percpuPagelistFraction` is vm.percpu_pagelist_fraction: 0 (the default) sizes the lists with
-   * zone_batchsize, otherwise high = present pages / fraction (at least 8, the sysctl's minimum).
+   * `percpuPagelistFraction` is vm.percpu_pagelist_fraction (3.2) or percpu_pagelist_high_fraction
+   * (6.1): 0 (the default) sizes the lists with zone_batchsize (and 6.1's zone_highsize), otherwise
+   * high = present pages / fraction (3.2) or / fraction / CPUs (6.1), at least 8, the sysctl's
+   * minimum. `sizing61` selects 6.1.
    */
   constructor(
     readonly pt: PageTable,
     readonly ncpus: number,
     percpuPagelistFraction = 0,
+    sizing61: Pcp61Sizing | null = null,
   ) {
     const f = percpuPagelistFraction;
-    if (f === 0) {
+    if (f !== 0 && (!Number.isInteger(f) || f < MIN_PERCPU_PAGELIST_FRACT)) {
+      throw new ModelError(
+        `percpuPagelistFraction must be 0 or an integer ≥ ${MIN_PERCPU_PAGELIST_FRACT}, got ${f}`,
+      );
+    }
+    this.sizing61 = sizing61 !== null;
+    if (sizing61 !== null) {
+      // zone_set_pageset_high_and_batch: batch = max(1, zone_batchsize), high = zone_highsize.
+      this.batch = Math.max(1, zoneBatchsize(pt.nPages, ZONE_BATCHSIZE_CAP_61));
+      this.high = zoneHighsize(sizing61.lowWmark, pt.nPages, this.batch, ncpus, f);
+    } else if (f === 0) {
       // setup_pageset: high = 6 * batch, batch = max(1, batch); a zone under 32 MiB has batch 0
       // from zone_batchsize, so high 0: every free goes straight back to buddy.
       const batch = zoneBatchsize(pt.nPages);
       this.high = 6 * batch;
       this.batch = Math.max(1, batch);
     } else {
-      if (!Number.isInteger(f) || f < MIN_PERCPU_PAGELIST_FRACT) {
-        throw new ModelError(
-          `percpuPagelistFraction must be 0 or an integer ≥ ${MIN_PERCPU_PAGELIST_FRACT}, got ${f}`,
-        );
-      }
       // setup_pagelist_highmark: batch = max(1, high / 4), at most PAGE_SHIFT * 8.
       this.high = Math.floor(pt.nPages / f);
       this.batch = Math.min(Math.max(1, Math.floor(this.high / 4)), PAGE_SHIFT * 8);
     }
     this.count = new Int32Array(ncpus);
+    this.freeFactor = new Int32Array(ncpus);
     const lists = ncpus * MIGRATE_PCPTYPES;
     this.head = new Int32Array(lists).fill(END);
     this.tail = new Int32Array(lists).fill(END);
@@ -109,6 +140,8 @@ export class PerCpuPages {
     const mt = allocflagsToMigratetype(gfp);
     const l = cpu * MIGRATE_PCPTYPES + mt;
     const cold = (gfp & __GFP_COLD) !== 0;
+    // rmqueue_pcplist (6.1): "On allocation, reduce the number of pages that are batch freed."
+    this.freeFactor[cpu]! >>= 1;
     if (this.size[l] === 0) {
       const n = this.rmqueueBulk(l, mt, cold);
       this.count[cpu]! += n;
@@ -140,9 +173,37 @@ export class PerCpuPages {
     const l = cpu * MIGRATE_PCPTYPES + this.migratetype[pfn]!;
     if (cold) this.linkTail(l, pfn);
     else this.linkHead(l, pfn);
-    if (++this.count[cpu]! < this.high) return false;
-    this.freeBulk(cpu, this.batch);
+    const count = ++this.count[cpu]!;
+    if (!this.sizing61) {
+      if (count < this.high) return false;
+      this.freeBulk(cpu, this.batch);
+      return true;
+    }
+    const high = this.nrPcpHigh();
+    if (count < high) return false;
+    // free_pcppages_bulk: count = min(pcp->count, count).
+    this.freeBulk(cpu, Math.min(count, this.nrPcpFree(cpu, high)));
     return true;
+  }
+
+  /** nr_pcp_high (v6.1, order 0): high, or at most batch × 4 while reclaim is active. */
+  nrPcpHigh(): number {
+    if (this.high === 0) return 0;
+    return this.reclaimActive ? Math.min(this.batch << 2, this.high) : this.high;
+  }
+
+  /**
+   * nr_pcp_free (v6.1, order 0): batch << free_factor clamped to [batch, high - batch], leaving at
+   * least a batch on the list; free_factor grows while that is below high - batch (at most
+   * PCP_BATCH_SCALE_MAX), so frees without allocations in between return ever larger bulks.
+   */
+  private nrPcpFree(cpu: number, high: number): number {
+    const batch = this.batch;
+    if (high < batch) return 1;
+    const maxNrFree = high - batch;
+    const b = batch << this.freeFactor[cpu]!;
+    if (b < maxNrFree && this.freeFactor[cpu]! < PCP_BATCH_SCALE_MAX) this.freeFactor[cpu]!++;
+    return Math.min(Math.max(b, batch), maxNrFree);
   }
 
   /** drain_pages(cpu): every page on the CPU's lists back to buddy; returns how many. */

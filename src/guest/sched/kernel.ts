@@ -156,6 +156,8 @@ export class KThread implements SchedEntity {
   locksHeld = 0;
   bhDisabled = 0;
   runtimeNs = 0;
+  /** PF_WQ_WORKER: a workqueue's kworker (set by Workqueues; read by the 6.1 allocator's retry). */
+  pfWqWorker = false;
   constructor(
     readonly id: number,
     readonly name: string,

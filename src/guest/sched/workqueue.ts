@@ -65,6 +65,7 @@ export class Workqueues {
       const wait = new WQ(`kworker/${cpu.index}`);
       const pool: Pool = { cpu, list: [], wait, worker: undefined as unknown as KThread };
       pool.worker = k.spawn(`kworker/${cpu.index}:0`, cpu.index, () => this.workerThread(pool));
+      pool.worker.pfWqWorker = true;
       return pool;
     });
     this.evTimer = k.sim.register("workqueue.delayed_work_timer_fn", (w) => {

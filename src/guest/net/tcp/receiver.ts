@@ -92,6 +92,10 @@ export const TCP_RMEM_MAX = 4 * 1024 * 1024;
 export const TCP_ADV_WIN_SCALE = 2;
 /** include/net/tcp.h TCP_DEFAULT_INIT_RCVWND: initial window in MSS (tcp_select_initial_window). */
 const TCP_DEFAULT_INIT_RCVWND = 10;
+/** include/net/tcp.h TCP_INIT_CWND (v6.1): caps 6.1's first rcvq_space.space in segments. */
+const TCP_INIT_CWND = 10;
+/** U16_MAX: tcp_select_initial_window's cap on the unscaled initial window (v6.1). */
+const U16_MAX = 65535;
 /**
  * include/net/tcp.h MAX_TCP_HEADER = 128 + MAX_HEADER; include/linux/netdevice.h MAX_HEADER =
  * LL_MAX_HEADER + 48 when IP tunnels are built, LL_MAX_HEADER = 128 with CONFIG_WLAN and
@@ -177,6 +181,12 @@ export interface TcpReceiverOptions {
   /** sysctl net.ipv4.tcp_moderate_rcvbuf (default on, as in 3.2): receive-buffer autotuning. */
   moderateRcvbuf?: boolean;
   advWinScale?: number;
+  /**
+   * 6.1's receiver rules (kernel-era.ts tcpReceiver61): tcp_select_initial_window without 3.2's
+   * TCP_DEFAULT_INIT_RCVWND clamp, rcvq_space.space starting at min3(rcv_ssthresh, rcv_wnd,
+   * TCP_INIT_CWND × advmss), and tcp_rcv_space_adjust's v4.19+ sizing. Default false (3.2).
+   */
+  receiver61?: boolean;
   /** tp->advmss */
   advmss?: number;
   /** ACK every second full segment / on the timer (true), or every segment (validation). */
@@ -230,6 +240,7 @@ export class TcpReceiver {
   readonly jiffies: Jiffies;
   private readonly atoMin: number;
   private readonly advWinScale: number;
+  private readonly receiver61: boolean;
   private readonly advmss: number;
   private readonly wscale: number;
   private readonly rmemMax: number;
@@ -325,6 +336,7 @@ export class TcpReceiver {
     this.jiffies = new Jiffies(hz);
     this.atoMin = tcpAtoMin(hz);
     this.advWinScale = opts.advWinScale ?? TCP_ADV_WIN_SCALE;
+    this.receiver61 = opts.receiver61 ?? false;
     this.advmss = opts.advmss ?? 1448;
     this.rmemMax = opts.rmemMax ?? TCP_RMEM_MAX;
     this.rcvbuf = opts.rcvbuf ?? TCP_RMEM_DEFAULT;
@@ -346,13 +358,18 @@ export class TcpReceiver {
     if (this.windowClamp > 2 * this.advmss && this.windowClamp + this.advmss > maxwin) {
       this.windowClamp = Math.max(2 * this.advmss, maxwin - this.advmss);
     }
+    // 6.1 offers all of the space up to U16_MAX (sysctl_tcp_workaround_signed_windows 0; the
+    // route's initrwnd is unset); 3.2 at most TCP_DEFAULT_INIT_RCVWND segments.
     this.rcvWnd = Math.min(
       Math.floor(maxwin / this.advmss) * this.advmss,
-      TCP_DEFAULT_INIT_RCVWND * this.advmss,
+      this.receiver61 ? U16_MAX : TCP_DEFAULT_INIT_RCVWND * this.advmss,
     );
     this.rcvSsthresh = Math.min(this.rcvWnd, this.windowClamp);
-    // tcp_init_buffer_space: autotuning starts from the initial window
-    this.rcvqSpace = this.rcvWnd;
+    // tcp_init_buffer_space: autotuning starts from the initial window (6.1: at most TCP_INIT_CWND
+    // segments of it)
+    this.rcvqSpace = this.receiver61
+      ? Math.min(this.rcvSsthresh, this.rcvWnd, TCP_INIT_CWND * this.advmss)
+      : this.rcvWnd;
     if (opts.handshakeRttNs !== undefined) {
       const m = Math.max(this.jiffies.at(opts.handshakeRttNs), 1);
       this.srtt = m << 3;
@@ -1006,22 +1023,47 @@ export class TcpReceiver {
     const now = this.jiffies.at(this.sim.now);
     if (this.rcvqTime >= 0) {
       if (now - this.rcvqTime < this.rcvRtt >> 3 || this.rcvRtt === 0) return;
-      const space = Math.max(this.rcvqSpace, 2 * (this.copiedSeq - this.rcvqSeq));
-      if (space !== this.rcvqSpace) {
-        this.rcvqSpace = space;
-        if (this.moderateRcvbuf && !this.userLocked) {
-          const segs = Math.max(Math.floor(space / this.advmss), 1);
-          const rcvbuf = Math.min(segs * this.rcvmem, this.rmemMax);
-          if (rcvbuf > this.rcvbuf) {
-            this.rcvbuf = rcvbuf;
-            // "Make the window clamp follow along."
-            this.windowClamp = space;
+      if (this.receiver61) this.rcvSpaceAdjust61();
+      else {
+        const space = Math.max(this.rcvqSpace, 2 * (this.copiedSeq - this.rcvqSeq));
+        if (space !== this.rcvqSpace) {
+          this.rcvqSpace = space;
+          if (this.moderateRcvbuf && !this.userLocked) {
+            const segs = Math.max(Math.floor(space / this.advmss), 1);
+            const rcvbuf = Math.min(segs * this.rcvmem, this.rmemMax);
+            if (rcvbuf > this.rcvbuf) {
+              this.rcvbuf = rcvbuf;
+              // "Make the window clamp follow along."
+              this.windowClamp = space;
+            }
           }
         }
       }
     }
     this.rcvqSeq = this.copiedSeq;
     this.rcvqTime = now;
+  }
+
+  /**
+   * tcp_rcv_space_adjust's sizing (net/ipv4/tcp_input.c, v6.1), once the RTT has passed: nothing
+   * unless more than rcvq_space.space was copied; rcvwin = 2 × copied + 16 × advmss, plus twice
+   * its growth in proportion to (copied - space) / space "for sender rate increase"; sk_rcvbuf =
+   * rcvwin / advmss × rcvmem (at most tcp_rmem[2]) with window_clamp = tcp_win_from_space of it;
+   * space = copied. The clock is the model's jiffies, not 6.1's microsecond tcp_mstamp.
+   */
+  private rcvSpaceAdjust61(): void {
+    const copied = this.copiedSeq - this.rcvqSeq;
+    if (copied <= this.rcvqSpace) return;
+    if (this.moderateRcvbuf && !this.userLocked) {
+      let rcvwin = 2 * copied + 16 * this.advmss;
+      rcvwin += 2 * Math.floor((rcvwin * (copied - this.rcvqSpace)) / this.rcvqSpace);
+      const rcvbuf = Math.min(Math.floor(rcvwin / this.advmss) * this.rcvmem, this.rmemMax);
+      if (rcvbuf > this.rcvbuf) {
+        this.rcvbuf = rcvbuf;
+        this.windowClamp = tcpWinFromSpace(rcvbuf, this.advWinScale);
+      }
+    }
+    this.rcvqSpace = copied;
   }
 
   private fullSpace(): number {

@@ -12,10 +12,11 @@ export const SK_MEM_QUANTUM = 4096;
 
 /**
  * tcp_init (net/ipv4/tcp.c, 3.2): limit = max(nr_free_buffer_pages() / 8, 128);
- * tcp_mem = {limit / 4 * 3, limit, tcp_mem[0] * 2}, in pages.
+ * tcp_mem = {limit / 4 * 3, limit, tcp_mem[0] * 2}, in pages. 6.1's tcp_init_mem divides by 16
+ * (`divisor`, kernel-era.ts).
  */
-export function tcpMemDefaults(nrFreeBufferPages: number): [number, number, number] {
-  const limit = Math.max(Math.floor(nrFreeBufferPages / 8), 128);
+export function tcpMemDefaults(nrFreeBufferPages: number, divisor = 8): [number, number, number] {
+  const limit = Math.max(Math.floor(nrFreeBufferPages / divisor), 128);
   const low = Math.floor(limit / 4) * 3;
   return [low, limit, low * 2];
 }
