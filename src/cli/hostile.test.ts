@@ -53,7 +53,7 @@ describe("hostile scenario input through the CLI", () => {
   it("advWinScale -21, where tcp_rcv_space_adjust's loop would never end, is refused", async () => {
     await refused(
       ["run", "seed-torrent", "--set", "guest.tcp.advWinScale=-21", "--duration", "10ms"],
-      "guest.tcp.advWinScale = -21: must be an integer from -20 to 31",
+      'guest.tcp.advWinScale = -21: must be "auto" or an integer from -20 to 31',
     );
   });
 

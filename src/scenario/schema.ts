@@ -500,8 +500,8 @@ const guestSchema = z
         "daemons), a typical footprint of a 2012 server distribution just after boot.",
     ),
     minFreeKbytes: autoOr(
-      (or) => intSchema(128, 262144, or),
-      "an integer from 128 to 262144",
+      (or) => intSchema(128, 65536, or),
+      "an integer from 128 to 65536",
       "vm.min_free_kbytes, which sets WMARK_MIN (3.2: LOW = 1.25x, HIGH = 1.5x; 6.1: see " +
         "mm.watermarkScaleFactor). 'auto': the kernel's int_sqrt(memory_kbytes * 16) clamped to [128, 65536] " +
         "(3.2 init_per_zone_wmark_min) or [128, 262144] (6.1 calculate_min_free_kbytes).",
