@@ -506,15 +506,19 @@ const guestSchema = z
         "mm.watermarkScaleFactor). 'auto': the kernel's int_sqrt(memory_kbytes * 16) clamped to [128, 65536] " +
         "(3.2 init_per_zone_wmark_min) or [128, 262144] (6.1 calculate_min_free_kbytes).",
     ),
-    kernel: choice(
-      ["auto", ...KERNEL_ERAS],
-      "auto",
-      "The guest kernel's era for everything but the driver: the page allocator's watermark spacing, the OOM " +
-        "decision (3.2's all_unreclaimable or 6.1's should_reclaim_retry with MAX_RECLAIM_RETRIES 16), kswapd, " +
-        "per-cpu list sizes, and the TCP receiver's defaults (tcp_rmem, tcp_adv_win_scale, tcp_mem, " +
-        "tcp_rcv_space_adjust). 'auto': 3.2 for v3.2, patch1 and rfc-v1, 6.1 for mainline and our policies " +
-        "(built on mainline). docs/results.md, 'mainline on 6.1 rules', lists what of 6.1 is modelled.",
-    ),
+    kernel: z
+      .union([z.enum(["auto", ...KERNEL_ERAS]), z.literal([3.2, 6.1])], {
+        error: `must be one of "auto", ${KERNEL_ERAS.map((e) => JSON.stringify(e)).join(", ")}`,
+      })
+      .default("auto")
+      .describe(
+        "The guest kernel's era for everything but the driver: the page allocator's watermark spacing, the OOM " +
+          "decision (3.2's all_unreclaimable or 6.1's should_reclaim_retry with MAX_RECLAIM_RETRIES 16), kswapd, " +
+          "per-cpu list sizes, and the TCP receiver's defaults (tcp_rmem, tcp_adv_win_scale, tcp_mem, " +
+          "tcp_rcv_space_adjust). 'auto': 3.2 for v3.2, patch1 and rfc-v1, 6.1 for mainline and our policies " +
+          "(built on mainline). The numbers 3.2 and 6.1 (as YAML and --set read them) are accepted too. " +
+          "docs/results.md, 'mainline on 6.1 rules', lists what of 6.1 is modelled.",
+      ),
     mm: z
       .strictObject({
         watermarkScaleFactor: int(
@@ -586,7 +590,7 @@ const guestSchema = z
     }
   }, whenValid)
   .transform((g) => {
-    const kernel = g.kernel === "auto" ? defaultKernelEra(g.driver.version) : g.kernel;
+    const kernel = g.kernel === "auto" ? defaultKernelEra(g.driver.version) : (String(g.kernel) as KernelEra);
     const era = kernelEra(kernel);
     const rmem = g.tcp.rmem;
     return {
