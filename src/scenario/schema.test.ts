@@ -71,6 +71,45 @@ describe("defaults", () => {
     expect(parseScenario({ host: { tapQueueLen: 1000 } }).host.qdiscLimit).toBe(1000);
   });
 
+  it("takes the guest kernel era from the driver version unless told, and its TCP defaults", () => {
+    const g = (guest: object) => parseScenario({ guest }).guest;
+    expect(s.guest.kernel).toBe("3.2");
+    for (const version of ["patch1", "rfc-v1"] as const)
+      expect(g({ driver: { version } }).kernel).toBe("3.2");
+    for (const version of [
+      "mainline",
+      "drop-recycle",
+      "reserve-pool",
+      "adaptive-retry",
+      "page-recycle",
+    ] as const)
+      expect(g({ driver: { version } }).kernel).toBe("6.1");
+    expect(g({ kernel: "6.1" }).kernel).toBe("6.1");
+    expect(g({ kernel: "3.2", driver: { version: "mainline" } }).kernel).toBe("3.2");
+    // YAML and --set read 3.2 and 6.1 as numbers.
+    expect(g({ kernel: 6.1 }).kernel).toBe("6.1");
+    expectIssue({ guest: { kernel: "5.4" } }, "guest.kernel", "5.4", '"auto", "3.2", "6.1"');
+    // 512 MiB: 3.2 tcp_rmem 4096 87380 524288 (131072 pages / 8 << 5), adv_win_scale 2;
+    // 6.1 tcp_rmem 4096 131072 4194304 (131072 pages << 5), adv_win_scale 1.
+    expect([s.guest.tcp.rmem.default, s.guest.tcp.rmem.max, s.guest.tcp.advWinScale]).toEqual([
+      87380, 524288, 2,
+    ]);
+    const t = g({ kernel: "6.1" }).tcp;
+    expect([t.rmem.min, t.rmem.default, t.rmem.max, t.advWinScale]).toEqual([4096, 131072, 4194304, 1]);
+    expect(defaultTcpRmemMax(parseSize("64GiB"), "6.1")).toBe(6 * 1024 * 1024);
+    expect(defaultTcpRmemMax(parseSize("64MiB"), "6.1")).toBe(524288);
+    // Explicit values win over the era's.
+    const u = g({ kernel: "6.1", tcp: { advWinScale: 2, rmem: { default: "87380B" } } }).tcp;
+    expect([u.advWinScale, u.rmem.default]).toEqual([2, 87380]);
+    expect(s.guest.mm.watermarkScaleFactor).toBe(10);
+    expectIssue(
+      { guest: { mm: { watermarkScaleFactor: 3001 } } },
+      "guest.mm.watermarkScaleFactor",
+      3001,
+      "1 to 3000",
+    );
+  });
+
   it("derives the rx mode from the features like virtnet_probe", () => {
     const mode = (features: object) => parseScenario({ guest: { driver: { features } } }).guest.driver.rxMode;
     expect(mode({ mrgRxbuf: true })).toBe("mergeable");

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { PKT_DATA, PacketPool } from "../../../net/packet.ts";
 import { mmFixture } from "../../mm/fixture.ts";
 import { GFP_ATOMIC } from "../../mm/gfp.ts";
-import { defaultMinFreeKbytes, zoneWatermarks } from "../../mm/watermarks.ts";
+import { ERA_6_1 } from "../../kernel-era.ts";
+import { defaultMinFreeKbytes, zoneWatermarks, zoneWatermarksFor } from "../../mm/watermarks.ts";
 import { MmAdapter } from "../../../run/system.ts";
 import { OWNER_SKB } from "../../mm/page-table.ts";
 import { ALLOC_SITE_SMALL_SKB_DATA, ALLOC_SITE_TCP_COLLAPSE } from "../mm-port.ts";
@@ -26,6 +27,17 @@ describe("tcp_mem (tcp_init)", () => {
     expect(forGuest(1 << 30)).toEqual([24432, 32576, 48864]);
     // at least 128 pages of limit
     expect(tcpMemDefaults(100)).toEqual([96, 128, 192]);
+  });
+
+  it("takes limit = nr_free_buffer_pages()/16 on 6.1 (tcp_init_mem)", () => {
+    // 1 GiB on 6.1: min 1024, high 1548 (watermark_scale_factor 10) → 260596 pages; limit 16287;
+    // tcp_mem = {4071 * 3, 16287, 12213 * 2}
+    const pages = 262144;
+    const high = zoneWatermarksFor(ERA_6_1, 4096, pages).high;
+    expect(high).toBe(1548);
+    expect(tcpMemDefaults(nrFreeBufferPages(pages, high), ERA_6_1.tcpMemDivisor)).toEqual([
+      12213, 16287, 24426,
+    ]);
   });
 
   it("enters pressure above tcp_mem[1] and leaves it when a reclaim goes below tcp_mem[0]", () => {
