@@ -27,15 +27,18 @@ describe("__setup_per_zone_wmarks by era", () => {
     ["1 GiB", 1024, 1000, [1024, 27238, 53452]], // tmp 26214
   ];
 
-  it.each(cases)("%s at watermark_scale_factor %i: 6.1 gives min/low/high %j", (_n, mb, factor, want) => {
-    const pages = (mb * MiB) / 4096;
-    const kb = defaultMinFreeKbytes(pages * 4, ERA_6_1.minFreeKbytesCeil);
-    const w = zoneWatermarksFor(ERA_6_1, kb, pages, factor);
-    expect([w.min, w.low, w.high]).toEqual(want);
-    // The allocator uses the same numbers.
-    const { mm } = mmFixture({ memBytes: mb * MiB, era: ERA_6_1, watermarkScaleFactor: factor });
-    expect([mm.wmark.min, mm.wmark.low, mm.wmark.high]).toEqual(want);
-  });
+  it.each(cases)(
+    "%s (%i MiB) at watermark_scale_factor %i: 6.1 gives min/low/high %j",
+    (_n, mb, factor, want) => {
+      const pages = (mb * MiB) / 4096;
+      const kb = defaultMinFreeKbytes(pages * 4, ERA_6_1.minFreeKbytesCeil);
+      const w = zoneWatermarksFor(ERA_6_1, kb, pages, factor);
+      expect([w.min, w.low, w.high]).toEqual(want);
+      // The allocator uses the same numbers.
+      const { mm } = mmFixture({ memBytes: mb * MiB, era: ERA_6_1, watermarkScaleFactor: factor });
+      expect([mm.wmark.min, mm.wmark.low, mm.wmark.high]).toEqual(want);
+    },
+  );
 
   it.each([
     [256, [512, 640, 768]],

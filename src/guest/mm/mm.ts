@@ -659,8 +659,7 @@ export class Mm implements WritebackHost {
     if (noProgressLoops <= MAX_RECLAIM_RETRIES) {
       const available = this.lru.size + this.pt.freeTop;
       ret = zoneWatermarkOk(available, this.wmark.min, allocFlags, 0, this.era.wmarkUnusableFree);
-      const cur = this.k.current;
-      if (cur !== null && cur.pfWqWorker) yield this.k.sleepJiffies(1);
+      if (this.k.current?.pfWqWorker) yield this.k.sleepJiffies(1);
       else yield this.k.cpu();
     }
     if (!ret) this.reclaimRetryGiveUps++;
