@@ -229,10 +229,12 @@ export class DriverHarness {
 
   /**
    * Free pages at or below this fail a GFP_ATOMIC order-0 allocation: __zone_watermark_ok with
-   * ALLOC_HIGH | ALLOC_HARDER fails when free - 2 <= min - min/2 - (min - min/2)/4, about 3/8 of min.
+   * ALLOC_HIGH | ALLOC_HARDER fails when free - 2 (6.1: free) <= min - min/2 - (min - min/2)/4, about
+   * 3/8 of min.
    */
   get atomicFloor(): number {
-    return effectiveMin(this.sys.mm.wmark.min, gfpToAllocFlags(GFP_ATOMIC)) + 2;
+    const mm = this.sys.mm;
+    return effectiveMin(mm.wmark.min, gfpToAllocFlags(GFP_ATOMIC)) + mm.era.wmarkUnusableFree;
   }
 
   /** Clean page cache taken from free memory (reclaimable at once, without writeback). */
@@ -253,7 +255,7 @@ export class DriverHarness {
     }
     const flags = gfpToAllocFlags(GFP_ATOMIC);
     let taken = 0;
-    while (zoneWatermarkOk(mm.nrFree, mm.wmark.min, flags)) {
+    while (zoneWatermarkOk(mm.nrFree, mm.wmark.min, flags, 0, mm.era.wmarkUnusableFree)) {
       this.heldPages.push(mm.allocPageAtomic(GFP_ATOMIC | __GFP_NO_KSWAPD, OWNER_SKB));
       taken++;
     }
