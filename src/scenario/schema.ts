@@ -28,6 +28,7 @@ export const DRIVER_VERSIONS = [
   "patch1",
   "rfc-v1",
   "mainline",
+  "mainline-3.2buf",
   "drop-recycle",
   "reserve-pool",
   "adaptive-retry",
@@ -248,7 +249,8 @@ const driverSchema = z
       "The virtio_net receive path to model: v3.2 (net-next of January 2012, which the seed patches apply " +
         "to), patch1 (seed patch 1: add_recvbuf_small passes the caller's gfp; merged), rfc-v1 (seed patches 1 " +
         "and 2: refill_work no longer disables NAPI; batched allocation outside rx_fill_lock), mainline (v6.1 " +
-        "refill rules), and vnetlab's own policies drop-recycle, reserve-pool, adaptive-retry, page-recycle.",
+        "refill rules, receive buffers and ring), mainline-3.2buf (v6.1 refill rules on v3.2's buffers and ring, " +
+        "the base of our policies), and vnetlab's own policies drop-recycle, reserve-pool, adaptive-retry, page-recycle.",
     ),
     rxMode: choice(
       ["auto", ...RX_MODES],

@@ -7,7 +7,7 @@ import type { KernelCode } from "../sched/kernel.ts";
 
 export interface MmPort {
   /** Page owner codes used by the driver and the stack. */
-  readonly owners: { driverList: number; rxRing: number; skb: number };
+  readonly owners: { driverList: number; rxRing: number; skb: number; pageFrag: number };
   /**
    * The ALLOC_SITE_* the next allocations are for, set before each rx allocation. Fault injectors
    * filter on it where the kernel's filter reads the stack trace; nothing else reads it.
@@ -19,6 +19,17 @@ export interface MmPort {
   freePage(pfn: number): void;
   /** Moves a page between owners, asserting where it was. */
   setOwner(pfn: number, from: number, to: number): void;
+  /**
+   * alloc_pages(gfp, order) without sleeping: the head pfn of a page with page_count 1, or -1.
+   * Counted pages are freed by the putPage that drops the last reference, never by freePage.
+   */
+  allocPagesAtomic(gfp: number, order: number, owner: number): number;
+  /** alloc_page(gfp) with a page_count of 1; may sleep when gfp has __GFP_WAIT. */
+  allocPageCounted(gfp: number, owner: number): KernelCode<number>;
+  /** get_page / put_page / page_count of a counted page's head. */
+  getPage(head: number): void;
+  putPage(head: number): void;
+  pageCount(head: number): number;
   /** kmem_cache_alloc / kmalloc: an object id, or -1. */
   slabAlloc(cache: SlabCacheId, gfp: number): KernelCode<number>;
   /** The same for callers that cannot sleep (gfp without __GFP_WAIT). */

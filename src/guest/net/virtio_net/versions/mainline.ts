@@ -1,7 +1,8 @@
 /**
- * `mainline`: the refill policy of Linux v6.1 (drivers/net/virtio_net.c; kernel-facts.md §1.12),
- * on the v3.2 buffer layouts (6.1's page_frag small buffers and EWMA-sized mergeable buffers are
- * not modelled; they change what a buffer costs, not when the driver refills).
+ * `mainline-3.2buf`: the refill policy of Linux v6.1 (drivers/net/virtio_net.c; kernel-facts.md
+ * §1.12) on the v3.2 buffer layouts and ring. `mainline` (mainline_6_1.ts) adds 6.1's buffers and
+ * ring to it; this class stays as the base our policies build on, so that a policy differs from its
+ * base only in the policy, and to measure what the buffers alone change (docs/results.md).
  *
  * - NAPI_POLL_WEIGHT 64; gfp passed everywhere (patch 1 merged);
  * - virtnet_receive refills once more than min(budget, ring size)/2 descriptors are free;
@@ -21,7 +22,7 @@ import { NAPI_POLL_WEIGHT } from "../../../sched/napi.ts";
 import { Patch1 } from "./patch1.ts";
 
 export class Mainline extends Patch1 {
-  override readonly version: string = "mainline";
+  override readonly version: string = "mainline-3.2buf";
 
   protected override napiWeight(): number {
     return NAPI_POLL_WEIGHT;
