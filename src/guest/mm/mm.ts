@@ -343,6 +343,7 @@ export class Mm implements WritebackHost {
   /** __free_page of a page held outside mm. */
   freePage(pfn: number): void {
     const o = this.ownerOf(pfn);
+    if (this.pageRef[pfn] !== 0) throw new ModelError(`freePage(${pfn}): a counted page is freed by putPage`);
     if (EXTERNAL_OWNER[o] !== 1) {
       throw new ModelError(`freePage(${pfn}): page is ${ownerName(o)}, not held outside mm`);
     }
