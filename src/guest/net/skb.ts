@@ -214,6 +214,13 @@ export class SkbPool {
     return n + 1;
   }
 
+  /** Calls `fn` for every live skb (for invariant checks: O(capacity)). */
+  forEachLive(fn: (skb: number) => void): void {
+    const free = new Uint8Array(this.cap);
+    for (let i = 0; i < this.freeTop; i++) free[this.free[i]!] = 1;
+    for (let s = 0; s < this.cap; s++) if (free[s] === 0) fn(s);
+  }
+
   /** Counted pages an skb references (build_skb's head and its fragments), for invariant checks. */
   forEachRefPage(skb: number, fn: (page: number) => void): void {
     if (this.headPage[skb]! >= 0) fn(this.headPage[skb]!);

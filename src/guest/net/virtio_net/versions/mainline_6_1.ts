@@ -136,6 +136,13 @@ export class Mainline61 extends Mainline {
     return super.heldBytes() + idle;
   }
 
+  /** Calls `fn` with the page, offset and truesize of every posted page_frag buffer (for checks). */
+  forEachPostedSlice(fn: (page: number, offset: number, truesize: number) => void): void {
+    for (let t = 0; t < this.slicePage.length; t++) {
+      if (this.slicePage[t]! >= 0) fn(this.slicePage[t]!, this.sliceOffset[t]!, this.sliceTruesize[t]!);
+    }
+  }
+
   /** The page_frag part of add_recvbuf_small / add_recvbuf_mergeable: a token, or -ENOMEM. */
   protected override *allocRecvbuf(gfp: number): KernelCode<number> {
     if (this.mode === "big") return yield* this.allocRecvbufBig(gfp);
