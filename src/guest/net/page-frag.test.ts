@@ -4,7 +4,7 @@
  * page freed only by the put of its last slice after the cache has moved on.
  */
 import { describe, expect, it } from "vitest";
-import { Rng } from "../../sim/rng.ts";
+import type { Rng } from "../../sim/rng.ts";
 import { MmAdapter } from "../../run/system.ts";
 import { FAULT_CTX_ANY, FaultAttr, FaultInjection } from "../mm/fault-inject.ts";
 import { mmFixture } from "../mm/fixture.ts";
