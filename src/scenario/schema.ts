@@ -956,8 +956,10 @@ const allocFaultSchema = z
       .default("any")
       .describe(
         "Stands in for the stacktrace filter (and failslab's cache-filter): which rx allocations may fail. " +
-          "small_skb_head/small_skb_data: add_recvbuf_small's sk_buff and kmalloc-2048 data; rx_page: " +
-          "get_a_page's pages (big, mergeable); page_to_skb: its copy skb (head and data); indirect: " +
+          "small_skb_head/small_skb_data: add_recvbuf_small's sk_buff and kmalloc-2048 data (mainline: receive_small's " +
+          "build_skb sk_buff); rx_page: get_a_page's pages (big, mergeable; mainline: skb_page_frag_refill's " +
+          "order-3 and order-0 pages); page_to_skb: its copy skb (head and data; mainline: also build_skb's " +
+          "sk_buff); indirect: " +
           "vring_add_indirect's table. 'any': all of them. Allocations outside the rx path (page cache, " +
           "anonymous memory) are never failed: the model's callers there cannot take a failure. Applied where " +
           "the kernel applies the stack filter, after the probability draw.",

@@ -52,13 +52,13 @@ export type SlabCacheId = number;
  * scenario schema names them in this order; a test checks it). Bit i of an injector's site mask.
  * A new slab page that a kmem_cache_alloc needs counts as that allocation's site.
  */
-/** add_recvbuf_small's sk_buff (skbuff_head_cache). */
+/** add_recvbuf_small's sk_buff (skbuff_head_cache); in 6.1, receive_small's build_skb sk_buff. */
 export const ALLOC_SITE_SMALL_SKB_HEAD = 0;
 /** add_recvbuf_small's data area (kmalloc-2048). */
 export const ALLOC_SITE_SMALL_SKB_DATA = 1;
-/** get_a_page's alloc_page for big and mergeable buffers. */
+/** get_a_page's alloc_page for big and mergeable buffers; in 6.1, skb_page_frag_refill's pages. */
 export const ALLOC_SITE_RX_PAGE = 2;
-/** page_to_skb's GOOD_COPY_LEN skb, head and data. */
+/** page_to_skb's GOOD_COPY_LEN skb, head and data (6.1: napi_alloc_skb, or build_skb's sk_buff). */
 export const ALLOC_SITE_PAGE_TO_SKB = 3;
 /** vring_add_indirect's table (kmalloc-32 / kmalloc-512). */
 export const ALLOC_SITE_INDIRECT = 4;

@@ -103,7 +103,10 @@ export interface VirtnetOptions {
 export class VirtnetStats {
   rxPackets = 0;
   rxBytes = 0;
-  /** dev->stats.rx_dropped: page_to_skb could not allocate the head skb. */
+  /**
+   * rx_dropped: page_to_skb could not allocate the head skb; in 6.1 (mainline) every receive drop
+   * (stats->drops, which virtnet_stats adds to rx_dropped), build_skb's failures included.
+   */
   rxDroppedNoMem = 0;
   /** dev->stats.rx_length_errors: shorter than a virtio header plus an Ethernet header. */
   rxLengthErrors = 0;

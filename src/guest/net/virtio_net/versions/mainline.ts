@@ -13,9 +13,9 @@
  * - __GFP_NOWARN where 6.1 passes it on these allocations: page_to_skb's napi_alloc_skb kmallocs
  *   its data through kmalloc_reserve, whose first try adds __GFP_NOMEMALLOC | __GFP_NOWARN and
  *   whose warning retry needs pfmemalloc rights a softirq without PF_MEMALLOC lacks
- *   (net/core/skbuff.c). Small and mergeable buffers come from skb_page_frag_refill in 6.1, whose
- *   high-order try is __GFP_NOWARN but whose order-0 fallback, the one modelled, is alloc_page(gfp)
- *   (net/core/sock.c); get_a_page and the indirect table's kmalloc pass gfp as 3.2 does.
+ *   (net/core/skbuff.c). On 3.2's buffers the page allocations keep 3.2's gfp, as the order-0
+ *   fallback of 6.1's skb_page_frag_refill does (alloc_page(gfp), net/core/sock.c); get_a_page and
+ *   the indirect table's kmalloc pass gfp as 3.2 does.
  */
 import { __GFP_NOWARN, GFP_ATOMIC } from "../../../mm/gfp.ts";
 import { NAPI_POLL_WEIGHT } from "../../../sched/napi.ts";
