@@ -5,6 +5,7 @@
  * publishes avail->idx per buffer.
  */
 import { describe, expect, it } from "vitest";
+import { GFP_ATOMIC } from "../../mm/gfp.ts";
 import { OWNER_DRIVER_LIST, OWNER_PAGE_FRAG, OWNER_RX_RING } from "../../mm/page-table.ts";
 import { ms } from "../../../sim/time.ts";
 import { SLAB_SKBUFF_HEAD } from "../mm-port.ts";
@@ -51,6 +52,20 @@ describe("small buffers as 6.1", () => {
     expect(h.mm.ownerCount(OWNER_RX_RING)).toBe(0);
     // Every posted slice holds a reference, and the cache one on its current page.
     expect(postedRefs(h).refs).toBe(256 + 1);
+    h.mm.checkInvariant();
+  });
+
+  it("are put again when try_fill_recv finds the ring full (-ENOSPC after the allocation)", () => {
+    const h = idleGuest("small");
+    expect(h.vq.numFree).toBe(0);
+    const before = postedRefs(h).refs;
+    let ok: boolean | undefined;
+    h.k.hardirq(0, () => {
+      ok = h.driver.tryFillRecvCounted(GFP_ATOMIC).next().value as boolean;
+    });
+    expect(ok).toBe(true);
+    expect(h.driver.stats.buffersFreedNoSpace).toBe(1);
+    expect(postedRefs(h).refs).toBe(before);
     h.mm.checkInvariant();
   });
 

@@ -92,7 +92,7 @@ export class Mainline61 extends Mainline {
   rxSkbAllocFailures = 0;
   /**
    * Posted page_frag buffers by token: the page (head pfn), the slice's offset and its truesize
-   * (the ctx of add_recvbuf_mergeable); a free stack of tokens. One token per ring descriptor.
+   * (the ctx of add_recvbuf_mergeable); a free stack of tokens.
    */
   private readonly slicePage: Int32Array;
   private readonly sliceOffset: Int32Array;
@@ -104,7 +104,9 @@ export class Mainline61 extends Mainline {
     super(env, opts);
     this.frag = new PageFrag(env.mm);
     this.minBufLen = mergeableMinBufLen(this.hdrLen, env.vq.size);
-    const n = env.vq.size;
+    // One per descriptor, and one more: try_fill_recv allocates before it learns the ring is full
+    // (the buffer is put again on -ENOSPC).
+    const n = env.vq.size + 1;
     this.slicePage = new Int32Array(n).fill(-1);
     this.sliceOffset = new Int32Array(n);
     this.sliceTruesize = new Int32Array(n);
