@@ -21,7 +21,8 @@ function setup() {
   const f = mmFixture({ memBytes: 16 << 20 });
   const port = new MmAdapter(f.mm);
   port.allocSite = ALLOC_SITE_RX_PAGE;
-  return { ...f, port, frag: new PageFrag(port) };
+  const stats = { pageFragHighOrder: 0, pageFragOrder0Fallbacks: 0, pageFragFailures: 0 };
+  return { ...f, port, stats, frag: new PageFrag(port, stats) };
 }
 
 /** Runs a refill that must not sleep (GFP_ATOMIC) to completion. */
@@ -64,11 +65,11 @@ describe("skb_page_frag_refill", () => {
   });
 
   it("takes an order-3 compound page (8 pages, 17 small slices) while memory allows", () => {
-    const { mm, frag } = setup();
+    const { mm, frag, stats } = setup();
     const free = mm.nrFree;
     expect(refillAtomic(frag, SLICE)).toBe(true);
     expect(frag.size).toBe(32768);
-    expect(frag.highOrderPages).toBe(1);
+    expect(stats.pageFragHighOrder).toBe(1);
     expect(mm.ownerCount(OWNER_PAGE_FRAG)).toBe(8);
     expect(mm.nrFree).toBe(free - 8);
     let slices = 0;
@@ -82,19 +83,19 @@ describe("skb_page_frag_refill", () => {
   });
 
   it("falls back to an order-0 page when the order-3 allocation fails", () => {
-    const { sim, mm, frag } = setup();
+    const { sim, mm, frag, stats } = setup();
     const attr = failHighOrder(mm, sim);
     expect(refillAtomic(frag, SLICE)).toBe(true);
     expect(attr.injected).toBe(1);
     expect(frag.size).toBe(4096);
-    expect(frag.order0Fallbacks).toBe(1);
-    expect(frag.highOrderPages).toBe(0);
+    expect(stats.pageFragOrder0Fallbacks).toBe(1);
+    expect(stats.pageFragHighOrder).toBe(0);
     expect(mm.ownerCount(OWNER_PAGE_FRAG)).toBe(1);
     mm.checkInvariant();
   });
 
   it("falls back near the watermark, where order 3 needs 8 pages more than order 0", () => {
-    const { mm, frag, port } = setup();
+    const { mm, frag, port, stats } = setup();
     // Take pages until an order-3 GFP_ATOMIC allocation fails but an order-0 one still succeeds.
     const held: number[] = [];
     for (;;) {
@@ -104,13 +105,13 @@ describe("skb_page_frag_refill", () => {
     }
     expect(refillAtomic(frag, SLICE)).toBe(true);
     expect(frag.size).toBe(4096);
-    expect(frag.order0Fallbacks).toBe(1);
+    expect(stats.pageFragOrder0Fallbacks).toBe(1);
     for (const p of held) port.putPage(p);
     mm.checkInvariant();
   });
 
   it("reuses a page whose slices have all come back, from offset 0", () => {
-    const { mm, frag, port } = setup();
+    const { mm, frag, port, stats } = setup();
     refillAtomic(frag, SLICE);
     const page = frag.page;
     const a = frag.take(SLICE);
@@ -121,7 +122,7 @@ describe("skb_page_frag_refill", () => {
     expect(refillAtomic(frag, SLICE)).toBe(true);
     expect(frag.page).toBe(page);
     expect(frag.offset).toBe(0);
-    expect(frag.highOrderPages).toBe(1);
+    expect(stats.pageFragHighOrder).toBe(1);
     mm.checkInvariant();
   });
 
@@ -149,14 +150,14 @@ describe("skb_page_frag_refill", () => {
   });
 
   it("reports failure when neither order can be allocated", () => {
-    const { mm, frag, port } = setup();
+    const { mm, frag, port, stats } = setup();
     const held: number[] = [];
     for (let p = mm.allocPagesAtomic(GFP_ATOMIC, 0, OWNER_PAGE_FRAG); p >= 0; ) {
       held.push(p);
       p = mm.allocPagesAtomic(GFP_ATOMIC, 0, OWNER_PAGE_FRAG);
     }
     expect(refillAtomic(frag, SLICE)).toBe(false);
-    expect(frag.failures).toBe(1);
+    expect(stats.pageFragFailures).toBe(1);
     expect(frag.page).toBe(-1);
     for (const p of held) port.putPage(p);
     mm.checkInvariant();

@@ -22,17 +22,23 @@ export function fragHighOrderGfp(gfp: number): number {
   return (gfp & ~__GFP_WAIT) | __GFP_COMP | __GFP_NOWARN | __GFP_NORETRY;
 }
 
+/** Counters of skb_page_frag_refill: high-order pages taken, order-0 fallbacks, refills that got neither. */
+export interface PageFragStats {
+  pageFragHighOrder: number;
+  pageFragOrder0Fallbacks: number;
+  pageFragFailures: number;
+}
+
 export class PageFrag {
   /** pfrag->page (head pfn) or -1, pfrag->offset, pfrag->size. */
   page = -1;
   offset = 0;
   size = 0;
-  /** Counters: pages taken at SKB_FRAG_PAGE_ORDER, order-0 fallbacks after a failed high-order try, refills that failed. */
-  highOrderPages = 0;
-  order0Fallbacks = 0;
-  failures = 0;
-
-  constructor(private readonly mm: MmPort) {}
+  constructor(
+    private readonly mm: MmPort,
+    /** Where the counters go (VirtnetStats' pageFrag* fields). */
+    private readonly stats: PageFragStats,
+  ) {}
 
   /**
    * skb_page_frag_refill(sz, pfrag, gfp): true when `page` has `sz` bytes free at `offset`. A page
@@ -54,16 +60,16 @@ export class PageFrag {
     this.page = mm.allocPagesAtomic(fragHighOrderGfp(gfp), SKB_FRAG_PAGE_ORDER, mm.owners.pageFrag);
     if (this.page >= 0) {
       this.size = PAGE_SIZE << SKB_FRAG_PAGE_ORDER;
-      this.highOrderPages++;
+      this.stats.pageFragHighOrder++;
       return true;
     }
-    this.order0Fallbacks++;
+    this.stats.pageFragOrder0Fallbacks++;
     this.page = yield* mm.allocPageCounted(gfp, mm.owners.pageFrag);
     if (this.page >= 0) {
       this.size = PAGE_SIZE;
       return true;
     }
-    this.failures++;
+    this.stats.pageFragFailures++;
     return false;
   }
 

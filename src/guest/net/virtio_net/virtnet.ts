@@ -108,6 +108,15 @@ export class VirtnetStats {
    * (stats->drops, which virtnet_stats adds to rx_dropped), build_skb's failures included.
    */
   rxDroppedNoMem = 0;
+  /** build_skb / napi_alloc_skb failures at receive (6.1 buffers; each also counted in rx_dropped). */
+  rxSkbAllocFailures = 0;
+  /**
+   * skb_page_frag_refill's pages (6.1 buffers): taken at SKB_FRAG_PAGE_ORDER, order-0 fallbacks
+   * after a failed high-order try, and refills that got neither.
+   */
+  pageFragHighOrder = 0;
+  pageFragOrder0Fallbacks = 0;
+  pageFragFailures = 0;
   /** dev->stats.rx_length_errors: shorter than a virtio header plus an Ethernet header. */
   rxLengthErrors = 0;
   buffersPosted = 0;

@@ -88,8 +88,6 @@ export class Mainline61 extends Mainline {
   /** rq->mrg_avg_pkt_len's internal value, and rq->min_buf_len. */
   avgPktLen = 0;
   readonly minBufLen: number;
-  /** build_skb / napi_alloc_skb failures at receive (each also counted in rx_dropped). */
-  rxSkbAllocFailures = 0;
   /**
    * Posted page_frag buffers by token: the page (head pfn), the slice's offset and its truesize
    * (the ctx of add_recvbuf_mergeable); a free stack of tokens.
@@ -102,7 +100,7 @@ export class Mainline61 extends Mainline {
 
   constructor(env: VirtnetEnv, opts: VirtnetOptions) {
     super(env, opts);
-    this.frag = new PageFrag(env.mm);
+    this.frag = new PageFrag(env.mm, this.stats);
     this.minBufLen = mergeableMinBufLen(this.hdrLen, env.vq.size);
     // One per descriptor, and one more: try_fill_recv allocates before it learns the ring is full
     // (the buffer is put again on -ENOSPC).
@@ -237,7 +235,7 @@ export class Mainline61 extends Mainline {
     const skbs = this.env.skbs;
     const skb = skbs.buildAtomic(page, buflen + SKB_HEAD_ALIGNED, GFP_ATOMIC, ALLOC_SITE_SMALL_SKB_HEAD);
     if (skb === NO_SKB) {
-      this.rxSkbAllocFailures++;
+      this.stats.rxSkbAllocFailures++;
       this.env.mm.putPage(page);
       return this.drop();
     }
@@ -403,7 +401,7 @@ export class Mainline61 extends Mainline {
   }
 
   private skbAllocFailed(): number {
-    this.rxSkbAllocFailures++;
+    this.stats.rxSkbAllocFailures++;
     return NO_SKB;
   }
 
