@@ -21,7 +21,7 @@ import {
 } from "../guest/mm/fault-inject.ts";
 import { kernelEra } from "../guest/kernel-era.ts";
 import { Mm } from "../guest/mm/mm.ts";
-import { OWNER_DRIVER_LIST, OWNER_RX_RING, OWNER_SKB } from "../guest/mm/page-table.ts";
+import { OWNER_DRIVER_LIST, OWNER_PAGE_FRAG, OWNER_RX_RING, OWNER_SKB } from "../guest/mm/page-table.ts";
 import type { KmemCache } from "../guest/mm/slab.ts";
 import type { MmTask } from "../guest/mm/task.ts";
 import { IndirectTables } from "../guest/net/indirect-tables.ts";
@@ -40,7 +40,11 @@ import { installTraceContext } from "../guest/sched/trace-context.ts";
 import { TcpReceiver } from "../guest/net/tcp/receiver.ts";
 import { nrFreeBufferPages, TcpMem, tcpMemDefaults } from "../guest/net/tcp/tcp-mem.ts";
 import { BIG_SG, type DriverCosts } from "../guest/net/virtio_net/constants.ts";
-import { createDriver, isDriverNotInLinux } from "../guest/net/virtio_net/versions/index.ts";
+import {
+  createDriver,
+  driverAvailPerAdd,
+  isDriverNotInLinux,
+} from "../guest/net/virtio_net/versions/index.ts";
 import type { VirtnetDriver } from "../guest/net/virtio_net/virtnet.ts";
 import { HostCpus } from "../host/pcpu.ts";
 import { VhostNetRx } from "../host/vhost-net.ts";
@@ -77,7 +81,12 @@ export interface SystemOptions {
 
 /** The memory model seen through the narrow port the network code uses. */
 export class MmAdapter implements MmPort {
-  readonly owners = { driverList: OWNER_DRIVER_LIST, rxRing: OWNER_RX_RING, skb: OWNER_SKB };
+  readonly owners = {
+    driverList: OWNER_DRIVER_LIST,
+    rxRing: OWNER_RX_RING,
+    skb: OWNER_SKB,
+    pageFrag: OWNER_PAGE_FRAG,
+  };
   /** The caches by the ids of mm-port.ts. */
   private readonly caches: KmemCache[] = [];
   constructor(readonly mm: Mm) {
@@ -99,6 +108,21 @@ export class MmAdapter implements MmPort {
   }
   freePage(pfn: number): void {
     this.mm.freePage(pfn);
+  }
+  allocPagesAtomic(gfp: number, order: number, owner: number): number {
+    return this.mm.allocPagesAtomic(gfp, order, owner);
+  }
+  allocPageCounted(gfp: number, owner: number): KernelCode<number> {
+    return this.mm.allocPageCounted(gfp, owner);
+  }
+  getPage(head: number): void {
+    this.mm.getPage(head);
+  }
+  putPage(head: number): void {
+    this.mm.putPage(head);
+  }
+  pageCount(head: number): number {
+    return this.mm.pageCount(head);
   }
   setOwner(pfn: number, from: number, to: number): void {
     this.mm.setOwner(pfn, from, to);
@@ -207,6 +231,7 @@ export class System {
       name: "rx",
       indirect: features.indirectDesc,
       eventIdx: features.eventIdx,
+      availPerAdd: driverAvailPerAdd(this.driverName),
       allocator: indirect,
     });
     this.device = new VirtqueueDevice(memory, layout, {

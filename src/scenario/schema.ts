@@ -29,6 +29,7 @@ export const DRIVER_VERSIONS = [
   "patch1",
   "rfc-v1",
   "mainline",
+  "mainline-3.2buf",
   "drop-recycle",
   "reserve-pool",
   "adaptive-retry",
@@ -258,7 +259,8 @@ const driverSchema = z
       "The virtio_net receive path to model: v3.2 (net-next of January 2012, which the seed patches apply " +
         "to), patch1 (seed patch 1: add_recvbuf_small passes the caller's gfp; merged), rfc-v1 (seed patches 1 " +
         "and 2: refill_work no longer disables NAPI; batched allocation outside rx_fill_lock), mainline (v6.1 " +
-        "refill rules), and vnetlab's own policies drop-recycle, reserve-pool, adaptive-retry, page-recycle.",
+        "refill rules, receive buffers and ring), mainline-3.2buf (v6.1 refill rules on v3.2's buffers and ring, " +
+        "the base of our policies), and vnetlab's own policies drop-recycle, reserve-pool, adaptive-retry, page-recycle.",
     ),
     rxMode: choice(
       ["auto", ...RX_MODES],
@@ -1007,8 +1009,10 @@ const allocFaultSchema = z
       .default("any")
       .describe(
         "Stands in for the stacktrace filter (and failslab's cache-filter): which rx allocations may fail. " +
-          "small_skb_head/small_skb_data: add_recvbuf_small's sk_buff and kmalloc-2048 data; rx_page: " +
-          "get_a_page's pages (big, mergeable); page_to_skb: its copy skb (head and data); indirect: " +
+          "small_skb_head/small_skb_data: add_recvbuf_small's sk_buff and kmalloc-2048 data (mainline: receive_small's " +
+          "build_skb sk_buff); rx_page: get_a_page's pages (big, mergeable; mainline: skb_page_frag_refill's " +
+          "order-3 and order-0 pages); page_to_skb: its copy skb (head and data; mainline: also build_skb's " +
+          "sk_buff); indirect: " +
           "vring_add_indirect's table. 'any': all of them. Allocations outside the rx path (page cache, " +
           "anonymous memory) are never failed: the model's callers there cannot take a failure. Applied where " +
           "the kernel applies the stack filter, after the probability draw.",

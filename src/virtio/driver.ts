@@ -94,6 +94,12 @@ export interface VirtqueueDriverOptions {
   eventIdx?: boolean;
   /** Source of indirect tables (vring_add_indirect's kmalloc). */
   allocator?: IndirectTableAllocator;
+  /**
+   * Publish avail->idx with every buffer, as 6.1's virtqueue_add_split does (`avail_idx_shadow++;
+   * avail->idx = avail_idx_shadow`), instead of at kick as v3.2's virtqueue_kick does; kick() then
+   * only decides the notification, as virtqueue_kick_prepare. Default false (v3.2).
+   */
+  availPerAdd?: boolean;
   /** False models a queue without a callback: vring_new_virtqueue then sets NO_INTERRUPT. */
   hasCallback?: boolean;
   /**
@@ -117,6 +123,8 @@ export class VirtqueueDriver {
   readonly indirect: boolean;
   /** Host publishes avail event idx (vq->event). */
   readonly eventIdx: boolean;
+  /** avail->idx published per added buffer (6.1) rather than at kick (v3.2). */
+  readonly availPerAdd: boolean;
   /** Written length of the buffer the last successful getBuf returned (virtqueue_get_buf's *len). */
   lastLen = 0;
   /**
@@ -176,6 +184,7 @@ export class VirtqueueDriver {
     this.mask = layout.size - 1;
     this.indirect = options.indirect ?? false;
     this.eventIdx = options.eventIdx ?? false;
+    this.availPerAdd = options.availPerAdd ?? false;
     this.allocator = options.allocator ?? null;
     if (this.indirect && this.allocator === null) {
       throw new VirtqueueError("invalid-argument", `${this.name}: indirect descriptors need an allocator`);
@@ -221,7 +230,7 @@ export class VirtqueueDriver {
     return this._numFree;
   }
 
-  /** Buffers added since the last kick, not yet visible to the device (vq->num_added). */
+  /** Buffers added since the last kick (vq->num_added); with v3.2's ring not yet visible to the device. */
   get numAdded(): number {
     return this._numAdded;
   }
@@ -239,8 +248,9 @@ export class VirtqueueDriver {
   /**
    * virtqueue_add_buf_gfp (v3.2 line 163): expose `out` device-readable then `inCount` device-writable
    * sg entries as one buffer identified by `token`. Returns the remaining num_free (>= 0) or -ENOSPC.
-   * The head goes into the available ring but avail->idx is not advanced: the device sees the buffer
-   * only after kick().
+   * The head goes into the available ring; with v3.2's ring avail->idx is not advanced, so the
+   * device sees the buffer only after kick(); with availPerAdd (6.1) it is, so a device that looks
+   * sees it at once.
    */
   addBuf(out: number, inCount: number, sg: Scatterlist, token: number): number {
     if (this._broken !== null) this.refuse();
@@ -289,8 +299,15 @@ export class VirtqueueDriver {
     this.bufLen[head] = writable;
     // "Put entry in available array (but don't update avail->idx until they do sync)."
     const avail = this.layout.avail;
-    const slot = (readU16(this.view, avail + 2) + this._numAdded) & this.mask;
-    writeU16(this.view, avail + 4 + 2 * slot, head);
+    const idx = readU16(this.view, avail + 2);
+    if (this.availPerAdd) {
+      // 6.1: "Descriptors and available array need to be set before we expose the new available
+      // array entries", then avail->idx = ++avail_idx_shadow.
+      writeU16(this.view, avail + 4 + 2 * (idx & this.mask), head);
+      writeU16(this.view, avail + 2, (idx + 1) & 0xffff);
+    } else {
+      writeU16(this.view, avail + 4 + 2 * ((idx + this._numAdded) & this.mask), head);
+    }
     this._numAdded++;
     return this._numFree;
   }
@@ -358,15 +375,18 @@ export class VirtqueueDriver {
   /**
    * virtqueue_kick (v3.2 line 241): publish avail->idx = old + num_added, then decide whether the device
    * wants a notification: with EVENT_IDX vring_need_event(avail_event, new, old), otherwise unless the
-   * device set VRING_USED_F_NO_NOTIFY. Returns true when the caller must notify (vq->notify).
+   * device set VRING_USED_F_NO_NOTIFY. Returns true when the caller must notify (vq->notify). With
+   * availPerAdd it is 6.1's virtqueue_kick_prepare_split: avail->idx is already published, so
+   * old = avail_idx_shadow - num_added and new = avail_idx_shadow.
    */
   kick(): boolean {
     if (this._broken !== null) this.refuse();
     const view = this.view;
     const layout = this.layout;
-    const old = readU16(view, layout.avail + 2);
+    const cur = readU16(view, layout.avail + 2);
+    const old = this.availPerAdd ? (cur - this._numAdded) & 0xffff : cur;
     const next = (old + this._numAdded) & 0xffff;
-    writeU16(view, layout.avail + 2, next);
+    if (!this.availPerAdd) writeU16(view, layout.avail + 2, next);
     this._numAdded = 0;
     const notify = this.eventIdx
       ? vringNeedEvent(readU16(view, layout.availEvent), next, old)

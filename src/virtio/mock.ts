@@ -16,6 +16,8 @@ export interface TestQueueOptions {
   eventIdx?: boolean;
   indirect?: boolean;
   initialIndex?: number;
+  /** The driver publishes avail->idx per added buffer (6.1) instead of at kick (v3.2). */
+  availPerAdd?: boolean;
   /** Indirect tables in the pool (default: size). */
   poolBlocks?: number;
   /** Descriptors per indirect table, and the scatterlist capacity (default 4). */
@@ -48,7 +50,11 @@ export function createTestQueue(opts: TestQueueOptions): TestQueue {
     indirect: opts.indirect ?? false,
     initialIndex: opts.initialIndex ?? 0,
   };
-  const driver = new VirtqueueDriver(memory, layout, { ...common, allocator: pool });
+  const driver = new VirtqueueDriver(memory, layout, {
+    ...common,
+    allocator: pool,
+    availPerAdd: opts.availPerAdd ?? false,
+  });
   const device = new VirtqueueDevice(memory, layout, common);
   return { memory, layout, pool, driver, device, sg: new Scatterlist(maxSg), dataBase };
 }

@@ -426,3 +426,63 @@ describe("device validation", () => {
     expect(() => r.device.discardChains(3)).toThrowError(kind("invalid-argument"));
   });
 });
+
+describe("avail->idx: at kick (v3.2 virtqueue_kick) or with every add (6.1 virtqueue_add_split)", () => {
+  /** Adds `n` one-entry buffers, recording what the device can pop after each add. */
+  function addSome(q: ReturnType<typeof createTestQueue>, n: number, seen: number[]): void {
+    for (let i = 0; i < n; i++) {
+      q.sg.set(0, 0x1000 * (i + 1), 64);
+      q.driver.addBuf(0, 1, q.sg, i);
+      seen.push(q.device.availableCount());
+    }
+  }
+
+  for (const initialIndex of [0, 65534]) {
+    it(`6.1 exposes each buffer at once, v3.2 only at kick (start ${initialIndex})`, () => {
+      const old = createTestQueue({ size: 8, initialIndex });
+      const now = createTestQueue({ size: 8, initialIndex, availPerAdd: true });
+      const seenOld: number[] = [];
+      const seenNow: number[] = [];
+      addSome(old, 3, seenOld);
+      addSome(now, 3, seenNow);
+      expect(seenOld).toEqual([0, 0, 0]);
+      expect(seenNow).toEqual([1, 2, 3]);
+      expect([old.driver.numAdded, now.driver.numAdded]).toEqual([3, 3]);
+      expect(now.driver.availIdx).toBe((initialIndex + 3) & 0xffff);
+      old.driver.kick();
+      now.driver.kick();
+      expect([old.device.availableCount(), now.device.availableCount()]).toEqual([3, 3]);
+      expect([old.driver.availIdx, now.driver.numAdded]).toEqual([(initialIndex + 3) & 0xffff, 0]);
+      // The same heads in the same slots either way.
+      const heads = (q: typeof old) => [q.device.popChain(), q.device.popChain(), q.device.popChain()];
+      expect(heads(now)).toEqual(heads(old));
+    });
+  }
+
+  for (const eventIdx of [false, true]) {
+    it(`virtqueue_kick_prepare decides the notification as v3.2's kick did (EVENT_IDX ${eventIdx})`, () => {
+      const decisions = (availPerAdd: boolean) => {
+        const q = createTestQueue({ size: 8, eventIdx, availPerAdd });
+        const out: boolean[] = [];
+        const seen: number[] = [];
+        addSome(q, 1, seen);
+        out.push(q.driver.kick());
+        addSome(q, 2, seen);
+        out.push(q.driver.kick());
+        out.push(q.driver.kick());
+        // The device catches up and asks to be told about the next buffer (or sets NO_NOTIFY).
+        for (let h = q.device.popChain(); h >= 0; h = q.device.popChain());
+        q.device.enableNotification();
+        addSome(q, 1, seen);
+        out.push(q.driver.kick());
+        q.device.disableNotification();
+        addSome(q, 1, seen);
+        out.push(q.driver.kick());
+        return out;
+      };
+      const v32 = decisions(false);
+      expect(decisions(true)).toEqual(v32);
+      expect(v32).toEqual(eventIdx ? [true, false, false, true, false] : [true, true, true, true, false]);
+    });
+  }
+});

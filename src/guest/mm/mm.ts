@@ -83,6 +83,7 @@ import {
   OWNER_PAGECACHE_CLEAN,
   OWNER_PAGECACHE_DIRTY,
   OWNER_PAGECACHE_WRITEBACK,
+  OWNER_PAGE_FRAG,
   OWNER_SLAB,
   ownerName,
   PageList,
@@ -107,6 +108,9 @@ import {
   Writeback,
   type WritebackHost,
 } from "./writeback.ts";
+
+/** The highest order allocPagesAtomic serves: SKB_FRAG_PAGE_ORDER = get_order(32768) (include/net/sock.h). */
+export const MAX_MODELLED_ORDER = 3;
 
 /** SWAP_CLUSTER_MAX (include/linux/swap.h): reclaim batch and direct reclaim's nr_to_reclaim. */
 export const SWAP_CLUSTER_MAX = 32;
@@ -258,6 +262,13 @@ export class Mm implements WritebackHost {
   private lastScanned = 0;
   private readonly pageoutBuf = new Int32Array(SWAP_CLUSTER_MAX);
   private pageoutCount = 0;
+  /** page_count of counted pages' heads (allocPagesAtomic, allocPageCounted); 0 elsewhere. */
+  private readonly pageRef: Int32Array;
+  /** compound_order of a counted page's head, and the links from each of its pages to the next. */
+  private readonly compoundOrder: Uint8Array;
+  private readonly compoundNext: Int32Array;
+  /** Pages of all counted pages with a reference (the invariant compares it with their owners). */
+  countedPages = 0;
   /** The tracer's enable flags (sim.trace.on), read at every page: one typed-array load when off. */
   private readonly tpOn: Uint8Array;
 
@@ -298,6 +309,9 @@ export class Mm implements WritebackHost {
     this.costs = { ...DEFAULT_MM_COSTS, ...opts.costs };
     this.lru = new PageList("inactive file LRU", n);
     this.anonTask = new Int32Array(n).fill(-1);
+    this.pageRef = new Int32Array(n);
+    this.compoundOrder = new Uint8Array(n);
+    this.compoundNext = new Int32Array(n).fill(-1);
     this.skbuffHeadCache = new KmemCache("skbuff_head_cache", SKBUFF_HEAD_SIZE);
     this.kmallocCaches = KMALLOC_SIZES.map((s) => new KmemCache(`kmalloc-${s}`, s));
     this.caches = [this.skbuffHeadCache, ...this.kmallocCaches];
@@ -364,6 +378,7 @@ export class Mm implements WritebackHost {
   /** __free_page of a page held outside mm. */
   freePage(pfn: number): void {
     const o = this.ownerOf(pfn);
+    if (this.pageRef[pfn] !== 0) throw new ModelError(`freePage(${pfn}): a counted page is freed by putPage`);
     if (EXTERNAL_OWNER[o] !== 1) {
       throw new ModelError(`freePage(${pfn}): page is ${ownerName(o)}, not held outside mm`);
     }
@@ -378,6 +393,111 @@ export class Mm implements WritebackHost {
       );
     }
     this.pt.move(pfn, from, to);
+  }
+
+  // ---- reference-counted and compound pages (page_frag's pages) ----------------------------------
+
+  /**
+   * alloc_pages(gfp, order) for callers that cannot sleep, returning the head pfn of a compound page
+   * whose page_count is 1 (getPage / putPage move it; the last putPage frees it). Order 0 takes the
+   * order-0 path. Order > 0 skips the per-cpu lists (buffered_rmqueue serves only order 0 from them,
+   * v3.2) and passes __zone_watermark_ok with `free_pages -= (1 << order) + 1`; the per-order
+   * free_area walk that follows is not modelled (no buddy fragmentation: a free block of the order
+   * exists whenever enough pages are free; fail_page_alloc with min-order stands in for
+   * fragmentation). Its pages need not be adjacent pfns. A high-order failure is not counted with
+   * the allocation failures (nothing in /proc/vmstat counts it either): callers fall back.
+   */
+  allocPagesAtomic(gfp: number, order: number, owner: number): number {
+    this.checkExternal(owner);
+    if ((gfp & __GFP_WAIT) !== 0 || !Number.isInteger(order) || order < 0 || order > MAX_MODELLED_ORDER) {
+      throw new ModelError(
+        `allocPagesAtomic(${gfpName(gfp)}, order ${order}): only non-sleeping orders 0..${MAX_MODELLED_ORDER}`,
+      );
+    }
+    if (order === 0) {
+      const pfn = this.allocNoWait(gfp, owner);
+      if (pfn >= 0) this.startRefcount(pfn, 0);
+      return pfn;
+    }
+    const k = this.k;
+    if (this.faults?.shouldFailAllocPage(gfp, order, this.allocSite, this.faultContext(), k.now) === true) {
+      this.ev[EV_ALLOCFAIL_INJECTED]!++;
+      return -1;
+    }
+    const need = (1 << order) - 1;
+    // zoneWatermarkOk subtracts order 0's (1 << 0) + 1; the rest of (1 << order) + 1 here.
+    if (!zoneWatermarkOk(this.pt.freeTop - need, this.wmark.low, 0)) {
+      this.charge(this.costs.pageAllocSlow, CAT_MM);
+      if ((gfp & __GFP_NO_KSWAPD) === 0) this.wakeupKswapd();
+      if (!zoneWatermarkOk(this.pt.freeTop - need, this.wmark.min, gfpToAllocFlags(gfp))) {
+        this.warnAllocFailed(gfp);
+        return -1;
+      }
+    }
+    const head = this.pt.take(owner);
+    let tail = head;
+    for (let i = 0; i < need; i++) {
+      const p = this.pt.take(owner);
+      this.compoundNext[tail] = p;
+      tail = p;
+    }
+    this.compoundNext[tail] = -1;
+    this.ev[EV_PGALLOC]! += need + 1;
+    this.charge(this.costs.pageAllocFast, CAT_MM);
+    this.startRefcount(head, order);
+    return head;
+  }
+
+  /** alloc_page(gfp) with a page_count (see allocPagesAtomic), sleeping as allocPage does. */
+  *allocPageCounted(gfp: number, owner: number): KernelCode<number> {
+    const pfn = yield* this.allocPage(gfp, owner);
+    if (pfn >= 0) this.startRefcount(pfn, 0);
+    return pfn;
+  }
+
+  private startRefcount(head: number, order: number): void {
+    this.pageRef[head] = 1;
+    this.compoundOrder[head] = order;
+    if (order === 0) this.compoundNext[head] = -1;
+    this.countedPages += 1 << order;
+  }
+
+  /** page_count(page) of a counted page's head; 0 for any other page. */
+  pageCount(head: number): number {
+    return this.pageRef[head]!;
+  }
+
+  /** get_page. */
+  getPage(head: number): void {
+    if (this.pageRef[head]! <= 0) throw new ModelError(`get_page(${head}): not a counted page`);
+    this.pageRef[head]!++;
+  }
+
+  /**
+   * put_page: the last reference frees the whole compound page (__free_pages_ok straight to the
+   * buddy lists for order > 0; an order-0 page through the per-cpu lists, as free_hot_cold_page).
+   */
+  putPage(head: number): void {
+    const ref = this.pageRef[head]!;
+    if (ref <= 0) throw new ModelError(`put_page(${head}): not a counted page`);
+    this.pageRef[head] = ref - 1;
+    if (ref > 1) return;
+    const order = this.compoundOrder[head]!;
+    this.countedPages -= 1 << order;
+    const owner = this.ownerOf(head);
+    if (order === 0) {
+      this.release(head, owner);
+      return;
+    }
+    this.charge(this.costs.pageFree, CAT_MM);
+    for (let p = head; p >= 0; ) {
+      const next = this.compoundNext[p]!;
+      this.compoundNext[p] = -1;
+      this.ev[EV_PGFREE]!++;
+      this.pt.release(p, owner);
+      p = next;
+    }
+    this.freedToBuddy();
   }
 
   private checkExternal(owner: number): void {
@@ -1209,6 +1329,22 @@ export class Mm implements WritebackHost {
       if (pt.flags[p] !== 0 && !isCache(pt.owner[p]!)) {
         throw new ModelError(`pfn ${p} (${ownerName(pt.owner[p]!)}) has PG_reclaim`);
       }
+    }
+    let counted = 0;
+    for (let p = 0; p < this.nPages; p++) {
+      if (this.pageRef[p]! <= 0) continue;
+      for (let q = p; q >= 0; q = this.compoundNext[q]!) {
+        if (pt.owner[q] !== OWNER_PAGE_FRAG)
+          throw new ModelError(`counted page ${p}: pfn ${q} is ${ownerName(pt.owner[q]!)}, not page_frag`);
+        counted++;
+      }
+      if (counted > this.nPages) throw new ModelError(`counted page ${p}: its compound chain loops`);
+    }
+    if (counted !== this.countedPages || counted !== pt.counts[OWNER_PAGE_FRAG]) {
+      throw new ModelError(
+        `counted pages hold ${counted} pfns, ${this.countedPages} accounted, ` +
+          `${pt.counts[OWNER_PAGE_FRAG]} owned by page_frag`,
+      );
     }
     let rss = 0;
     for (const t of this.tasks) {

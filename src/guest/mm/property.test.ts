@@ -5,7 +5,8 @@ import { mmFixture, runInThread } from "./fixture.ts";
 import { GFP_ATOMIC, GFP_KERNEL, GFP_NOWAIT } from "./gfp.ts";
 import { OWNER_DRIVER_LIST, OWNER_PAGE_FRAG, OWNER_RX_RING, OWNER_SKB } from "./page-table.ts";
 
-const OUTSIDE = [OWNER_DRIVER_LIST, OWNER_RX_RING, OWNER_SKB, OWNER_PAGE_FRAG];
+/** Owners of uncounted pages held outside mm; page_frag pages are counted (the "frag" commands). */
+const OUTSIDE = [OWNER_DRIVER_LIST, OWNER_RX_RING, OWNER_SKB];
 
 type Cmd =
   | { op: "atomic"; n: number; nowait: boolean; cpu: number }
@@ -18,7 +19,10 @@ type Cmd =
   | { op: "unmap"; task: number; pages: number }
   | { op: "slab"; cache: number; n: number; sleep: boolean }
   | { op: "slabFree"; pick: number }
-  | { op: "run"; us: number };
+  | { op: "run"; us: number }
+  | { op: "frag"; order: 0 | 3; kernel: boolean }
+  | { op: "fragGet"; pick: number }
+  | { op: "fragPut"; pick: number };
 
 /** A size drawn uniformly (fast-check otherwise favours small values). */
 const size = (min: number, max: number) => fc.noBias(fc.integer({ min, max }));
@@ -48,7 +52,7 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
     arbitrary: fc.record({
       op: fc.constant("move" as const),
       pick: fc.nat(),
-      to: fc.integer({ min: 0, max: 3 }),
+      to: fc.integer({ min: 0, max: 2 }),
     }),
   },
   {
@@ -86,6 +90,16 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("slabFree" as const), pick: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant("run" as const), us: size(1, 1_000_000) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant("frag" as const),
+      order: fc.constantFrom(0 as const, 3 as const),
+      kernel: fc.boolean(),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant("fragGet" as const), pick: fc.nat() }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant("fragPut" as const), pick: fc.nat() }) },
 );
 
 describe("memory model invariants", () => {
@@ -105,6 +119,8 @@ describe("memory model invariants", () => {
         const tasks = [mm.registerTask("a"), mm.registerTask("b"), mm.registerTask("c")];
         const held: number[] = [];
         const objs: { cache: number; obj: number }[] = [];
+        // One entry per page_frag reference held (a head pfn may appear several times).
+        const fragRefs: number[] = [];
         const take = (pick: number): number => {
           const i = pick % held.length;
           const p = held[i]!;
@@ -178,10 +194,42 @@ describe("memory model invariants", () => {
             case "run":
               sim.run(sim.now + c.us * 1000);
               break;
+            case "frag":
+              // skb_page_frag_refill's two tries: order 3 without sleeping, order 0 that may sleep.
+              if (c.order === 3 || !c.kernel) {
+                k.hardirq(0, () => {
+                  const p = mm.allocPagesAtomic(GFP_ATOMIC, c.order, OWNER_PAGE_FRAG);
+                  if (p >= 0) fragRefs.push(p);
+                });
+              } else {
+                runInThread(k, "frag", function* () {
+                  const p = yield* mm.allocPageCounted(GFP_KERNEL, OWNER_PAGE_FRAG);
+                  if (p >= 0) fragRefs.push(p);
+                });
+              }
+              break;
+            case "fragGet":
+              if (fragRefs.length > 0) {
+                const p = fragRefs[c.pick % fragRefs.length]!;
+                mm.getPage(p);
+                fragRefs.push(p);
+              }
+              break;
+            case "fragPut":
+              if (fragRefs.length > 0) {
+                const i = c.pick % fragRefs.length;
+                const p = fragRefs[i]!;
+                fragRefs[i] = fragRefs[fragRefs.length - 1]!;
+                fragRefs.pop();
+                k.hardirq(0, () => mm.putPage(p));
+              }
+              break;
           }
           sim.run(sim.now + ms(5));
           expect(mm.nrFree).toBeGreaterThanOrEqual(0);
           mm.checkInvariant();
+          for (const p of new Set(fragRefs))
+            expect(mm.pageCount(p)).toBe(fragRefs.filter((q) => q === p).length);
         }
       }),
       { numRuns: 60, seed: 20120104 },

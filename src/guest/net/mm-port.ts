@@ -7,7 +7,7 @@ import type { KernelCode } from "../sched/kernel.ts";
 
 export interface MmPort {
   /** Page owner codes used by the driver and the stack. */
-  readonly owners: { driverList: number; rxRing: number; skb: number };
+  readonly owners: { driverList: number; rxRing: number; skb: number; pageFrag: number };
   /**
    * The ALLOC_SITE_* the next allocations are for, set before each rx allocation. Fault injectors
    * filter on it where the kernel's filter reads the stack trace; nothing else reads it.
@@ -19,6 +19,17 @@ export interface MmPort {
   freePage(pfn: number): void;
   /** Moves a page between owners, asserting where it was. */
   setOwner(pfn: number, from: number, to: number): void;
+  /**
+   * alloc_pages(gfp, order) without sleeping: the head pfn of a page with page_count 1, or -1.
+   * Counted pages are freed by the putPage that drops the last reference, never by freePage.
+   */
+  allocPagesAtomic(gfp: number, order: number, owner: number): number;
+  /** alloc_page(gfp) with a page_count of 1; may sleep when gfp has __GFP_WAIT. */
+  allocPageCounted(gfp: number, owner: number): KernelCode<number>;
+  /** get_page / put_page / page_count of a counted page's head. */
+  getPage(head: number): void;
+  putPage(head: number): void;
+  pageCount(head: number): number;
   /** kmem_cache_alloc / kmalloc: an object id, or -1. */
   slabAlloc(cache: SlabCacheId, gfp: number): KernelCode<number>;
   /** The same for callers that cannot sleep (gfp without __GFP_WAIT). */
@@ -41,13 +52,13 @@ export type SlabCacheId = number;
  * scenario schema names them in this order; a test checks it). Bit i of an injector's site mask.
  * A new slab page that a kmem_cache_alloc needs counts as that allocation's site.
  */
-/** add_recvbuf_small's sk_buff (skbuff_head_cache). */
+/** add_recvbuf_small's sk_buff (skbuff_head_cache); in 6.1, receive_small's build_skb sk_buff. */
 export const ALLOC_SITE_SMALL_SKB_HEAD = 0;
 /** add_recvbuf_small's data area (kmalloc-2048). */
 export const ALLOC_SITE_SMALL_SKB_DATA = 1;
-/** get_a_page's alloc_page for big and mergeable buffers. */
+/** get_a_page's alloc_page for big and mergeable buffers; in 6.1, skb_page_frag_refill's pages. */
 export const ALLOC_SITE_RX_PAGE = 2;
-/** page_to_skb's GOOD_COPY_LEN skb, head and data. */
+/** page_to_skb's GOOD_COPY_LEN skb, head and data (6.1: napi_alloc_skb, or build_skb's sk_buff). */
 export const ALLOC_SITE_PAGE_TO_SKB = 3;
 /** vring_add_indirect's table (kmalloc-32 / kmalloc-512). */
 export const ALLOC_SITE_INDIRECT = 4;

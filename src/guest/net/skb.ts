@@ -5,6 +5,7 @@
  * of it to the memory model.
  */
 import { ModelError } from "../../sim/simulator.ts";
+import { grown } from "../../sim/typed.ts";
 import type { MmPort, SlabCacheId } from "./mm-port.ts";
 import { kmallocCacheId, kmallocSize, SLAB_SKBUFF_HEAD } from "./mm-port.ts";
 
@@ -17,7 +18,7 @@ export const SKB_HEAD_ALIGNED = 256;
 export const SKB_SHINFO_ALIGNED = 384;
 
 /** SKB_DATA_ALIGN(x) */
-function skbDataAlign(x: number): number {
+export function skbDataAlign(x: number): number {
   return Math.ceil(x / SMP_CACHE_BYTES) * SMP_CACHE_BYTES;
 }
 
@@ -40,6 +41,13 @@ export class SkbPool {
   dataObj: Int32Array;
   /** First fragment page (pfn) or -1; further pages via pageNext. */
   frag: Int32Array;
+  /**
+   * build_skb's head: the counted page (page_frag, mm-port's getPage/putPage) whose slice is the
+   * skb's data area, or -1; the skb holds one reference to it.
+   */
+  headPage: Int32Array;
+  /** First node of the skb's fragments in counted pages (skb_add_rx_frag of a page_frag slice), or -1. */
+  fragRef: Int32Array;
   /** Bytes of payload (skb->len). */
   len: Int32Array;
   truesize: Int32Array;
@@ -47,6 +55,11 @@ export class SkbPool {
   pkt: Int32Array;
   private free: Int32Array;
   private freeTop = 0;
+  /** Fragment nodes in counted pages: the page (one reference each), where the data ends, the next node. */
+  private refPage = new Int32Array(0);
+  private refEnd = new Int32Array(0);
+  private refNext = new Int32Array(0);
+  private refFree = -1;
   live = 0;
   private cap = 0;
   /**
@@ -67,6 +80,8 @@ export class SkbPool {
     this.dataCache = new Int32Array(0);
     this.dataObj = new Int32Array(0);
     this.frag = new Int32Array(0);
+    this.headPage = new Int32Array(0);
+    this.fragRef = new Int32Array(0);
     this.len = new Int32Array(0);
     this.truesize = new Int32Array(0);
     this.pkt = new Int32Array(0);
@@ -85,6 +100,8 @@ export class SkbPool {
     this.dataCache = g(this.dataCache);
     this.dataObj = g(this.dataObj);
     this.frag = g(this.frag);
+    this.headPage = g(this.headPage);
+    this.fragRef = g(this.fragRef);
     this.len = g(this.len);
     this.truesize = g(this.truesize);
     this.pkt = g(this.pkt);
@@ -103,6 +120,8 @@ export class SkbPool {
     this.dataCache[s] = -1;
     this.dataObj[s] = -1;
     this.frag[s] = -1;
+    this.headPage[s] = -1;
+    this.fragRef[s] = -1;
     this.len[s] = 0;
     this.truesize[s] = truesize;
     this.pkt[s] = -1;
@@ -148,6 +167,78 @@ export class SkbPool {
     return skb;
   }
 
+  /**
+   * build_skb(data, frag_size) from softirq: an sk_buff head from skbuff_head_cache (GFP_ATOMIC,
+   * __build_skb) around a slice of counted page `page`, whose reference the skb takes over. The
+   * skb id, or NO_SKB (the caller still holds the reference).
+   */
+  buildAtomic(page: number, truesize: number, gfp: number, site: number): number {
+    const mm = this.mm;
+    mm.allocSite = site;
+    const head = mm.slabAllocAtomic(SLAB_SKBUFF_HEAD, gfp);
+    if (head < 0) return NO_SKB;
+    const skb = this.take(head, truesize);
+    this.headPage[skb] = page;
+    return skb;
+  }
+
+  /**
+   * skb_add_rx_frag of bytes [offset, offset + len) of counted page `page`, whose reference the skb
+   * takes over; skb_can_coalesce: when they continue the last fragment in the same page, that
+   * fragment grows and the extra reference is dropped (put_page), as receive_mergeable does.
+   * Returns the skb's fragment count.
+   */
+  addRefFrag(skb: number, page: number, offset: number, len: number): number {
+    let last = this.fragRef[skb]!;
+    let n = 0;
+    if (last >= 0) {
+      n = 1;
+      while (this.refNext[last]! >= 0) {
+        last = this.refNext[last]!;
+        n++;
+      }
+      if (this.refPage[last] === page && this.refEnd[last] === offset) {
+        this.refEnd[last] = offset + len;
+        this.mm.putPage(page);
+        return n;
+      }
+    }
+    if (this.refFree < 0) this.growRefs();
+    const node = this.refFree;
+    this.refFree = this.refNext[node]!;
+    this.refPage[node] = page;
+    this.refEnd[node] = offset + len;
+    this.refNext[node] = -1;
+    if (last >= 0) this.refNext[last] = node;
+    else this.fragRef[skb] = node;
+    return n + 1;
+  }
+
+  /** Calls `fn` for every live skb (for invariant checks: O(capacity)). */
+  forEachLive(fn: (skb: number) => void): void {
+    const free = new Uint8Array(this.cap);
+    for (let i = 0; i < this.freeTop; i++) free[this.free[i]!] = 1;
+    for (let s = 0; s < this.cap; s++) if (free[s] === 0) fn(s);
+  }
+
+  /** Counted pages an skb references (build_skb's head and its fragments), for invariant checks. */
+  forEachRefPage(skb: number, fn: (page: number) => void): void {
+    if (this.headPage[skb]! >= 0) fn(this.headPage[skb]!);
+    for (let r = this.fragRef[skb]!; r >= 0; r = this.refNext[r]!) fn(this.refPage[r]!);
+  }
+
+  private growRefs(): void {
+    const old = this.refPage.length;
+    const n = Math.max(64, old * 2);
+    this.refPage = grown(this.refPage, n);
+    this.refEnd = grown(this.refEnd, n);
+    this.refNext = grown(this.refNext, n);
+    for (let i = n - 1; i >= old; i--) {
+      this.refNext[i] = this.refFree;
+      this.refFree = i;
+    }
+  }
+
   /** skb_recycle: a kept skb (with no fragments left) back to the state __alloc_skb left it in. */
   recycle(skb: number, truesize: number): void {
     if (this.frag[skb]! >= 0) throw new ModelError(`skb ${skb} recycled with fragment pages attached`);
@@ -167,6 +258,14 @@ export class SkbPool {
       this.pageNext[p] = -1;
       mm.freePage(p);
       p = next;
+    }
+    if (this.headPage[skb]! >= 0) mm.putPage(this.headPage[skb]!);
+    for (let r = this.fragRef[skb]!; r >= 0; ) {
+      const next = this.refNext[r]!;
+      mm.putPage(this.refPage[r]!);
+      this.refNext[r] = this.refFree;
+      this.refFree = r;
+      r = next;
     }
     mm.slabFree(SLAB_SKBUFF_HEAD, this.head[skb]!);
     this.head[skb] = -1;

@@ -67,6 +67,8 @@ export interface DeliveredSkb {
   len: number;
   truesize: number;
   frags: number;
+  /** References to counted (page_frag) pages: build_skb's head and rx fragments of slices. */
+  pageRefs: number;
 }
 
 /** The driver methods the trace wraps (some are protected in VirtnetDriver). */
@@ -377,7 +379,15 @@ export class DriverHarness {
     env.netifReceiveSkb = (skb) => {
       let frags = 0;
       for (let p = skbs.frag[skb]!; p >= 0; p = skbs.pageNext[p]!) frags++;
-      this.delivered.push({ t: this.now, len: skbs.len[skb]!, truesize: skbs.truesize[skb]!, frags });
+      let pageRefs = 0;
+      skbs.forEachRefPage(skb, () => pageRefs++);
+      this.delivered.push({
+        t: this.now,
+        len: skbs.len[skb]!,
+        truesize: skbs.truesize[skb]!,
+        frags,
+        pageRefs,
+      });
       netifReceiveSkb(skb);
     };
   }

@@ -67,8 +67,16 @@ export interface VirtnetEnv {
   skbs: SkbPool;
   /** vq->notify: the guest's kick reaches the host (the VM exit is charged by the driver). */
   notifyHost(): void;
-  /** The packet the device wrote into the chain with this head (the model's payload). */
+  /**
+   * The packet the device wrote into the chain with this head (the model's payload); -1 for the
+   * second and later buffers of a frame spread over num_buffers (the frame is at its first head).
+   */
   packetAt(head: number): number;
+  /**
+   * num_buffers of the virtio_net_hdr_mrg_rxbuf the device wrote at this head (mergeable mode):
+   * how many used buffers the frame spans. Absent: every frame fits one buffer.
+   */
+  numBuffersAt?(head: number): number;
   /** netif_receive_skb: the guest stack takes the skb. */
   netifReceiveSkb(skb: number): void;
   /** The packet of a buffer the driver dropped is gone (the model's payload is released). */
@@ -95,8 +103,20 @@ export interface VirtnetOptions {
 export class VirtnetStats {
   rxPackets = 0;
   rxBytes = 0;
-  /** dev->stats.rx_dropped: page_to_skb could not allocate the head skb. */
+  /**
+   * rx_dropped: page_to_skb could not allocate the head skb; in 6.1 (mainline) every receive drop
+   * (stats->drops, which virtnet_stats adds to rx_dropped), build_skb's failures included.
+   */
   rxDroppedNoMem = 0;
+  /** build_skb / napi_alloc_skb failures at receive (6.1 buffers; each also counted in rx_dropped). */
+  rxSkbAllocFailures = 0;
+  /**
+   * skb_page_frag_refill's pages (6.1 buffers): taken at SKB_FRAG_PAGE_ORDER, order-0 fallbacks
+   * after a failed high-order try, and refills that got neither.
+   */
+  pageFragHighOrder = 0;
+  pageFragOrder0Fallbacks = 0;
+  pageFragFailures = 0;
   /** dev->stats.rx_length_errors: shorter than a virtio header plus an Ethernet header. */
   rxLengthErrors = 0;
   buffersPosted = 0;
@@ -112,6 +132,11 @@ export class VirtnetStats {
 }
 
 export abstract class VirtnetDriver {
+  /**
+   * The ring this version's kernel has: false, v3.2's virtio_ring publishing avail->idx at kick;
+   * true, 6.1's virtqueue_add_split publishing it with every buffer (VirtqueueDriverOptions).
+   */
+  static readonly availPerAdd: boolean = false;
   readonly version: string = "base";
   readonly k: Kernel;
   readonly vq: VirtqueueDriver;
@@ -327,11 +352,16 @@ export abstract class VirtnetDriver {
     return skb;
   }
 
-  /** The chain of MAX_SKB_FRAGS + 1 pages of a big buffer; a partial chain goes to vi->pages. */
+  /** Pages per big buffer: MAX_SKB_FRAGS + 1 of v3.2. */
+  protected bigPages(): number {
+    return BIG_PAGES;
+  }
+
+  /** The chain of bigPages() pages of a big buffer; a partial chain goes to vi->pages. */
   protected *allocRecvbufBig(gfp: number): KernelCode<number> {
     const next = this.env.skbs.pageNext;
     let list = -1;
-    for (let i = 0; i < BIG_PAGES; i++) {
+    for (let i = this.bigPages(); i > 0; i--) {
       const page = yield* this.getAPage(gfp);
       if (page < 0) {
         if (list >= 0) this.givePages(list);
@@ -357,6 +387,22 @@ export abstract class VirtnetDriver {
    * allocated with `gfp` beforehand, since the ring cannot sleep.
    */
   protected *postRecvbuf(token: number, gfp: number): KernelCode<number> {
+    const count = this.setRecvSg(token);
+    yield* this.env.indirect.prepare(this.vq, count, gfp);
+    const err = this.vq.addBuf(0, count, this.sg, token);
+    this.env.indirect.release();
+    this.k.charge(this.env.costs.addBuf / 2, CAT_DRIVER);
+    if (err < 0) {
+      this.stats.buffersFreedNoSpace++;
+      this.freeRecvbuf(token);
+    } else {
+      this.stats.buffersPosted++;
+    }
+    return err;
+  }
+
+  /** Fills this.sg for the buffer `token` of the current mode, as add_recvbuf_* does; returns its entries. */
+  protected setRecvSg(token: number): number {
     const sg = this.sg;
     let count: number;
     if (this.mode === "small") {
@@ -378,17 +424,7 @@ export abstract class VirtnetDriver {
       sg.set(0, BUFFER_GPA_BASE + token * PAGE_SIZE, PAGE_SIZE);
       count = 1;
     }
-    yield* this.env.indirect.prepare(this.vq, count, gfp);
-    const err = this.vq.addBuf(0, count, sg, token);
-    this.env.indirect.release();
-    this.k.charge(this.env.costs.addBuf / 2, CAT_DRIVER);
-    if (err < 0) {
-      this.stats.buffersFreedNoSpace++;
-      this.freeRecvbuf(token);
-    } else {
-      this.stats.buffersPosted++;
-    }
-    return err;
+    return count;
   }
 
   /** add_recvbuf_*(vi, gfp) of v3.2: allocate, then post. */
@@ -444,10 +480,16 @@ export abstract class VirtnetDriver {
         return;
       }
     }
+    this.deliverSkb(skb, pkt);
+  }
+
+  /** The end of receive_buf: the skb carries the packet up the stack. */
+  protected deliverSkb(skb: number, pkt: number): void {
+    const skbs = this.env.skbs;
     skbs.pkt[skb] = pkt;
     this.stats.rxPackets++;
     this.stats.rxBytes += skbs.len[skb]!;
-    env.netifReceiveSkb(skb);
+    this.env.netifReceiveSkb(skb);
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
- * `mainline`: the refill policy of Linux v6.1 (drivers/net/virtio_net.c; kernel-facts.md §1.12),
- * on the v3.2 buffer layouts (6.1's page_frag small buffers and EWMA-sized mergeable buffers are
- * not modelled; they change what a buffer costs, not when the driver refills).
+ * `mainline-3.2buf`: the refill policy of Linux v6.1 (drivers/net/virtio_net.c; kernel-facts.md
+ * §1.12) on the v3.2 buffer layouts and ring. `mainline` (mainline_6_1.ts) adds 6.1's buffers and
+ * ring to it; this class stays as the base our policies build on, so that a policy differs from its
+ * base only in the policy, and to measure what the buffers alone change (docs/results.md).
  *
  * - NAPI_POLL_WEIGHT 64; gfp passed everywhere (patch 1 merged);
  * - virtnet_receive refills once more than min(budget, ring size)/2 descriptors are free;
@@ -12,16 +13,16 @@
  * - __GFP_NOWARN where 6.1 passes it on these allocations: page_to_skb's napi_alloc_skb kmallocs
  *   its data through kmalloc_reserve, whose first try adds __GFP_NOMEMALLOC | __GFP_NOWARN and
  *   whose warning retry needs pfmemalloc rights a softirq without PF_MEMALLOC lacks
- *   (net/core/skbuff.c). Small and mergeable buffers come from skb_page_frag_refill in 6.1, whose
- *   high-order try is __GFP_NOWARN but whose order-0 fallback, the one modelled, is alloc_page(gfp)
- *   (net/core/sock.c); get_a_page and the indirect table's kmalloc pass gfp as 3.2 does.
+ *   (net/core/skbuff.c). On 3.2's buffers the page allocations keep 3.2's gfp, as the order-0
+ *   fallback of 6.1's skb_page_frag_refill does (alloc_page(gfp), net/core/sock.c); get_a_page and
+ *   the indirect table's kmalloc pass gfp as 3.2 does.
  */
 import { __GFP_NOWARN, GFP_ATOMIC } from "../../../mm/gfp.ts";
 import { NAPI_POLL_WEIGHT } from "../../../sched/napi.ts";
 import { Patch1 } from "./patch1.ts";
 
 export class Mainline extends Patch1 {
-  override readonly version: string = "mainline";
+  override readonly version: string = "mainline-3.2buf";
 
   protected override napiWeight(): number {
     return NAPI_POLL_WEIGHT;
