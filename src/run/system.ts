@@ -217,7 +217,11 @@ export class System {
     this.host = new VhostNetRx(
       sim,
       this.device,
-      { frameLen: (p) => packets.wireLen[p]!, free: (p) => packets.free(p) },
+      {
+        frameLen: (p) => packets.wireLen[p]!,
+        gsoSegs: (p) => (packets.gsoSize[p]! > 0 ? Math.ceil(packets.len[p]! / packets.gsoSize[p]!) : 0),
+        free: (p) => packets.free(p),
+      },
       {
         perPacket: hc.perPacket,
         perByte: hc.copyPerKiB / 1024,
@@ -320,6 +324,7 @@ export class System {
         skbs: this.skbs,
         notifyHost: () => this.host.guestKick(),
         packetAt: (head) => this.host.takePacket(head),
+        numBuffersAt: (head) => this.host.numBuffersAtHead[head]!,
         netifReceiveSkb: (skb) => this.stack.netifReceiveSkb(skb),
         dropPacket: (p) => packets.free(p),
         freePages: mm,
