@@ -108,9 +108,6 @@ export class VirtnetStats {
    * mergeable frame with more than MAX_SKB_FRAGS fragments or with buffers missing.
    */
   rxLengthErrors = 0;
-  /** Frames received from more than one buffer (num_buffers > 1), and the most buffers in one. */
-  rxMultiBufferFrames = 0;
-  rxMaxNumBuffers = 0;
   buffersPosted = 0;
   buffersConsumed = 0;
   /** try_fill_recv calls and ENOMEM outcomes, by gfp name. */
@@ -484,8 +481,6 @@ export abstract class VirtnetDriver {
     const mm = this.env.mm;
     const skbs = this.env.skbs;
     let nrFrags = skbs.nrFrags(skb);
-    this.stats.rxMultiBufferFrames++;
-    if (numBuf > this.stats.rxMaxNumBuffers) this.stats.rxMaxNumBuffers = numBuf;
     while (--numBuf) {
       if (nrFrags >= MAX_SKB_FRAGS) {
         this.stats.rxLengthErrors++;
