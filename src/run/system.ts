@@ -5,6 +5,9 @@
  *   handle_rx ─► rx virtqueue in guest memory ─► interrupt ─► virtio_net (NAPI, refill) ─► TCP
  *   sockets ─► reader threads ─► page cache ─► disk;   ACKs ─► reverse uplink ─► reverse access ─► senders
  *
+ * Host-local senders (origin "host") skip the uplink both ways: their path ends at the tap, and with
+ * the guest's GUEST_TSO4 they send TSO frames of up to GSO_MAX_SIZE.
+ *
  * Nothing here models behaviour; it only connects the models and maps scenario fields to their
  * parameters.
  */
