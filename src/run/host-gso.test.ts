@@ -23,14 +23,14 @@ describe("host-local senders and GSO frames", () => {
     const r = run(scenario({ ...TSO, mrgRxbuf: true }));
     const h = r.host;
     expect(h.rxGsoFrames).toBeGreaterThan(100);
-    expect(h.rxGsoSegments / h.rxGsoFrames).toBeGreaterThan(10);
+    expect(h.rxGsoSegments! / h.rxGsoFrames!).toBeGreaterThan(10);
     expect(h.rxMultiBufferFrames).toBeGreaterThan(100);
     // 45 · 1448 + 66 + 12 bytes in 4096-byte buffers
     expect(h.rxMaxNumBuffers).toBe(16);
     expect(h.rxBuffersPerFrame).toBeGreaterThan(8);
     // receive_mergeable takes every buffer of a frame off the ring and makes one skb of them
     expect(r.guest.rx_packets).toBe(h.rx_packets_count);
-    expect(r.guest.buffersConsumed).toBe(Math.round(h.rxBuffersPerFrame * h.rx_packets_count));
+    expect(r.guest.buffersConsumed).toBe(Math.round(h.rxBuffersPerFrame! * h.rx_packets_count!));
     expect(r.guest.rx_length_errors).toBe(0);
     expect(r.goodputBps).toBeGreaterThan(1e9);
   });
@@ -49,7 +49,8 @@ describe("host-local senders and GSO frames", () => {
   });
 
   it("without GUEST_TSO4 the host sends MSS-sized frames, one buffer each", () => {
-    for (const features of [{ mrgRxbuf: true }, {}]) {
+    const modes: Record<string, boolean>[] = [{ mrgRxbuf: true }, {}];
+    for (const features of modes) {
       const r = run(scenario(features));
       expect(r.host.rxGsoFrames).toBe(0);
       expect(r.host.rxMaxNumBuffers).toBe(1);
