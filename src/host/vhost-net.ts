@@ -5,14 +5,27 @@
  * re-enables guest notifications, re-checks once ("they have slipped one in as we were doing
  * that"), and otherwise waits for the kick, leaving packets queued in the tap.
  *
- * Each packet costs host CPU time; a pass handles packets back to back, then publishes the used
+ * A frame may need several buffers (get_rx_bufs): with VIRTIO_NET_F_MRG_RXBUF the worker pops
+ * chains until their writable bytes hold the header and the frame (quota UIO_MAXIOV) and writes
+ * num_buffers into the first chain's header; without it one chain must hold the frame (quota 1:
+ * a big-mode buffer takes a 64 KiB GSO frame). When the ring holds too few buffers the popped ones
+ * are put back (vhost_discard_vq_desc) and the worker waits for the kick as if it had found none:
+ * a frame is never split into several packets.
+ *
+ * Each frame costs host CPU time; a pass handles frames back to back, then publishes the used
  * ring and signals the guest at the end of that time, once per pass (vhost_add_used_and_signal_n,
  * subject to VRING_AVAIL_F_NO_INTERRUPT / used_event suppression). A pass stops after
  * VHOST_NET_WEIGHT bytes and re-queues itself.
  */
 import { ModelError, type Simulator } from "../sim/simulator.ts";
 import type { Ns } from "../sim/time.ts";
-import { VIRTIO_NET_HDR_LEN, VIRTIO_NET_HDR_MRG_RXBUF_LEN, type VirtqueueDevice } from "../virtio/device.ts";
+import {
+  NUM_BUFFERS_OFFSET,
+  UIO_MAXIOV,
+  VIRTIO_NET_HDR_LEN,
+  VIRTIO_NET_HDR_MRG_RXBUF_LEN,
+  type VirtqueueDevice,
+} from "../virtio/device.ts";
 import { DEFAULT_TAP, TapDevice, type TapOptions } from "./tap.ts";
 import { TP_VHOST_NO_BUFFER, TP_VHOST_SIGNAL } from "../sim/trace.ts";
 
@@ -45,6 +58,8 @@ export const DEFAULT_HOST_COSTS: HostCosts = {
 export interface HostPackets {
   /** Frame length in bytes as the tap delivers it (Ethernet header + IP packet). */
   frameLen(pkt: number): number;
+  /** MSS segments a GSO frame carries (payload / gso_size, rounded up); 0 for an ordinary frame. */
+  gsoSegs(pkt: number): number;
   free(pkt: number): void;
 }
 
@@ -62,6 +77,14 @@ export class VhostNetRx {
   readonly tap: TapDevice;
   /** What the device wrote into each head's buffer (the model's stand-in for payload bytes). */
   readonly packetAtHead: Int32Array;
+  /** hdr.num_buffers written into the first chain of each frame, by that chain's head. */
+  readonly numBuffersAtHead: Int32Array;
+  /** get_rx_bufs' vq->heads: the chains of the frame being placed and the bytes each takes. */
+  private readonly rxHeads: Int32Array;
+  private readonly rxLens: Int32Array;
+  /** Guest address of the first chain's num_buffers field (-1 when it lies outside guest memory). */
+  private numBuffersAddr = -1;
+  private readonly mergeable: boolean;
   private busyUntil = 0;
   private scheduled = false;
   /** Waiting for the guest's kick (notification enabled, ring empty). */
@@ -76,8 +99,22 @@ export class VhostNetRx {
   /** Counters, named like Firecracker's net metrics where they match. */
   rxPacketsCount = 0;
   rxBytesCount = 0;
-  /** Passes that found no available buffer (no_rx_avail_buffer). */
+  /**
+   * Passes that stopped for want of buffers (no_rx_avail_buffer): none available, or too few for
+   * the frame at the head of the tap queue (then also counted in rxTooFewBuffers).
+   */
   noRxAvailBuffer = 0;
+  /** Waits where some buffers were posted but not enough for the next frame (put back, not split). */
+  rxTooFewBuffers = 0;
+  /** Frames written across more than one buffer (num_buffers > 1), buffers used in all, the most. */
+  rxMultiBufferFrames = 0;
+  rxBuffersUsed = 0;
+  rxMaxNumBuffers = 0;
+  /** GSO frames delivered and the MSS segments they carry (ceil(payload / gso_size)). */
+  rxGsoFrames = 0;
+  rxGsoSegments = 0;
+  /** Frames too large for the buffers the quota allows: truncated and discarded (handle_rx overrun). */
+  rxOverruns = 0;
   /** Kicks received from the guest (rx_queue_event_count). */
   rxQueueEventCount = 0;
   interruptsInjected = 0;
@@ -91,8 +128,12 @@ export class VhostNetRx {
     tap: TapOptions = DEFAULT_TAP,
     mergeable = false,
   ) {
+    this.mergeable = mergeable;
     this.hdrLen = mergeable ? VIRTIO_NET_HDR_MRG_RXBUF_LEN : VIRTIO_NET_HDR_LEN;
     this.packetAtHead = new Int32Array(dev.size).fill(-1);
+    this.numBuffersAtHead = new Int32Array(dev.size);
+    this.rxHeads = new Int32Array(dev.size);
+    this.rxLens = new Int32Array(dev.size);
     this.tap = new TapDevice(
       tap,
       (p) => packets.free(p),
@@ -145,12 +186,21 @@ export class VhostNetRx {
     let total = 0;
     let added = 0;
     dev.disableNotification();
+    // get_rx_bufs' quota: any number of chains with MRG_RXBUF, else the frame must fit one.
+    const quota = this.mergeable ? UIO_MAXIOV : 1;
     for (;;) {
       const pkt = tap.peek();
       if (pkt < 0) break;
-      const head = dev.popChain();
-      if (head < 0) {
-        if (dev.enableNotification()) {
+      const len = this.packets.frameLen(pkt);
+      const headcount = this.getRxBufs(len + this.hdrLen, quota);
+      if (headcount > quota) {
+        // "On overrun, truncate and discard" (3.2.71 handle_rx): the frame is lost, not split.
+        this.rxOverruns++;
+        this.packets.free(tap.read());
+        continue;
+      }
+      if (headcount === 0) {
+        if (dev.enableNotificationVhost()) {
           // They have slipped one in as we were doing that: check again.
           dev.disableNotification();
           continue;
@@ -164,21 +214,29 @@ export class VhostNetRx {
             TP_VHOST_NO_BUFFER,
             "vhost-net",
             1,
-            `tap_queued=${tap.queued} qdisc_queued=${tap.qdiscQueued}`,
+            `tap_queued=${tap.queued} qdisc_queued=${tap.qdiscQueued} frame_len=${len}`,
           );
         break;
       }
       tap.read();
-      const len = this.packets.frameLen(pkt);
-      const chain = dev.chain;
-      chain.writeNetHdr(this.hdrLen, 1);
-      const wrote = chain.write(len);
-      dev.addUsed(head, this.hdrLen + wrote);
-      if (this.packetAtHead[head]! >= 0) {
-        throw new ModelError(`vhost: head ${head} reused before the guest took its packet`);
+      const first = this.rxHeads[0]!;
+      if (this.mergeable) dev.writeGuestU16(this.numBuffersAddr, headcount);
+      // vhost_add_used_n: every chain of the frame, in order, before one publish.
+      for (let i = 0; i < headcount; i++) dev.addUsed(this.rxHeads[i]!, this.rxLens[i]!);
+      if (this.packetAtHead[first]! >= 0) {
+        throw new ModelError(`vhost: head ${first} reused before the guest took its packet`);
       }
-      this.packetAtHead[head] = pkt;
-      added++;
+      this.packetAtHead[first] = pkt;
+      this.numBuffersAtHead[first] = headcount;
+      this.rxBuffersUsed += headcount;
+      if (headcount > 1) this.rxMultiBufferFrames++;
+      if (headcount > this.rxMaxNumBuffers) this.rxMaxNumBuffers = headcount;
+      const segs = this.packets.gsoSegs(pkt);
+      if (segs > 0) {
+        this.rxGsoFrames++;
+        this.rxGsoSegments += segs;
+      }
+      added += headcount;
       cost += this.costs.perPacket + len * this.costs.perByte;
       this.rxPacketsCount++;
       this.rxBytesCount += len;
@@ -195,6 +253,47 @@ export class VhostNetRx {
       this.pendingSignal = true;
       this.sim.at(this.busyUntil, this.evSignal);
     }
+  }
+
+  /**
+   * get_rx_bufs (drivers/vhost/net.c): pops chains until they hold `datalen` bytes (header and
+   * frame) or `quota` chains were taken, noting each head and the bytes it receives (the whole
+   * chain but for the last). Returns the chain count; 0, with every popped chain put back
+   * (vhost_discard_vq_desc), when the ring runs out first; quota + 1 when the frame does not fit
+   * in `quota` chains (overrun). Bytes are written as each chain is popped, since the model's one
+   * DescriptorChain is reused; a put-back chain's writes land outside guest memory or are
+   * overwritten by the next frame, as a discarded recvmsg's would be.
+   */
+  private getRxBufs(datalen: number, quota: number): number {
+    const dev = this.dev;
+    const chain = dev.chain;
+    let headcount = 0;
+    while (datalen > 0 && headcount < quota) {
+      const head = dev.popChain();
+      if (head < 0) {
+        if (headcount > 0) this.rxTooFewBuffers++;
+        dev.discardChains(headcount);
+        return 0;
+      }
+      const room = chain.remaining;
+      const n = Math.min(room, datalen);
+      if (headcount === 0) {
+        this.numBuffersAddr = chain.writableAddress(NUM_BUFFERS_OFFSET);
+        chain.writeNetHdr(this.hdrLen, 1);
+        chain.write(n - this.hdrLen);
+      } else {
+        chain.write(n);
+      }
+      this.rxHeads[headcount] = head;
+      this.rxLens[headcount] = n;
+      datalen -= room;
+      headcount++;
+    }
+    if (datalen > 0) {
+      dev.discardChains(headcount);
+      return quota + 1;
+    }
+    return headcount;
   }
 
   private publishAndSignal(): void {

@@ -15,8 +15,11 @@ export const PKT_DATA = 0;
 export const PKT_ACK = 1;
 
 export const ETH_HLEN = 14;
+/** sizeof(struct iphdr) and sizeof(struct tcphdr), without options. */
+export const IPV4_HLEN = 20;
+export const TCP_HLEN = 20;
 /** 20 B IPv4 + 20 B TCP headers. */
-export const TCPIP_HLEN = 40;
+export const TCPIP_HLEN = IPV4_HLEN + TCP_HLEN;
 /** include/net/tcp.h TCPOLEN_TSTAMP_ALIGNED. */
 export const TCPOLEN_TSTAMP_ALIGNED = 12;
 /** Header bytes of every segment: 14 + 40 + 12 = 66. */
@@ -52,6 +55,11 @@ export class PacketPool {
   len: Int32Array;
   /** Frame bytes on the wire: payload + headers. */
   wireLen: Int32Array;
+  /**
+   * gso_size of a TSO/GSO frame (virtio_net_hdr.gso_size, gso_type VIRTIO_NET_HDR_GSO_TCPV4): the
+   * MSS its payload is cut into; 0 for an ordinary frame (VIRTIO_NET_HDR_GSO_NONE).
+   */
+  gsoSize: Int32Array;
   /** Cumulative acknowledgement (next byte expected), for ACKs. */
   ack: Float64Array;
   /** Advertised receive window in bytes, already multiplied by the window scale. */
@@ -81,6 +89,7 @@ export class PacketPool {
     this.seq = new Float64Array(0);
     this.len = new Int32Array(0);
     this.wireLen = new Int32Array(0);
+    this.gsoSize = new Int32Array(0);
     this.ack = new Float64Array(0);
     this.wnd = new Float64Array(0);
     this.sackCount = new Uint8Array(0);
@@ -107,6 +116,7 @@ export class PacketPool {
     this.seq[p] = 0;
     this.len[p] = 0;
     this.wireLen[p] = 0;
+    this.gsoSize[p] = 0;
     this.ack[p] = 0;
     this.wnd[p] = 0;
     this.sackCount[p] = 0;
@@ -158,6 +168,7 @@ export class PacketPool {
     this.seq = f64(this.seq, 1);
     this.len = i32(this.len);
     this.wireLen = i32(this.wireLen);
+    this.gsoSize = i32(this.gsoSize);
     this.ack = f64(this.ack, 1);
     this.wnd = f64(this.wnd, 1);
     this.sackCount = u8(this.sackCount);

@@ -31,6 +31,53 @@ describe("slow start", () => {
   });
 });
 
+describe("TSO (gsoMaxSize)", () => {
+  it("sends the initial window as one frame and later frames of up to tcp_xmit_size_goal (45 MSS)", () => {
+    const tb = buildTestbed({
+      rateBps: 10e9,
+      delayNs: ms(1),
+      flows: 1,
+      sender: { cc: "reno", initialPeerWindow: 4 << 20, gsoMaxSize: 65536, initCwnd: 100 },
+      receiver: { delayedAck: false, rcvbuf: 16 << 20, rmemMax: 16 << 20 },
+    });
+    const s = tb.senders[0]!;
+    tb.sim.run(ms(1));
+    // 100 segments in flight allowed: frames of 45, 45 and 10 (65 535 − 20 − 32 rounded down to MSS).
+    expect(tb.forward.packetsSent).toBe(3);
+    expect(tb.forward.bytesSent).toBe(100 * 1448 + 3 * HEADER_BYTES);
+    expect(s.counters.outSegs).toBe(100);
+    expect(s.counters.tsoFrames).toBe(3);
+    expect(s.counters.tsoSegs).toBe(100);
+  });
+
+  it("bounds a frame by half the largest window the peer offered (tcp_bound_to_half_wnd)", () => {
+    const tb = buildTestbed({
+      rateBps: 10e9,
+      delayNs: ms(1),
+      flows: 1,
+      sender: { cc: "reno", initialPeerWindow: 20 * 1448, gsoMaxSize: 65536, initCwnd: 40 },
+      receiver: { delayedAck: false, rcvbuf: 16 << 20, rmemMax: 16 << 20 },
+    });
+    tb.sim.run(ms(1));
+    // snd_wnd 20 MSS, max_window / 2 = 10 MSS per frame
+    expect(tb.forward.packetsSent).toBe(2);
+    expect(tb.senders[0]!.counters.tsoSegs).toBe(20);
+  });
+
+  it("sends MSS-sized frames without it", () => {
+    const tb = buildTestbed({
+      rateBps: 10e9,
+      delayNs: ms(1),
+      flows: 1,
+      sender: { cc: "reno", initialPeerWindow: 4 << 20, initCwnd: 100 },
+      receiver: { delayedAck: false, rcvbuf: 16 << 20, rmemMax: 16 << 20 },
+    });
+    tb.sim.run(ms(1));
+    expect(tb.forward.packetsSent).toBe(100);
+    expect(tb.senders[0]!.counters.tsoFrames).toBe(0);
+  });
+});
+
 describe("loss-free goodput reaches min(link rate, rwnd/RTT)", () => {
   const rate = 100e6;
   for (const cc of ["cubic", "reno"] as const) {

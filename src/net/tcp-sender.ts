@@ -4,8 +4,12 @@
  *
  * What is modelled, by kernel function:
  * - tcp_write_xmit: new segments while tcp_packets_in_flight < snd_cwnd and the segment ends inside
- *   snd_una + snd_wnd; MSS-sized segments only (no TSO/GSO), the last one of a finite transfer may be
- *   shorter; Nagle never holds a segment back (only the final one can be short).
+ *   snd_una + snd_wnd; MSS-sized segments, the last one of a finite transfer may be shorter; Nagle
+ *   never holds a segment back (only the final one can be short). With TSO (gsoMaxSize, for a
+ *   sender whose device takes GSO frames) consecutive new segments leave as one frame of up to
+ *   tcp_xmit_size_goal bytes (tcp_mss_split_point: as many as cwnd and snd_wnd allow), with
+ *   gso_size = MSS; retransmissions and probes stay single segments, and tcp_tso_should_defer's
+ *   waiting for a larger frame is not modelled.
  * - tcp_ack: window update rule (tcp_may_update_window: any ACK that advances snd_una, or a larger
  *   window on a duplicate), SACK tagging (tcp_sacktag_write_queue with the recv_sack_cache skip),
  *   tcp_clean_rtx_queue, RTT from the timestamp echo (tcp_ack_saw_tstamp → tcp_rtt_estimator,
@@ -38,7 +42,16 @@ import type { Simulator } from "../sim/simulator.ts";
 import { Jiffies, type Ns } from "../sim/time.ts";
 import { TP_TCP_PROBE, TP_TCP_RETRANSMIT_SKB } from "../sim/trace.ts";
 import type { PacketSink } from "./link.ts";
-import { HEADER_BYTES, PKT_ACK, PKT_DATA, type PacketPool, TCP_NUM_SACKS } from "./packet.ts";
+import {
+  HEADER_BYTES,
+  IPV4_HLEN,
+  PKT_ACK,
+  PKT_DATA,
+  type PacketPool,
+  TCP_HLEN,
+  TCP_NUM_SACKS,
+  TCPOLEN_TSTAMP_ALIGNED,
+} from "./packet.ts";
 import {
   type CongestionName,
   type CongestionOps,
@@ -116,6 +129,11 @@ export interface TcpSenderOptions {
   initialPeerWindow?: number;
   /** An RTT sample taken on the handshake (tcp_ack of the SYN-ACK), seeding srtt and the RTO. */
   handshakeRttNs?: Ns;
+  /**
+   * sk_gso_max_size when the route's device takes TSO frames (GSO_MAX_SIZE = 65536,
+   * include/linux/netdevice.h); 0 (the default) sends MSS-sized frames only.
+   */
+  gsoMaxSize?: number;
   /** Called once when a finite transfer is fully acknowledged. */
   onComplete?: (flow: number, at: Ns) => void;
   /** Called at every retransmission-timer expiry, before it is handled. */
@@ -153,6 +171,9 @@ export class TcpSenderCounters {
   tcpSackReneging = 0;
   /** Zero-window probes sent (tcp_xmit_probe_skb). */
   zeroWindowProbes = 0;
+  /** TSO frames carrying more than one segment (gso_size set), and the segments they carried. */
+  tsoFrames = 0;
+  tsoSegs = 0;
   acksIn = 0;
   /** ACKs beyond snd_nxt (tcp_ack invalid_ack). */
   invalidAcks = 0;
@@ -181,6 +202,11 @@ export class TcpSender implements PacketSink, CongestionSock {
   private nxt = 0;
   /** snd_wnd, bytes */
   private sndWnd: number;
+  /** tp->max_window: the largest window the peer has offered (tcp_bound_to_half_wnd). */
+  private maxWindow: number;
+  private readonly gsoMaxSize: number;
+  /** tp->xmit_size_goal_segs */
+  private xmitSizeGoalSegs = 0;
 
   // Congestion state (struct tcp_sock).
   private cwndValue: number;
@@ -266,6 +292,8 @@ export class TcpSender implements PacketSink, CongestionSock {
     this.cc = makeCongestionOps(opts.cc ?? "cubic", opts.hystart ?? true);
     this.cwndValue = opts.initCwnd ?? TCP_INIT_CWND;
     this.sndWnd = opts.initialPeerWindow ?? TCP_DEFAULT_INIT_RCVWND * this.mss;
+    this.maxWindow = this.sndWnd;
+    this.gsoMaxSize = opts.gsoMaxSize ?? 0;
     this.rtoMin = tcpRtoMin(this.hz);
     this.rtoMaxJ = tcpRtoMax(this.hz);
     this.rto = tcpTimeoutInit(this.hz);
@@ -423,6 +451,7 @@ export class TcpSender implements PacketSink, CongestionSock {
     if (ackSeg > this.una || wnd > this.sndWnd) {
       flag |= FLAG_WIN_UPDATE;
       this.sndWnd = wnd;
+      if (wnd > this.maxWindow) this.maxWindow = wnd;
     }
     if (nSacks > 0) flag |= this.sacktagWriteQueue(nSacks, ackSeg);
     const priorPackets = this.nxt - this.una;
@@ -922,10 +951,20 @@ export class TcpSender implements PacketSink, CongestionSock {
   private pushPendingFrames(): void {
     if (this.startedAt < 0) return;
     let sent = 0;
+    const goal = this.gsoMaxSize > 0 ? this.xmitSizeGoal() / this.mss : 1;
     while (this.nxt < this.totalSegs) {
       if (this.inFlight() >= this.cwndValue || !this.fitsWindow(this.nxt)) break;
-      this.sendNewSegment();
-      sent++;
+      // tcp_mss_split_point: as many segments as cwnd and the peer's window take, up to the goal
+      let n = 1;
+      while (
+        n < goal &&
+        this.nxt + n < this.totalSegs &&
+        this.inFlight() + n < this.cwndValue &&
+        this.fitsWindow(this.nxt + n)
+      )
+        n++;
+      this.sendNewSegments(n);
+      sent += n;
     }
     if (this.state === TCP_CA_RECOVERY) this.prrOut += sent;
     if (this.nxt === this.una && this.nxt < this.totalSegs && this.timerMode === ICSK_TIME_NONE) {
@@ -933,32 +972,61 @@ export class TcpSender implements PacketSink, CongestionSock {
     }
   }
 
-  /** tcp_transmit_skb of snd_nxt's segment + tcp_event_new_data_sent. */
-  private sendNewSegment(): void {
+  /**
+   * tcp_xmit_size_goal (net/ipv4/tcp.c) in bytes, a multiple of the MSS: sk_gso_max_size − 1 less
+   * the IPv4 header and tcp_header_len (20 + 12 timestamp bytes), at most half the largest window
+   * the peer offered (tcp_bound_to_half_wnd), and never less than one MSS.
+   */
+  private xmitSizeGoal(): number {
+    const mss = this.mss;
+    let goal = this.gsoMaxSize - 1 - IPV4_HLEN - (TCP_HLEN + TCPOLEN_TSTAMP_ALIGNED);
+    // tcp_bound_to_half_wnd; 68 − tcp_header_len is the floor it keeps for tiny windows
+    const cutoff = this.maxWindow >= 512 ? Math.floor(this.maxWindow / 2) : this.maxWindow;
+    if (cutoff > 0 && goal > cutoff) goal = Math.max(cutoff, 68 - (TCP_HLEN + TCPOLEN_TSTAMP_ALIGNED));
+    const old = this.xmitSizeGoalSegs * mss;
+    if (!(old <= goal && old + mss > goal)) this.xmitSizeGoalSegs = Math.floor(goal / mss);
+    return Math.max(this.xmitSizeGoalSegs * mss, mss);
+  }
+
+  /** tcp_transmit_skb of the n segments from snd_nxt as one frame + tcp_event_new_data_sent. */
+  private sendNewSegments(n: number): void {
     const s = this.nxt;
-    if (s - this.una > this.ringMask) this.growRing();
-    this.flags[s & this.ringMask] = 0;
     const priorPackets = this.nxt - this.una;
-    this.nxt++;
-    this.transmit(s);
+    const now = this.tcpTimeStamp();
+    for (let i = 0; i < n; i++) {
+      if (s + i - this.una > this.ringMask) this.growRing();
+      this.flags[(s + i) & this.ringMask] = 0;
+      this.when[(s + i) & this.ringMask] = now;
+    }
+    this.nxt += n;
+    this.transmit(s, n);
     if (priorPackets === 0) this.resetXmitTimer(ICSK_TIME_RETRANS, this.rto);
   }
 
-  private transmit(s: number): void {
+  /**
+   * Segments [s, s + n) as one frame; more than one is a TSO frame with gso_size = MSS
+   * (tcp_set_skb_tso_segs leaves gso_size 0 for a frame of one segment).
+   */
+  private transmit(s: number, n = 1): void {
     const pool = this.pool;
     const p = pool.alloc();
     const seq = s * this.mss;
-    const len = this.segEnd(s) - seq;
+    const len = this.segEnd(s + n - 1) - seq;
     pool.kind[p] = PKT_DATA;
     pool.flow[p] = this.flow;
     pool.seq[p] = seq;
     pool.len[p] = len;
     pool.wireLen[p] = len + HEADER_BYTES;
+    if (n > 1) {
+      pool.gsoSize[p] = this.mss;
+      this.counters.tsoFrames++;
+      this.counters.tsoSegs += n;
+    }
     const now = this.tcpTimeStamp();
     pool.tsVal[p] = now;
     pool.tsEcr[p] = this.tsRecent;
     this.when[s & this.ringMask] = now;
-    this.counters.outSegs++;
+    this.counters.outSegs += n;
     this.out.receive(p);
   }
 
@@ -1081,7 +1149,7 @@ export class TcpSender implements PacketSink, CongestionSock {
     }
     // tcp_write_wakeup: send the head segment if the window takes it, else a zero-window probe
     if (this.fitsWindow(this.nxt)) {
-      this.sendNewSegment();
+      this.sendNewSegments(1);
     } else {
       this.sendWindowProbe();
     }

@@ -5,6 +5,9 @@
  *   handle_rx ─► rx virtqueue in guest memory ─► interrupt ─► virtio_net (NAPI, refill) ─► TCP
  *   sockets ─► reader threads ─► page cache ─► disk;   ACKs ─► reverse uplink ─► reverse access ─► senders
  *
+ * Host-local senders (origin "host") skip the uplink both ways: their path ends at the tap, and with
+ * the guest's GUEST_TSO4 they send TSO frames of up to GSO_MAX_SIZE.
+ *
  * Nothing here models behaviour; it only connects the models and maps scenario fields to their
  * parameters.
  */
@@ -64,6 +67,12 @@ const PAGE = 4096;
 const UNLIMITED_BPS = 1e12;
 /** A remote peer's interface queue: ether_setup's dev->tx_queue_len = 1000 (net/ethernet/eth.c). */
 const PEER_TXQUEUELEN = 1000;
+/**
+ * GSO_MAX_SIZE (include/linux/netdevice.h): sk_gso_max_size of a host-local socket whose route ends
+ * at a tap with TSO on. QEMU turns the tap's TSO on (TUNSETOFFLOAD) when the guest negotiated
+ * VIRTIO_NET_F_GUEST_TSO4, since the device may then hand it TCPv4 GSO frames (VIRTIO 1.x 5.1.6.4).
+ */
+const GSO_MAX_SIZE = 65536;
 /**
  * The rx virtqueue's MSI-X vector: vp_request_msix_vectors (drivers/virtio/virtio_pci.c, v3.2)
  * names it "%s-%s" of the device and the queue, "virtio0-input", after "virtio0-config". Its irq
@@ -246,7 +255,11 @@ export class System {
     this.host = new VhostNetRx(
       sim,
       this.device,
-      { frameLen: (p) => packets.wireLen[p]!, free: (p) => packets.free(p) },
+      {
+        frameLen: (p) => packets.wireLen[p]!,
+        gsoSegs: (p) => (packets.gsoSize[p]! > 0 ? Math.ceil(packets.len[p]! / packets.gsoSize[p]!) : 0),
+        free: (p) => packets.free(p),
+      },
       {
         perPacket: hc.perPacket,
         perByte: hc.copyPerKiB / 1024,
@@ -292,17 +305,21 @@ export class System {
     );
     // Each remote peer has its own access path (its rate, half the RTT each way, its loss), and
     // all of them share the host's uplink. The peer's queue is a Linux default txqueuelen.
+    // A host-local sender's path ends at the tap (bridge → tap) and its ACKs skip the uplink.
+    const toTap = { receive: (p: number) => this.host.deliver(p) };
+    const hostLocal = new Uint8Array(this.flows.length);
     for (const f of this.flows) {
       const grp = s.network.senders[f.group]!;
       const half = Math.floor(grp.rtt / 2);
       const common = { rateBps: grp.rate ?? UNLIMITED_BPS, queueLimitPackets: PEER_TXQUEUELEN };
       const name = `${grp.name}[${f.index}]`;
+      if (grp.origin === "host") hostLocal[f.id] = 1;
       this.accessLinks.push(
         new Link(
           sim,
           packets,
           { ...common, name, delayNs: half, lossProb: grp.loss, outages: outagesFor(grp.name) },
-          this.uplink,
+          grp.origin === "host" ? toTap : this.uplink,
         ),
       );
       this.reverseAccessLinks.push(
@@ -327,7 +344,11 @@ export class System {
       packets,
       this.skbs,
       { tcpRx: c.tcpRx, ackTx: c.ackTx, skbFree: c.skbFree, copyPerByte: c.copyPerKiB / 1024 },
-      (p) => this.reverseUplink.receive(p),
+      (p) => {
+        const flow = packets.flow[p]!;
+        if (hostLocal[flow] === 1) this.reverseAccessLinks[flow]!.receive(p);
+        else this.reverseUplink.receive(p);
+      },
       this.stalls,
     );
     const driverCosts: DriverCosts = {
@@ -349,6 +370,7 @@ export class System {
         skbs: this.skbs,
         notifyHost: () => this.host.guestKick(),
         packetAt: (head) => this.host.takePacket(head),
+        numBuffersAt: (head) => this.host.numBuffersAtHead[head]!,
         netifReceiveSkb: (skb) => this.stack.netifReceiveSkb(skb),
         dropPacket: (p) => packets.free(p),
         freePages: mm,
@@ -417,6 +439,7 @@ export class System {
         hz: 1000,
         bytes: f.flow.kind === "bulk" ? Number.POSITIVE_INFINITY : f.flow.bytes,
         handshakeRttNs: f.rtt,
+        gsoMaxSize: hostLocal[f.id] === 1 && features.guestTso4 ? GSO_MAX_SIZE : 0,
       });
       toSenders.set(f.id, sender);
       const grp = s.network.senders[f.group]!;

@@ -779,6 +779,20 @@ const senderGroupSchema = z
       .optional()
       .describe('Group name for reports and outage targets. Default: "senders<i>" by position.'),
     count: int(1, "Number of identical flows (remote peers) in this group.", 1, 10_000),
+    origin: choice(
+      ["remote", "host"],
+      "remote",
+      "Where the group's senders run. 'remote': peers across the network (access link, then the shared " +
+        "uplink), sending MSS-sized frames. 'host': iperf-like senders on the host itself, whose frames go " +
+        "from their socket to the tap without crossing the uplink (rtt is then the host-local round trip, " +
+        "e.g. 50us; rate and loss still apply to their own path). When the guest negotiated " +
+        "VIRTIO_NET_F_GUEST_TSO4 (guest.driver.features.guestTso4) the tap takes TSO frames, so they send " +
+        "frames of up to 64 KiB (tcp_xmit_size_goal, gso_size = MSS, gso_type TCPV4), which vhost writes " +
+        "across num_buffers mergeable buffers or into one big buffer; otherwise the host kernel segments " +
+        "them to MSS-sized frames before the tap (software GSO, on the sender's own CPU, which the model " +
+        "does not charge).",
+    ),
+
     rtt: duration(
       "20ms",
       "Base round-trip propagation time of each flow, excluding queueing (half each way).",
@@ -845,7 +859,7 @@ const senderGroupSchema = z
           "round-robin over the readers in order.",
       ),
   })
-  .describe("A group of identical remote TCP senders.");
+  .describe("A group of identical TCP senders, remote or on the host (origin).");
 
 const networkSchema = z.strictObject({
   uplink: z

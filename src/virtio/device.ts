@@ -47,7 +47,7 @@ import {
 export const VIRTIO_NET_HDR_LEN = 10;
 export const VIRTIO_NET_HDR_MRG_RXBUF_LEN = 12;
 /** Offset of num_buffers in virtio_net_hdr_mrg_rxbuf. */
-const NUM_BUFFERS_OFFSET = 10;
+export const NUM_BUFFERS_OFFSET = 10;
 /** Spec: "Drivers MUST NOT add a descriptor chain longer than 2^32 bytes in total". */
 const MAX_CHAIN_BYTES = 0xffffffff;
 /**
@@ -232,6 +232,8 @@ export class VirtqueueDevice {
   private readonly mask: number;
   /** Tail position of the available ring: the next entry to pop. */
   private _nextAvail: number;
+  /** avail->idx as availableCount last read it (vhost's vq->avail_idx). */
+  private seenAvail: number;
   /** Head position of the used ring: where addUsed writes next. */
   private _nextUsed: number;
   /** used->idx as last published. */
@@ -257,6 +259,7 @@ export class VirtqueueDevice {
       throw new VirtqueueError("invalid-argument", `${this.name}: initialIndex ${start} is not a u16`);
     }
     this._nextAvail = start;
+    this.seenAvail = start;
     this._nextUsed = start;
     this.publishedUsed = start;
     this.signalledUsed = start;
@@ -272,7 +275,9 @@ export class VirtqueueDevice {
 
   /** Available entries not yet popped (avail->idx - next_avail), validated against the queue size. */
   availableCount(): number {
-    const count = (readU16(this.view, this.layout.avail + 2) - this._nextAvail) & 0xffff;
+    const idx = readU16(this.view, this.layout.avail + 2);
+    this.seenAvail = idx;
+    const count = (idx - this._nextAvail) & 0xffff;
     // rust-vmm AvailIter::new: more than size pending means the driver exposed an entry twice.
     if (count > this.size) {
       throw new VirtqueueError(
@@ -449,6 +454,18 @@ export class VirtqueueDevice {
     if (this.eventIdx) writeU16(this.view, this.layout.availEvent, this._nextAvail);
     else writeU16(this.view, this.layout.used, 0);
     return this.availableCount() !== 0;
+  }
+
+  /**
+   * vhost_enable_notify (Linux 3.2 drivers/vhost/vhost.c): like enableNotification, but avail_event
+   * is the avail->idx last read (vq->avail_idx) and only entries published since that read count
+   * as new. Chains put back with discardChains because they were too few for a frame are therefore
+   * not "slipped in": the device waits for the driver to add more, rather than retrying forever.
+   */
+  enableNotificationVhost(): boolean {
+    if (this.eventIdx) writeU16(this.view, this.layout.availEvent, this.seenAvail);
+    else writeU16(this.view, this.layout.used, 0);
+    return readU16(this.view, this.layout.avail + 2) !== this.seenAvail;
   }
 
   /** Asks the driver not to kick: VRING_USED_F_NO_NOTIFY; with EVENT_IDX nothing (vhost_disable_notify). */

@@ -146,6 +146,13 @@ export class SkbPool {
     this.pageNext[p] = pfn;
   }
 
+  /** skb_shinfo(skb)->nr_frags */
+  nrFrags(skb: number): number {
+    let n = 0;
+    for (let p = this.frag[skb]!; p >= 0; p = this.pageNext[p]!) n++;
+    return n;
+  }
+
   /**
    * alloc_skb(size, gfp) for callers that cannot sleep: a head from skbuff_head_cache, then the
    * data area from kmalloc (freeing the head again when that fails, as __alloc_skb's nodata path).

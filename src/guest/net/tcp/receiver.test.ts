@@ -114,6 +114,30 @@ describe("ACK policy", () => {
     expect(h.rx.counters.delayedAcks).toBe(0);
   });
 
+  it("takes a GSO frame's rcv_mss from gso_size, so each frame of several MSS is ACKed at once", () => {
+    const h = new Harness();
+    for (let i = 0; i < 100; i++) h.deliverAt(ms(i), i);
+    h.sim.run(ms(100));
+    const before = h.acks.length;
+    // Ten TSO frames of 4 segments (gso_size = MSS), one per ms, read on arrival.
+    for (let f = 0; f < 10; f++) {
+      h.sim.run(ms(101 + f));
+      const p = h.pool.alloc();
+      h.pool.kind[p] = PKT_DATA;
+      h.pool.seq[p] = (100 + 4 * f) * MSS;
+      h.pool.len[p] = 4 * MSS;
+      h.pool.gsoSize[p] = MSS;
+      h.pool.tsVal[p] = 100 + f;
+      h.rx.receive(p, 4 * 4096 + 1280, 1000 + f);
+      h.rx.read(Number.POSITIVE_INFINITY);
+    }
+    h.sim.run(ms(120));
+    // __tcp_ack_snd_check: more than one rcv_mss (= gso_size, not 4·MSS) unacknowledged → ACK now.
+    const steps = h.acks.slice(before).map((a, i, all) => a.ack - (i === 0 ? 100 : all[i - 1]!.ack));
+    expect(steps).toEqual(new Array(10).fill(4));
+    expect(h.rx.counters.delayedAcks).toBe(0);
+  });
+
   it("acknowledges a lone segment from the delayed-ACK timer after TCP_DELACK_MIN", () => {
     const hz = 250;
     const h = new Harness({ hz });

@@ -448,6 +448,8 @@ export class TcpReceiver {
     const len = pool.len[pkt]!;
     const tsVal = pool.tsVal[pkt]!;
     const tsEcr = pool.tsEcr[pkt]!;
+    // skb_shinfo(skb)->gso_size, which virtio_net's receive_buf copies from the virtio_net_hdr
+    const gsoSize = pool.gsoSize[pkt]!;
     pool.free(pkt);
     this.counters.segsIn++;
     const end = seq + len;
@@ -460,7 +462,7 @@ export class TcpReceiver {
     // tcp_replace_ts_recent (with the PAWS check)
     if (seq <= this.rcvWup && tsVal >= this.tsRecent) this.tsRecent = tsVal;
     this.rcvRttMeasureTs(tsEcr, len);
-    this.dataQueue(seq, end, truesize, skb);
+    this.dataQueue(seq, end, truesize, skb, gsoSize);
     this.ackSndCheck();
   }
 
@@ -497,7 +499,7 @@ export class TcpReceiver {
     return w < 0 ? 0 : w;
   }
 
-  private dataQueue(seq: number, end: number, truesize: number, skb: number): void {
+  private dataQueue(seq: number, end: number, truesize: number, skb: number, gsoSize: number): void {
     if (seq <= this.rcvNxt && end > this.rcvNxt) {
       if (this.receiveWindow() === 0) {
         this.counters.outOfWindowDrops++;
@@ -511,7 +513,7 @@ export class TcpReceiver {
       }
       this.queueTail(end - this.rcvNxt, truesize, skb);
       this.rcvNxt = end;
-      this.eventDataRecv(end - seq, truesize);
+      this.eventDataRecv(end - seq, truesize, gsoSize);
       if (this.ofoN > 0) this.ofoQueue();
       if (this.numSacks > 0) this.sackRemove();
       this.onDataReady?.(this.flow);
@@ -1077,9 +1079,12 @@ export class TcpReceiver {
   // ---- ACK policy ----
 
   /** tcp_event_data_recv */
-  private eventDataRecv(len: number, truesize: number): void {
+  private eventDataRecv(len: number, truesize: number, gsoSize: number): void {
     this.ackScheduled = true;
-    if (len >= this.rcvMss) this.rcvMss = len; // tcp_measure_rcv_mss, full-sized case
+    // tcp_measure_rcv_mss, full-sized case: `len = skb_shinfo(skb)->gso_size ? : skb->len`, so a
+    // GSO frame counts as one segment of its gso_size, not as one 64 KiB segment.
+    const segLen = gsoSize > 0 ? gsoSize : len;
+    if (segLen >= this.rcvMss) this.rcvMss = segLen;
     const now = this.jiffies.at(this.sim.now);
     this.rcvRttMeasure(now);
     if (this.ato === 0) {

@@ -37,6 +37,7 @@ import {
   type DriverCosts,
   ETH_HLEN,
   MAX_PACKET_LEN,
+  MAX_SKB_FRAGS,
   PADDED_VNET_HDR_LEN,
   PAGE_SIZE,
   type RxMode,
@@ -73,10 +74,10 @@ export interface VirtnetEnv {
    */
   packetAt(head: number): number;
   /**
-   * num_buffers of the virtio_net_hdr_mrg_rxbuf the device wrote at this head (mergeable mode):
-   * how many used buffers the frame spans. Absent: every frame fits one buffer.
+   * hdr.num_buffers the device wrote into the header of the chain with this head (mergeable
+   * mode): the model's stand-in for reading the header bytes, which lie outside modelled memory.
    */
-  numBuffersAt?(head: number): number;
+  numBuffersAt(head: number): number;
   /** netif_receive_skb: the guest stack takes the skb. */
   netifReceiveSkb(skb: number): void;
   /** The packet of a buffer the driver dropped is gone (the model's payload is released). */
@@ -117,7 +118,10 @@ export class VirtnetStats {
   pageFragHighOrder = 0;
   pageFragOrder0Fallbacks = 0;
   pageFragFailures = 0;
-  /** dev->stats.rx_length_errors: shorter than a virtio header plus an Ethernet header. */
+  /**
+   * dev->stats.rx_length_errors: shorter than a virtio header plus an Ethernet header, or a
+   * mergeable frame with more than MAX_SKB_FRAGS fragments or with buffers missing.
+   */
   rxLengthErrors = 0;
   buffersPosted = 0;
   buffersConsumed = 0;
@@ -452,18 +456,24 @@ export abstract class VirtnetDriver {
     const token = this.vq.getBuf();
     if (token < 0) return false;
     this.stats.buffersConsumed++;
-    this.receiveBuf(token, this.vq.lastLen, this.env.packetAt(this.vq.lastId));
+    const head = this.vq.lastId;
+    const numBuf = this.mode === "mergeable" ? this.env.numBuffersAt(head) : 1;
+    this.receiveBuf(token, this.vq.lastLen, this.env.packetAt(head), numBuf);
     return true;
   }
 
-  /** receive_buf (v3.2): check the length, build the skb, hand it to the stack. */
-  protected receiveBuf(token: number, len: number, pkt: number): void {
+  /**
+   * receive_buf (v3.2): check the length, build the skb (in mergeable mode from all `numBuf`
+   * buffers of the frame), hand it to the stack.
+   */
+  protected receiveBuf(token: number, len: number, pkt: number, numBuf: number): void {
     const env = this.env;
     const skbs = env.skbs;
     this.k.charge(env.costs.receiveBuf, CAT_DRIVER);
     if (len < this.hdrLen + ETH_HLEN) {
       this.stats.rxLengthErrors++;
       this.freeRecvbuf(token);
+      this.dropRestOfFrame(numBuf);
       env.dropPacket(pkt);
       return;
     }
@@ -476,6 +486,12 @@ export abstract class VirtnetDriver {
       if (skb === NO_SKB) {
         this.stats.rxDroppedNoMem++;
         this.givePages(token);
+        this.dropRestOfFrame(numBuf);
+        env.dropPacket(pkt);
+        return;
+      }
+      if (numBuf > 1 && !this.receiveMergeable(skb, numBuf)) {
+        skbs.kfree(skb);
         env.dropPacket(pkt);
         return;
       }
@@ -490,6 +506,55 @@ export abstract class VirtnetDriver {
     this.stats.rxPackets++;
     this.stats.rxBytes += skbs.len[skb]!;
     this.env.netifReceiveSkb(skb);
+  }
+
+  /**
+   * receive_mergeable (v3.2): the frame's other num_buffers − 1 buffers, each one page, become page
+   * fragments of the skb page_to_skb built from the first (set_skb_frag: truesize += PAGE_SIZE),
+   * and each leaves the ring (--vi->num). False, with rx_length_errors counted, when the skb would
+   * need more than MAX_SKB_FRAGS fragments or a buffer is missing.
+   */
+  protected receiveMergeable(skb: number, numBuf: number): boolean {
+    const mm = this.env.mm;
+    const skbs = this.env.skbs;
+    let nrFrags = skbs.nrFrags(skb);
+    while (--numBuf) {
+      if (nrFrags >= MAX_SKB_FRAGS) {
+        this.stats.rxLengthErrors++;
+        this.dropRestOfFrame(numBuf + 1);
+        return false;
+      }
+      const page = this.vq.getBuf();
+      if (page < 0) {
+        this.stats.rxLengthErrors++;
+        return false;
+      }
+      this.stats.buffersConsumed++;
+      const len = Math.min(this.vq.lastLen, PAGE_SIZE);
+      mm.setOwner(page, mm.owners.rxRing, mm.owners.skb);
+      skbs.addFrag(skb, page);
+      nrFrags++;
+      skbs.truesize[skb]! += PAGE_SIZE;
+      skbs.len[skb]! += len;
+      --this.num;
+    }
+    return true;
+  }
+
+  /**
+   * The frame's buffers after the first, when the frame is dropped: taken off the ring and their
+   * pages returned to vi->pages. v3.2 leaves them on the ring, where they are later parsed as frames
+   * of their own from payload bytes (fixed in later kernels' receive_mergeable error path); the
+   * model carries no payload bytes, so it takes the later kernels' behaviour.
+   */
+  protected dropRestOfFrame(numBuf: number): void {
+    while (--numBuf > 0) {
+      const page = this.vq.getBuf();
+      if (page < 0) return;
+      this.stats.buffersConsumed++;
+      this.givePages(page);
+      --this.num;
+    }
   }
 
   /**

@@ -38,16 +38,18 @@ export class DropRecycle extends Mainline {
   }
 
   /** Runs inside receive's ring section: allocate the replacement first, as tg3_rx does. */
-  protected override receiveBuf(token: number, len: number, pkt: number): void {
+  protected override receiveBuf(token: number, len: number, pkt: number, numBuf: number): void {
     const fresh = this.runAtomic(this.allocRecvbuf(GFP_ATOMIC), "the replacement buffer");
     if (fresh < 0) {
-      // drop_it: dev->stats.rx_dropped++, and the old buffer goes back to the device.
+      // drop_it: dev->stats.rx_dropped++, and the old buffer goes back to the device (the rest
+      // of a multi-buffer frame to vi->pages, for the refill to repost).
       this.stats.rxDroppedNoMem++;
+      this.dropRestOfFrame(numBuf);
       this.env.dropPacket(pkt);
       this.repost(token);
       return;
     }
-    super.receiveBuf(token, len, pkt);
+    super.receiveBuf(token, len, pkt, numBuf);
     this.repost(fresh);
   }
 

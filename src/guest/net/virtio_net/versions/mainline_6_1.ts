@@ -265,7 +265,7 @@ export class Mainline61 extends Mainline {
     const env = this.env;
     const skbs = env.skbs;
     const vq = this.vq;
-    let numBuf = env.numBuffersAt?.(vq.lastId) ?? 1;
+    let numBuf = env.numBuffersAt(vq.lastId);
     let page = this.slicePage[token]!;
     const offset = this.sliceOffset[token]!;
     const truesize = this.sliceTruesize[token]!;

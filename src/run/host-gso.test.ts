@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { run } from "./run.ts";
+
+/** A host-local iperf-like sender into a 256 MiB guest whose features pick the receive mode. */
+function scenario(features: Record<string, boolean>, origin: "host" | "remote" = "host", duration = "300ms") {
+  return {
+    raw: {
+      name: "host-gso",
+      duration,
+      warmup: "1ms",
+      sampleInterval: "1ms",
+      guest: { memory: "256MiB", driver: { version: "mainline", features } },
+      network: {
+        senders: [{ origin, count: 1, rtt: origin === "host" ? "50us" : "1ms", startJitter: "0s" }],
+      },
+    },
+  };
+}
+const TSO = { guestCsum: true, guestTso4: true };
+
+describe("host-local senders and GSO frames", () => {
+  it("mergeable + GUEST_TSO4: 64 KiB frames over up to 16 buffers, one skb each, every buffer accounted", () => {
+    const r = run(scenario({ ...TSO, mrgRxbuf: true }));
+    const h = r.host;
+    expect(h.rxGsoFrames).toBeGreaterThan(100);
+    expect(h.rxGsoSegments! / h.rxGsoFrames!).toBeGreaterThan(10);
+    expect(h.rxMultiBufferFrames).toBeGreaterThan(100);
+    // 45 · 1448 + 66 + 12 bytes in 4096-byte buffers
+    expect(h.rxMaxNumBuffers).toBe(16);
+    expect(h.rxBuffersPerFrame).toBeGreaterThan(8);
+    // receive_mergeable takes every buffer of a frame off the ring and makes one skb of them
+    expect(r.guest.rx_packets).toBe(h.rx_packets_count);
+    expect(r.guest.buffersConsumed).toBe(Math.round(h.rxBuffersPerFrame! * h.rx_packets_count!));
+    expect(r.guest.rx_length_errors).toBe(0);
+    expect(r.goodputBps).toBeGreaterThan(1e9);
+  });
+
+  it("keeps the page-ownership invariant with multi-buffer frames", () => {
+    const r = run(scenario({ ...TSO, mrgRxbuf: true }, "host", "5ms"), { checkInvariants: true });
+    expect(r.host.rxMultiBufferFrames).toBeGreaterThan(10);
+  });
+
+  it("big mode: each GSO frame fits one big buffer", () => {
+    const r = run(scenario({ ...TSO, mrgRxbuf: false }));
+    expect(r.host.rxGsoFrames).toBeGreaterThan(100);
+    expect(r.host.rxMultiBufferFrames).toBe(0);
+    expect(r.host.rxMaxNumBuffers).toBe(1);
+    expect(r.host.rxOverruns).toBe(0);
+  });
+
+  it("without GUEST_TSO4 the host sends MSS-sized frames, one buffer each", () => {
+    const modes: Record<string, boolean>[] = [{ mrgRxbuf: true }, {}];
+    for (const features of modes) {
+      const r = run(scenario(features));
+      expect(r.host.rxGsoFrames).toBe(0);
+      expect(r.host.rxMaxNumBuffers).toBe(1);
+      expect(r.host.rx_packets_count).toBeGreaterThan(1000);
+    }
+  });
+
+  it("remote senders stay MSS-only even when the guest takes TSO", () => {
+    const r = run(scenario({ ...TSO, mrgRxbuf: true }, "remote"));
+    expect(r.host.rxGsoFrames).toBe(0);
+    expect(r.host.rxMaxNumBuffers).toBe(1);
+  });
+
+  it("rejects an unknown origin, naming the path and what is allowed", () => {
+    const bad = scenario({});
+    (bad.raw.network.senders[0] as { origin: string }).origin = "guest";
+    expect(() => run(bad)).toThrow(/network\.senders\[0\]\.origin.*"remote", "host"/s);
+  });
+});
