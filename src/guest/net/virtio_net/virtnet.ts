@@ -490,7 +490,7 @@ export abstract class VirtnetDriver {
         env.dropPacket(pkt);
         return;
       }
-      if (numBuf > 1 && !this.receiveMergeable(skb, numBuf)) {
+      if (numBuf > 1 && !this.mergeableFrags(skb, numBuf)) {
         skbs.kfree(skb);
         env.dropPacket(pkt);
         return;
@@ -514,7 +514,7 @@ export abstract class VirtnetDriver {
    * and each leaves the ring (--vi->num). False, with rx_length_errors counted, when the skb would
    * need more than MAX_SKB_FRAGS fragments or a buffer is missing.
    */
-  protected receiveMergeable(skb: number, numBuf: number): boolean {
+  protected mergeableFrags(skb: number, numBuf: number): boolean {
     const mm = this.env.mm;
     const skbs = this.env.skbs;
     let nrFrags = skbs.nrFrags(skb);
