@@ -3,7 +3,8 @@
  *
  *   senders ─► access link (per group: rtt/2, rate, loss) ─► uplink (shared) ─► tap/qdisc ─► vhost
  *   handle_rx ─► rx virtqueue in guest memory ─► interrupt ─► virtio_net (NAPI, refill) ─► TCP
- *   sockets ─► reader threads ─► page cache ─► disk;   ACKs ─► reverse uplink ─► reverse access ─► senders
+ *   sockets ─► reader threads ─► page cache ─► disk;   ACKs ─► qdisc ─► tx virtqueue ─► vhost handle_tx
+ *   ─► reverse uplink ─► reverse access ─► senders
  *
  * Nothing here models behaviour; it only connects the models and maps scenario fields to their
  * parameters.
@@ -40,6 +41,7 @@ import { TcpReceiver } from "../guest/net/tcp/receiver.ts";
 import { nrFreeBufferPages, TcpMem, tcpMemDefaults } from "../guest/net/tcp/tcp-mem.ts";
 import { BIG_SG, type DriverCosts } from "../guest/net/virtio_net/constants.ts";
 import { createDriver, isDriverNotInLinux } from "../guest/net/virtio_net/versions/index.ts";
+import { txSkbAt, VirtnetTx } from "../guest/net/virtio_net/tx.ts";
 import type { VirtnetDriver } from "../guest/net/virtio_net/virtnet.ts";
 import { HostCpus } from "../host/pcpu.ts";
 import { VhostNetRx } from "../host/vhost-net.ts";
@@ -52,7 +54,7 @@ import { Simulator } from "../sim/simulator.ts";
 import { VirtqueueDevice } from "../virtio/device.ts";
 import { VirtqueueDriver } from "../virtio/driver.ts";
 import { IndirectPool, indirectPoolBytes } from "../virtio/indirect.ts";
-import { vringLayout } from "../virtio/layout.ts";
+import { VIRTIO_PCI_VRING_ALIGN, vringLayout } from "../virtio/layout.ts";
 
 const PAGE = 4096;
 /** A sender access link with no configured rate: fast enough never to be the bottleneck. */
@@ -66,6 +68,8 @@ const PEER_TXQUEUELEN = 1000;
  * guest's /proc/interrupts typically shows).
  */
 const VIRTIO_NET_INPUT_IRQ = 41;
+/** The tx virtqueue's vector, "virtio0-output", allocated right after the input one. */
+const VIRTIO_NET_OUTPUT_IRQ = 42;
 
 export interface SystemOptions {
   /** Run same-time events in a seeded random order (interleaving exploration). */
@@ -122,6 +126,10 @@ export class System {
   readonly packets: PacketPool;
   readonly vq: VirtqueueDriver;
   readonly device: VirtqueueDevice;
+  /** The transmit virtqueue (driver and device sides) and the driver's send queue with its qdisc. */
+  readonly txVq: VirtqueueDriver;
+  readonly txDevice: VirtqueueDevice;
+  readonly tx: VirtnetTx;
   readonly host: VhostNetRx;
   readonly hostCpus: HostCpus;
   readonly skbs: SkbPool;
@@ -191,13 +199,23 @@ export class System {
     const pageNext = new Int32Array(mm.nPages).fill(-1);
     this.skbs = new SkbPool(mmPort, pageNext, 4096);
 
-    // ---- the rx virtqueue in guest memory -------------------------------------------------------
+    // ---- the rx and tx virtqueues in guest memory, each ring followed by its indirect tables ----------
     const ring = g.driver.ringSize;
     const layout = vringLayout(ring, 0, "legacy");
     const poolEntries = g.driver.rxMode === "big" ? BIG_SG : 2;
-    const memory = new ArrayBuffer(layout.bytes + indirectPoolBytes(ring, poolEntries));
+    const rxBytes = layout.bytes + indirectPoolBytes(ring, poolEntries);
+    const txRing = g.driver.txRingSize;
+    const txLayout = vringLayout(
+      txRing,
+      Math.ceil(rxBytes / VIRTIO_PCI_VRING_ALIGN) * VIRTIO_PCI_VRING_ALIGN,
+      "legacy",
+    );
+    const txPoolAt = txLayout.base + txLayout.bytes;
+    // xmit_skb's 2 sg entries (header, linear data) per skb.
+    const memory = new ArrayBuffer(txPoolAt + indirectPoolBytes(txRing, 2));
     const pool = new IndirectPool(memory.byteLength, layout.bytes, ring, poolEntries);
     const indirect = new IndirectTables(mmPort, pool);
+    const txIndirect = new IndirectTables(mmPort, new IndirectPool(memory.byteLength, txPoolAt, txRing, 2));
     const features = g.driver.features;
     this.vq = new VirtqueueDriver(memory, layout, {
       name: "rx",
@@ -210,6 +228,9 @@ export class System {
       indirect: features.indirectDesc,
       eventIdx: features.eventIdx,
     });
+    const txOpts = { name: "tx", indirect: features.indirectDesc, eventIdx: features.eventIdx };
+    this.txVq = new VirtqueueDriver(memory, txLayout, { ...txOpts, allocator: txIndirect });
+    this.txDevice = new VirtqueueDevice(memory, txLayout, txOpts);
 
     // ---- host ---------------------------------------------------------------------------------------
     const hc = s.host.costs;
@@ -293,14 +314,6 @@ export class System {
 
     // ---- guest stack, driver and sockets ------------------------------------------------------------
     this.stalls = new StallTracker(s.metrics.stallThreshold, s.warmup);
-    this.stack = new GuestStack(
-      k,
-      packets,
-      this.skbs,
-      { tcpRx: c.tcpRx, ackTx: c.ackTx, skbFree: c.skbFree, copyPerByte: c.copyPerKiB / 1024 },
-      (p) => this.reverseUplink.receive(p),
-      this.stalls,
-    );
     const driverCosts: DriverCosts = {
       addBuf: c.addBuf,
       receiveBuf: c.receiveBuf,
@@ -335,6 +348,44 @@ export class System {
     const driver = this.driver;
     const vq = this.vq;
     const irqCpu = g.driver.irqCpu;
+    const txVq = this.txVq;
+    const tx = new VirtnetTx(
+      {
+        k,
+        napi: this.napi,
+        vq: txVq,
+        indirect: txIndirect,
+        skbs: this.skbs,
+        notifyHost: () => this.host.guestKickTx(),
+        costs: { kick: c.kick, skbFree: c.skbFree },
+      },
+      { napiTx: driver.napiTx, txQueueLen: g.driver.txQueueLen, hdrLen: driver.hdrLen },
+    );
+    this.tx = tx;
+    driver.tx = tx;
+    this.stack = new GuestStack(
+      k,
+      packets,
+      this.skbs,
+      { tcpRx: c.tcpRx, ackTx: c.ackTx, skbFree: c.skbFree, copyPerByte: c.copyPerKiB / 1024 },
+      tx,
+      this.stalls,
+    );
+    // The tx queue's vring_interrupt: the callback (skb_xmit_done) only when something was used.
+    const vringInterruptTx = () => {
+      if (txVq.moreUsed()) tx.skbXmitDone();
+    };
+    k.requestIrq(VIRTIO_NET_OUTPUT_IRQ, "virtio0-output");
+    const evTxIrq = sim.register("guest.virtio_tx_irq", () =>
+      k.hardirq(irqCpu, vringInterruptTx, VIRTIO_NET_OUTPUT_IRQ),
+    );
+    const skbs = this.skbs;
+    this.host.connectTx({
+      dev: this.txDevice,
+      packetAt: (gpa) => skbs.pkt[txSkbAt(gpa)]!,
+      send: (p) => this.reverseUplink.receive(p),
+      irq: { interrupt: () => sim.after(hc.irqLatency, evTxIrq) },
+    });
     // vring_interrupt: IRQ_NONE unless there are used buffers, else the callback (skb_recv_done).
     const vringInterrupt = () => {
       if (vq.moreUsed()) driver.skbRecvDone();

@@ -14,7 +14,9 @@
  *   whose warning retry needs pfmemalloc rights a softirq without PF_MEMALLOC lacks
  *   (net/core/skbuff.c). Small and mergeable buffers come from skb_page_frag_refill in 6.1, whose
  *   high-order try is __GFP_NOWARN but whose order-0 fallback, the one modelled, is alloc_page(gfp)
- *   (net/core/sock.c); get_a_page and the indirect table's kmalloc pass gfp as 3.2 does.
+ *   (net/core/sock.c); get_a_page and the indirect table's kmalloc pass gfp as 3.2 does;
+ * - transmit with napi_tx (6.1's default): virtnet_poll reaps the tx ring first (virtnet_poll_cleantx)
+ *   and tx interrupts schedule the tx NAPI (tx.ts).
  */
 import { __GFP_NOWARN, GFP_ATOMIC } from "../../../mm/gfp.ts";
 import { NAPI_POLL_WEIGHT } from "../../../sched/napi.ts";
@@ -35,8 +37,11 @@ export class Mainline extends Patch1 {
     return this.vq.numFree > Math.min(budget, this.vq.size) / 2;
   }
 
+  override readonly napiTx: boolean = true;
+
   override virtnetPoll(budget: number): number {
     const napi = this.env.napi;
+    this.tx?.pollCleantx();
     this.chargePoll();
     const received = this.receive(budget, 0);
     if (this.needsRefill(budget)) this.refillFromPoll();
