@@ -13,7 +13,13 @@ import type { Kernel } from "../sched/kernel.ts";
 import type { KernelCode } from "../sched/kernel.ts";
 import { ALLOC_SITE_TCP_COLLAPSE, ALLOC_SITE_TCP_SEND_ACK } from "./mm-port.ts";
 import type { SkbPool } from "./skb.ts";
-import { type AckSink, MAX_TCP_HEADER, type SkbAllocator, type SkbReleaser, type TcpReceiver } from "./tcp/receiver.ts";
+import {
+  type AckSink,
+  MAX_TCP_HEADER,
+  type SkbAllocator,
+  type SkbReleaser,
+  type TcpReceiver,
+} from "./tcp/receiver.ts";
 import type { VirtnetTx } from "./virtio_net/tx.ts";
 import { TP_KFREE_SKB, TP_NETIF_RECEIVE_SKB } from "../../sim/trace.ts";
 

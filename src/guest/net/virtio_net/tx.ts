@@ -121,7 +121,9 @@ export class VirtnetTx {
     this.vq = env.vq;
     this.qdisc = new Int32Array(opts.txQueueLen);
     // virtnet_alloc_queues (6.1): netif_napi_add_tx_weight(…, virtnet_poll_tx, napi_tx ? napi_weight : 0).
-    this.napi = opts.napiTx ? env.napi.register("virtnet_poll_tx", () => this.pollTx(), NAPI_POLL_WEIGHT) : null;
+    this.napi = opts.napiTx
+      ? env.napi.register("virtnet_poll_tx", () => this.pollTx(), NAPI_POLL_WEIGHT)
+      : null;
     env.k.openSoftirq(NET_TX_SOFTIRQ, () => this.netTxAction());
   }
 
