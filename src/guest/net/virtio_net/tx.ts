@@ -14,7 +14,6 @@
  * skbs are indices into the SkbPool; skbs.len is the frame length and skbs.pkt the network packet
  * the host reads out of the buffer (the model's payload).
  */
-import { ModelError } from "../../../sim/simulator.ts";
 import type { Ns } from "../../../sim/time.ts";
 import { TP_KFREE_SKB, TP_NET_DEV_XMIT } from "../../../sim/trace.ts";
 import { Scatterlist, type VirtqueueDriver } from "../../../virtio/driver.ts";
@@ -243,8 +242,7 @@ export class VirtnetTx {
     const base = TX_SKB_GPA_BASE + skb * TX_SKB_GPA_STRIDE;
     this.sg.set(0, base, this.opts.hdrLen);
     this.sg.set(1, base + TX_DATA_OFFSET, this.env.skbs.len[skb]!);
-    const prep = this.env.indirect.prepare(vq, 2, GFP_ATOMIC).next();
-    if (prep.done !== true) throw new ModelError("xmit_skb: the indirect table allocation tried to sleep");
+    this.env.indirect.prepareAtomic(vq, 2, GFP_ATOMIC);
     const r = vq.addBuf(2, 0, this.sg, skb);
     this.env.indirect.release();
     if (r >= 0) {
