@@ -370,6 +370,7 @@ export class System {
       { tcpRx: c.tcpRx, ackTx: c.ackTx, skbFree: c.skbFree, copyPerByte: c.copyPerKiB / 1024 },
       tx,
       this.stalls,
+      (p) => this.reverseUplink.receive(p),
     );
     // The tx queue's vring_interrupt: the callback (skb_xmit_done) only when something was used.
     const vringInterruptTx = () => {
@@ -404,7 +405,7 @@ export class System {
     for (const f of this.flows) {
       const reader = s.apps.readers[f.reader]!;
       const rcvbuf = reader.rcvbuf === "auto" ? rmem.default : reader.rcvbuf;
-      const rx = new TcpReceiver(sim, packets, this.stack, {
+      const rx = new TcpReceiver(sim, packets, g.tcp.ackSkbs ? this.stack : this.stack.acksWithoutSkbs, {
         flow: f.id,
         hz: g.hz,
         rcvbuf,

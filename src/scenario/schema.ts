@@ -485,6 +485,13 @@ const tcpSchema = z.strictObject({
     "net.ipv4.tcp_timestamps (default 1): the 12-byte option every segment carries; tcp_collapse " +
       "copies it as header room into each collapsed skb (skb_headroom + tcp_hdrlen).",
   ),
+  ackSkbs: bool(
+    true,
+    "tcp_send_ack allocates its skb (alloc_skb(MAX_TCP_HEADER, GFP_ATOMIC), deferring the ACK when that " +
+      "fails) and the ACK leaves through the qdisc and the tx virtqueue. false: ACKs cost CPU only and go " +
+      "straight to the host's network (the model before its transmit path; tests that isolate the receive " +
+      "path use it).",
+  ),
 });
 
 const guestSchema = z

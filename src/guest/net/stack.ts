@@ -86,7 +86,18 @@ export class GuestStack implements SkbReleaser, SkbAllocator, AckSink {
     private readonly costs: StackCosts,
     private readonly tx: VirtnetTx,
     private readonly stalls: StallTracker,
+    /** The network beyond the host, for ACKs without skbs (guest.tcp.ackSkbs false). */
+    private readonly bypass: (pkt: number) => void,
   ) {}
+
+  /** ACKs without skbs: CPU cost only, straight to the host's network (guest.tcp.ackSkbs false). */
+  readonly acksWithoutSkbs: AckSink = {
+    sendAck: (pkt) => {
+      this.k.charge(this.costs.ackTx, CAT_TCP);
+      this.acksOut++;
+      this.bypass(pkt);
+    },
+  };
 
   /** netif_receive_skb: deliver to the flow's socket; the socket now owns the skb. */
   netifReceiveSkb(skb: number): void {

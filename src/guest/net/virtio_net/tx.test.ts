@@ -13,7 +13,9 @@ import { TX_STOP_THRESHOLD } from "./tx.ts";
 
 const TX_RING = 32;
 const QDISC = 8;
-const SMALL_TX = [`guest.driver.txRingSize=${TX_RING}`, `guest.driver.txQueueLen=${QDISC}`];
+/** The harness sends ACKs without skbs unless told otherwise. */
+const ACK_SKBS = "guest.tcp.ackSkbs=true";
+const SMALL_TX = [ACK_SKBS, `guest.driver.txRingSize=${TX_RING}`, `guest.driver.txQueueLen=${QDISC}`];
 
 /** A harness whose host ignores tx kicks until `release` (vhost's worker never runs handle_tx). */
 function blockedHost(driver: string, set: readonly string[] = SMALL_TX) {
@@ -88,7 +90,7 @@ describe("tx virtqueue", () => {
   );
 
   it("frees a tx skb only once the host has used its buffer (outstanding = on the ring)", () => {
-    const { h, tx, release } = blockedHost("v3.2", []);
+    const { h, tx, release } = blockedHost("v3.2", [ACK_SKBS]);
     h.runTo(ms(50));
     const sent = h.sys.stack.acksOut;
     expect(sent).toBeGreaterThan(0);
@@ -106,7 +108,7 @@ describe("tx virtqueue", () => {
 
   it("3.2 reaps only in start_xmit with tx interrupts off; 6.1's napi_tx takes interrupts and reaps from NAPI", () => {
     const run = (driver: string) => {
-      const h = new DriverHarness(SMALL_GUEST, { driver });
+      const h = new DriverHarness(SMALL_GUEST, { driver, set: [ACK_SKBS] });
       h.runTo(ms(300));
       return { h, tx: h.sys.tx };
     };
@@ -139,7 +141,7 @@ describe("tx virtqueue", () => {
           ],
         },
       },
-      { driver: "v3.2", checkInvariants: true },
+      { driver: "v3.2", set: [ACK_SKBS], checkInvariants: true },
     );
     const rx = h.sys.stack.receivers[0]!;
     h.runTo(ms(100));
@@ -153,5 +155,17 @@ describe("tx virtqueue", () => {
     );
     h.runTo(ms(700));
     expect(rx.counters.acksSent).toBeGreaterThan(before);
+  });
+});
+
+describe("guest.tcp.ackSkbs=false", () => {
+  it("sends ACKs straight to the network without skbs, leaving the tx virtqueue empty", () => {
+    const h = new DriverHarness(SMALL_GUEST, { driver: "v3.2" });
+    h.runTo(ms(100));
+    expect(h.sys.stack.acksOut).toBeGreaterThan(100);
+    expect(h.sys.txVq.kicks).toBe(0);
+    expect(h.sys.host.txPacketsCount).toBe(0);
+    // All but those still in flight reached the sender.
+    expect(h.sys.senders[0]!.counters.acksIn).toBeGreaterThan(h.sys.stack.acksOut - 10);
   });
 });
