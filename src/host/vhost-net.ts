@@ -1,7 +1,7 @@
 /**
- * The host's virtio-net backend, shaped like Linux 3.2 drivers/vhost/net.c handle_rx (and handle_tx,
- * for the guest's transmit queue, on the same worker)
- * (kernel-facts.md §6.2): a worker that, woken by the tap (a packet arrived) or by the guest's kick,
+ * The host's virtio-net backend, shaped like Linux 3.2 drivers/vhost/net.c handle_rx (kernel-facts.md
+ * §6.2), with handle_tx for the guest's transmit queue on the same worker: a worker that, woken by the
+ * tap (a packet arrived) or by the guest's kick,
  * moves packets from the tap socket into the buffers the guest posted. With no buffer available it
  * re-enables guest notifications, re-checks once ("they have slipped one in as we were doing
  * that"), and otherwise waits for the kick, leaving packets queued in the tap.
@@ -150,8 +150,8 @@ export class VhostNetRx {
   /**
    * handle_tx (drivers/vhost/net.c, v3.2): send every available frame to the tap, each used with
    * length 0 (vhost_add_used_and_signal); with nothing left, re-enable kicks and re-check once; stop
-   * after VHOST_NET_WEIGHT bytes and requeue. Used entries are published, and the guest signalled
-   * subject to its suppression, once at the end of the pass's CPU time.
+   * after VHOST_NET_WEIGHT bytes and requeue. Frames leave at the pass's start; used entries are
+   * published, and the guest signalled subject to its suppression, once at the end of its CPU time.
    */
   private handleTx(): void {
     this.txScheduled = false;
