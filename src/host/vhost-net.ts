@@ -1,6 +1,7 @@
 /**
- * The host's virtio-net receive backend, shaped like Linux 3.2 drivers/vhost/net.c handle_rx
- * (kernel-facts.md §6.2): a worker that, woken by the tap (a packet arrived) or by the guest's kick,
+ * The host's virtio-net backend, shaped like Linux 3.2 drivers/vhost/net.c handle_rx (kernel-facts.md
+ * §6.2), with handle_tx for the guest's transmit queue on the same worker: a worker that, woken by the
+ * tap (a packet arrived) or by the guest's kick,
  * moves packets from the tap socket into the buffers the guest posted. With no buffer available it
  * re-enables guest notifications, re-checks once ("they have slipped one in as we were doing
  * that"), and otherwise waits for the kick, leaving packets queued in the tap.
@@ -73,6 +74,20 @@ export interface GuestIrq {
   interrupt(): void;
 }
 
+/**
+ * The transmit side of the same device (handle_tx): the tx virtqueue, how the host finds the frame a
+ * chain's first descriptor points at, where sent frames go (tap → bridge → the network) and the
+ * guest's tx interrupt.
+ */
+export interface VhostTx {
+  dev: VirtqueueDevice;
+  /** The frame in the guest buffer at this guest-physical address (the model's payload). */
+  packetAt(gpa: number): number;
+  /** sendmsg on the tap socket: the frame leaves for the network. */
+  send(pkt: number): void;
+  irq: GuestIrq;
+}
+
 export class VhostNetRx {
   readonly tap: TapDevice;
   /** What the device wrote into each head's buffer (the model's stand-in for payload bytes). */
@@ -119,6 +134,16 @@ export class VhostNetRx {
   rxQueueEventCount = 0;
   interruptsInjected = 0;
   busyNs = 0;
+  /** handle_tx: frames sent, guest kicks on the tx queue, tx interrupts injected. */
+  txPacketsCount = 0;
+  txBytesCount = 0;
+  txQueueEventCount = 0;
+  txInterruptsInjected = 0;
+  private tx: VhostTx | null = null;
+  private txScheduled = false;
+  private pendingTxSignal = false;
+  private evHandleTx = -1;
+  private evTxSignal = -1;
 
   constructor(
     private readonly sim: Simulator,
@@ -146,6 +171,85 @@ export class VhostNetRx {
 
   connectGuest(irq: GuestIrq): void {
     this.irq = irq;
+  }
+
+  /** Attaches the tx virtqueue; its work shares this worker's time (one vhost thread per device). */
+  connectTx(tx: VhostTx): void {
+    this.tx = tx;
+    this.evHandleTx = this.sim.register("vhost.handle_tx", () => this.handleTx());
+    this.evTxSignal = this.sim.register("vhost.tx_signal", () => this.publishTxAndSignal());
+  }
+
+  /** The guest's kick on the tx queue (handle_tx_kick). */
+  guestKickTx(): void {
+    this.txQueueEventCount++;
+    if (this.txScheduled) return;
+    this.txScheduled = true;
+    this.sim.at(Math.max(this.sim.now + this.costs.kickLatency, this.busyUntil), this.evHandleTx);
+  }
+
+  /**
+   * handle_tx (drivers/vhost/net.c, v3.2): send every available frame to the tap, each used with
+   * length 0 (vhost_add_used_and_signal); with nothing left, re-enable kicks and re-check once; stop
+   * after VHOST_NET_WEIGHT bytes and requeue. Frames leave at the pass's start; used entries are
+   * published, and the guest signalled subject to its suppression, once at the end of its CPU time.
+   */
+  private handleTx(): void {
+    this.txScheduled = false;
+    const now = this.sim.now;
+    if (this.busyUntil > now) {
+      this.txScheduled = true;
+      this.sim.at(this.busyUntil, this.evHandleTx);
+      return;
+    }
+    const tx = this.tx!;
+    const dev = tx.dev;
+    let cost = 0;
+    let total = 0;
+    let added = 0;
+    dev.disableNotification();
+    for (;;) {
+      const head = dev.popChain();
+      if (head < 0) {
+        if (dev.enableNotification()) {
+          dev.disableNotification();
+          continue;
+        }
+        break;
+      }
+      const chain = dev.chain;
+      const pkt = tx.packetAt(chain.addr[0]!);
+      const len = this.packets.frameLen(pkt);
+      dev.addUsed(head, 0);
+      added++;
+      cost += this.costs.perPacket + len * this.costs.perByte;
+      this.txPacketsCount++;
+      this.txBytesCount += len;
+      tx.send(pkt);
+      total += len;
+      if (total >= VHOST_NET_WEIGHT) {
+        this.txScheduled = true;
+        this.sim.at(now + Math.round(cost), this.evHandleTx);
+        break;
+      }
+    }
+    this.busyUntil = now + Math.round(cost);
+    this.busyNs += cost;
+    if (this.sharedCpu !== null && this.busyUntil > now) this.sharedCpu.vhostRan(this.busyUntil - now);
+    if (added > 0 && !this.pendingTxSignal) {
+      this.pendingTxSignal = true;
+      this.sim.at(this.busyUntil, this.evTxSignal);
+    }
+  }
+
+  private publishTxAndSignal(): void {
+    this.pendingTxSignal = false;
+    const dev = this.tx!.dev;
+    dev.publishUsed();
+    if (dev.needsNotification()) {
+      this.txInterruptsInjected++;
+      this.tx!.irq.interrupt();
+    }
   }
 
   /** A frame from the host network for the guest (bridge → tap). */

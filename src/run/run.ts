@@ -370,6 +370,7 @@ function summarise(sys: System, series: Series, wallMs: number, closeup: Closeup
   const rxSum = (k: keyof (typeof sys.stack.receivers)[number]["counters"]) =>
     sys.stack.receivers.reduce((a, r) => a + (r.counters[k] as number), 0);
   const tap = sys.host.tap;
+  const tx = sys.tx.stats;
   const vm = sys.mm.vmstat();
   const injectedBySite: Record<string, number> = {};
   for (const site of ALLOC_SITES) injectedBySite[site] = 0;
@@ -410,6 +411,10 @@ function summarise(sys: System, series: Series, wallMs: number, closeup: Closeup
       rxGsoFrames: sys.host.rxGsoFrames,
       rxGsoSegments: sys.host.rxGsoSegments,
       interrupts_injected: sys.host.interruptsInjected,
+      tx_packets_count: sys.host.txPacketsCount,
+      tx_bytes_count: sys.host.txBytesCount,
+      tx_queue_event_count: sys.host.txQueueEventCount,
+      tx_interrupts_injected: sys.host.txInterruptsInjected,
       tapTxPackets: tap.txPackets,
       txFifoErrors: tap.txFifoErrors,
       txDropped: tap.txDropped,
@@ -454,6 +459,20 @@ function summarise(sys: System, series: Series, wallMs: number, closeup: Closeup
       notifications: sys.vq.notifications,
       interrupts: st.interrupts,
       indirectAllocFailures: sys.vq.indirectAllocFailures,
+      // The send queue (virtio_net/tx.ts): dev->stats and virtnet_sq_stats names where they exist.
+      tx_packets: tx.txPackets,
+      tx_bytes: tx.txBytes,
+      tx_dropped: tx.txDropped,
+      txRingFull: tx.txRingFull,
+      txQueueWakes: tx.txQueueWakes,
+      txSkbsOutstanding: tx.outstanding,
+      txSkbsOutstandingMax: tx.maxOutstanding,
+      txQdiscDrops: tx.qdiscDrops,
+      txQdiscMax: tx.maxQdisc,
+      txInterrupts: tx.interrupts,
+      txKicks: sys.txVq.kicks,
+      txNotifications: sys.txVq.notifications,
+      txIndirectAllocFailures: sys.txVq.indirectAllocFailures,
       timeSqueeze: sys.k.cpus.reduce((a, c) => a + c.timeSqueeze, 0),
       ...vcpuHostCounters(sys),
       cpuMs: cpu,
@@ -482,6 +501,8 @@ function summarise(sys: System, series: Series, wallMs: number, closeup: Closeup
       rmemDrops: rxSum("rmemDrops"),
       outOfWindowDrops: rxSum("outOfWindowDrops"),
       zeroWindowAcks: rxSum("zeroWindowAcks"),
+      /** tcp_send_ack's alloc_skb failed: the ACK waited for the delayed-ACK timer. */
+      ackAllocFailures: rxSum("ackAllocFailures"),
     },
     memory: {
       ...vm,

@@ -3,7 +3,8 @@
  *
  *   senders ─► access link (per group: rtt/2, rate, loss) ─► uplink (shared) ─► tap/qdisc ─► vhost
  *   handle_rx ─► rx virtqueue in guest memory ─► interrupt ─► virtio_net (NAPI, refill) ─► TCP
- *   sockets ─► reader threads ─► page cache ─► disk;   ACKs ─► reverse uplink ─► reverse access ─► senders
+ *   sockets ─► reader threads ─► page cache ─► disk;   ACKs ─► qdisc ─► tx virtqueue ─► vhost handle_tx
+ *   ─► reverse uplink ─► reverse access ─► senders
  *
  * Host-local senders (origin "host") skip the uplink both ways: their path ends at the tap, and with
  * the guest's GUEST_TSO4 they send TSO frames of up to GSO_MAX_SIZE.
@@ -43,6 +44,7 @@ import { installTraceContext } from "../guest/sched/trace-context.ts";
 import { TcpReceiver } from "../guest/net/tcp/receiver.ts";
 import { nrFreeBufferPages, TcpMem, tcpMemDefaults } from "../guest/net/tcp/tcp-mem.ts";
 import { BIG_SG, type DriverCosts } from "../guest/net/virtio_net/constants.ts";
+import { txSkbAt, VirtnetTx } from "../guest/net/virtio_net/tx.ts";
 import {
   createDriver,
   driverAvailPerAdd,
@@ -60,7 +62,7 @@ import { Simulator } from "../sim/simulator.ts";
 import { VirtqueueDevice } from "../virtio/device.ts";
 import { VirtqueueDriver } from "../virtio/driver.ts";
 import { IndirectPool, indirectPoolBytes } from "../virtio/indirect.ts";
-import { vringLayout } from "../virtio/layout.ts";
+import { VIRTIO_PCI_VRING_ALIGN, vringLayout } from "../virtio/layout.ts";
 
 const PAGE = 4096;
 /** A sender access link with no configured rate: fast enough never to be the bottleneck. */
@@ -80,6 +82,8 @@ const GSO_MAX_SIZE = 65536;
  * guest's /proc/interrupts typically shows).
  */
 const VIRTIO_NET_INPUT_IRQ = 41;
+/** The tx virtqueue's vector, "virtio0-output", allocated right after the input one. */
+const VIRTIO_NET_OUTPUT_IRQ = 42;
 
 export interface SystemOptions {
   /** Run same-time events in a seeded random order (interleaving exploration). */
@@ -156,6 +160,10 @@ export class System {
   readonly packets: PacketPool;
   readonly vq: VirtqueueDriver;
   readonly device: VirtqueueDevice;
+  /** The transmit virtqueue (driver and device sides) and the driver's send queue with its qdisc. */
+  readonly txVq: VirtqueueDriver;
+  readonly txDevice: VirtqueueDevice;
+  readonly tx: VirtnetTx;
   readonly host: VhostNetRx;
   readonly hostCpus: HostCpus;
   readonly skbs: SkbPool;
@@ -228,13 +236,23 @@ export class System {
     const pageNext = new Int32Array(mm.nPages).fill(-1);
     this.skbs = new SkbPool(mmPort, pageNext, 4096);
 
-    // ---- the rx virtqueue in guest memory -------------------------------------------------------
+    // ---- the rx and tx virtqueues in guest memory, each ring followed by its indirect tables ----------
     const ring = g.driver.ringSize;
     const layout = vringLayout(ring, 0, "legacy");
     const poolEntries = g.driver.rxMode === "big" ? BIG_SG : 2;
-    const memory = new ArrayBuffer(layout.bytes + indirectPoolBytes(ring, poolEntries));
+    const rxBytes = layout.bytes + indirectPoolBytes(ring, poolEntries);
+    const txRing = g.driver.txRingSize;
+    const txLayout = vringLayout(
+      txRing,
+      Math.ceil(rxBytes / VIRTIO_PCI_VRING_ALIGN) * VIRTIO_PCI_VRING_ALIGN,
+      "legacy",
+    );
+    const txPoolAt = txLayout.base + txLayout.bytes;
+    // xmit_skb's 2 sg entries (header, linear data) per skb.
+    const memory = new ArrayBuffer(txPoolAt + indirectPoolBytes(txRing, 2));
     const pool = new IndirectPool(memory.byteLength, layout.bytes, ring, poolEntries);
     const indirect = new IndirectTables(mmPort, pool);
+    const txIndirect = new IndirectTables(mmPort, new IndirectPool(memory.byteLength, txPoolAt, txRing, 2));
     const features = g.driver.features;
     this.vq = new VirtqueueDriver(memory, layout, {
       name: "rx",
@@ -248,6 +266,9 @@ export class System {
       indirect: features.indirectDesc,
       eventIdx: features.eventIdx,
     });
+    const txOpts = { name: "tx", indirect: features.indirectDesc, eventIdx: features.eventIdx };
+    this.txVq = new VirtqueueDriver(memory, txLayout, { ...txOpts, allocator: txIndirect });
+    this.txDevice = new VirtqueueDevice(memory, txLayout, txOpts);
 
     // ---- host ---------------------------------------------------------------------------------------
     const hc = s.host.costs;
@@ -339,18 +360,12 @@ export class System {
 
     // ---- guest stack, driver and sockets ------------------------------------------------------------
     this.stalls = new StallTracker(s.metrics.stallThreshold, s.warmup);
-    this.stack = new GuestStack(
-      k,
-      packets,
-      this.skbs,
-      { tcpRx: c.tcpRx, ackTx: c.ackTx, skbFree: c.skbFree, copyPerByte: c.copyPerKiB / 1024 },
-      (p) => {
-        const flow = packets.flow[p]!;
-        if (hostLocal[flow] === 1) this.reverseAccessLinks[flow]!.receive(p);
-        else this.reverseUplink.receive(p);
-      },
-      this.stalls,
-    );
+    // Where the guest's transmitted frames go once the host has them: host-local senders' ACKs
+    // stay on the host (their path ends at the tap), the rest leave over the uplink.
+    const toSendersFromHost = (p: number) => {
+      if (hostLocal[packets.flow[p]!] === 1) this.reverseAccessLinks[packets.flow[p]!]!.receive(p);
+      else this.reverseUplink.receive(p);
+    };
     const driverCosts: DriverCosts = {
       addBuf: c.addBuf,
       receiveBuf: c.receiveBuf,
@@ -386,6 +401,45 @@ export class System {
     const driver = this.driver;
     const vq = this.vq;
     const irqCpu = g.driver.irqCpu;
+    const txVq = this.txVq;
+    const tx = new VirtnetTx(
+      {
+        k,
+        napi: this.napi,
+        vq: txVq,
+        indirect: txIndirect,
+        skbs: this.skbs,
+        notifyHost: () => this.host.guestKickTx(),
+        costs: { kick: c.kick, skbFree: c.skbFree },
+      },
+      { napiTx: driver.napiTx, txQueueLen: g.driver.txQueueLen, hdrLen: driver.hdrLen },
+    );
+    this.tx = tx;
+    driver.tx = tx;
+    this.stack = new GuestStack(
+      k,
+      packets,
+      this.skbs,
+      { tcpRx: c.tcpRx, ackTx: c.ackTx, skbFree: c.skbFree, copyPerByte: c.copyPerKiB / 1024 },
+      tx,
+      this.stalls,
+      toSendersFromHost,
+    );
+    // The tx queue's vring_interrupt: the callback (skb_xmit_done) only when something was used.
+    const vringInterruptTx = () => {
+      if (txVq.moreUsed()) tx.skbXmitDone();
+    };
+    k.requestIrq(VIRTIO_NET_OUTPUT_IRQ, "virtio0-output");
+    const evTxIrq = sim.register("guest.virtio_tx_irq", () =>
+      k.hardirq(irqCpu, vringInterruptTx, VIRTIO_NET_OUTPUT_IRQ),
+    );
+    const skbs = this.skbs;
+    this.host.connectTx({
+      dev: this.txDevice,
+      packetAt: (gpa) => skbs.pkt[txSkbAt(gpa)]!,
+      send: toSendersFromHost,
+      irq: { interrupt: () => sim.after(hc.irqLatency, evTxIrq) },
+    });
     // vring_interrupt: IRQ_NONE unless there are used buffers, else the callback (skb_recv_done).
     const vringInterrupt = () => {
       if (vq.moreUsed()) driver.skbRecvDone();
@@ -407,7 +461,7 @@ export class System {
     for (const f of this.flows) {
       const reader = s.apps.readers[f.reader]!;
       const rcvbuf = reader.rcvbuf === "auto" ? rmem.default : reader.rcvbuf;
-      const rx = new TcpReceiver(sim, packets, this.stack, {
+      const rx = new TcpReceiver(sim, packets, g.tcp.ackSkbs ? this.stack : this.stack.acksWithoutSkbs, {
         flow: f.id,
         hz: g.hz,
         rcvbuf,

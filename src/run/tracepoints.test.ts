@@ -8,9 +8,10 @@ import { CTX_TRACE_HARDIRQ, CTX_TRACE_SOFTIRQ, TRACEPOINTS, type TraceRecord } f
 import { traceRecords } from "./trace.ts";
 
 let recs: TraceRecord[] = [];
+// Every ACK's skb and ring traffic is traced too: more than the default 10 s hook budget on a busy machine.
 beforeAll(() => {
   recs = traceRecords("probe-under-pressure", { driver: "v3.2", from: "1s", to: "3s", events: ["all"] });
-});
+}, 60_000);
 
 const event = (r: TraceRecord) => TRACEPOINTS[r.tp]![1];
 const of = (name: string) => recs.filter((r) => event(r) === name);
@@ -49,12 +50,17 @@ function checkPairs(begin: string, end: string, key: (r: TraceRecord) => string)
 }
 
 describe("irq", () => {
-  it("irq_handler_entry/exit pair per vCPU in hardirq context for virtio0-input", () => {
+  it("irq_handler_entry/exit pair per vCPU in hardirq context for virtio0-input and -output", () => {
     const pairs = checkPairs("irq_handler_entry", "irq_handler_exit", (r) => field(r, "irq"));
     expect(pairs).toBeGreaterThan(1000);
     const entries = of("irq_handler_entry");
-    expect(new Set(entries.map((r) => r.fields))).toEqual(new Set(["irq=41 name=virtio0-input"]));
-    expect(of("irq_handler_exit").every((r) => r.fields === "irq=41 ret=handled")).toBe(true);
+    const names = new Set(entries.map((r) => r.fields));
+    expect(names.has("irq=41 name=virtio0-input")).toBe(true);
+    // v3.2 keeps tx interrupts off (skb_xmit_done disabled them) unless the tx ring fills.
+    expect(
+      [...names].every((f) => f === "irq=41 name=virtio0-input" || f === "irq=42 name=virtio0-output"),
+    ).toBe(true);
+    expect(of("irq_handler_exit").every((r) => /^irq=4[12] ret=handled$/.test(r.fields))).toBe(true);
     expect(entries.every((r) => r.ctx === CTX_TRACE_HARDIRQ)).toBe(true);
   });
 

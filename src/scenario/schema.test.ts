@@ -4,6 +4,8 @@ import { jsonSchema, parseScenario } from "./load.ts";
 import {
   ALLOC_SITE_INDIRECT,
   ALLOC_SITE_TCP_COLLAPSE,
+  ALLOC_SITE_TCP_SEND_ACK,
+  ALLOC_SITE_TCP_SENDMSG,
   ALLOC_SITE_PAGE_TO_SKB,
   ALLOC_SITE_RX_PAGE,
   ALLOC_SITE_SMALL_SKB_DATA,
@@ -529,7 +531,18 @@ describe("faults.alloc", () => {
       ALLOC_SITES[ALLOC_SITE_PAGE_TO_SKB],
       ALLOC_SITES[ALLOC_SITE_INDIRECT],
       ALLOC_SITES[ALLOC_SITE_TCP_COLLAPSE],
-    ]).toEqual(["small_skb_head", "small_skb_data", "rx_page", "page_to_skb", "indirect", "tcp_collapse"]);
-    expect(ALLOC_SITES).toHaveLength(6);
+      ALLOC_SITES[ALLOC_SITE_TCP_SEND_ACK],
+      ALLOC_SITES[ALLOC_SITE_TCP_SENDMSG],
+    ]).toEqual([
+      "small_skb_head",
+      "small_skb_data",
+      "rx_page",
+      "page_to_skb",
+      "indirect",
+      "tcp_collapse",
+      "tcp_send_ack",
+      "tcp_sendmsg",
+    ]);
+    expect(ALLOC_SITES).toHaveLength(8);
   });
 });

@@ -276,6 +276,21 @@ const driverSchema = z
         "Receive virtqueue size in descriptors: a power of two up to 32768 (VIRTIO 1.x, Split Virtqueues). " +
           "256 is QEMU's rx queue size (virtio_add_queue(…, 256, virtio_net_handle_rx)).",
       ),
+    txRingSize: intSchema(32, 32768)
+      .refine((n) => (n & (n - 1)) === 0, { error: "must be a power of two from 32 to 32768" })
+      .default(256)
+      .describe(
+        "Transmit virtqueue size in descriptors: a power of two from 32 (start_xmit stops the queue below " +
+          "2 + MAX_SKB_FRAGS = 19 free) to 32768. 256 is QEMU's tx queue size (virtio_add_queue(…, 256, " +
+          "virtio_net_handle_tx_bh), hw/virtio-net.c).",
+      ),
+    txQueueLen: int(
+      1000,
+      "The guest interface's tx_queue_len: packets pfifo_fast holds while start_xmit has stopped the queue, " +
+        "then qdisc_drop (ether_setup's 1000, net/ethernet/eth.c; pfifo_fast_enqueue, net/sched/sch_generic.c).",
+      1,
+      1_000_000,
+    ),
     features: featuresSchema
       .prefault({})
       .describe(
@@ -483,6 +498,13 @@ const tcpSchema = z.strictObject({
     true,
     "net.ipv4.tcp_timestamps (default 1): the 12-byte option every segment carries; tcp_collapse " +
       "copies it as header room into each collapsed skb (skb_headroom + tcp_hdrlen).",
+  ),
+  ackSkbs: bool(
+    true,
+    "tcp_send_ack allocates its skb (alloc_skb(MAX_TCP_HEADER, GFP_ATOMIC), deferring the ACK when that " +
+      "fails) and the ACK leaves through the qdisc and the tx virtqueue. false: ACKs cost CPU only and go " +
+      "straight to the host's network (the model before its transmit path; tests that isolate the receive " +
+      "path use it).",
   ),
 });
 
@@ -955,6 +977,8 @@ export const ALLOC_SITES = [
   "page_to_skb",
   "indirect",
   "tcp_collapse",
+  "tcp_send_ack",
+  "tcp_sendmsg",
 ] as const;
 export const FAULT_CONTEXTS = ["any", "softirq", "process"] as const;
 

@@ -52,6 +52,7 @@ export const TP_VHOST_NO_BUFFER = 33;
 export const TP_VHOST_SIGNAL = 34;
 export const TP_TUN_QUEUE_STOP = 35;
 export const TP_TUN_DROP = 36;
+export const TP_NET_DEV_XMIT = 37;
 
 /** [subsystem, event] by tracepoint id. */
 export const TRACEPOINTS: readonly (readonly [string, string])[] = [
@@ -92,6 +93,7 @@ export const TRACEPOINTS: readonly (readonly [string, string])[] = [
   ["vhost", "vhost_signal"],
   ["tun", "tun_queue_stop"],
   ["tun", "tun_drop"],
+  ["net", "net_dev_xmit"],
 ];
 
 export const CTX_TRACE_PROCESS = 0;

@@ -152,6 +152,9 @@ const KMALLOC_CALL_SITES: readonly string[] = [
   "__netdev_alloc_skb",
   "vring_add_indirect",
   "tcp_collapse",
+  // alloc_skb is inline, so kmalloc_node_track_caller records __alloc_skb's caller.
+  "tcp_send_ack",
+  "sk_stream_alloc_skb",
 ];
 
 /**

@@ -33,11 +33,24 @@ export class IndirectTables implements IndirectTableAllocator {
    * indirect (indirect negotiated, more than one sg entry, and a free descriptor).
    */
   *prepare(vq: VirtqueueDriver, sgCount: number, gfp: number): KernelCode {
-    if (!vq.indirect || sgCount <= 1 || vq.numFree === 0) return;
+    const cache = this.tableCache(vq, sgCount);
+    if (cache < 0) return;
+    this.pendingObj = yield* this.mm.slabAlloc(cache, gfp);
+  }
+
+  /** The same for callers that cannot sleep (xmit_skb's GFP_ATOMIC), without a generator per call. */
+  prepareAtomic(vq: VirtqueueDriver, sgCount: number, gfp: number): void {
+    const cache = this.tableCache(vq, sgCount);
+    if (cache >= 0) this.pendingObj = this.mm.slabAllocAtomic(cache, gfp);
+  }
+
+  /** The kmalloc cache of the table virtqueue_add_buf will want, or -1 when it goes direct. */
+  private tableCache(vq: VirtqueueDriver, sgCount: number): number {
+    if (!vq.indirect || sgCount <= 1 || vq.numFree === 0) return -1;
     const cache = sgCount * 16 <= 32 ? SLAB_KMALLOC_32 : SLAB_KMALLOC_512;
     this.mm.allocSite = ALLOC_SITE_INDIRECT;
-    this.pendingObj = yield* this.mm.slabAlloc(cache, gfp);
     this.pendingCache = cache;
+    return cache;
   }
 
   /** After virtqueue_add_buf: an object the ring did not take is freed. */

@@ -48,7 +48,7 @@ export const SLAB_KMALLOC_4096 = 5;
 export type SlabCacheId = number;
 
 /**
- * Allocation sites of the receive path, for fault injection's site filter (ALLOC_SITES in the
+ * Allocation sites of the receive and transmit paths, for fault injection's site filter (ALLOC_SITES in the
  * scenario schema names them in this order; a test checks it). Bit i of an injector's site mask.
  * A new slab page that a kmem_cache_alloc needs counts as that allocation's site.
  */
@@ -64,6 +64,10 @@ export const ALLOC_SITE_PAGE_TO_SKB = 3;
 export const ALLOC_SITE_INDIRECT = 4;
 /** tcp_collapse's alloc_skb(copy, GFP_ATOMIC) (skbuff_head_cache and kmalloc-1024..4096). */
 export const ALLOC_SITE_TCP_COLLAPSE = 5;
+/** tcp_send_ack's alloc_skb(MAX_TCP_HEADER, GFP_ATOMIC) (skbuff_head_cache and kmalloc-1024). */
+export const ALLOC_SITE_TCP_SEND_ACK = 6;
+/** A data segment's skb (sk_stream_alloc_skb in tcp_sendmsg, with sk->sk_allocation). */
+export const ALLOC_SITE_TCP_SENDMSG = 7;
 
 /**
  * kmalloc_index (SLUB's power-of-two caches above 192 bytes) for 512 < bytes <= 4096, the range of

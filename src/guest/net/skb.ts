@@ -6,6 +6,7 @@
  */
 import { ModelError } from "../../sim/simulator.ts";
 import { grown } from "../../sim/typed.ts";
+import type { KernelCode } from "../sched/kernel.ts";
 import type { MmPort, SlabCacheId } from "./mm-port.ts";
 import { kmallocCacheId, kmallocSize, SLAB_SKBUFF_HEAD } from "./mm-port.ts";
 
@@ -164,9 +165,25 @@ export class SkbPool {
     const head = mm.slabAllocAtomic(SLAB_SKBUFF_HEAD, gfp);
     if (head < 0) return NO_SKB;
     const cache = kmallocCacheId(allocSkbDataBytes(size));
-    const data = mm.slabAllocAtomic(cache, gfp);
+    return this.withData(size, head, cache, mm.slabAllocAtomic(cache, gfp));
+  }
+
+  /** alloc_skb(size, gfp) for callers that may sleep (gfp with __GFP_WAIT may reclaim). */
+  *alloc(size: number, gfp: number, site: number): KernelCode<number> {
+    const mm = this.mm;
+    mm.allocSite = site;
+    const head = yield* mm.slabAlloc(SLAB_SKBUFF_HEAD, gfp);
+    if (head < 0) return NO_SKB;
+    const cache = kmallocCacheId(allocSkbDataBytes(size));
+    // A sleep may have run other allocations meanwhile: the data area is this site's too.
+    mm.allocSite = site;
+    return this.withData(size, head, cache, yield* mm.slabAlloc(cache, gfp));
+  }
+
+  /** __alloc_skb after the data kmalloc: the skb, or NO_SKB with the head freed (its nodata path). */
+  private withData(size: number, head: number, cache: SlabCacheId, data: number): number {
     if (data < 0) {
-      mm.slabFree(SLAB_SKBUFF_HEAD, head);
+      this.mm.slabFree(SLAB_SKBUFF_HEAD, head);
       return NO_SKB;
     }
     const skb = this.take(head, allocSkbTruesize(size));

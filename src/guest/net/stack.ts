@@ -1,18 +1,26 @@
 /**
- * The guest network stack above the driver, reduced to the receive path of TCP flows:
- * netif_receive_skb → ip_rcv → tcp_v4_rcv → the flow's socket (TcpReceiver), with the CPU cost of
- * each step charged to the context that runs it, ACKs sent back through a transmit path whose cost
- * is charged too (the tx virtqueue itself is not modelled), skbs freed when the application has
- * copied their data (or the socket dropped them), and the GFP_ATOMIC skbs tcp_collapse copies into.
+ * The guest network stack above the driver: netif_receive_skb → ip_rcv → tcp_v4_rcv → the flow's
+ * socket (TcpReceiver), with the CPU cost of each step charged to the context that runs it; skbs freed
+ * when the application has copied their data (or the socket dropped them); the GFP_ATOMIC skbs
+ * tcp_collapse copies into; and the transmit entry: ACKs and data frames in skbs allocated through
+ * the memory model, handed to dev_queue_xmit (virtio_net/tx.ts) and freed once the host used them.
  */
 import type { PacketPool } from "../../net/packet.ts";
 import { GFP_ATOMIC } from "../mm/gfp.ts";
 import type { Ns } from "../../sim/time.ts";
 import { CAT_TCP } from "../sched/costs.ts";
 import type { Kernel } from "../sched/kernel.ts";
-import { ALLOC_SITE_TCP_COLLAPSE } from "./mm-port.ts";
+import type { KernelCode } from "../sched/kernel.ts";
+import { ALLOC_SITE_TCP_COLLAPSE, ALLOC_SITE_TCP_SEND_ACK } from "./mm-port.ts";
 import type { SkbPool } from "./skb.ts";
-import type { SkbAllocator, SkbReleaser, TcpReceiver } from "./tcp/receiver.ts";
+import {
+  type AckSink,
+  MAX_TCP_HEADER,
+  type SkbAllocator,
+  type SkbReleaser,
+  type TcpReceiver,
+} from "./tcp/receiver.ts";
+import type { VirtnetTx } from "./virtio_net/tx.ts";
 import { TP_KFREE_SKB, TP_NETIF_RECEIVE_SKB } from "../../sim/trace.ts";
 
 export interface StackCosts {
@@ -63,7 +71,7 @@ export class StallTracker {
   }
 }
 
-export class GuestStack implements SkbReleaser, SkbAllocator {
+export class GuestStack implements SkbReleaser, SkbAllocator, AckSink {
   /** TCP sockets by flow id. */
   readonly receivers: TcpReceiver[] = [];
   /** Packets the stack dropped because no socket matched. */
@@ -76,9 +84,20 @@ export class GuestStack implements SkbReleaser, SkbAllocator {
     private readonly packets: PacketPool,
     private readonly skbs: SkbPool,
     private readonly costs: StackCosts,
-    private readonly transmit: (pkt: number) => void,
+    private readonly tx: VirtnetTx,
     private readonly stalls: StallTracker,
+    /** The network beyond the host, for ACKs without skbs (guest.tcp.ackSkbs false). */
+    private readonly bypass: (pkt: number) => void,
   ) {}
+
+  /** ACKs without skbs: CPU cost only, straight to the host's network (guest.tcp.ackSkbs false). */
+  readonly acksWithoutSkbs: AckSink = {
+    sendAck: (pkt) => {
+      this.k.charge(this.costs.ackTx, CAT_TCP);
+      this.acksOut++;
+      this.bypass(pkt);
+    },
+  };
 
   /** netif_receive_skb: deliver to the flow's socket; the socket now owns the skb. */
   netifReceiveSkb(skb: number): void {
@@ -119,10 +138,36 @@ export class GuestStack implements SkbReleaser, SkbAllocator {
     return skb;
   }
 
-  /** The socket sends an ACK. */
-  sendAck(pkt: number): void {
+  /**
+   * tcp_send_ack's alloc_skb(MAX_TCP_HEADER, GFP_ATOMIC) (net/ipv4/tcp_output.c, v3.2): a head from
+   * skbuff_head_cache and SKB_DATA_ALIGN(304) + 384 = 704 bytes from kmalloc-1024.
+   */
+  allocAckSkb(): number {
+    return this.skbs.allocAtomic(MAX_TCP_HEADER, GFP_ATOMIC, ALLOC_SITE_TCP_SEND_ACK);
+  }
+
+  /** The socket sends an ACK built in `skb`. */
+  sendAck(pkt: number, skb: number): void {
     this.k.charge(this.costs.ackTx, CAT_TCP);
     this.acksOut++;
-    this.transmit(pkt);
+    this.xmit(pkt, skb);
+  }
+
+  /**
+   * alloc_skb(size, gfp) for a frame the guest will send (a data segment: sk_stream_alloc_skb with
+   * sk->sk_allocation): an skb id, or -1. Sleeps only when gfp allows; `site` is an ALLOC_SITE_*.
+   */
+  *allocTxSkb(size: number, gfp: number, site: number): KernelCode<number> {
+    return yield* this.skbs.alloc(size, gfp, site);
+  }
+
+  /**
+   * The guest transmits the frame `pkt` built in `skb` (from allocTxSkb or allocAckSkb):
+   * dev_queue_xmit, which owns the skb from here (freed after the host used it, or dropped).
+   */
+  xmit(pkt: number, skb: number): void {
+    this.skbs.pkt[skb] = pkt;
+    this.skbs.len[skb] = this.packets.wireLen[pkt]!;
+    this.tx.devQueueXmit(skb);
   }
 }

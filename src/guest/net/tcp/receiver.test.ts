@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PKT_DATA, PacketPool } from "../../../net/packet.ts";
 import { Simulator } from "../../../sim/simulator.ts";
-import { Jiffies, ms } from "../../../sim/time.ts";
+import { Jiffies, ms, sec } from "../../../sim/time.ts";
 import {
   type AckSink,
   type SkbAllocator,
@@ -94,6 +94,49 @@ class Harness implements AckSink, SkbReleaser, SkbAllocator {
     return this.acks[this.acks.length - 1]!;
   }
 }
+
+/** A receiver whose ACK skbs come from an allocator that fails its next `failures` calls. */
+class AckAllocHarness extends Harness {
+  failures = 0;
+  allocAckSkb(): number {
+    if (this.failures === 0) return 0;
+    this.failures--;
+    return -1;
+  }
+}
+
+describe("ACK skb allocation failure (tcp_send_ack, v3.2)", () => {
+  it("defers the ACK to the delayed-ACK timer TCP_DELACK_MAX later, which sends it", () => {
+    const hz = 250;
+    const h = new AckAllocHarness({ hz });
+    h.failures = 1;
+    const t0 = ms(10) + 777;
+    h.deliverAt(t0, 0);
+    h.sim.run(ms(100));
+    // The first segment is quick-acked, but its skb could not be allocated: no ACK yet.
+    expect(h.acks).toHaveLength(0);
+    expect(h.rx.counters.ackAllocFailures).toBe(1);
+    h.sim.run(ms(400));
+    expect(h.acks).toHaveLength(1);
+    expect(h.lastAck.ack).toBe(1);
+    // inet_csk_reset_xmit_timer(ICSK_TIME_DACK, TCP_DELACK_MAX): HZ/5 jiffies, not the ATO.
+    expect(h.lastAck.t).toBe(new Jiffies(hz).timerExpiry(t0, hz / 5));
+    expect(h.rx.counters.delayedAcks).toBe(1);
+  });
+
+  it("retries from the timer again while the allocation keeps failing", () => {
+    const hz = 1000;
+    const h = new AckAllocHarness({ hz });
+    h.failures = 3;
+    h.deliverAt(0, 0);
+    h.sim.run(sec(1));
+    expect(h.rx.counters.ackAllocFailures).toBe(3);
+    expect(h.acks).toHaveLength(1);
+    // One failure at arrival, two more from the timer, each re-arming TCP_DELACK_MAX = 200 ms.
+    expect(h.lastAck.t).toBeGreaterThanOrEqual(ms(600));
+    expect(h.lastAck.t).toBeLessThan(ms(610));
+  });
+});
 
 describe("ACK policy", () => {
   it("quick-acks every segment at first, then ACKs every second full segment", () => {

@@ -59,7 +59,13 @@ import { grown } from "../../../sim/typed.ts";
 
 /** The guest's transmit path for ACKs; the guest model charges its CPU cost. */
 export interface AckSink {
-  sendAck(pkt: number): void;
+  /**
+   * tcp_send_ack's alloc_skb(MAX_TCP_HEADER, GFP_ATOMIC): an skb id, or -1 when it fails. Absent:
+   * ACKs need no memory (standalone receivers in tests and the testbed).
+   */
+  allocAckSkb?(): number;
+  /** tcp_transmit_skb of the ACK `pkt` built in `skb` (-1 without allocAckSkb). */
+  sendAck(pkt: number, skb: number): void;
 }
 
 /**
@@ -232,6 +238,8 @@ export class TcpReceiverCounters {
   outOfWindowDrops = 0;
   /** ACKs that advertised a zero window. */
   zeroWindowAcks = 0;
+  /** tcp_send_ack calls whose alloc_skb failed: the ACK was deferred to the delayed-ACK timer. */
+  ackAllocFailures = 0;
 }
 
 export class TcpReceiver {
@@ -1187,9 +1195,13 @@ export class TcpReceiver {
     this.ackTimerPending = true;
     this.ackTimeout = timeout;
     this.sim.armTimer(this.timer, this.jiffies.toNs(timeout));
+    this.traceDelackStart(timeout, now);
+  }
+
+  /** sk_reset_timer → mod_timer; include/trace/events/timer.h (v3.2). */
+  private traceDelackStart(timeout: number, now: number): void {
     const tr = this.sim.trace;
-    // sk_reset_timer → mod_timer; include/trace/events/timer.h (v3.2):
-    // "timer=%p function=%pf expires=%lu [timeout=%ld]".
+    // "timer=%p function=%pf expires=%lu [timeout=%ld]"
     if (tr.on[TP_TIMER_START] !== 0)
       tr.emit(
         TP_TIMER_START,
@@ -1272,6 +1284,14 @@ export class TcpReceiver {
 
   /** tcp_send_ack + tcp_event_ack_sent */
   private sendAck(): void {
+    let skb = -1;
+    if (this.out.allocAckSkb !== undefined) {
+      skb = this.out.allocAckSkb();
+      if (skb < 0) {
+        this.ackAllocFailed();
+        return;
+      }
+    }
     const pool = this.pool;
     const p = pool.alloc();
     const wnd = this.selectWindow();
@@ -1300,7 +1320,25 @@ export class TcpReceiver {
     this.sim.disarmTimer(this.timer);
     this.counters.acksSent++;
     if (wnd === 0) this.counters.zeroWindowAcks++;
-    this.out.sendAck(p);
+    this.out.sendAck(p, skb);
+  }
+
+  /**
+   * tcp_send_ack when alloc_skb fails (net/ipv4/tcp_output.c, v3.2): inet_csk_schedule_ack,
+   * icsk_ack.ato = TCP_ATO_MIN, inet_csk_reset_xmit_timer(ICSK_TIME_DACK, TCP_DELACK_MAX,
+   * TCP_RTO_MAX): the ACK stays due and the delayed-ACK timer retries it.
+   */
+  private ackAllocFailed(): void {
+    this.counters.ackAllocFailures++;
+    this.ackScheduled = true;
+    this.ato = this.atoMin;
+    const now = this.jiffies.at(this.sim.now);
+    // TCP_DELACK_MAX = HZ/5 (include/net/tcp.h), far below TCP_RTO_MAX = 120*HZ.
+    const timeout = now + Math.floor(this.jiffies.hz / 5);
+    this.ackTimerPending = true;
+    this.ackTimeout = timeout;
+    this.sim.armTimer(this.timer, this.jiffies.toNs(timeout));
+    this.traceDelackStart(timeout, now);
   }
 }
 

@@ -145,7 +145,9 @@ export class DriverHarness {
   constructor(raw: Record<string, unknown>, opts: HarnessOptions = {}) {
     // A console that costs nothing: warn_alloc_failed's ~25 ms per warning (pinned in
     // mm/fault-inject.test.ts) would swamp the few-millisecond windows these driver tests watch.
-    const set = ["guest.costs.allocFailWarning=0ns", ...(opts.set ?? [])];
+    // ACKs without skbs: the driver tests squeeze every kmem cache and watch the receive path alone
+    // (a test of the transmit path sets guest.tcp.ackSkbs=true).
+    const set = ["guest.costs.allocFailWarning=0ns", "guest.tcp.ackSkbs=false", ...(opts.set ?? [])];
     const scenario = resolveScenario({ raw, origin: "<test>" }, { ...opts, set });
     this.sys = new System(scenario, opts);
     if (opts.variant !== undefined) this.swapVariant(opts.variant);

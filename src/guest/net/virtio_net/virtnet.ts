@@ -18,6 +18,7 @@ import type { DelayedWork, Workqueues } from "../../sched/workqueue.ts";
 import { GFP_ATOMIC, GFP_KERNEL, gfpName } from "../../mm/gfp.ts";
 import type { FreePagesWatcher } from "../../mm/mm.ts";
 import type { IndirectTables } from "../indirect-tables.ts";
+import type { VirtnetTx } from "./tx.ts";
 import {
   ALLOC_SITE_PAGE_TO_SKB,
   ALLOC_SITE_RX_PAGE,
@@ -156,7 +157,11 @@ export abstract class VirtnetDriver {
   readonly mode: RxMode;
   protected readonly sg: Scatterlist;
   protected rxFillLock: SpinLock | null = null;
-  protected readonly hdrLen: number;
+  readonly hdrLen: number;
+  /** The send queue, once the system attached one (tx.ts). */
+  tx: VirtnetTx | null = null;
+  /** 6.1's napi_tx: the tx ring is reaped from NAPI (mainline); false: only in start_xmit (3.2). */
+  readonly napiTx: boolean = false;
 
   constructor(
     readonly env: VirtnetEnv,

@@ -16,6 +16,8 @@
  *   (net/core/skbuff.c). On 3.2's buffers the page allocations keep 3.2's gfp, as the order-0
  *   fallback of 6.1's skb_page_frag_refill does (alloc_page(gfp), net/core/sock.c); get_a_page and
  *   the indirect table's kmalloc pass gfp as 3.2 does.
+ * - transmit with napi_tx (6.1's default): virtnet_poll reaps the tx ring first (virtnet_poll_cleantx)
+ *   and tx interrupts schedule the tx NAPI (tx.ts).
  */
 import { __GFP_NOWARN, GFP_ATOMIC } from "../../../mm/gfp.ts";
 import { NAPI_POLL_WEIGHT } from "../../../sched/napi.ts";
@@ -36,8 +38,11 @@ export class Mainline extends Patch1 {
     return this.vq.numFree > Math.min(budget, this.vq.size) / 2;
   }
 
+  override readonly napiTx: boolean = true;
+
   override virtnetPoll(budget: number): number {
     const napi = this.env.napi;
+    this.tx?.pollCleantx();
     this.chargePoll();
     const received = this.receive(budget, 0);
     if (this.needsRefill(budget)) this.refillFromPoll();
