@@ -1,8 +1,9 @@
 /**
  * The guest's memory: one zone of order-0 pages with the v3.2 page allocator (fast path against
  * WMARK_LOW, slow path against WMARK_MIN with the gfp's allowances, direct reclaim, retries, the OOM
- * killer), its per-cpu page lists (pcp.ts: the watermark checks count buddy pages only, and only
- * direct reclaim drains the lists), kswapd, page reclaim of the file LRU, anonymous memory of
+ * killer; 6.1's watermarks, OOM decision and kswapd when the era says so, kernel-era.ts), its per-cpu
+ * page lists (pcp.ts: the watermark checks count buddy pages only, and only direct reclaim drains
+ * the lists), kswapd, page reclaim of the file LRU, anonymous memory of
  * tasks, the kmem caches of the rx path, and the page cache with its writeback (writeback.ts).
  *
  * One zone: a 1 GiB x86_64 guest has ZONE_DMA (16 MiB) and ZONE_DMA32; GFP_KERNEL/GFP_ATOMIC
@@ -530,7 +531,7 @@ export class Mm implements WritebackHost {
 
   private allocNoWait(gfp: number, owner: number): number {
     if (this.faults !== null && this.shouldFailAllocPage(gfp)) return this.allocInjectedFailure(gfp);
-    // get_page_from_freelist(ALLOC_WMARK_LOW): order 0 succeeds while free - 2 > low.
+    // get_page_from_freelist(ALLOC_WMARK_LOW): order 0 succeeds while free - 2 > low (6.1: free > low).
     if (this.pt.freeTop > this.fastLow) return this.take(gfp, owner);
     this.charge(this.costs.pageAllocSlow, CAT_MM);
     if ((gfp & __GFP_NO_KSWAPD) === 0) this.wakeupKswapd();
