@@ -40,6 +40,22 @@ describe("host-local senders and GSO frames", () => {
     expect(r.host.rxMultiBufferFrames).toBeGreaterThan(10);
   });
 
+  it("drops a frame whose head skb cannot be allocated whole: its other buffers leave the ring too", () => {
+    for (const version of ["mainline", "drop-recycle"]) {
+      const sc = scenario({ ...TSO, mrgRxbuf: true });
+      const raw = sc.raw as Record<string, unknown> & { guest: { driver: { version: string } } };
+      raw.guest.driver.version = version;
+      raw.faults = { alloc: [{ type: "failslab", probability: 10, times: -1, sites: ["page_to_skb"] }] };
+      const r = run(sc);
+      const h = r.host;
+      expect(r.guest.rx_dropped_nomem).toBeGreaterThan(0);
+      expect(r.guest.rx_length_errors).toBe(0);
+      // No later buffer of a dropped frame was taken for a frame of its own.
+      expect((r.guest.rx_packets as number) + (r.guest.rx_dropped_nomem as number)).toBe(h.rx_packets_count);
+      expect(r.guest.buffersConsumed).toBe(Math.round(h.rxBuffersPerFrame! * h.rx_packets_count!));
+    }
+  });
+
   it("big mode: each GSO frame fits one big buffer", () => {
     const r = run(scenario({ ...TSO, mrgRxbuf: false }));
     expect(r.host.rxGsoFrames).toBeGreaterThan(100);
