@@ -958,7 +958,8 @@ export class Mm implements WritebackHost {
       let pfn = lru.findPage(as, i);
       let dirtied = true;
       if (pfn < 0) {
-        pfn = yield* this.allocPageCachePage();
+        pfn = this.pageCacheFastPath();
+        if (pfn < 0) pfn = yield* this.allocSlowpath(GFP_HIGHUSER_MOVABLE, OWNER_PAGECACHE_CLEAN);
         lru.addToPageCache(pfn, as, i);
         wb.setPageDirty(pfn);
       } else if (this.pt.owner[pfn] === OWNER_PAGECACHE_CLEAN) {
@@ -989,7 +990,9 @@ export class Mm implements WritebackHost {
     let run = 0;
     for (let i = index; i < index + pages && !task.killed; i++) {
       if (lru.findPage(as, i) >= 0) continue;
-      lru.addToPageCache(yield* this.allocPageCachePage(), as, i);
+      let pfn = this.pageCacheFastPath();
+      if (pfn < 0) pfn = yield* this.allocSlowpath(GFP_HIGHUSER_MOVABLE, OWNER_PAGECACHE_CLEAN);
+      lru.addToPageCache(pfn, as, i);
       missing++;
       if (++run === this.wb.disk.maxRequestPages) {
         yield* this.wb.readPages(run);
@@ -1005,11 +1008,12 @@ export class Mm implements WritebackHost {
     return missing;
   }
 
-  /** A page for the page cache, clean (GFP_HIGHUSER_MOVABLE: may reclaim and OOM-kill). */
-  private *allocPageCachePage(): KernelCode<number> {
-    return this.pt.freeTop - 2 > this.wmark.low
-      ? this.take(GFP_HIGHUSER_MOVABLE, OWNER_PAGECACHE_CLEAN)
-      : yield* this.allocSlowpath(GFP_HIGHUSER_MOVABLE, OWNER_PAGECACHE_CLEAN);
+  /**
+   * A clean page-cache page from the fast path (GFP_HIGHUSER_MOVABLE), or -1 when the caller must
+   * take the slow path: a generator per page would dominate the cost, as in allocAnon.
+   */
+  private pageCacheFastPath(): number {
+    return this.pt.freeTop - 2 > this.wmark.low ? this.take(GFP_HIGHUSER_MOVABLE, OWNER_PAGECACHE_CLEAN) : -1;
   }
 
   /**
