@@ -850,8 +850,8 @@ const torrentSchema = z
   .describe(
     "Makes the reader a torrent client: a network thread (the reader's) recv()s blocks from its peer " +
       "sockets into the block queue, a disk thread writes each block at its piece's offset and, when a " +
-      "piece is complete, reads it back and hashes it at perKiBCost. Without it the reader reads, pays " +
-      "perKiBCost and appends to its file in one thread.",
+      "piece is complete, reads it back and hashes it at perKiBCost; writeToDisk is not used. Without it " +
+      "the reader reads, pays perKiBCost and appends to its file in one thread.",
   );
 
 const readerSchema = z
