@@ -338,10 +338,10 @@ describe("expandFlows", () => {
     expect(flows.map((f) => f.id)).toEqual([0, 1, 2, 3, 4, 5, 6]);
   });
 
-  it("gives seed-torrent's clients eight flows each", () => {
+  it("gives seed-torrent's clients forty peers each", () => {
     const counts = [0, 0, 0, 0];
     for (const f of expandFlows(loadScenario("seed-torrent"))) counts[f.reader]!++;
-    expect(counts).toEqual([8, 8, 8, 8]);
+    expect(counts).toEqual([40, 40, 40, 40]);
   });
 });
 
