@@ -38,6 +38,8 @@ export class FileLru {
   private readonly index: Int32Array;
   /** Each address space's radix tree, reduced to an array of pfns by page index (-1: not cached). */
   private readonly spaces: Int32Array[] = [];
+  /** Pages cached of each address space (nrpages). */
+  private readonly nrpages: number[] = [];
 
   constructor(
     private readonly pt: PageTable,
@@ -60,6 +62,7 @@ export class FileLru {
     if (!Number.isSafeInteger(pages) || pages <= 0)
       throw new ModelError(`address space needs a positive page count, got ${pages}`);
     this.spaces.push(new Int32Array(pages).fill(-1));
+    this.nrpages.push(0);
     return this.spaces.length - 1;
   }
 
@@ -76,6 +79,7 @@ export class FileLru {
     if (this.findPage(as, index) >= 0)
       throw new ModelError(`page ${index} of address space ${as} is cached already`);
     this.spaces[as]![index] = pfn;
+    this.nrpages[as]!++;
     this.mapping[pfn] = as;
     this.index[pfn] = index;
     this.addHead(pfn);
@@ -94,6 +98,7 @@ export class FileLru {
     const as = this.mapping[pfn]!;
     if (as !== NO_MAPPING) {
       this.spaces[as]![this.index[pfn]!] = -1;
+      this.nrpages[as]!--;
       this.mapping[pfn] = NO_MAPPING;
     }
   }
@@ -161,19 +166,24 @@ export class FileLru {
 
   /**
    * Both lists' links and membership (`member`), PG_active exactly on the active list, and each
-   * file's index agreeing with the pages' mapping; returns the pages on both lists.
+   * file's index holding exactly its pages on the lists (each listed page where its index says,
+   * as many as nrpages); returns the pages on both lists.
    */
   check(member: (pfn: number) => boolean, seen: Uint8Array): number {
     const flags = this.pt.flags;
+    const counted = this.nrpages.map(() => 0);
+    const mapped = (p: number): boolean => {
+      const as = this.mapping[p]!;
+      if (as === NO_MAPPING) return true;
+      counted[as]!++;
+      return this.spaces[as]![this.index[p]!] === p;
+    };
     const n =
-      this.inactive.check((p) => member(p) && (flags[p]! & PG_ACTIVE) === 0, seen) +
-      this.active.check((p) => member(p) && (flags[p]! & PG_ACTIVE) !== 0, seen);
-    this.spaces.forEach((space, as) => {
-      for (let i = 0; i < space.length; i++) {
-        const p = space[i]!;
-        if (p >= 0 && (seen[p] === 0 || this.mapping[p] !== as || this.index[p] !== i))
-          throw new ModelError(`address space ${as} page ${i}: pfn ${p} is not that page on the LRU`);
-      }
+      this.inactive.check((p) => member(p) && (flags[p]! & PG_ACTIVE) === 0 && mapped(p), seen) +
+      this.active.check((p) => member(p) && (flags[p]! & PG_ACTIVE) !== 0 && mapped(p), seen);
+    counted.forEach((c, as) => {
+      if (c !== this.nrpages[as])
+        throw new ModelError(`address space ${as}: ${this.nrpages[as]} pages cached but ${c} on the LRU`);
     });
     return n;
   }
