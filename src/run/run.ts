@@ -314,6 +314,15 @@ function median(xs: readonly number[]): number {
  * ticks), descheduled periods and the longest, and packets handled per __do_softirq run (the
  * backlog a vCPU drains when it returns), as max, mean and log2 buckets ("2-3": runs of 2–3 packets).
  */
+/** The torrent clients' counters summed (apps.readers[].torrent); nothing when there are none. */
+function torrentCounters(sys: System): { torrent?: Record<string, number> } {
+  if (sys.torrentClients.length === 0) return {};
+  const total: Record<string, number> = {};
+  for (const c of sys.torrentClients)
+    for (const [key, n] of Object.entries(c.counters)) total[key] = (total[key] ?? 0) + n;
+  return { torrent: total };
+}
+
 function vcpuHostCounters(sys: System): Record<string, number | Record<string, number>> {
   const cpus = sys.k.cpus;
   const total = (pick: (c: (typeof cpus)[number]) => number) => cpus.reduce((a, c) => a + pick(c), 0);
@@ -476,6 +485,7 @@ function summarise(sys: System, series: Series, wallMs: number, closeup: Closeup
       timeSqueeze: sys.k.cpus.reduce((a, c) => a + c.timeSqueeze, 0),
       ...vcpuHostCounters(sys),
       cpuMs: cpu,
+      ...torrentCounters(sys),
     },
     tcp: {
       OutSegs: sum((f) => f.segmentsSent),

@@ -12,6 +12,7 @@
  * Nothing here models behaviour; it only connects the models and maps scenario fields to their
  * parameters.
  */
+import { TorrentClient } from "../guest/apps/torrent.ts";
 import { CAT_APP } from "../guest/sched/costs.ts";
 import { Kernel, type KernelCode, WaitQueue } from "../guest/sched/kernel.ts";
 import { NapiSubsystem } from "../guest/sched/napi.ts";
@@ -177,6 +178,8 @@ export class System {
   readonly reverseUplink: Link;
   readonly reverseAccessLinks: Link[] = [];
   readonly readerTasks: MmTask[] = [];
+  /** The readers in torrent-client mode, in reader order. */
+  readonly torrentClients: TorrentClient[] = [];
   /** tcp_mem, tcp_memory_allocated and tcp_memory_pressure of the guest's sockets. */
   readonly tcpMem: TcpMem;
   readonly driverName: string;
@@ -507,7 +510,28 @@ export class System {
       const task = mm.registerTask(r.name);
       this.readerTasks.push(task);
       const mine = this.flows.filter((f) => f.reader === i).map((f) => this.stack.receivers[f.id]!);
-      k.spawn(r.name, r.cpu, () => this.reader(r, mine, task, readerWait[i]!), r.nice);
+      if (r.torrent === undefined) {
+        k.spawn(r.name, r.cpu, () => this.reader(r, mine, task, readerWait[i]!), r.nice);
+        return;
+      }
+      const client = new TorrentClient(
+        k,
+        mm,
+        task,
+        mine,
+        readerWait[i]!,
+        sim.rng(`torrent.${r.name}.pieces`),
+        {
+          ...r.torrent,
+          readSize: r.readSize,
+          copyPerKiB: c.copyPerKiB,
+          hashPerKiB: r.perKiBCost,
+        },
+        this.countReadFn,
+      );
+      this.torrentClients.push(client);
+      k.spawn(r.name, r.cpu, () => this.torrentNetwork(r, task, client), r.nice);
+      k.spawn(`${r.name}-disk`, r.cpu, () => client.diskThread(), r.nice);
     });
     s.apps.memoryHogs.forEach((h, i) => {
       const task = mm.registerTask(`hog${i}`);
@@ -534,6 +558,23 @@ export class System {
     if (opts.checkInvariants === true) sim.afterEvent = () => mm.checkInvariant();
   }
 
+  /** Bytes the applications read (the run's goodput): at each recv() that returned data. */
+  private countRead(bytes: number): void {
+    this.bytesReadTotal += bytes;
+    if (this.k.now >= this.scenario.warmup) this.bytesReadAfterWarmup += bytes;
+  }
+  private readonly countReadFn = (bytes: number): void => this.countRead(bytes);
+
+  /** A torrent client's network thread, after faulting in the process's resident memory. */
+  private *torrentNetwork(
+    r: Scenario["apps"]["readers"][number],
+    task: MmTask,
+    client: TorrentClient,
+  ): KernelCode {
+    yield* this.mm.allocAnon(task, Math.ceil(r.memory / PAGE));
+    yield* client.networkThread();
+  }
+
   /**
    * A reader application: recv() up to readSize bytes from its sockets in turn, pay the copy and its
    * own per-KiB processing, and optionally write what it read to a file (page cache, dirty
@@ -547,7 +588,6 @@ export class System {
   ): KernelCode {
     const k = this.k;
     const perKiB = this.scenario.guest.costs.copyPerKiB + r.perKiBCost;
-    const warmup = this.scenario.warmup;
     yield* this.mm.allocAnon(task, Math.ceil(r.memory / PAGE));
     let next = 0;
     for (;;) {
@@ -562,8 +602,7 @@ export class System {
       }
       k.charge((got / 1024) * perKiB, CAT_APP);
       yield k.cpu();
-      this.bytesReadTotal += got;
-      if (k.now >= warmup) this.bytesReadAfterWarmup += got;
+      this.countRead(got);
       if (r.writeToDisk) yield* this.mm.writeFile(task, got);
     }
   }

@@ -546,3 +546,25 @@ describe("faults.alloc", () => {
     expect(ALLOC_SITES).toHaveLength(8);
   });
 });
+
+describe("apps.readers[].torrent", () => {
+  const reader = (torrent: Record<string, unknown>) => ({ apps: { readers: [{ torrent }] } });
+
+  it("defaults to BEP 3 blocks, 256 KiB pieces and libtorrent's 256 KiB disk queue", () => {
+    const t = parseScenario(reader({})).apps.readers[0]!.torrent!;
+    expect(t).toEqual({ size: 4 * 2 ** 30, pieceSize: 256 << 10, blockSize: 16 << 10, queue: 256 << 10 });
+    expect(parseScenario({}).apps.readers[0]!.torrent).toBeUndefined();
+  });
+
+  it("needs blocks of whole pages, pieces of whole blocks, content of whole pieces and a queue of a block", () => {
+    expectIssue(reader({ blockSize: "6KiB" }), "apps.readers[0].torrent.blockSize", "6KiB", "4KiB");
+    expectIssue(
+      reader({ pieceSize: "40KiB" }),
+      "apps.readers[0].torrent.pieceSize",
+      "40KiB",
+      "blockSize (16KiB)",
+    );
+    expectIssue(reader({ size: "1000KiB" }), "apps.readers[0].torrent.size", "1000KiB", "pieceSize (256KiB)");
+    expectIssue(reader({ queue: "8KiB" }), "apps.readers[0].torrent.queue", "8KiB", "one block (16KiB)");
+  });
+});

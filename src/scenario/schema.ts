@@ -907,6 +907,44 @@ const networkSchema = z.strictObject({
 // ---------------------------------------------------------------------------------------------
 // apps, faults, metrics
 
+/** A reader in torrent-client mode (src/guest/apps/torrent.ts). */
+const torrentSchema = z
+  .strictObject({
+    size: size(
+      "4GiB",
+      "Content of the torrent, one file: pieces are picked from it at random and written where they belong. " +
+        "Pieces are picked again (and their pages written again) once all have been downloaded.",
+      "256KiB",
+    ),
+    pieceSize: size(
+      "256KiB",
+      "Piece length (BEP 3 'piece length'; 256 KiB to 1 MiB were the usual choices of 2012 torrent makers). " +
+        "A multiple of blockSize that divides size; each finished piece is read back and hashed.",
+      "16KiB",
+      "16MiB",
+    ),
+    blockSize: size(
+      "16KiB",
+      "Request size: BEP 3's 2^14 bytes, what libtorrent and rtorrent request. A multiple of 4KiB.",
+      "4KiB",
+      "1MiB",
+    ),
+    queue: size(
+      "256KiB",
+      "The block queue between the network and the disk thread, in anonymous memory allocated at start " +
+        "(libtorrent 0.15/0.16 session_settings max_queued_disk_bytes, 256 KiB by default); the network " +
+        "thread stops reading its sockets while it is full (as libtorrent's peers do). At least one block.",
+      "4KiB",
+      "1GiB",
+    ),
+  })
+  .describe(
+    "Makes the reader a torrent client: a network thread (the reader's) recv()s blocks from its peer " +
+      "sockets into the block queue, a disk thread writes each block at its piece's offset and, when a " +
+      "piece is complete, reads it back and hashes it at perKiBCost; writeToDisk is not used. Without it " +
+      "the reader reads, pays perKiBCost and appends to its file in one thread.",
+  );
+
 const readerSchema = z
   .strictObject({
     name: nameSchema
@@ -934,6 +972,7 @@ const readerSchema = z
       "sk_rcvbuf of each socket. 'auto': autotuning from guest.tcp.rmem.default up to rmem.max; a size locks " +
         "it (as SO_RCVBUF does; give the doubled value the kernel stores).",
     ),
+    torrent: torrentSchema.optional(),
   })
   .describe("An application thread that reads its flows' sockets.");
 
@@ -1239,6 +1278,7 @@ function checkScenario(s: Resolved, ctx: Ctx): void {
   const cpuRule = `must be below guest.vcpus (${guest.vcpus})`;
   apps.readers.forEach((r, i) => {
     if (r.cpu >= guest.vcpus) issue(ctx, ["apps", "readers", i, "cpu"], r.cpu, cpuRule);
+    if (r.torrent !== undefined) checkTorrent(r.torrent, ["apps", "readers", i, "torrent"], ctx);
   });
   apps.memoryHogs.forEach((h, i) => {
     if (h.cpu >= guest.vcpus) issue(ctx, ["apps", "memoryHogs", i, "cpu"], h.cpu, cpuRule);
@@ -1267,6 +1307,19 @@ function checkScenario(s: Resolved, ctx: Ctx): void {
 }
 
 /** host.cpu against the guest's vCPUs: placement, co-tenants on a vCPU's pCPU, outages in the run. */
+/** Blocks are whole pages, pieces whole blocks, the content whole pieces, the queue at least a block. */
+function checkTorrent(t: NonNullable<ReaderConfig["torrent"]>, at: Path, ctx: Ctx): void {
+  const fs = formatSize;
+  if (t.blockSize % PAGE_SIZE !== 0)
+    issue(ctx, [...at, "blockSize"], fs(t.blockSize), "must be a multiple of 4KiB (the page size)");
+  else if (t.pieceSize % t.blockSize !== 0)
+    issue(ctx, [...at, "pieceSize"], fs(t.pieceSize), `must be a multiple of blockSize (${fs(t.blockSize)})`);
+  else if (t.size % t.pieceSize !== 0)
+    issue(ctx, [...at, "size"], fs(t.size), `must be a multiple of pieceSize (${fs(t.pieceSize)})`);
+  if (t.queue < t.blockSize)
+    issue(ctx, [...at, "queue"], fs(t.queue), `must hold at least one block (${fs(t.blockSize)})`);
+}
+
 function checkHostCpus(s: Resolved, ctx: Ctx): void {
   const c = s.host.cpu;
   const vcpus = s.guest.vcpus;
@@ -1448,7 +1501,7 @@ function checkOutages(s: Resolved, ctx: Ctx): void {
 function checkMemoryBudget(s: Resolved, ctx: Ctx): void {
   const g = s.guest;
   const limit = g.memory - g.minFreeKbytes * 1024;
-  const readers = s.apps.readers.reduce((n, r) => n + r.memory, 0);
+  const readers = s.apps.readers.reduce((n, r) => n + r.memory + (r.torrent?.queue ?? 0), 0);
   const fixed = g.baseMemory + readers;
   const fs = formatSize;
   const budget = `guest.memory ${fs(g.memory)} - min_free_kbytes ${g.minFreeKbytes} = ${fs(limit)}`;

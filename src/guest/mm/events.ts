@@ -40,7 +40,13 @@ export const EV_ALLOCFAIL_INJECTED = 26;
 /** Model: warn_alloc_failed warnings printed, and those nopage_rs suppressed. */
 export const EV_ALLOCFAIL_WARNED = 27;
 export const EV_ALLOCFAIL_WARN_SUPPRESSED = 28;
-export const EV_COUNT = 29;
+/** /proc/vmstat: pages moved to the active file list (__activate_page). */
+export const EV_PGACTIVATE = 29;
+/** /proc/vmstat: pages shrink_active_list moved to the inactive list (move_active_pages_to_lru). */
+export const EV_PGDEACTIVATE = 30;
+/** /proc/vmstat: pages shrink_active_list scanned (__count_zone_vm_events(PGREFILL)). */
+export const EV_PGREFILL = 31;
+export const EV_COUNT = 32;
 
 export const EV_NAMES: readonly string[] = [
   "pgalloc",
@@ -72,4 +78,7 @@ export const EV_NAMES: readonly string[] = [
   "allocfail_injected",
   "allocfail_warned",
   "allocfail_warn_suppressed",
+  "pgactivate",
+  "pgdeactivate",
+  "pgrefill",
 ];

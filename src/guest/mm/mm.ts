@@ -12,9 +12,10 @@
  * min_free_kbytes; bigger guests add ZONE_NORMAL the same way. No buddy fragmentation: every
  * allocation is order 0 (virtio_net's pages are order 0; slabs are order 0, see slab.ts).
  *
- * Reclaim keeps one LRU list, the inactive file list: page-cache pages enter it (lru_cache_add_file)
- * and are written once and never read, so mark_page_accessed only sets PG_referenced and nothing is
- * activated; page_check_references then returns PAGEREF_RECLAIM_CLEAN, which frees clean pages.
+ * Reclaim scans the inactive and active file lists (lru.ts): page-cache pages enter the inactive
+ * list (lru_cache_add_file), a second mark_page_accessed activates them, shrink_active_list
+ * deactivates while active > inactive, and page_check_references gives an unmapped page with
+ * PG_referenced PAGEREF_RECLAIM_CLEAN: freed when clean, kept from pageout once when dirty.
  * Anonymous pages are not reclaimable (no swap: get_scan_count scans anon lists 0 times). Slab
  * shrinking (dentries, inodes) is not modelled; shrink_slab counts as freeing nothing.
  */
@@ -87,10 +88,10 @@ import {
   OWNER_PAGE_FRAG,
   OWNER_SLAB,
   ownerName,
-  PageList,
   PageTable,
   PG_RECLAIM,
 } from "./page-table.ts";
+import { FileLru } from "./lru.ts";
 import { allocflagsToMigratetype, PerCpuPages } from "./pcp.ts";
 import { KmemCache } from "./slab.ts";
 import { MmTask } from "./task.ts";
@@ -217,8 +218,8 @@ export class Mm implements WritebackHost {
   readonly minFreeKbytes: number;
   readonly wmark: Readonly<Watermarks>;
   readonly costs: MmCosts;
-  /** The inactive file LRU: head = most recently added, reclaim takes from the tail. */
-  readonly lru: PageList;
+  /** The inactive and active file LRU lists: head = most recent, reclaim takes from the tails. */
+  readonly lru: FileLru;
   readonly wb: Writeback;
   readonly ev = new Float64Array(EV_COUNT);
   /** Allocation failures by gfp mask, in first-failure order. */
@@ -311,7 +312,7 @@ export class Mm implements WritebackHost {
       era.pcp61 ? { lowWmark: this.wmark.low } : null,
     );
     this.costs = { ...DEFAULT_MM_COSTS, ...opts.costs };
-    this.lru = new PageList("inactive file LRU", n);
+    this.lru = new FileLru(this.pt, n, this.ev);
     this.anonTask = new Int32Array(n).fill(-1);
     this.pageRef = new Int32Array(n);
     this.compoundOrder = new Uint8Array(n);
@@ -808,21 +809,25 @@ export class Mm implements WritebackHost {
   // ---- reclaim -------------------------------------------------------------------------------
 
   /**
-   * shrink_inactive_list + shrink_page_list on up to nrToScan pages from the LRU tail (one
-   * SWAP_CLUSTER_MAX batch). Clean pages are freed; pages under writeback are put back; dirty
-   * pages get PG_reclaim and are put back (3.2: "Only kswapd can writeback filesystem pages ...
-   * but do not writeback unless under significant pressure"), except that kswapd below
-   * DEF_PRIORITY - 2 collects them for pageout(). Kept pages return to the LRU head
-   * (putback_inactive_pages). Returns pages reclaimed; lastScanned holds pages scanned.
+   * shrink_inactive_list + shrink_page_list on up to nrToScan pages from the inactive tail (one
+   * SWAP_CLUSTER_MAX batch). Pages under writeback are put back before page_check_references looks
+   * at them; the others lose PG_referenced (TestClearPageReferenced). Clean pages are freed,
+   * referenced or not (PAGEREF_RECLAIM_CLEAN: use-once page cache); dirty pages get PG_reclaim
+   * and are put back (3.2: "Only kswapd can writeback filesystem pages ... but do not writeback
+   * unless under significant pressure"), except that kswapd below DEF_PRIORITY - 2 collects them
+   * for pageout() unless they were referenced ("if (references == PAGEREF_RECLAIM_CLEAN) goto
+   * keep_locked": one more trip). Kept pages return to the inactive head (putback_lru_pages).
+   * Returns pages reclaimed; lastScanned holds pages scanned.
    */
   private shrinkInactiveList(nrToScan: number, priority: number, kswapd: boolean): number {
     const pt = this.pt;
     const lru = this.lru;
+    const inactive = lru.inactive;
     const owner = pt.owner;
-    const n = Math.min(nrToScan, lru.size);
+    const n = Math.min(nrToScan, inactive.size);
     let reclaimed = 0;
     for (let i = 0; i < n; i++) {
-      const p = lru.tail;
+      const p = inactive.tail;
       const o = owner[p]!;
       if (o === OWNER_PAGECACHE_CLEAN) {
         lru.remove(p);
@@ -831,13 +836,18 @@ export class Mm implements WritebackHost {
         continue;
       }
       if (o === OWNER_PAGECACHE_DIRTY) {
-        pt.flags[p]! |= PG_RECLAIM;
-        if (!kswapd || priority >= DEF_PRIORITY - 2) this.ev[EV_NR_VMSCAN_IMMEDIATE]!++;
-        else this.pageoutBuf[this.pageoutCount++] = p;
+        const referenced = lru.testClearReferenced(p);
+        if (!kswapd || priority >= DEF_PRIORITY - 2) {
+          pt.flags[p]! |= PG_RECLAIM;
+          this.ev[EV_NR_VMSCAN_IMMEDIATE]!++;
+        } else if (!referenced) {
+          pt.flags[p]! |= PG_RECLAIM;
+          this.pageoutBuf[this.pageoutCount++] = p;
+        }
       } else if (o !== OWNER_PAGECACHE_WRITEBACK) {
         throw new ModelError(`pfn ${p} on the LRU is owned by ${ownerName(o)}`);
       }
-      lru.moveToHead(p);
+      inactive.moveToHead(p);
     }
     this.pagesScanned += n;
     this.lastScanned = n;
@@ -847,6 +857,30 @@ export class Mm implements WritebackHost {
     // The throttle at the end of shrink_inactive_list is a wait_iff_congested(HZ/10): a
     // cond_resched here (see allocSlowpath), i.e. the yield after each batch.
     return reclaimed;
+  }
+
+  /**
+   * get_scan_count for one file list without swap: lru_size >> priority, or SWAP_CLUSTER_MAX when
+   * that is 0 and `forceScan` (kswapd on an all_unreclaimable zone).
+   */
+  private scanCount(lruSize: number, priority: number, forceScan: boolean): number {
+    const nr = lruSize >>> priority;
+    return nr === 0 && forceScan ? SWAP_CLUSTER_MAX : nr;
+  }
+
+  /**
+   * One shrink_zone round of shrink_list(LRU_ACTIVE_FILE) with up to SWAP_CLUSTER_MAX of the `nr`
+   * pages left to scan: shrink_active_list only while inactive_file_is_low. Returns `nr` left.
+   */
+  private shrinkActiveFile(nr: number): number {
+    if (nr === 0) return 0;
+    const batch = Math.min(nr, SWAP_CLUSTER_MAX);
+    if (this.lru.inactiveIsLow()) {
+      const scanned = this.lru.shrinkActiveList(batch);
+      this.pagesScanned += scanned;
+      this.charge(scanned * this.costs.reclaimScanPage, CAT_RECLAIM);
+    }
+    return nr - batch;
   }
 
   /** zone_reclaimable: fewer pages scanned since the last free than six times the LRU. */
@@ -875,13 +909,17 @@ export class Mm implements WritebackHost {
     for (let priority = DEF_PRIORITY; priority >= 0; priority--) {
       // shrink_zones skips an all_unreclaimable zone below DEF_PRIORITY.
       if (!this.allUnreclaimable || priority === DEF_PRIORITY) {
-        let nr = this.lru.size >>> priority;
+        let nrInactive = this.scanCount(this.lru.inactive.size, priority, false);
+        let nrActive = this.scanCount(this.lru.active.size, priority, false);
         let zoneReclaimed = 0;
-        while (nr > 0) {
-          const batch = Math.min(nr, SWAP_CLUSTER_MAX);
-          nr -= batch;
-          zoneReclaimed += this.shrinkInactiveList(batch, priority, false);
-          totalScanned += this.lastScanned;
+        while (nrInactive > 0 || nrActive > 0) {
+          if (nrInactive > 0) {
+            const batch = Math.min(nrInactive, SWAP_CLUSTER_MAX);
+            nrInactive -= batch;
+            zoneReclaimed += this.shrinkInactiveList(batch, priority, false);
+            totalScanned += this.lastScanned;
+          }
+          nrActive = this.shrinkActiveFile(nrActive);
           yield k.cpu();
           if (zoneReclaimed >= SWAP_CLUSTER_MAX && priority < DEF_PRIORITY) break;
         }
@@ -978,16 +1016,19 @@ export class Mm implements WritebackHost {
         if (this.allUnreclaimable && priority !== DEF_PRIORITY) break;
         if (this.watermarkOk(wm.high, 0)) break;
         if (!this.watermarkOk(wm.high + this.balanceGap, 0)) {
-          let nr = this.lru.size >>> priority;
           // get_scan_count's force_scan for kswapd on an all_unreclaimable zone.
-          if (nr === 0 && this.allUnreclaimable) nr = SWAP_CLUSTER_MAX;
-          while (nr > 0) {
-            const batch = Math.min(nr, SWAP_CLUSTER_MAX);
-            nr -= batch;
-            this.pageoutCount = 0;
-            reclaimed += this.shrinkInactiveList(batch, priority, true);
-            totalScanned += this.lastScanned;
-            if (this.pageoutCount > 0) yield* this.wb.pageout(this.pageoutBuf, this.pageoutCount);
+          let nrInactive = this.scanCount(this.lru.inactive.size, priority, this.allUnreclaimable);
+          let nrActive = this.scanCount(this.lru.active.size, priority, this.allUnreclaimable);
+          while (nrInactive > 0 || nrActive > 0) {
+            if (nrInactive > 0) {
+              const batch = Math.min(nrInactive, SWAP_CLUSTER_MAX);
+              nrInactive -= batch;
+              this.pageoutCount = 0;
+              reclaimed += this.shrinkInactiveList(batch, priority, true);
+              totalScanned += this.lastScanned;
+              if (this.pageoutCount > 0) yield* this.wb.pageout(this.pageoutBuf, this.pageoutCount);
+            }
+            nrActive = this.shrinkActiveFile(nrActive);
             yield k.cpu();
           }
           // shrink_slab frees nothing in the model (nr_slab == 0).
@@ -1126,12 +1167,89 @@ export class Mm implements WritebackHost {
           ? this.take(GFP_HIGHUSER_MOVABLE, OWNER_PAGECACHE_DIRTY)
           : yield* this.allocSlowpath(GFP_HIGHUSER_MOVABLE, OWNER_PAGECACHE_DIRTY);
       wb.addDirtyPage(pfn);
+      this.lru.markPageAccessed(pfn);
       this.charge(this.costs.pageCacheWrite, CAT_MM);
       if (wb.dirtied(task, 1)) yield* wb.balanceDirtyPages(task);
     }
     task.fileBytes += written;
     yield this.k.cpu();
     return written;
+  }
+
+  /**
+   * pwrite(2) of whole pages [index, index + pages) of address space `as` (generic_perform_write):
+   * a page not cached is allocated (GFP_HIGHUSER_MOVABLE) and added to the page cache
+   * (add_to_page_cache_lru), a clean one is dirtied (set_page_dirty), every page written is marked
+   * accessed, and balance_dirty_pages_ratelimited runs after each newly dirtied page. A page
+   * under writeback is only marked accessed: 3.2 would dirty it again, but a page has one owner
+   * here. Returns the pages written (fewer if the task is OOM-killed).
+   */
+  *writeFilePages(task: MmTask, as: number, index: number, pages: number): KernelCode<number> {
+    this.mightSleep(GFP_HIGHUSER_MOVABLE);
+    const lru = this.lru;
+    const wb = this.wb;
+    let written = 0;
+    for (; written < pages && !task.killed; written++) {
+      const i = index + written;
+      let pfn = lru.findPage(as, i);
+      let dirtied = true;
+      if (pfn < 0) {
+        pfn = this.pageCacheFastPath();
+        if (pfn < 0) pfn = yield* this.allocSlowpath(GFP_HIGHUSER_MOVABLE, OWNER_PAGECACHE_CLEAN);
+        lru.addToPageCache(pfn, as, i);
+        wb.setPageDirty(pfn);
+      } else if (this.pt.owner[pfn] === OWNER_PAGECACHE_CLEAN) {
+        wb.setPageDirty(pfn);
+      } else {
+        dirtied = false;
+      }
+      lru.markPageAccessed(pfn);
+      this.charge(this.costs.pageCacheWrite, CAT_MM);
+      if (dirtied && wb.dirtied(task, 1)) yield* wb.balanceDirtyPages(task);
+    }
+    yield this.k.cpu();
+    return written;
+  }
+
+  /**
+   * read(2) of whole pages [index, index + pages) of address space `as` (do_generic_file_read):
+   * pages not cached are allocated, added to the page cache and read from the disk in requests
+   * of at most max_sectors_kb (page_cache_sync_readahead, reduced to the missing pages); then
+   * every page still cached is marked accessed, which activates pages referenced before. Pages
+   * reclaimed while the read waited are not read again (the kernel holds them locked). Returns
+   * the pages read from the disk.
+   */
+  *readFilePages(task: MmTask, as: number, index: number, pages: number): KernelCode<number> {
+    this.mightSleep(GFP_HIGHUSER_MOVABLE);
+    const lru = this.lru;
+    let missing = 0;
+    let run = 0;
+    for (let i = index; i < index + pages && !task.killed; i++) {
+      if (lru.findPage(as, i) >= 0) continue;
+      let pfn = this.pageCacheFastPath();
+      if (pfn < 0) pfn = yield* this.allocSlowpath(GFP_HIGHUSER_MOVABLE, OWNER_PAGECACHE_CLEAN);
+      lru.addToPageCache(pfn, as, i);
+      missing++;
+      if (++run === this.wb.disk.maxRequestPages) {
+        yield* this.wb.readPages(run);
+        run = 0;
+      }
+    }
+    if (run > 0) yield* this.wb.readPages(run);
+    for (let i = index; i < index + pages; i++) {
+      const pfn = lru.findPage(as, i);
+      if (pfn >= 0) lru.markPageAccessed(pfn);
+    }
+    yield this.k.cpu();
+    return missing;
+  }
+
+  /**
+   * A clean page-cache page from the fast path (GFP_HIGHUSER_MOVABLE), or -1 when the caller must
+   * take the slow path: a generator per page would dominate the cost, as in allocAnon.
+   */
+  private pageCacheFastPath(): number {
+    return this.pt.freeTop - 2 > this.wmark.low ? this.take(GFP_HIGHUSER_MOVABLE, OWNER_PAGECACHE_CLEAN) : -1;
   }
 
   /**
@@ -1262,8 +1380,8 @@ export class Mm implements WritebackHost {
     const out: Record<string, number> = {
       // NR_FREE_PAGES: buddy pages only, as in 3.2; pages on the pcp lists are pcp_count.
       nr_free_pages: c[OWNER_FREE]!,
-      nr_inactive_file: this.lru.size,
-      nr_active_file: 0,
+      nr_inactive_file: this.lru.inactive.size,
+      nr_active_file: this.lru.active.size,
       nr_file_pages: this.lru.size,
       nr_dirty: c[OWNER_PAGECACHE_DIRTY]!,
       nr_writeback: c[OWNER_PAGECACHE_WRITEBACK]!,

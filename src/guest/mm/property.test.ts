@@ -7,6 +7,8 @@ import { OWNER_DRIVER_LIST, OWNER_PAGE_FRAG, OWNER_RX_RING, OWNER_SKB } from "./
 
 /** Owners of uncounted pages held outside mm; page_frag pages are counted (the "frag" commands). */
 const OUTSIDE = [OWNER_DRIVER_LIST, OWNER_RX_RING, OWNER_SKB];
+/** The file pwrite and pread use: 16 MiB, twice the memory, so its pages are reclaimed and read back. */
+const FILE_PAGES = 4096;
 
 type Cmd =
   | { op: "atomic"; n: number; nowait: boolean; cpu: number }
@@ -15,6 +17,8 @@ type Cmd =
   | { op: "drain" }
   | { op: "move"; pick: number; to: number }
   | { op: "write"; task: number; kb: number }
+  | { op: "pwrite"; task: number; index: number; pages: number }
+  | { op: "pread"; task: number; index: number; pages: number }
   | { op: "anon"; task: number; pages: number }
   | { op: "unmap"; task: number; pages: number }
   | { op: "slab"; cache: number; n: number; sleep: boolean }
@@ -66,6 +70,15 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc.record({
+      op: fc.constantFrom("pwrite" as const, "pread" as const),
+      task: fc.integer({ min: 0, max: 2 }),
+      index: fc.integer({ min: 0, max: FILE_PAGES - 1 }),
+      pages: size(1, 256),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
       op: fc.constant("anon" as const),
       task: fc.integer({ min: 0, max: 2 }),
       pages: size(1, 1500),
@@ -103,7 +116,7 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
 );
 
 describe("memory model invariants", () => {
-  it("hold after every step of random alloc/free/move/write/anon/slab/reclaim/pcp sequences", () => {
+  it("hold after every step of random alloc/free/move/write/read/anon/slab/reclaim/pcp sequences", () => {
     fc.assert(
       // size "max": fast-check's default size would keep the sequences at about ten steps.
       fc.property(fc.array(cmd, { minLength: 1, maxLength: 40, size: "max" }), (cmds) => {
@@ -117,6 +130,7 @@ describe("memory model invariants", () => {
         // model panics on OOM exactly as the kernel would, which is not what this test is about.
         const cap = mm.nPages / 2;
         const tasks = [mm.registerTask("a"), mm.registerTask("b"), mm.registerTask("c")];
+        const file = mm.lru.addressSpace(FILE_PAGES);
         const held: number[] = [];
         const objs: { cache: number; obj: number }[] = [];
         // One entry per page_frag reference held (a head pfn may appear several times).
@@ -159,6 +173,17 @@ describe("memory model invariants", () => {
             case "write":
               runInThread(k, "writer", () => mm.writeFile(tasks[c.task]!, c.kb * 1024));
               break;
+            case "pwrite":
+            case "pread": {
+              const pages = Math.min(c.pages, FILE_PAGES - c.index);
+              const t = tasks[c.task]!;
+              runInThread(k, c.op, () =>
+                c.op === "pwrite"
+                  ? mm.writeFilePages(t, file, c.index, pages)
+                  : mm.readFilePages(t, file, c.index, pages),
+              );
+              break;
+            }
             case "anon":
               runInThread(k, "fault", () => mm.allocAnon(tasks[c.task]!, c.pages));
               break;

@@ -46,6 +46,7 @@ import {
   type PageTable,
   PG_RECLAIM,
 } from "./page-table.ts";
+import type { FileLru } from "./lru.ts";
 import type { MmTask } from "./task.ts";
 import { PAGE_SHIFT, PAGE_SIZE } from "./watermarks.ts";
 
@@ -102,7 +103,7 @@ export const DEFAULT_WRITEBACK: Omit<WritebackOptions, "disk"> = {
 export interface WritebackHost {
   readonly k: Kernel;
   readonly pt: PageTable;
-  readonly lru: PageList;
+  readonly lru: FileLru;
   readonly ev: Float64Array;
   readonly costs: MmCosts;
   charge(ns: Ns, cat: number): void;
@@ -183,6 +184,9 @@ export class Writeback {
   /** bdi->wb.wakeup_timer (bdi_wakeup_thread_delayed). */
   private readonly wakeupTimer: number;
   private readonly endRequestFn = (): void => this.endRequests();
+  /** Readers waiting for their read request (readPages); woken at each read's completion. */
+  private readonly readWait = new WaitQueue("read_page_wait");
+  private readonly evReadDone: number;
 
   constructor(
     private readonly host: WritebackHost,
@@ -218,6 +222,10 @@ export class Writeback {
     this.evComplete = k.sim.register("mm.disk_request_done", () =>
       k.hardirq(opts.diskIrqCpu, this.endRequestFn, DISK_IRQ),
     );
+    const readDone = (): void => k.wakeAll(this.readWait);
+    this.evReadDone = k.sim.register("mm.disk_read_done", () =>
+      k.hardirq(opts.diskIrqCpu, readDone, DISK_IRQ),
+    );
     this.wakeupTimer = k.sim.createTimer(
       k.sim.register("mm.bdi_wakeup_timer", () => k.wakeAll(this.flusherWait)),
     );
@@ -235,6 +243,18 @@ export class Writeback {
 
   /** A newly written page-cache page: dirty, on the LRU (lru_cache_add_file) and the dirty list. */
   addDirtyPage(pfn: number): void {
+    this.host.lru.addHead(pfn);
+    this.markDirty(pfn);
+  }
+
+  /** A clean page-cache page written (set_page_dirty): onto the dirty list. */
+  setPageDirty(pfn: number): void {
+    this.host.pt.move(pfn, OWNER_PAGECACHE_CLEAN, OWNER_PAGECACHE_DIRTY);
+    this.markDirty(pfn);
+  }
+
+  /** __set_page_dirty_nobuffers and __mark_inode_dirty for a page that just became dirty. */
+  private markDirty(pfn: number): void {
     // __mark_inode_dirty: the first dirty data of a bdi without dirty io arms its thread's wakeup
     // timer, dirty_writeback_interval ahead (bdi_wakeup_thread_delayed); the thread then keeps
     // waking at that interval while data is dirty, so old data gets written.
@@ -243,7 +263,6 @@ export class Writeback {
       const j = k.jiffies.msecsToJiffies(this.opts.dirtyWritebackCentisecs * 10);
       k.sim.armTimer(this.wakeupTimer, k.jiffies.timerExpiry(k.now, j));
     }
-    this.host.lru.addHead(pfn);
     this.dirty.addTail(pfn);
     this.dirtiedAt[pfn] = this.host.k.now;
     this.host.ev[EV_NR_DIRTIED]!++;
@@ -483,6 +502,23 @@ export class Writeback {
     k.wakeOne(this.requestWait);
   }
 
+  /**
+   * A synchronous read of `pages` pages (mpage_readpages → submit_bio, then wait_on_page_locked in
+   * do_generic_file_read): a request after those already queued on the FIFO disk, read at the
+   * write bandwidth (the model's disk has one rate); the caller sleeps until its completion
+   * interrupt. Reads take no request slot: 3.2's reads and writes have separate request lists.
+   */
+  *readPages(pages: number): KernelCode {
+    const d = this.disk;
+    const k = this.host.k;
+    const start = Math.max(k.now, this.diskBusyUntil);
+    const finish = start + d.requestLatencyNs + Math.ceil((pages * PAGE_SIZE * 1e9) / d.bandwidthBytesPerSec);
+    this.diskBusyUntil = finish;
+    this.host.ev[EV_DISK_REQUESTS]!++;
+    k.sim.at(finish, this.evReadDone, 0, 0);
+    while (k.now < finish) yield k.waitOn(this.readWait);
+  }
+
   private startRequest(pages: number): void {
     const d = this.disk;
     const k = this.host.k;
@@ -522,8 +558,7 @@ export class Writeback {
       if ((pt.flags[p]! & PG_RECLAIM) !== 0) {
         // rotate_reclaimable_page: reclaim met this page dirty; put it where reclaim looks next.
         pt.flags[p]! &= ~PG_RECLAIM;
-        host.lru.moveToTail(p);
-        host.ev[EV_PGROTATED]!++;
+        if (host.lru.moveToTail(p)) host.ev[EV_PGROTATED]!++;
       }
     }
     host.ev[EV_NR_WRITTEN]! += n;

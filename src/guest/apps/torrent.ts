@@ -1,0 +1,275 @@
+/**
+ * A BitTorrent client as libtorrent (0.15/0.16, 2012) and rtorrent run one: many peer connections read
+ * by a network thread, a disk thread behind a bounded in-memory block queue, pieces downloaded at
+ * random positions of the content and hashed once complete.
+ *
+ * - Network thread (the reader's thread): recv() from each peer socket in turn. Every peer
+ *   connection downloads one piece at a time, block after block in order (BEP 3 "request" messages
+ *   of blockSize), and takes a random piece not downloaded yet when it finishes one (libtorrent's
+ *   rarest-first picks among equally rare pieces at random; with every peer a seed all pieces are
+ *   equally rare). Each complete block goes into the block queue. When the queue is full the thread
+ *   stops reading (libtorrent's peers stop reading once max_queued_disk_bytes are queued) and sleeps
+ *   until the disk thread has brought the queue below 7/8 of its size (disk_io_thread::
+ *   deducted_from_write_queue's default low watermark), so the sockets fill and advertise smaller
+ *   windows.
+ * - Disk thread: takes blocks in order and pwrite()s each at its offset in the content file
+ *   (piece · pieceSize + block · blockSize): page-cache pages allocated, dirtied and marked accessed
+ *   once (generic_perform_write). When the last block of a piece is written it reads the piece back
+ *   and hashes it (SHA-1 at perKiBCost per KiB): pages still cached are activated (the second
+ *   mark_page_accessed), pages reclaimed meanwhile are read from the disk.
+ * - The queue's memory is anonymous, allocated when the client starts, as libtorrent's disk buffer
+ *   pool holds its blocks in malloc'd buffers.
+ *
+ * Uploads to peers are not modelled here (docs/results.md says what that leaves out).
+ */
+import { ModelError } from "../../sim/simulator.ts";
+import type { Rng } from "../../sim/rng.ts";
+import type { Mm } from "../mm/mm.ts";
+import type { MmTask } from "../mm/task.ts";
+import { PAGE_SIZE } from "../mm/watermarks.ts";
+import { CAT_APP } from "../sched/costs.ts";
+import { type Kernel, type KernelCode, WaitQueue } from "../sched/kernel.ts";
+
+/** What the network thread reads from: a TCP socket's recv(). */
+export interface PeerSocket {
+  read(maxBytes: number): number;
+}
+
+export interface TorrentOptions {
+  /** Content bytes, a multiple of pieceSize. */
+  size: number;
+  /** Piece length, a multiple of blockSize. */
+  pieceSize: number;
+  /** Request size, a multiple of the page size. */
+  blockSize: number;
+  /** Block queue capacity in bytes (at least one block). */
+  queue: number;
+  /** Bytes asked for per recv(). */
+  readSize: number;
+  /** CPU per KiB: the copy out of the socket (network thread). */
+  copyPerKiB: number;
+  /** CPU per KiB: SHA-1 of a piece (disk thread). */
+  hashPerKiB: number;
+}
+
+/** Counters of one client. */
+export interface TorrentCounters {
+  /** Peer connections (sockets) the client reads. */
+  connections: number;
+  /** Blocks the network thread put into the queue, and the disk thread wrote. */
+  blocksQueued: number;
+  blocksWritten: number;
+  /** Times the network thread found the queue full and slept. */
+  queueFullWaits: number;
+  /** Most blocks in the queue at once. */
+  queueHighWater: number;
+  /** Pieces hashed, and pages their re-reads had to read from the disk. */
+  piecesHashed: number;
+  hashPagesFromDisk: number;
+  /** Rounds over all pieces started (1 until every piece has been downloaded once). */
+  rounds: number;
+}
+
+export class TorrentClient {
+  readonly counters: TorrentCounters;
+  /** The content file's address space in the page cache. */
+  readonly file: number;
+  private readonly blocksPerPiece: number;
+  private readonly pagesPerBlock: number;
+  private readonly pagesPerPiece: number;
+  /** Pieces in download order (a random permutation per round), and the next one to hand out. */
+  private readonly order: Int32Array;
+  private nextPick: number;
+  /** Per connection: its piece (-1: none yet), the next block in it, bytes of that block received. */
+  private readonly piece: Int32Array;
+  private readonly block: Int32Array;
+  private readonly partial: Int32Array;
+  /** Blocks of each piece written so far. */
+  private readonly written: Int32Array;
+  /** The block queue: a ring of (piece, block). */
+  private readonly qPiece: Int32Array;
+  private readonly qBlock: Int32Array;
+  private qHead = 0;
+  private qLen = 0;
+  /** m_exceeded_write_queue: set when the queue filled, cleared below the low watermark. */
+  private exceeded = false;
+  /** The low watermark in blocks: the queue must drop below it before the network thread reads. */
+  private readonly lowWatermark: number;
+  private readonly notFull = new WaitQueue("torrent_queue_not_full");
+  private readonly notEmpty = new WaitQueue("torrent_queue_not_empty");
+
+  constructor(
+    private readonly k: Kernel,
+    private readonly mm: Mm,
+    private readonly task: MmTask,
+    private readonly socks: readonly PeerSocket[],
+    /** The sockets' wait queue (sk_sleep): woken when any of them has data. */
+    private readonly sockWait: WaitQueue,
+    /** Piece choices: a named stream of its own. */
+    private readonly rng: Rng,
+    private readonly opts: TorrentOptions,
+    /** Called with the bytes of each recv() (the run's goodput). */
+    private readonly onRead: (bytes: number) => void,
+  ) {
+    const { size, pieceSize, blockSize, queue } = opts;
+    if (
+      blockSize % PAGE_SIZE !== 0 ||
+      pieceSize % blockSize !== 0 ||
+      size % pieceSize !== 0 ||
+      queue < blockSize
+    )
+      throw new ModelError(
+        `torrent: size ${size}, pieceSize ${pieceSize}, blockSize ${blockSize}, queue ${queue} do not nest`,
+      );
+    this.blocksPerPiece = pieceSize / blockSize;
+    this.pagesPerBlock = blockSize / PAGE_SIZE;
+    this.pagesPerPiece = pieceSize / PAGE_SIZE;
+    const pieces = size / pieceSize;
+    this.file = mm.lru.addressSpace(size / PAGE_SIZE);
+    this.order = new Int32Array(pieces);
+    for (let i = 0; i < pieces; i++) this.order[i] = i;
+    this.nextPick = pieces;
+    const n = socks.length;
+    this.piece = new Int32Array(n).fill(-1);
+    this.block = new Int32Array(n);
+    this.partial = new Int32Array(n);
+    this.written = new Int32Array(pieces);
+    const cap = Math.floor(queue / blockSize);
+    this.qPiece = new Int32Array(cap);
+    this.qBlock = new Int32Array(cap);
+    this.lowWatermark = Math.floor((queue * 7) / 8 / blockSize);
+    this.counters = {
+      connections: n,
+      blocksQueued: 0,
+      blocksWritten: 0,
+      queueFullWaits: 0,
+      queueHighWater: 0,
+      piecesHashed: 0,
+      hashPagesFromDisk: 0,
+      rounds: 0,
+    };
+  }
+
+  /** Blocks in the queue now. */
+  get queued(): number {
+    return this.qLen;
+  }
+
+  /** The next piece to download: the next of a random permutation, reshuffled each round. */
+  private pickPiece(): number {
+    const order = this.order;
+    if (this.nextPick === order.length) {
+      // Fisher-Yates with the client's stream.
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = this.rng.int(i + 1);
+        const t = order[i]!;
+        order[i] = order[j]!;
+        order[j] = t;
+      }
+      this.nextPick = 0;
+      this.counters.rounds++;
+    }
+    return order[this.nextPick++]!;
+  }
+
+  /** Bytes from connection c: complete blocks of its piece go into the queue. */
+  private received(c: number, bytes: number): void {
+    const bs = this.opts.blockSize;
+    const cap = this.qPiece.length;
+    this.partial[c]! += bytes;
+    while (this.partial[c]! >= bs) {
+      this.partial[c]! -= bs;
+      if (this.piece[c]! < 0) this.piece[c] = this.pickPiece();
+      const slot = (this.qHead + this.qLen) % cap;
+      this.qPiece[slot] = this.piece[c]!;
+      this.qBlock[slot] = this.block[c]!;
+      this.qLen++;
+      this.counters.blocksQueued++;
+      if (this.qLen > this.counters.queueHighWater) this.counters.queueHighWater = this.qLen;
+      if (++this.block[c]! === this.blocksPerPiece) {
+        this.block[c] = 0;
+        this.piece[c] = -1;
+      }
+    }
+    if (this.qLen > cap) throw new ModelError(`torrent: block queue over its ${cap} blocks`);
+    this.k.wakeAll(this.notEmpty);
+  }
+
+  /**
+   * The network thread: recv() from the sockets in turn, never more than the queue can still take
+   * (a block's worth of room per free slot, less what the connection already holds of its block).
+   */
+  *networkThread(): KernelCode {
+    const k = this.k;
+    const socks = this.socks;
+    const n = socks.length;
+    const bs = this.opts.blockSize;
+    const cap = this.qPiece.length;
+    yield* this.mm.allocAnon(this.task, Math.ceil(this.opts.queue / PAGE_SIZE));
+    let next = 0;
+    for (;;) {
+      if (this.qLen === cap) {
+        this.exceeded = true;
+        this.counters.queueFullWaits++;
+      }
+      if (this.exceeded) {
+        yield k.waitOn(this.notFull);
+        continue;
+      }
+      let got = 0;
+      for (let i = 0; i < n && got < this.opts.readSize && this.qLen < cap; i++) {
+        const c = (next + i) % n;
+        const room = (cap - this.qLen) * bs - this.partial[c]!;
+        const r = socks[c]!.read(Math.min(this.opts.readSize - got, room));
+        if (r > 0) {
+          got += r;
+          this.received(c, r);
+        }
+      }
+      next = n === 0 ? 0 : (next + 1) % n;
+      if (got === 0) {
+        if (this.qLen < cap) yield k.waitOn(this.sockWait);
+        continue;
+      }
+      k.charge((got / 1024) * this.opts.copyPerKiB, CAT_APP);
+      yield k.cpu();
+      this.onRead(got);
+    }
+  }
+
+  /** The disk thread: write each queued block where it belongs; hash each completed piece. */
+  *diskThread(): KernelCode {
+    const k = this.k;
+    const mm = this.mm;
+    const cap = this.qPiece.length;
+    for (;;) {
+      if (this.qLen === 0) {
+        yield k.waitOn(this.notEmpty);
+        continue;
+      }
+      const piece = this.qPiece[this.qHead]!;
+      const block = this.qBlock[this.qHead]!;
+      this.qHead = (this.qHead + 1) % cap;
+      this.qLen--;
+      if (this.exceeded && this.qLen < this.lowWatermark) {
+        this.exceeded = false;
+        k.wakeAll(this.notFull);
+      }
+      const first = piece * this.pagesPerPiece + block * this.pagesPerBlock;
+      yield* mm.writeFilePages(this.task, this.file, first, this.pagesPerBlock);
+      this.counters.blocksWritten++;
+      if (++this.written[piece]! < this.blocksPerPiece) continue;
+      this.written[piece] = 0;
+      const fromDisk = yield* mm.readFilePages(
+        this.task,
+        this.file,
+        piece * this.pagesPerPiece,
+        this.pagesPerPiece,
+      );
+      k.charge((this.opts.pieceSize / 1024) * this.opts.hashPerKiB, CAT_APP);
+      yield k.cpu();
+      this.counters.piecesHashed++;
+      this.counters.hashPagesFromDisk += fromDisk;
+    }
+  }
+}
