@@ -322,7 +322,6 @@ export class System {
         packetAt: (head) => this.host.takePacket(head),
         netifReceiveSkb: (skb) => this.stack.netifReceiveSkb(skb),
         dropPacket: (p) => packets.free(p),
-        freePages: mm,
         costs: driverCosts,
       },
       {

@@ -151,15 +151,6 @@ function pageAddr(pfn: number): string {
   return `ffffea${(pfn * 64).toString(16).padStart(10, "0")}`;
 }
 
-/** A one-shot callback for Mm.watchFreePages; `level` is the free-page count armed for, or -1. */
-export class FreePagesWatcher {
-  level = -1;
-  constructor(
-    readonly name: string,
-    readonly fn: () => void,
-  ) {}
-}
-
 export interface MmOptions {
   /** Guest RAM as the zone's present pages, bytes (a multiple of 4096). */
   memBytes: number;
@@ -229,9 +220,6 @@ export class Mm implements WritebackHost {
   /** The zone's per-cpu page lists (per_cpu_pageset), one set per vCPU. */
   readonly pcp: PerCpuPages;
   private readonly kswapdWait = new WaitQueue("kswapd_wait");
-  /** One-shot free-page watchers (watchFreePages), and the lowest level any of them waits for. */
-  private readonly freeWatchers: FreePagesWatcher[] = [];
-  private freeWatchLevel = Number.POSITIVE_INFINITY;
   private readonly anonTask: Int32Array;
   /** Per reclaim batch results (shrinkInactiveList). */
   private lastScanned = 0;
@@ -431,51 +419,11 @@ export class Mm implements WritebackHost {
 
   /**
    * After free_pcppages_bulk: the zone's free count moved, so all_unreclaimable and pages_scanned
-   * are reset (as free_pcppages_bulk does) and free-page watchers may be due.
+   * are reset, as free_pcppages_bulk does.
    */
   private freedToBuddy(): void {
     this.allUnreclaimable = false;
     this.pagesScanned = 0;
-    if (this.pt.freeTop >= this.freeWatchLevel) this.fireFreeWatchers();
-  }
-
-  /**
-   * Calls `w.fn` once, at the first per-cpu batch of frees (free_pcppages_bulk, where the zone's
-   * free count moves) that leaves free pages at or above watermark `wmark` (WMARK_MIN/LOW/HIGH),
-   * whoever freed them: kswapd, direct reclaim, an exiting task, the network stack. Arming an
-   * armed watcher is a no-op. 3.2 offers drivers nothing like it; the nearest kernel mechanism is
-   * pgdat->pfmemalloc_wait (mm/vmscan.c, 3.6+), which balance_pgdat wakes once free memory is back
-   * above the reserves, "there is no need for processes to be throttled on pfmemalloc_wait".
-   * Costs one comparison per batch of frees while nothing is armed.
-   */
-  watchFreePages(w: FreePagesWatcher, wmark: number): void {
-    if (w.level >= 0) return;
-    const level =
-      wmark === WMARK_MIN ? this.wmark.min : wmark === WMARK_LOW ? this.wmark.low : this.wmark.high;
-    w.level = level;
-    this.freeWatchers.push(w);
-    if (level < this.freeWatchLevel) this.freeWatchLevel = level;
-  }
-
-  private fireFreeWatchers(): void {
-    const free = this.pt.freeTop;
-    const ws = this.freeWatchers;
-    let lowest = Number.POSITIVE_INFINITY;
-    let kept = 0;
-    const due: FreePagesWatcher[] = [];
-    for (const w of ws) {
-      if (w.level <= free) due.push(w);
-      else {
-        ws[kept++] = w;
-        if (w.level < lowest) lowest = w.level;
-      }
-    }
-    ws.length = kept;
-    this.freeWatchLevel = lowest;
-    for (const w of due) {
-      w.level = -1;
-      w.fn();
-    }
   }
 
   /** The slow path's `nopage:` exit: count the failure, then warn_alloc_failed. */

@@ -16,7 +16,6 @@ import type { SpinLock } from "../../sched/lock.ts";
 import type { Napi, NapiSubsystem } from "../../sched/napi.ts";
 import type { DelayedWork, Workqueues } from "../../sched/workqueue.ts";
 import { GFP_ATOMIC, GFP_KERNEL, gfpName } from "../../mm/gfp.ts";
-import type { FreePagesWatcher } from "../../mm/mm.ts";
 import type { IndirectTables } from "../indirect-tables.ts";
 import {
   ALLOC_SITE_PAGE_TO_SKB,
@@ -74,11 +73,6 @@ export interface VirtnetEnv {
   /** The packet of a buffer the driver dropped is gone (the model's payload is released). */
   dropPacket(pkt: number): void;
   costs: DriverCosts;
-  /**
-   * Free-memory notifications (Mm.watchFreePages) for policies that wait for memory rather than
-   * poll for it; absent when the system does not provide them.
-   */
-  freePages?: { watchFreePages(w: FreePagesWatcher, wmark: number): void };
 }
 
 export interface VirtnetOptions {
