@@ -69,8 +69,6 @@ import {
   ALLOC_WMARK_HIGH,
   GFP_HIGHUSER_MOVABLE,
   gfpName,
-  WMARK_LOW,
-  WMARK_MIN,
   gfpToAllocFlags,
   zoneWatermarkOk,
 } from "./gfp.ts";
