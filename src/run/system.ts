@@ -22,6 +22,7 @@ import {
 import { Mm } from "../guest/mm/mm.ts";
 import { OWNER_DRIVER_LIST, OWNER_RX_RING, OWNER_SKB } from "../guest/mm/page-table.ts";
 import type { KmemCache } from "../guest/mm/slab.ts";
+import type { Shrinker } from "../guest/mm/shrinker.ts";
 import type { MmTask } from "../guest/mm/task.ts";
 import { IndirectTables } from "../guest/net/indirect-tables.ts";
 import {
@@ -101,6 +102,9 @@ export class MmAdapter implements MmPort {
   }
   setOwner(pfn: number, from: number, to: number): void {
     this.mm.setOwner(pfn, from, to);
+  }
+  registerShrinker(s: Shrinker): void {
+    this.mm.shrinkers.register(s);
   }
   slabAlloc(cache: number, gfp: number): KernelCode<number> {
     return this.mm.kmemCacheAlloc(this.caches[cache]!, gfp);

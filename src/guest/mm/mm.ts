@@ -15,7 +15,8 @@
  * and are written once and never read, so mark_page_accessed only sets PG_referenced and nothing is
  * activated; page_check_references then returns PAGEREF_RECLAIM_CLEAN, which frees clean pages.
  * Anonymous pages are not reclaimable (no swap: get_scan_count scans anon lists 0 times). Slab
- * shrinking (dentries, inodes) is not modelled; shrink_slab counts as freeing nothing.
+ * shrinking of dentries and inodes is not modelled; shrink_slab runs the shrinkers registered
+ * here (shrinker.ts), after each priority pass over the LRU.
  */
 import { ModelError } from "../../sim/simulator.ts";
 import {
@@ -58,6 +59,7 @@ import {
   EV_PGSTEAL_DIRECT,
   EV_PGSTEAL_KSWAPD,
 } from "./events.ts";
+import { ShrinkerList } from "./shrinker.ts";
 import { FAULT_CTX_PROCESS, FAULT_CTX_SOFTIRQ, type FaultInjection, SITE_NONE } from "./fault-inject.ts";
 import {
   __GFP_FS,
@@ -200,6 +202,8 @@ export class Mm implements WritebackHost {
   readonly kmallocCaches: readonly KmemCache[];
   /** Every cache, skbuff_head_cache first. */
   readonly caches: readonly KmemCache[];
+  /** register_shrinker's list, which reclaim's shrink_slab walks. */
+  readonly shrinkers = new ShrinkerList();
   /** Fault injectors (fail_page_alloc, failslab); null when none is configured. */
   faults: FaultInjection | null = null;
   /**
@@ -629,6 +633,9 @@ export class Mm implements WritebackHost {
         }
         reclaimed += zoneReclaimed;
       }
+      // shrink_slab after the pass; what shrinkers free is not slab pages (reclaimed_slab), so it
+      // counts only through the free pages the allocator then finds.
+      if (this.shrinkers.size > 0) this.shrinkers.shrink(priority);
       if (reclaimed >= SWAP_CLUSTER_MAX) break;
       if (totalScanned > SWAP_CLUSTER_MAX + SWAP_CLUSTER_MAX / 2) this.wb.wakeupFlusher(totalScanned);
       // priority < DEF_PRIORITY - 2: wait_iff_congested(HZ/10), a cond_resched here.
@@ -706,8 +713,8 @@ export class Mm implements WritebackHost {
             if (this.pageoutCount > 0) yield* this.wb.pageout(this.pageoutBuf, this.pageoutCount);
             yield k.cpu();
           }
-          // shrink_slab frees nothing in the model (nr_slab == 0).
-          if (!this.zoneReclaimable()) this.allUnreclaimable = true;
+          const nrSlab = this.shrinkers.size > 0 ? this.shrinkers.shrink(priority) : 0;
+          if (nrSlab === 0 && !this.zoneReclaimable()) this.allUnreclaimable = true;
         }
         if (this.allUnreclaimable) break;
         if (this.watermarkOk(wm.high, 0)) break;
