@@ -326,6 +326,7 @@ export class System {
         packetAt: (head) => this.host.takePacket(head),
         netifReceiveSkb: (skb) => this.stack.netifReceiveSkb(skb),
         dropPacket: (p) => packets.free(p),
+        hostQueueHasRoom: () => this.host.tap.hasRoom(),
         costs: driverCosts,
       },
       {

@@ -72,6 +72,8 @@ export interface VirtnetEnv {
   netifReceiveSkb(skb: number): void;
   /** The packet of a buffer the driver dropped is gone (the model's payload is released). */
   dropPacket(pkt: number): void;
+  /** The host's tap queue has room: a packet the guest did not take would have waited there. */
+  hostQueueHasRoom(): boolean;
   costs: DriverCosts;
 }
 
@@ -176,6 +178,11 @@ export abstract class VirtnetDriver {
     this.vq.disableCb();
     napi.scheduleLocked(this.napi);
     return true;
+  }
+
+  /** Counters of what a policy of ours did (run summaries' guest.policy); none for the kernel's. */
+  policyCounters(): Record<string, number> {
+    return {};
   }
 
   /**

@@ -57,6 +57,10 @@ export class AdaptiveRetry extends Mainline {
     this.retryMaxJiffies = Math.floor(env.k.jiffies.hz / 2);
   }
 
+  override policyCounters(): Record<string, number> {
+    return { retriesBroughtForward: this.retriesBroughtForward, retriesCancelled: this.retriesCancelled };
+  }
+
   protected override refillFromPoll(): void {
     const wq = this.env.wq;
     const before = this.num;

@@ -67,6 +67,8 @@ export class PageRecycle extends Mainline {
   private ringCount = 0;
   /** In this device's NAPI poll: frees may recycle directly. */
   private inNapi = false;
+  /** The most pages the pool held at once. */
+  pooledPagesMax = 0;
 
   constructor(env: VirtnetEnv, opts: VirtnetOptions) {
     super(env, opts);
@@ -83,6 +85,10 @@ export class PageRecycle extends Mainline {
 
   override heldBytes(): number {
     return super.heldBytes() + this.pooledPages * PAGE_SIZE;
+  }
+
+  override policyCounters(): Record<string, number> {
+    return { ...this.ppStats, pooledPagesMax: this.pooledPagesMax };
   }
 
   override virtnetPoll(budget: number): number {
@@ -164,6 +170,7 @@ export class PageRecycle extends Mainline {
       if (this.cacheCount < PP_ALLOC_CACHE_SIZE) {
         this.cache[this.cacheCount++] = p;
         s.cached++;
+        if (this.pooledPages > this.pooledPagesMax) this.pooledPagesMax = this.pooledPages;
         return true;
       }
       s.cacheFull++;
@@ -172,6 +179,7 @@ export class PageRecycle extends Mainline {
       this.ring[(this.ringHead + this.ringCount) % this.poolSize] = p;
       this.ringCount++;
       s.ring++;
+      if (this.pooledPages > this.pooledPagesMax) this.pooledPagesMax = this.pooledPages;
       return true;
     }
     // page_pool_return_page: no longer the pool's.

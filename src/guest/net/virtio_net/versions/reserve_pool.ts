@@ -98,6 +98,14 @@ export class ReservePool extends Mainline implements Shrinker {
     return n;
   }
 
+  override policyCounters(): Record<string, number> {
+    return {
+      reserveTaken: this.reserveTaken,
+      reserveRefillFailed: this.reserveRefillFailed,
+      reserveShrunk: this.reserveShrunk,
+    };
+  }
+
   get reserveCount(): number {
     return this.reserve.length;
   }
