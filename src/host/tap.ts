@@ -141,6 +141,11 @@ export class TapDevice {
       );
   }
 
+  /** The socket queue has room for another packet: tun_net_xmit would queue it, not stop. */
+  hasRoom(): boolean {
+    return this.sock.length < this.opts.txQueueLen;
+  }
+
   /** peek_head_len: the next packet vhost would read, or -1. */
   peek(): number {
     return this.sock.peek();

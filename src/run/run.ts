@@ -457,6 +457,7 @@ function summarise(sys: System, series: Series, wallMs: number, closeup: Closeup
       driverPages: d.pagesCount,
       /** Memory the driver holds besides posted buffers (vi->pages, reserves, recycled buffers). */
       driverHeldBytes: d.heldBytes(),
+      policy: d.policyCounters(),
       refillWorkRuns: d.refill.runs,
       refillSpacingMedianMs: median(spacings) / 1e6,
       refillQueuedNoop: d.refill.queuedNoop,

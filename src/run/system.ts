@@ -28,6 +28,7 @@ import { kernelEra } from "../guest/kernel-era.ts";
 import { Mm } from "../guest/mm/mm.ts";
 import { OWNER_DRIVER_LIST, OWNER_PAGE_FRAG, OWNER_RX_RING, OWNER_SKB } from "../guest/mm/page-table.ts";
 import type { KmemCache } from "../guest/mm/slab.ts";
+import type { Shrinker } from "../guest/mm/shrinker.ts";
 import type { MmTask } from "../guest/mm/task.ts";
 import { IndirectTables } from "../guest/net/indirect-tables.ts";
 import {
@@ -140,6 +141,9 @@ export class MmAdapter implements MmPort {
   }
   setOwner(pfn: number, from: number, to: number): void {
     this.mm.setOwner(pfn, from, to);
+  }
+  registerShrinker(s: Shrinker): void {
+    this.mm.shrinkers.register(s);
   }
   slabAlloc(cache: number, gfp: number): KernelCode<number> {
     return this.mm.kmemCacheAlloc(this.caches[cache]!, gfp);
@@ -391,7 +395,7 @@ export class System {
         numBuffersAt: (head) => this.host.numBuffersAtHead[head]!,
         netifReceiveSkb: (skb) => this.stack.netifReceiveSkb(skb),
         dropPacket: (p) => packets.free(p),
-        freePages: mm,
+        hostQueueHasRoom: () => this.host.tap.hasRoom(),
         costs: driverCosts,
       },
       {

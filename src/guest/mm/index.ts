@@ -3,6 +3,7 @@ export * from "./events.ts";
 export * from "./gfp.ts";
 export * from "./mm.ts";
 export * from "./page-table.ts";
+export * from "./shrinker.ts";
 export * from "./slab.ts";
 export * from "./task.ts";
 export * from "./watermarks.ts";

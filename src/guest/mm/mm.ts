@@ -17,7 +17,8 @@
  * deactivates while active > inactive, and page_check_references gives an unmapped page with
  * PG_referenced PAGEREF_RECLAIM_CLEAN: freed when clean, kept from pageout once when dirty.
  * Anonymous pages are not reclaimable (no swap: get_scan_count scans anon lists 0 times). Slab
- * shrinking (dentries, inodes) is not modelled; shrink_slab counts as freeing nothing.
+ * shrinking of dentries and inodes is not modelled; shrink_slab runs the shrinkers registered
+ * here (shrinker.ts), after each priority pass over the LRU.
  */
 import { ModelError } from "../../sim/simulator.ts";
 import { ERA_3_2, type KernelEraParams, OOM_SHOULD_RECLAIM_RETRY } from "../kernel-era.ts";
@@ -61,6 +62,7 @@ import {
   EV_PGSTEAL_DIRECT,
   EV_PGSTEAL_KSWAPD,
 } from "./events.ts";
+import { ShrinkerList } from "./shrinker.ts";
 import { FAULT_CTX_PROCESS, FAULT_CTX_SOFTIRQ, type FaultInjection, SITE_NONE } from "./fault-inject.ts";
 import {
   __GFP_FS,
@@ -72,8 +74,6 @@ import {
   ALLOC_WMARK_HIGH,
   GFP_HIGHUSER_MOVABLE,
   gfpName,
-  WMARK_LOW,
-  WMARK_MIN,
   gfpToAllocFlags,
   zoneWatermarkOk,
 } from "./gfp.ts";
@@ -167,15 +167,6 @@ function pageAddr(pfn: number): string {
   return `ffffea${(pfn * 64).toString(16).padStart(10, "0")}`;
 }
 
-/** A one-shot callback for Mm.watchFreePages; `level` is the free-page count armed for, or -1. */
-export class FreePagesWatcher {
-  level = -1;
-  constructor(
-    readonly name: string,
-    readonly fn: () => void,
-  ) {}
-}
-
 export interface MmOptions {
   /** Guest RAM as the zone's present pages, bytes (a multiple of 4096). */
   memBytes: number;
@@ -231,6 +222,8 @@ export class Mm implements WritebackHost {
   readonly kmallocCaches: readonly KmemCache[];
   /** Every cache, skbuff_head_cache first. */
   readonly caches: readonly KmemCache[];
+  /** register_shrinker's list, which reclaim's shrink_slab walks. */
+  readonly shrinkers = new ShrinkerList();
   /** Fault injectors (fail_page_alloc, failslab); null when none is configured. */
   faults: FaultInjection | null = null;
   /**
@@ -259,9 +252,6 @@ export class Mm implements WritebackHost {
   /** The zone's per-cpu page lists (per_cpu_pageset), one set per vCPU. */
   readonly pcp: PerCpuPages;
   private readonly kswapdWait = new WaitQueue("kswapd_wait");
-  /** One-shot free-page watchers (watchFreePages), and the lowest level any of them waits for. */
-  private readonly freeWatchers: FreePagesWatcher[] = [];
-  private freeWatchLevel = Number.POSITIVE_INFINITY;
   private readonly anonTask: Int32Array;
   /** Per reclaim batch results (shrinkInactiveList). */
   private lastScanned = 0;
@@ -591,51 +581,11 @@ export class Mm implements WritebackHost {
 
   /**
    * After free_pcppages_bulk: the zone's free count moved, so all_unreclaimable and pages_scanned
-   * are reset (as free_pcppages_bulk does) and free-page watchers may be due.
+   * are reset, as free_pcppages_bulk does.
    */
   private freedToBuddy(): void {
     this.allUnreclaimable = false;
     this.pagesScanned = 0;
-    if (this.pt.freeTop >= this.freeWatchLevel) this.fireFreeWatchers();
-  }
-
-  /**
-   * Calls `w.fn` once, at the first per-cpu batch of frees (free_pcppages_bulk, where the zone's
-   * free count moves) that leaves free pages at or above watermark `wmark` (WMARK_MIN/LOW/HIGH),
-   * whoever freed them: kswapd, direct reclaim, an exiting task, the network stack. Arming an
-   * armed watcher is a no-op. 3.2 offers drivers nothing like it; the nearest kernel mechanism is
-   * pgdat->pfmemalloc_wait (mm/vmscan.c, 3.6+), which balance_pgdat wakes once free memory is back
-   * above the reserves, "there is no need for processes to be throttled on pfmemalloc_wait".
-   * Costs one comparison per batch of frees while nothing is armed.
-   */
-  watchFreePages(w: FreePagesWatcher, wmark: number): void {
-    if (w.level >= 0) return;
-    const level =
-      wmark === WMARK_MIN ? this.wmark.min : wmark === WMARK_LOW ? this.wmark.low : this.wmark.high;
-    w.level = level;
-    this.freeWatchers.push(w);
-    if (level < this.freeWatchLevel) this.freeWatchLevel = level;
-  }
-
-  private fireFreeWatchers(): void {
-    const free = this.pt.freeTop;
-    const ws = this.freeWatchers;
-    let lowest = Number.POSITIVE_INFINITY;
-    let kept = 0;
-    const due: FreePagesWatcher[] = [];
-    for (const w of ws) {
-      if (w.level <= free) due.push(w);
-      else {
-        ws[kept++] = w;
-        if (w.level < lowest) lowest = w.level;
-      }
-    }
-    ws.length = kept;
-    this.freeWatchLevel = lowest;
-    for (const w of due) {
-      w.level = -1;
-      w.fn();
-    }
   }
 
   /** The slow path's `nopage:` exit: count the failure, then warn_alloc_failed. */
@@ -925,6 +875,9 @@ export class Mm implements WritebackHost {
         }
         reclaimed += zoneReclaimed;
       }
+      // shrink_slab after the pass; what shrinkers free is not slab pages (reclaimed_slab), so it
+      // counts only through the free pages the allocator then finds.
+      if (this.shrinkers.size > 0) this.shrinkers.shrink(priority);
       if (reclaimed >= SWAP_CLUSTER_MAX) break;
       if (totalScanned > SWAP_CLUSTER_MAX + SWAP_CLUSTER_MAX / 2) this.wb.wakeupFlusher(totalScanned);
       // priority < DEF_PRIORITY - 2: wait_iff_congested(HZ/10), a cond_resched here.
@@ -1031,8 +984,8 @@ export class Mm implements WritebackHost {
             nrActive = this.shrinkActiveFile(nrActive);
             yield k.cpu();
           }
-          // shrink_slab frees nothing in the model (nr_slab == 0).
-          if (!kswapd61 && !this.zoneReclaimable()) this.allUnreclaimable = true;
+          const nrSlab = this.shrinkers.size > 0 ? this.shrinkers.shrink(priority) : 0;
+          if (!kswapd61 && nrSlab === 0 && !this.zoneReclaimable()) this.allUnreclaimable = true;
         }
         if (this.allUnreclaimable) break;
         if (this.watermarkOk(wm.high, 0)) break;

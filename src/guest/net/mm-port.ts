@@ -3,6 +3,7 @@
  * and page ownership moves. Sleeping variants are generators (process context only); with a gfp
  * lacking __GFP_WAIT they never yield, so one code path serves softirq and process context.
  */
+import type { Shrinker } from "../mm/shrinker.ts";
 import type { KernelCode } from "../sched/kernel.ts";
 
 export interface MmPort {
@@ -35,6 +36,8 @@ export interface MmPort {
   /** The same for callers that cannot sleep (gfp without __GFP_WAIT). */
   slabAllocAtomic(cache: SlabCacheId, gfp: number): number;
   slabFree(cache: SlabCacheId, obj: number): void;
+  /** register_shrinker: reclaim's shrink_slab will ask `s` for memory back. */
+  registerShrinker(s: Shrinker): void;
 }
 
 /** The caches the rx path allocates from (mm/slub.c kmalloc size classes; see kernel-facts §3.8). */

@@ -64,12 +64,11 @@ export class SkbPool {
   live = 0;
   private cap = 0;
   /**
-   * Called by kfree before it frees anything: returns true when the callee keeps the skb whole
-   * (it stays live; skb_recycle_check, net/core/skbuff.c until 3.6). The callee may instead
-   * take fragment pages by detaching them from `frag` and then return false (page_pool's
-   * skb_mark_for_recycle, net/core/page_pool.c). Null: a free costs one comparison more.
+   * Called by kfree before it frees anything: the callee may take fragment pages by detaching them
+   * from `frag` (page_pool's skb_mark_for_recycle, net/core/page_pool.c); what is left is freed.
+   * Null: a free costs one comparison more.
    */
-  recycler: ((skb: number) => boolean) | null = null;
+  recycler: ((skb: number) => void) | null = null;
 
   constructor(
     private readonly mm: MmPort,
@@ -263,17 +262,9 @@ export class SkbPool {
     }
   }
 
-  /** skb_recycle: a kept skb (with no fragments left) back to the state __alloc_skb left it in. */
-  recycle(skb: number, truesize: number): void {
-    if (this.frag[skb]! >= 0) throw new ModelError(`skb ${skb} recycled with fragment pages attached`);
-    this.len[skb] = 0;
-    this.truesize[skb] = truesize;
-    this.pkt[skb] = -1;
-  }
-
   /** kfree_skb: frees the head, the data area and every fragment page. */
   kfree(skb: number): void {
-    if (this.recycler?.(skb)) return;
+    this.recycler?.(skb);
     const mm = this.mm;
     if (this.dataObj[skb]! >= 0) mm.slabFree(this.dataCache[skb]!, this.dataObj[skb]!);
     let p = this.frag[skb]!;

@@ -104,6 +104,49 @@ describe("schedule_delayed_work", () => {
   });
 });
 
+describe("mod_delayed_work and cancel_delayed_work", () => {
+  it("mod_delayed_work brings a pending timer forward, pushes it back, and queues an idle work", () => {
+    const { sim, k, wq, at, work } = setup(250);
+    const runs: Ns[] = [];
+    const w = work("refill", () => {
+      runs.push(k.now);
+    });
+    const ret: boolean[] = [];
+    at(0, () => ret.push(wq.modDelayedWork(w, k.jiffies.hz / 2)));
+    at(ms(100), () => ret.push(wq.modDelayedWork(w, 1)));
+    at(ms(300), () => ret.push(wq.modDelayedWork(w, 0)));
+    at(ms(400), () => ret.push(wq.scheduleDelayedWork(w, 25)));
+    at(ms(404), () => ret.push(wq.modDelayedWork(w, 50)));
+    sim.run(ms(2_000));
+    expect(ret).toEqual([false, true, false, true, true]);
+    // 100 ms + one jiffy (4 ms), not 500 ms; 300 ms at once; 404 + 200 ms, not 400 + 100.
+    expect(runs).toEqual([ms(104), ms(300), ms(604)]);
+    expect(w.queuedNoop).toBe(0);
+  });
+
+  it("cancel_delayed_work takes a pending work back from its timer or its worklist", () => {
+    const { sim, k, wq, at, work } = setup(250);
+    const runs: Ns[] = [];
+    const w = work("refill", () => {
+      runs.push(k.now);
+    });
+    const ret: boolean[] = [];
+    at(0, () => wq.scheduleDelayedWork(w, 10));
+    at(ms(20), () => ret.push(wq.cancelDelayedWork(w)));
+    // Queued and cancelled in the same event: taken off the worklist before the kworker runs.
+    at(ms(100), () => {
+      wq.scheduleDelayedWork(w, 0);
+      ret.push(wq.cancelDelayedWork(w));
+    });
+    at(ms(200), () => ret.push(wq.cancelDelayedWork(w)));
+    at(ms(300), () => wq.scheduleDelayedWork(w, 0));
+    sim.run(ms(1_000));
+    expect(ret).toEqual([true, true, false]);
+    expect(runs).toEqual([ms(300)]);
+    expect(w.pending).toBe(false);
+  });
+});
+
 describe("work execution", () => {
   it("clears PENDING when the work starts, so the work can re-queue itself", () => {
     const { sim, k, wq, work } = setup(250);

@@ -120,6 +120,42 @@ export class Workqueues {
   }
 
   /**
+   * mod_delayed_work(system_wq, dwork, delay) (include/linux/workqueue.h, kernel/workqueue.c, 3.7+):
+   * try_to_grab_pending takes the work back from its timer or its worklist, then it is queued with
+   * the new delay, so a pending work is brought forward or pushed back; an idle one is queued.
+   * Returns whether it was pending. A running instance is not waited for (it may run again).
+   */
+  modDelayedWork(w: DelayedWork, delayJiffies: number): boolean {
+    const was = this.grabPending(w);
+    this.scheduleDelayedWork(w, delayJiffies);
+    return was;
+  }
+
+  /**
+   * cancel_delayed_work (kernel/workqueue.c, 3.7+: try_to_grab_pending, usable from softirq): a
+   * pending work is taken back from its timer or its worklist; a running one is not waited for.
+   * Returns whether it was pending.
+   */
+  cancelDelayedWork(w: DelayedWork): boolean {
+    return this.grabPending(w);
+  }
+
+  private grabPending(w: DelayedWork): boolean {
+    if (!w.pending) return false;
+    if (w.timer >= 0) {
+      this.k.sim.cancel(w.timer);
+      w.timer = -1;
+    } else {
+      for (const pool of this.pools) {
+        const i = pool.list.indexOf(w);
+        if (i >= 0) pool.list.splice(i, 1);
+      }
+    }
+    w.pending = false;
+    return true;
+  }
+
+  /**
    * __queue_work (kernel/workqueue.c, v3.2): workqueue_queue_work, then, system_wq's max_active
    * never being reached here, workqueue_activate_work as the work goes on the worklist.
    */

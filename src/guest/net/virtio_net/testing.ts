@@ -285,6 +285,11 @@ export class DriverHarness {
     this.holdFreedSkbs();
   }
 
+  /** Returns `n` of the held pages to the allocator (memory coming back a little at a time). */
+  releasePages(n: number): void {
+    for (const p of this.heldPages.splice(0, n)) this.sys.mm.freePage(p);
+  }
+
   /** Returns everything held (pages, slab objects, deferred skbs) to the allocator. */
   releaseHeld(): void {
     const mm = this.sys.mm;

@@ -16,7 +16,6 @@ import type { SpinLock } from "../../sched/lock.ts";
 import type { Napi, NapiSubsystem } from "../../sched/napi.ts";
 import type { DelayedWork, Workqueues } from "../../sched/workqueue.ts";
 import { GFP_ATOMIC, GFP_KERNEL, gfpName } from "../../mm/gfp.ts";
-import type { FreePagesWatcher } from "../../mm/mm.ts";
 import type { IndirectTables } from "../indirect-tables.ts";
 import type { VirtnetTx } from "./tx.ts";
 import {
@@ -83,12 +82,9 @@ export interface VirtnetEnv {
   netifReceiveSkb(skb: number): void;
   /** The packet of a buffer the driver dropped is gone (the model's payload is released). */
   dropPacket(pkt: number): void;
+  /** The host's tap queue has room: a packet the guest did not take would have waited there. */
+  hostQueueHasRoom(): boolean;
   costs: DriverCosts;
-  /**
-   * Free-memory notifications (Mm.watchFreePages) for policies that wait for memory rather than
-   * poll for it; absent when the system does not provide them.
-   */
-  freePages?: { watchFreePages(w: FreePagesWatcher, wmark: number): void };
 }
 
 export interface VirtnetOptions {
@@ -216,6 +212,11 @@ export abstract class VirtnetDriver {
     this.vq.disableCb();
     napi.scheduleLocked(this.napi);
     return true;
+  }
+
+  /** Counters of what a policy of ours did (run summaries' guest.policy); none for the kernel's. */
+  policyCounters(): Record<string, number> {
+    return {};
   }
 
   /**

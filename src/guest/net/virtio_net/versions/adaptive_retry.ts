@@ -1,94 +1,92 @@
 /**
- * `adaptive-retry` (ours, never in Linux): refill_work's retry after a failed fill comes one jiffy
- * later, then 2, 4, … up to the HZ/2 it replaces, back to one jiffy after a fill that succeeds;
- * and it comes at once when free memory is back above WMARK_LOW, whoever freed it (kswapd, the
- * stack, an exiting task), instead of waiting for the timer. Its fill allocates with GFP_KERNEL |
- * __GFP_NORETRY: one pass of direct reclaim, then failure and a retry, never the OOM killer (plain
- * GFP_KERNEL order-0 allocations do not fail in 3.2: they loop and kill, so a retry policy on them
- * would never run).
+ * `adaptive-retry` (ours, never in Linux): mainline's refill_work with an exponential back-off
+ * instead of its fixed HZ/2 re-arm, an allocation that may not OOM-kill, and a retry that the next
+ * NAPI poll brings forward or cancels when its own atomic refill shows memory is back. Every piece
+ * is a mechanism 6.1 has; nothing new is asked of mm.
  *
- * Precedents: exponential back-off after failure in mm itself, defer_compaction (mm/compaction.c:
- * skip 1 << compact_defer_shift attempts, the shift growing per failure up to 6, reset on
- * success); the gfp of mempool_alloc's first try (mm/mempool.c: "don't loop in __alloc_pages");
- * waking on memory rather than a timer: pgdat->pfmemalloc_wait (mm/vmscan.c, 3.6+), which kswapd
- * wakes in balance_pgdat once free memory is back ("If the low watermark is met there is no need
- * for processes to be throttled on pfmemalloc_wait"). Later kernels' mod_delayed_work (3.7) would
- * bring vi->refill forward directly; here a timer_list of the driver queues the work.
+ * Against mainline (drivers/net/virtio_net.c, 6.1), as a patch would read:
+ * - refill_work: `try_fill_recv(vi, rq, GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN)`: one pass of
+ *   direct reclaim, then -ENOMEM instead of the OOM killer (plain GFP_KERNEL order-0 allocations
+ *   do not fail: they loop and kill, so no back-off on them could ever run). The gfp is
+ *   mempool_alloc's first try (mm/mempool.c, "don't loop in __alloc_pages").
+ * - on failure `mod_delayed_work(system_wq, &vi->refill, delay)` (include/linux/workqueue.h,
+ *   kernel/workqueue.c) with delay 1, 2, 4, … jiffies up to the HZ/2 mainline always waits,
+ *   back to 1 after a fill that succeeds; precedent for the back-off: defer_compaction
+ *   (mm/compaction.c, 1 << compact_defer_shift, the shift growing per failure, reset on success).
+ * - virtnet_poll's refill: `try_fill_recv(vi, rq, GFP_ATOMIC | __GFP_NOWARN)` — a failure there
+ *   has a retry behind it, as page_pool_dev_alloc_pages' GFP_ATOMIC | __GFP_NOWARN has the next
+ *   poll (include/net/page_pool.h); so warn_alloc_failed never prints for it. When that refill
+ *   fills the ring, `cancel_delayed_work(&vi->refill)`: nothing is left for the retry. When it
+ *   adds some buffers and then fails, memory is coming back: a retry backed off for longer than a
+ *   jiffy is brought forward to one jiffy with mod_delayed_work, once per back-off step. With no
+ *   progress it does what mainline does (schedule_delayed_work(&vi->refill, 0), a no-op while the
+ *   retry is pending).
  *
- * Built on `mainline`, whose refill_work (napi_disable, fill, napi enable that polls at once) it
- * keeps; only the allocation's gfp and the re-arm change. While a retry is armed, a failed atomic
- * refill in the poll leaves the refill to it, as mainline's pending HZ/2 work does.
- *
- * Cost: up to one refill_work (and one napi_disable) per jiffy while memory stays short, each with
- * a pass of direct reclaim; no OOM kill to make room, so when nothing is reclaimable the ring
- * stays short until someone else frees memory. Needs VirtnetEnv.freePages for the memory wakeup;
- * without it only the back-off timer runs.
+ * The wake-up is the poll that already runs for every packet: no callback from the page-free path
+ * (kswapd progress is not one; an earlier version of this policy used such a hook, which no kernel
+ * has). Cost: up to HZ refill_work runs (napi_disable, one direct-reclaim pass each) per second
+ * while memory stays short and the polls keep finding some; no OOM kill to make room, so when
+ * nothing is reclaimable the ring stays short until someone else frees memory.
  */
 import type { KernelCode } from "../../../sched/kernel.ts";
-import { __GFP_NORETRY, __GFP_NOWARN, GFP_KERNEL, WMARK_LOW } from "../../../mm/gfp.ts";
-import { FreePagesWatcher } from "../../../mm/mm.ts";
+import { __GFP_NORETRY, __GFP_NOWARN, GFP_ATOMIC, GFP_KERNEL } from "../../../mm/gfp.ts";
 import type { VirtnetEnv, VirtnetOptions } from "../virtnet.ts";
 import { Mainline } from "./mainline.ts";
 
 /** The first retry after a failed fill, jiffies: the shortest a timer can wait. Ours. */
 export const RETRY_MIN_JIFFIES = 1;
-/** The refill's gfp: direct reclaim once, no OOM killer (mempool_alloc's first try). */
+/** refill_work's gfp: direct reclaim once, no OOM killer (mempool_alloc's first try). */
 export const ADAPTIVE_GFP = GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN;
+/** virtnet_poll's refill gfp: page_pool_dev_alloc_pages' (include/net/page_pool.h). */
+export const ADAPTIVE_POLL_GFP = GFP_ATOMIC | __GFP_NOWARN;
 
 export class AdaptiveRetry extends Mainline {
   override readonly version: string = "adaptive-retry";
-  /** The longest retry delay, jiffies: v3.2's fixed HZ/2, so it is never slower than mainline. */
+  /** The longest retry delay, jiffies: mainline's fixed HZ/2, so it is never slower than mainline. */
   readonly retryMaxJiffies: number;
-  /** Jiffies the next retry waits (0: the last fill succeeded). */
+  /** Jiffies the armed retry waits (0: the last fill succeeded). */
   delayJiffies = 0;
-  /** Retries started by the timer and by free memory coming back. */
-  timerRetries = 0;
-  memoryRetries = 0;
-  private readonly retryTimer: number;
-  private readonly watcher: FreePagesWatcher;
+  /** Backed-off retries a poll brought forward, and pending retries a poll's full refill cancelled. */
+  retriesBroughtForward = 0;
+  retriesCancelled = 0;
+  /** The armed retry was already brought forward (cleared when refill_work runs). */
+  private broughtForward = false;
 
   constructor(env: VirtnetEnv, opts: VirtnetOptions) {
     super(env, opts);
-    const sim = env.k.sim;
     this.retryMaxJiffies = Math.floor(env.k.jiffies.hz / 2);
-    this.retryTimer = sim.createTimer(
-      sim.register("virtnet.refill_retry", () => {
-        this.timerRetries++;
-        this.env.wq.scheduleDelayedWork(this.refill, 0);
-      }),
-    );
-    this.watcher = new FreePagesWatcher("virtnet refill", () => this.memoryBack());
   }
 
-  /** A retry is armed: the timer runs, and free memory coming back may fire it early. */
-  get retryArmed(): boolean {
-    return this.k.sim.timerArmed(this.retryTimer);
-  }
-
-  /** Free memory is back: an armed retry runs now (a stale watch after a timer retry does nothing). */
-  private memoryBack(): void {
-    if (!this.retryArmed) return;
-    this.k.sim.disarmTimer(this.retryTimer);
-    this.memoryRetries++;
-    this.env.wq.scheduleDelayedWork(this.refill, 0);
+  override policyCounters(): Record<string, number> {
+    return { retriesBroughtForward: this.retriesBroughtForward, retriesCancelled: this.retriesCancelled };
   }
 
   protected override refillFromPoll(): void {
-    if (!this.tryFillRecvAtomic() && !this.retryArmed) this.env.wq.scheduleDelayedWork(this.refill, 0);
+    const wq = this.env.wq;
+    const before = this.num;
+    if (this.runAtomic(this.tryFillRecvCounted(ADAPTIVE_POLL_GFP), "try_fill_recv(GFP_ATOMIC)")) {
+      if (wq.cancelDelayedWork(this.refill)) this.retriesCancelled++;
+      this.delayJiffies = 0;
+    } else if (this.num > before && this.delayJiffies > RETRY_MIN_JIFFIES && !this.broughtForward) {
+      this.broughtForward = true;
+      this.retriesBroughtForward++;
+      wq.modDelayedWork(this.refill, RETRY_MIN_JIFFIES);
+    } else {
+      wq.scheduleDelayedWork(this.refill, 0);
+    }
   }
 
   override *refillWork(): KernelCode {
     const env = this.env;
-    const k = this.k;
+    this.broughtForward = false;
     yield* env.napi.disableNapi(this.napi);
     if (yield* this.tryFillRecvCounted(ADAPTIVE_GFP)) {
       this.delayJiffies = 0;
     } else {
-      // Armed before NAPI is enabled: the poll that runs there must find the retry pending.
+      // Queued before NAPI is enabled: the poll that runs there must find the retry pending.
       this.delayJiffies =
         this.delayJiffies === 0 ? RETRY_MIN_JIFFIES : Math.min(2 * this.delayJiffies, this.retryMaxJiffies);
-      k.sim.armTimer(this.retryTimer, k.jiffies.timerExpiry(k.now, this.delayJiffies));
-      env.freePages?.watchFreePages(this.watcher, WMARK_LOW);
+      env.wq.modDelayedWork(this.refill, this.delayJiffies);
     }
     this.virtnetNapiEnable();
   }

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { EV_ALLOCFAIL_ATOMIC } from "../../../mm/events.ts";
 import { ms } from "../../../../sim/time.ts";
 import type { RxMode } from "../constants.ts";
+import type { DropRecycle } from "./drop_recycle.ts";
 import { invariantRun, policyHarness } from "./policy-testing.ts";
 
 const MODES: RxMode[] = ["small", "mergeable"];
@@ -34,12 +35,24 @@ describe("drop-recycle", () => {
     expect(s.rxDroppedNoMem).toBeGreaterThan(5);
     expect(lowest).toBeGreaterThanOrEqual(before);
     expect(h.driver.num).toBe(h.driver.max);
+    // The host's queue stayed short (the ring never emptied): every drop lost a packet it could have queued.
+    expect((h.driver as DropRecycle).droppedHostCouldQueue).toBe(s.rxDroppedNoMem);
     // Nothing needed refill_work: no sleeping allocation, no OOM kill.
     expect(h.driver.refill.runs).toBe(0);
     expect(h.mm.oomKills).toHaveLength(0);
     // Every used buffer was delivered or dropped, and every buffer is accounted for.
     expect(s.rxPackets + s.rxDroppedNoMem + s.rxLengthErrors).toBe(s.buffersConsumed);
     expect(s.buffersPosted - s.buffersConsumed).toBe(h.driver.num);
+  });
+
+  it("counts only drops made while the host's queue had room", () => {
+    const h = policyHarness("drop-recycle", "small");
+    h.driver.env.hostQueueHasRoom = () => false;
+    h.runTo(ms(100));
+    h.squeeze();
+    h.runTo(ms(200));
+    expect(h.driver.stats.rxDroppedNoMem).toBeGreaterThan(5);
+    expect((h.driver as DropRecycle).droppedHostCouldQueue).toBe(0);
   });
 
   it("where v3.2's ring drains in the same squeeze", () => {

@@ -14,17 +14,29 @@
  *
  * Cost: each packet allocates its replacement in softirq, one at a time instead of in a batch, and
  * the host is kicked once per poll that posted any. Under pressure the guest drops packets
- * (rx_dropped) that the others would have left queued at the host, and since every allocation is
- * GFP_ATOMIC it never reclaims: with reclaimable memory and kswapd behind, it drops where patch1's
- * refill_work would have reclaimed and delivered.
+ * (rx_dropped) that the others would have left queued at the host: `droppedHostCouldQueue` counts
+ * the drops made while the host's tap queue had room, each a packet mainline would have delivered
+ * (this buffer) or kept waiting at the host (a later one) instead of losing. Every allocation is
+ * GFP_ATOMIC | __GFP_NOWARN (a failure is an expected, counted drop, as page_pool_dev_alloc_pages
+ * allocates, include/net/page_pool.h), so it never reclaims and never wakes anything that would:
+ * with reclaimable memory and kswapd behind, it drops where refill_work would have reclaimed and
+ * delivered.
+ *
+ * Mechanisms: all a kernel has (the tg3 pattern); what a maintainer would object to is the drop.
  */
-import { GFP_ATOMIC } from "../../../mm/gfp.ts";
+import { __GFP_NOWARN, GFP_ATOMIC } from "../../../mm/gfp.ts";
 import { Mainline } from "./mainline.ts";
 
 export class DropRecycle extends Mainline {
   override readonly version: string = "drop-recycle";
   /** Buffers posted by receiveBuf that the host has not been kicked for yet. */
   private unkicked = 0;
+  /** Packets dropped for want of a replacement while the host's tap queue had room. */
+  droppedHostCouldQueue = 0;
+
+  override policyCounters(): Record<string, number> {
+    return { droppedHostCouldQueue: this.droppedHostCouldQueue };
+  }
 
   protected override receive(budget: number, received: number): number {
     const n = super.receive(budget, received);
@@ -39,11 +51,12 @@ export class DropRecycle extends Mainline {
 
   /** Runs inside receive's ring section: allocate the replacement first, as tg3_rx does. */
   protected override receiveBuf(token: number, len: number, pkt: number, numBuf: number): void {
-    const fresh = this.runAtomic(this.allocRecvbuf(GFP_ATOMIC), "the replacement buffer");
+    const fresh = this.runAtomic(this.allocRecvbuf(GFP_ATOMIC | __GFP_NOWARN), "the replacement buffer");
     if (fresh < 0) {
       // drop_it: dev->stats.rx_dropped++, and the old buffer goes back to the device (the rest
       // of a multi-buffer frame to vi->pages, for the refill to repost).
       this.stats.rxDroppedNoMem++;
+      if (this.env.hostQueueHasRoom()) this.droppedHostCouldQueue++;
       this.dropRestOfFrame(numBuf);
       this.env.dropPacket(pkt);
       this.repost(token);

@@ -1,80 +1,112 @@
 import { describe, expect, it } from "vitest";
+import { GFP_ATOMIC } from "../../../mm/gfp.ts";
+import { OWNER_PCP, OWNER_SKB } from "../../../mm/page-table.ts";
 import { ms } from "../../../../sim/time.ts";
-import { SLAB_KMALLOC_32, SLAB_KMALLOC_512 } from "../../mm-port.ts";
+import { ALLOC_SITE_RX_PAGE } from "../../mm-port.ts";
 import type { RxMode } from "../constants.ts";
-import { type PageRecycle, COPY_SKB_CACHE_SIZE } from "./page_recycle.ts";
+import { PP_ALLOC_CACHE_SIZE, type PageRecycle } from "./page_recycle.ts";
 import { invariantRun, policyHarness } from "./policy-testing.ts";
 
-const MODES: RxMode[] = ["small", "big", "mergeable"];
-
-/**
- * Allocations of receive-buffer memory (pages, sk_buff heads, data areas; not the indirect tables
- * virtqueue_add_buf allocates per post) and packets received between 200 and 400 ms of steady
- * traffic.
- */
-function steadyAllocations(driver: string, mode: RxMode) {
+/** Pages allocated from the page allocator and packets received between 200 and 400 ms. */
+function steadyPageAllocations(driver: string, mode: RxMode) {
   const h = policyHarness(driver, mode);
   const mm = h.driver.env.mm;
-  const { allocPage, slabAlloc, slabAllocAtomic } = mm;
+  const { allocPage } = mm;
   let allocs = 0;
-  const buffer = (cache: number) => cache !== SLAB_KMALLOC_32 && cache !== SLAB_KMALLOC_512;
   mm.allocPage = (gfp, owner) => {
     allocs++;
     return allocPage.call(mm, gfp, owner);
   };
-  mm.slabAlloc = (cache, gfp) => {
-    if (buffer(cache)) allocs++;
-    return slabAlloc.call(mm, cache, gfp);
-  };
-  mm.slabAllocAtomic = (cache, gfp) => {
-    if (buffer(cache)) allocs++;
-    return slabAllocAtomic.call(mm, cache, gfp);
-  };
   h.runTo(ms(200));
   const before = { allocs, rx: h.driver.stats.rxPackets };
   h.runTo(ms(400));
-  return { allocs: allocs - before.allocs, rx: h.driver.stats.rxPackets - before.rx };
+  return { h, allocs: allocs - before.allocs, rx: h.driver.stats.rxPackets - before.rx };
 }
 
-describe("page-recycle", () => {
-  it.each(MODES)("allocates nothing for receive buffers in steady state (%s)", (mode) => {
-    const recycled = steadyAllocations("page-recycle", mode);
-    expect(recycled.rx).toBeGreaterThan(1000);
-    expect(recycled.allocs).toBe(0);
-    // Its base, mainline on 3.2's buffers, allocates one buffer (and, with pages, one copy skb) per packet.
-    const mainline = steadyAllocations("mainline-3.2buf", mode);
-    expect(mainline.rx).toBe(recycled.rx);
+describe("page-recycle (page_pool)", () => {
+  it.each(["big", "mergeable"] as const)("allocates no receive pages in steady state (%s)", (mode) => {
+    const pooled = steadyPageAllocations("page-recycle", mode);
+    expect(pooled.rx).toBeGreaterThan(1000);
+    expect(pooled.allocs).toBe(0);
+    // Its base, mainline on 3.2's buffers, allocates at least a page per packet.
+    const mainline = steadyPageAllocations("mainline-3.2buf", mode);
+    expect(mainline.rx).toBe(pooled.rx);
     expect(mainline.allocs).toBeGreaterThanOrEqual(mainline.rx);
   });
 
-  it.each([
-    { mode: "small", cap: 256 },
-    { mode: "mergeable", cap: COPY_SKB_CACHE_SIZE },
-  ] as const)("keeps at most a ring's worth of what the stack frees ($mode)", ({ mode, cap }) => {
-    const h = policyHarness("page-recycle", mode);
-    const d = h.driver as PageRecycle;
-    let most = { skbs: 0, pages: 0 };
-    h.sim.afterEvent = () => {
-      most = { skbs: Math.max(most.skbs, d.keptSkbs), pages: Math.max(most.pages, d.pagesCount) };
-    };
-    h.runTo(ms(100));
-    // Freed skbs pile up while memory is squeezed, then are all freed at once.
-    h.squeeze(2048);
-    h.runTo(ms(300));
-    const live = h.sys.skbs.live;
-    h.releaseHeld();
-    expect(d.keptCap).toBe(cap);
-    expect(d.keptSkbs).toBe(cap);
-    expect(h.sys.skbs.live).toBeLessThan(live);
-    h.runTo(ms(400));
-    expect(most.skbs).toBe(cap);
-    expect(most.pages).toBeLessThanOrEqual(d.pageCap);
-    if (mode === "mergeable") expect(d.pagesRecycled).toBeGreaterThan(d.pageCap);
+  it("is mainline in small mode: kmalloc'ed buffers have no pages to pool", () => {
+    const pooled = steadyPageAllocations("page-recycle", "small");
+    const mainline = steadyPageAllocations("mainline", "small");
+    expect(pooled.rx).toBe(mainline.rx);
+    expect(pooled.h.sys.sim.events).toBe(mainline.h.sys.sim.events);
+    expect((pooled.h.driver as PageRecycle).pooledPages).toBe(0);
   });
 
-  it.each(MODES)("keeps the page invariant (%s)", (mode) => {
-    const d = invariantRun("page-recycle", mode).driver as PageRecycle;
-    expect(d.skbsRecycled).toBeGreaterThan(0);
-    if (mode !== "small") expect(d.pagesRecycled).toBeGreaterThan(0);
+  it("recycles directly into the alloc cache only from its NAPI poll, through the ring otherwise", () => {
+    // The reader frees in process context (recvmsg): the ring.
+    const reader = policyHarness("page-recycle", "mergeable");
+    reader.runTo(ms(200));
+    const viaRing = (reader.driver as PageRecycle).ppStats;
+    expect(viaRing.ring).toBeGreaterThan(1000);
+    expect(viaRing.cached).toBe(0);
+    // The same frees, made from inside the poll (as the stack's softirq frees): the cache.
+    const h = policyHarness("page-recycle", "mergeable");
+    const env = h.driver.env;
+    const skbs = h.sys.skbs;
+    const kfree = skbs.kfree;
+    const deferred: number[] = [];
+    skbs.kfree = (skb) => {
+      deferred.push(skb);
+    };
+    const receive = env.netifReceiveSkb;
+    env.netifReceiveSkb = (skb) => {
+      for (const s of deferred.splice(0)) kfree(s);
+      receive(skb);
+    };
+    h.runTo(ms(200));
+    const direct = (h.driver as PageRecycle).ppStats;
+    expect(direct.cached).toBeGreaterThan(1000);
+    expect(direct.cached).toBeGreaterThan(10 * direct.ring);
+  });
+
+  it("takes back only pages it owns", () => {
+    const h = policyHarness("page-recycle", "mergeable");
+    h.runTo(ms(100));
+    const d = h.driver as PageRecycle;
+    const mm = h.mm;
+    mm.allocSite = ALLOC_SITE_RX_PAGE;
+    const page = mm.allocPageAtomic(GFP_ATOMIC, OWNER_SKB);
+    const skb = h.sys.skbs.allocAtomic(600, GFP_ATOMIC, ALLOC_SITE_RX_PAGE);
+    h.sys.skbs.addFrag(skb, page);
+    const ring = d.ppStats.ring;
+    h.sys.skbs.kfree(skb);
+    // Freed: onto the per-cpu free list.
+    expect(mm.ownerOf(page)).toBe(OWNER_PCP);
+    expect(d.ppStats.ring).toBe(ring);
+  });
+
+  it("holds at most its cache and ring; pages past a full ring go back to the allocator", () => {
+    const h = policyHarness("page-recycle", "mergeable");
+    const d = h.driver as PageRecycle;
+    let most = 0;
+    h.sim.afterEvent = () => {
+      most = Math.max(most, d.pooledPages);
+    };
+    h.runTo(ms(100));
+    // Freed skbs pile up while memory is squeezed, then are all freed at once (process context).
+    h.squeeze(2048);
+    h.runTo(ms(300));
+    h.releaseHeld();
+    most = Math.max(most, d.pooledPages);
+    expect(d.ppStats.ringFull).toBeGreaterThan(0);
+    expect(d.pooledPages).toBe(d.poolSize);
+    h.runTo(ms(400));
+    expect(most).toBeLessThanOrEqual(PP_ALLOC_CACHE_SIZE + d.poolSize);
+    expect(d.heldBytes()).toBe((d.pooledPages + d.pagesCount) * 4096);
+  });
+
+  it.each(["small", "big", "mergeable"] as const)("keeps the page invariant (%s)", (mode) => {
+    const d = invariantRun("page-recycle", mode, (x) => (x as PageRecycle).pooledPages).driver as PageRecycle;
+    if (mode !== "small") expect(d.ppStats.ring + d.ppStats.cached).toBeGreaterThan(0);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Test helpers shared by the tests of our refill policies (tests only): the receive modes as
- * scenario overrides, a harness with free-memory notifications wired, and a run that checks the
+ * scenario overrides, a harness, and a run that checks the
  * page-ownership invariant after every event, the memory model's and the driver's own share.
  */
 import { expect } from "vitest";
@@ -17,19 +17,17 @@ export const MODE_SET: Readonly<Record<RxMode, readonly string[]>> = {
   mergeable: ["guest.driver.features.mrgRxbuf=true"],
 };
 
-/** SMALL_GUEST with `driver` in `mode`, the memory model's free-page notifications wired. */
+/** SMALL_GUEST with `driver` in `mode`. */
 export function policyHarness(
   driver: string,
   mode: RxMode,
   opts: HarnessOptions & { raw?: Record<string, unknown> } = {},
 ): DriverHarness {
-  const h = new DriverHarness(opts.raw ?? SMALL_GUEST, {
+  return new DriverHarness(opts.raw ?? SMALL_GUEST, {
     ...opts,
     driver,
     set: [...MODE_SET[mode], ...(opts.set ?? [])],
   });
-  h.driver.env.freePages = h.mm;
-  return h;
 }
 
 /**

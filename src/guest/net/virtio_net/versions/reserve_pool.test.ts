@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ms, sec } from "../../../../sim/time.ts";
 import { BIG_PAGES, PAGE_SIZE, type RxMode } from "../constants.ts";
 import { invariantRun, policyHarness } from "./policy-testing.ts";
-import { RESERVE_POOL_BYTES, type ReservePool } from "./reserve_pool.ts";
+import { RESERVE_POOL_BYTES, RESERVE_REFILL_AFTER_SHRINK, type ReservePool } from "./reserve_pool.ts";
 
 /** Buffers posted from the squeeze (reclaimable page cache left) until refill_work first runs. */
 function postedBeforeRefillWork(mode: RxMode, onEvent: (d: ReservePool) => void) {
@@ -55,6 +55,26 @@ describe("reserve-pool", () => {
     const d = h.driver as ReservePool;
     expect(d.stats.rxPackets).toBeGreaterThan(1000);
     expect(d.reserveTaken).toBe(0);
+    expect(d.reserveCount).toBe(d.reserveCap);
+  });
+
+  it("gives the pool back to reclaim through its shrinker, and refills it a second later", () => {
+    const h = policyHarness("reserve-pool", "mergeable");
+    h.runTo(ms(100));
+    const d = h.driver as ReservePool;
+    expect(d.reserveCount).toBe(d.reserveCap);
+    const free = () => h.mm.nrFree + h.mm.pcp.total;
+    // A DEFAULT_SEEKS shrinker of 64 buffers: nothing at DEF_PRIORITY, everything at priority 0.
+    expect(h.mm.shrinkers.shrink(12)).toBe(0);
+    const before = free();
+    expect(h.mm.shrinkers.shrink(0)).toBe(d.reserveCap);
+    expect(free() - before).toBe(d.reserveCap);
+    expect(d.reserveShrunk).toBe(d.reserveCap);
+    expect(d.reserveCount).toBe(0);
+    expect(d.heldBytes()).toBe(d.pagesCount * PAGE_SIZE);
+    h.runTo(ms(100) + sec(RESERVE_REFILL_AFTER_SHRINK) - ms(10));
+    expect(d.reserveCount).toBe(0);
+    h.runFor(ms(50));
     expect(d.reserveCount).toBe(d.reserveCap);
   });
 
