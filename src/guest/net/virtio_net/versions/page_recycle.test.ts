@@ -28,15 +28,16 @@ describe("page-recycle (page_pool)", () => {
     const pooled = steadyPageAllocations("page-recycle", mode);
     expect(pooled.rx).toBeGreaterThan(1000);
     expect(pooled.allocs).toBe(0);
-    // Its base, mainline on 3.2's buffers, allocates at least a page per packet.
+    // Its base, mainline on 3.2's buffers, allocates a page per packet (give or take the buffers
+    // the ring holds at either end of the window).
     const mainline = steadyPageAllocations("mainline-3.2buf", mode);
     expect(mainline.rx).toBe(pooled.rx);
-    expect(mainline.allocs).toBeGreaterThanOrEqual(mainline.rx);
+    expect(mainline.allocs).toBeGreaterThan(0.9 * mainline.rx);
   });
 
   it("is mainline in small mode: kmalloc'ed buffers have no pages to pool", () => {
     const pooled = steadyPageAllocations("page-recycle", "small");
-    const mainline = steadyPageAllocations("mainline", "small");
+    const mainline = steadyPageAllocations("mainline-3.2buf", "small");
     expect(pooled.rx).toBe(mainline.rx);
     expect(pooled.h.sys.sim.events).toBe(mainline.h.sys.sim.events);
     expect((pooled.h.driver as PageRecycle).pooledPages).toBe(0);
