@@ -12,7 +12,7 @@ describe("formatBench", () => {
         ratio: 2,
         baselineNote: "62d8664, load 1.3",
         unit: "packets/s",
-        extra: { nsPerPacket: 1666.7, eventsPerPacket: 2.835, goodputBps: 3e9 },
+        extra: { nsPerPacket: 1666.7, cpuNsPerPacket: 1200, eventsPerPacket: 2.835, goodputBps: 3e9 },
       },
       { suite: "fes", name: "hold", eventsPerSecond: 4e6, unit: "events/s" },
     ]);
@@ -25,7 +25,7 @@ describe("formatBench", () => {
       "packets/s",
       "300.0 k (62d8664, load 1.3)",
       "2.00×",
-      "1667 ns/packet, 2.83 events/packet",
+      "1667 ns/packet, 1200 CPU ns/packet, 2.83 events/packet",
     ]);
     expect(fes!.split(/\s{2,}/)).toEqual(["fes", "hold", "4.00 M", "events/s"]);
   });

@@ -102,6 +102,7 @@ function e2eRow(r: E2eResult, baseline: E2eBaseline | undefined): BenchRow {
     unit: "packets/s",
     extra: {
       nsPerPacket: r.nsPerPacket,
+      cpuNsPerPacket: r.cpuNsPerPacket,
       eventsPerPacket: r.eventsPerPacket,
       eventsPerSecond: r.eventsPerSecond,
       goodputBps: r.goodputBps,
@@ -129,6 +130,7 @@ export function runBench(names: readonly string[], quick = false): BenchRow[] {
 /** Per-packet cost figures shown beside a row's rate, in this order, with their units. */
 const DETAILS: readonly [key: string, unit: string, digits: number][] = [
   ["nsPerPacket", "ns/packet", 0],
+  ["cpuNsPerPacket", "CPU ns/packet", 0],
   ["eventsPerPacket", "events/packet", 2],
 ];
 

@@ -55,6 +55,7 @@ describe("measureScalePoint", () => {
     expect(r.events).toBeGreaterThan(r.packets);
     expect(r.eventsPerPacket).toBeCloseTo(r.events / r.packets, 10);
     expect(r.nsPerPacket).toBeCloseTo((r.wallSeconds * 1e9) / r.packets, 6);
+    expect(r.cpuNsPerPacket).toBeGreaterThan(0);
     expect(r.wallPerSimSecond).toBeCloseTo(r.wallSeconds / 0.2, 6);
     expect(r.startRssBytes).toBeGreaterThan(0);
     expect(r.peakRssBytes).toBeGreaterThanOrEqual(r.startRssBytes);
@@ -76,6 +77,7 @@ describe("formatScale", () => {
       wallPerSimSecond: 0.5,
       packetsPerSecond: 500_000,
       nsPerPacket: 2000,
+      cpuNsPerPacket: 1500,
       eventsPerPacket: 2.8,
       startRssBytes: 100 * 2 ** 20,
       peakRssBytes: 180 * 2 ** 20,
@@ -95,6 +97,7 @@ describe("formatScale", () => {
       "0.500",
       "0.500 M",
       "2000",
+      "1500",
       "2.80",
       "100",
       "180",

@@ -45,6 +45,8 @@ export interface ScaleRow extends ScalePoint {
   wallPerSimSecond: number;
   packetsPerSecond: number;
   nsPerPacket: number;
+  /** CPU time of the child per packet (less sensitive to the machine's load than wall time). */
+  cpuNsPerPacket: number;
   eventsPerPacket: number;
   /** maxRSS of the child once the model is loaded, before the run. */
   startRssBytes: number;
@@ -123,6 +125,7 @@ function measureHere(p: ScalePoint, load: number): ScaleRow {
     wallPerSimSecond: r.wallSeconds / (parseDuration(p.duration) / 1e9),
     packetsPerSecond: r.packetsPerSecond,
     nsPerPacket: r.nsPerPacket,
+    cpuNsPerPacket: r.cpuNsPerPacket,
     eventsPerPacket: r.eventsPerPacket,
     startRssBytes,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
@@ -165,6 +168,7 @@ export const SCALE_COLUMNS = [
   "wall s / sim s",
   "packets/s",
   "ns/packet",
+  "CPU ns/packet",
   "events/packet",
   "RSS start MiB",
   "RSS peak MiB",
@@ -182,6 +186,7 @@ export function scaleCells(r: ScaleRow): string[] {
     r.wallPerSimSecond.toFixed(3),
     `${(r.packetsPerSecond / 1e6).toFixed(3)} M`,
     r.nsPerPacket.toFixed(0),
+    r.cpuNsPerPacket.toFixed(0),
     r.eventsPerPacket.toFixed(2),
     mib(r.startRssBytes),
     mib(r.peakRssBytes),
