@@ -5,7 +5,6 @@
 import { join } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import cliProgress from "cli-progress";
-import { formatBench, runBench } from "../bench/index.ts";
 import { formatCompareTable, formatRunTable, renderCompareReport } from "../report/index.ts";
 import { checkOutputTarget, writeFileAtomic } from "../report/write.ts";
 import { compareParallel } from "../run/compare-pool.ts";
@@ -24,6 +23,7 @@ import { jsonSchema, readScenario } from "../scenario/load.ts";
 import { parsePath } from "../scenario/overrides.ts";
 import { formatPath } from "../scenario/walk.ts";
 import { listPresets } from "../scenario/presets.ts";
+import { registerBenchCommand } from "./bench-command.ts";
 import { registerSweepCommands } from "./sweep-commands.ts";
 import { registerTraceCommand } from "./trace-command.ts";
 import { collect, parseCount, parseSeed, parseSizeArg, splitList } from "./args.ts";
@@ -237,17 +237,7 @@ export function buildProgram(io: Io): Command {
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError();
 
-  program
-    .command("bench")
-    .description("run the speed benchmarks (events/s, with baselines side by side)")
-    .argument("[suites...]", "suites to run (default: all)")
-    .option("--json", "print one JSON object on stdout")
-    .option("--quick", "shrink every workload (for smoke tests; numbers are not comparable)")
-    .action((suites: string[], o: { json?: boolean; quick?: boolean }) => {
-      const rows = runBench(suites, o.quick === true);
-      if (o.json === true) io.out(`${JSON.stringify({ workloads: rows }, null, 2)}\n`);
-      else io.out(`${formatBench(rows)}\n`);
-    });
+  registerBenchCommand(program, io);
 
   const runCommand = program
     .command("run")

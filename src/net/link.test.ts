@@ -124,4 +124,47 @@ describe("Link", () => {
         }),
     ).toThrow(/outages/);
   });
+
+  it("keeps one arrival event pending for a whole burst, and runs a burst on an idle link in one call", () => {
+    const { sim, rec, offer, pool } = setup();
+    offer(40, 1250, us(10));
+    const depth: number[] = [];
+    const probe = sim.register("probe", () => depth.push(sim.queue.size));
+    sim.at(us(100), probe);
+    sim.run(sec(1));
+    // 39 packets in flight at 100 µs, one event for them.
+    expect(depth).toEqual([1]);
+    expect(rec.times).toEqual(Array.from({ length: 40 }, (_, k) => us(10) + (k + 1) * us(10) + ms(1)));
+    // Every arrival is still an event of its own: counted and in the fingerprint.
+    expect(sim.events).toBe(1 + 1 + 40);
+    expect(pool.live).toBe(0);
+  });
+
+  it("takes packets its sink sends back into it while it delivers", () => {
+    const sim = new Simulator({ seed: 11 });
+    const pool = new PacketPool(8);
+    const times: number[] = [];
+    let link: Link;
+    const echo: PacketSink = {
+      receive(pkt) {
+        times.push(sim.now);
+        // The first pass goes round once more; the link's FIFO is empty at that moment.
+        if (pool.seq[pkt]! === 0) {
+          pool.seq[pkt] = 1;
+          link.receive(pkt);
+        } else pool.free(pkt);
+      },
+    };
+    link = new Link(sim, pool, { name: "loop", rateBps: 1e9, delayNs: ms(1) }, echo);
+    const start = sim.register("start", () => {
+      const p = pool.alloc();
+      pool.seq[p] = 0;
+      pool.wireLen[p] = 1250;
+      link.receive(p);
+    });
+    sim.at(0, start);
+    sim.run(sec(1));
+    expect(times).toEqual([us(10) + ms(1), 2 * (us(10) + ms(1))]);
+    expect(link.packetsDelivered).toBe(2);
+  });
 });

@@ -5,7 +5,13 @@
  * serialisation at max(now, busyUntil) and finishes size·8/rate later (rounded to the ns per
  * packet); the only event is its arrival at the far end, finish + delay, which calls the sink. The
  * queue's occupancy is the set of accepted packets whose serialisation has not finished, kept in a
- * ring of finish times, so both a byte and a packet limit are exact.
+ * FIFO of finish times, so both a byte and a packet limit are exact.
+ *
+ * Arrivals come out in the order packets went in, so they wait in a FIFO and only the first has an
+ * event in the simulator's queue. When its handler has delivered it, the next arrival runs in the
+ * same call if it is the next event anyway (Simulator.claimNext): a TCP burst crossing an otherwise
+ * idle link is one handler call and no queue operation per packet, with the same events, times and
+ * fingerprint as one scheduled event per packet.
  *
  * Losses, in the order they apply to an offered packet:
  *  1. outage: the link is down during [start, end) of a scheduled window; packets offered then are
@@ -19,6 +25,7 @@
 import type { Rng } from "../sim/rng.ts";
 import type { Simulator } from "../sim/simulator.ts";
 import type { Ns } from "../sim/time.ts";
+import { TimeFifo } from "../sim/time-fifo.ts";
 import type { PacketPool } from "./packet.ts";
 
 /** Whatever takes packets: a link's input, a TCP endpoint, a host NIC. Registered once, not per packet. */
@@ -63,12 +70,13 @@ export class Link implements PacketSink {
 
   /** When the serialiser finishes the last accepted packet. */
   private busyUntil = 0;
-  // Ring of accepted packets not yet fully serialised: finish time and size.
-  private ringEnd: Float64Array;
-  private ringSize: Int32Array;
-  private ringHead = 0;
-  private ringLen = 0;
+  /** Accepted packets not yet fully serialised: finish time and size. */
+  private readonly backlog = new TimeFifo();
   private backlogBytes = 0;
+  /** Packets on their way to the far end: arrival time and packet, in arrival order. */
+  private readonly inFlight = new TimeFifo();
+  /** True while the head of inFlight has an arrival event pending or is being delivered. */
+  private arrivalArmed = false;
 
   packetsSent = 0;
   bytesSent = 0;
@@ -113,9 +121,7 @@ export class Link implements PacketSink {
       this.outageEnd[i] = e;
       prevEnd = e;
     });
-    this.ringEnd = new Float64Array(64);
-    this.ringSize = new Int32Array(64);
-    this.arrival = sim.register(`link.${opts.name}.arrive`, (pkt) => this.arrive(pkt));
+    this.arrival = sim.register(`link.${opts.name}.arrive`, () => this.arrive());
     if (sink) this.sink = sink;
   }
 
@@ -138,7 +144,7 @@ export class Link implements PacketSink {
   /** Packets accepted and not yet fully serialised at `now` (call with the current time). */
   queuePackets(now: Ns): number {
     this.expire(now);
-    return this.ringLen;
+    return this.backlog.length;
   }
 
   queueBytes(now: Ns): number {
@@ -164,7 +170,7 @@ export class Link implements PacketSink {
     }
     this.expire(now);
     const size = pool.wireLen[pkt]!;
-    if (this.ringLen + 1 > this.queueLimitPackets || this.backlogBytes + size > this.queueLimitBytes) {
+    if (this.backlog.length + 1 > this.queueLimitPackets || this.backlogBytes + size > this.queueLimitBytes) {
       this.queueDrops++;
       pool.free(pkt);
       return;
@@ -180,44 +186,50 @@ export class Link implements PacketSink {
       pool.free(pkt);
       return;
     }
-    this.sim.at(end + this.delayNs, this.arrival, pkt, 0);
+    const t = end + this.delayNs;
+    this.inFlight.push(t, pkt);
+    if (!this.arrivalArmed) {
+      this.arrivalArmed = true;
+      this.sim.at(t, this.arrival, pkt, 0);
+    }
   }
 
-  private arrive(pkt: number): void {
-    this.packetsDelivered++;
-    if (this.sink === null) throw new LinkError(`link ${this.name} has no sink`);
-    this.sink.receive(pkt);
+  /** Delivers the head of inFlight, and the arrivals after it for as long as each is the next event. */
+  private arrive(): void {
+    const sink = this.sink;
+    if (sink === null) throw new LinkError(`link ${this.name} has no sink`);
+    const fifo = this.inFlight;
+    for (;;) {
+      const pkt = fifo.headValue();
+      fifo.shift();
+      this.packetsDelivered++;
+      // Packets the sink sends back into this link meanwhile only join the FIFO: arrivalArmed is set.
+      sink.receive(pkt);
+      if (fifo.length === 0) {
+        this.arrivalArmed = false;
+        return;
+      }
+      const t = fifo.headTime();
+      const next = fifo.headValue();
+      if (!this.sim.claimNext(t, this.arrival, next, 0)) {
+        this.sim.at(t, this.arrival, next, 0);
+        return;
+      }
+    }
   }
 
   private expire(now: Ns): void {
-    const mask = this.ringEnd.length - 1;
-    while (this.ringLen > 0 && this.ringEnd[this.ringHead]! <= now) {
-      this.backlogBytes -= this.ringSize[this.ringHead]!;
-      this.ringHead = (this.ringHead + 1) & mask;
-      this.ringLen--;
+    const backlog = this.backlog;
+    while (backlog.length > 0 && backlog.headTime() <= now) {
+      this.backlogBytes -= backlog.headValue();
+      backlog.shift();
     }
   }
 
   private push(end: Ns, size: number): void {
-    if (this.ringLen === this.ringEnd.length) {
-      const n = this.ringLen * 2;
-      const e = new Float64Array(n);
-      const s = new Int32Array(n);
-      const mask = this.ringEnd.length - 1;
-      for (let i = 0; i < this.ringLen; i++) {
-        e[i] = this.ringEnd[(this.ringHead + i) & mask]!;
-        s[i] = this.ringSize[(this.ringHead + i) & mask]!;
-      }
-      this.ringEnd = e;
-      this.ringSize = s;
-      this.ringHead = 0;
-    }
-    const i = (this.ringHead + this.ringLen) & (this.ringEnd.length - 1);
-    this.ringEnd[i] = end;
-    this.ringSize[i] = size;
-    this.ringLen++;
+    this.backlog.push(end, size);
     this.backlogBytes += size;
-    if (this.ringLen > this.maxQueuePackets) this.maxQueuePackets = this.ringLen;
+    if (this.backlog.length > this.maxQueuePackets) this.maxQueuePackets = this.backlog.length;
     if (this.backlogBytes > this.maxQueueBytes) this.maxQueueBytes = this.backlogBytes;
   }
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { Rng } from "./rng.ts";
 import { ModelError, Simulator } from "./simulator.ts";
 import { TimeError } from "./time.ts";
+import { TimeFifo } from "./time-fifo.ts";
 
 describe("Simulator dispatch and run()", () => {
   it("calls the registered handler with its two arguments at the scheduled time", () => {
@@ -424,5 +425,117 @@ describe("livelock guard", () => {
 
   it("rejects a limit below 1", () => {
     expect(() => new Simulator({ seed: 1, maxEventsPerInstant: 0 })).toThrow(/maxEventsPerInstant/);
+  });
+});
+
+describe("claimNext", () => {
+  /**
+   * Sources of events in time order (like links' arrivals), each with one pending event at a time,
+   * plus other events that feed the sources: run once with sources that schedule every event and once
+   * with sources that claim the next one when they can; everything observable must be the same.
+   */
+  function runSources(
+    claim: boolean,
+    feeds: readonly { at: number; source: number; gaps: number[] }[],
+    steps: readonly number[],
+  ) {
+    const sim = new Simulator({ seed: 5 });
+    const log: string[] = [];
+    let afterEvents = 0;
+    sim.afterEvent = () => afterEvents++;
+    const fifos = [0, 1, 2].map(() => new TimeFifo());
+    const armed = [false, false, false];
+    /** Each source's latest time: later pushes are not earlier (sources emit in time order). */
+    const tail = [0, 0, 0];
+    let claimed = 0;
+    const types = fifos.map((fifo, i) =>
+      sim.register(`source${i}`, () => {
+        for (;;) {
+          log.push(`${sim.now}:s${i}:${fifo.headValue()}`);
+          fifo.shift();
+          if (fifo.length === 0) {
+            armed[i] = false;
+            return;
+          }
+          const t = fifo.headTime();
+          if (claim && sim.claimNext(t, types[i]!, fifo.headValue(), 0)) {
+            claimed++;
+            continue;
+          }
+          sim.at(t, types[i]!, fifo.headValue(), 0);
+          return;
+        }
+      }),
+    );
+    const feed = sim.register("feed", (k) => {
+      const f = feeds[k]!;
+      log.push(`${sim.now}:feed${k}`);
+      const fifo = fifos[f.source]!;
+      let t = Math.max(sim.now, tail[f.source]!);
+      f.gaps.forEach((g, j) => {
+        t += g;
+        fifo.push(t, k * 100 + j);
+        if (!armed[f.source]) {
+          armed[f.source] = true;
+          sim.at(t, types[f.source]!, k * 100 + j, 0);
+        }
+      });
+      tail[f.source] = t;
+    });
+    feeds.forEach((f, k) => sim.at(f.at, feed, k));
+    for (const until of steps) sim.run(until);
+    return { log, events: sim.events, fp: sim.fingerprint.digest(), afterEvents, claimed, now: sim.now };
+  }
+
+  it("runs exactly the events, times and fingerprint of scheduling each event", () => {
+    const feedArb = fc.record({
+      at: fc.integer({ min: 0, max: 200 }),
+      source: fc.integer({ min: 0, max: 2 }),
+      gaps: fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 1, maxLength: 12 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(feedArb, { maxLength: 12 }),
+        fc.array(fc.integer({ min: 0, max: 400 }), { maxLength: 4 }),
+        (feeds, cuts) => {
+          const steps = [...cuts.sort((x, y) => x - y), 1000];
+          const scheduled = runSources(false, feeds, steps);
+          const claimed = runSources(true, feeds, steps);
+          expect(claimed.log).toEqual(scheduled.log);
+          expect(claimed.events).toBe(scheduled.events);
+          expect(claimed.fp).toBe(scheduled.fp);
+          expect(claimed.afterEvents).toBe(claimed.events);
+          expect(claimed.now).toBe(scheduled.now);
+        },
+      ),
+    );
+    // The workload does exercise the inline path.
+    const busy = runSources(true, [{ at: 0, source: 0, gaps: [1, 2, 3, 4] }], [1000]);
+    expect(busy.claimed).toBe(3);
+  });
+
+  it("refuses an event that is not strictly next, past the run's end, after stop() or outside run()", () => {
+    const sim = new Simulator({ seed: 1 });
+    const other = sim.register("other", () => {});
+    const results: boolean[] = [];
+    const probe = sim.register("probe", (t) => {
+      results.push(sim.claimNext(t, other, 0, 0));
+    });
+    sim.at(10, probe, 10); // not later than now
+    sim.at(20, other);
+    sim.at(15, probe, 20); // a pending event at the same time
+    sim.at(16, probe, 19); // next: claimed
+    sim.run(100);
+    expect(results).toEqual([false, false, true]);
+    sim.at(110, probe, 150); // past the end of this run()
+    sim.run(120);
+    const stopper = sim.register("stop", () => {
+      sim.stop();
+      results.push(sim.claimNext(sim.now + 1, other, 0, 0));
+    });
+    sim.at(130, stopper);
+    sim.run(200);
+    expect(results).toEqual([false, false, true, false, false]);
+    expect(sim.claimNext(sim.now + 1, other, 0, 0)).toBe(false);
   });
 });

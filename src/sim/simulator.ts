@@ -57,6 +57,8 @@ export class Simulator {
   /** Called after every event when set (invariant checkers in tests; costs one branch otherwise). */
   afterEvent: (() => void) | null = null;
   private stopped = false;
+  /** The bound of the run() in progress (-1 outside one): claimNext() must not pass it. */
+  private runUntil = -1;
   readonly maxEventsPerInstant: number;
   /** The instant the current run of same-time events is at, and how many ran there after the first. */
   private instant = -1;
@@ -193,6 +195,26 @@ export class Simulator {
     this.handlers[this.timerType[id]!]!(this.timerArg[id]!, 0);
   }
 
+  /**
+   * Runs the event (time t, handler `type`, a, b) now, inside the handler that calls this, instead of
+   * scheduling it, when it would be the next event popped anyway: t is later than now, earlier than
+   * every pending event and within the run() in progress, and stop() was not called. The clock, the
+   * event count, the fingerprint and afterEvent see exactly what they would for the scheduled event.
+   * Returns false, changing nothing, otherwise: the caller then schedules it. A source of events in
+   * time order (a link's arrivals) thus runs a burst in one handler call without a queue operation
+   * per event, when nothing else happens in between.
+   */
+  claimNext(t: Ns, type: number, a: number, b: number): boolean {
+    const q = this.queue;
+    if (this.stopped || !(t > q.now) || t > this.runUntil || t >= q.peekTime()) return false;
+    // The calling handler's own event ends here.
+    if (this.afterEvent !== null) this.afterEvent();
+    q.now = t;
+    if (this.observer[type] === 0) this.fingerprint.mixEvent(t, type, a, b);
+    this.events++;
+    return true;
+  }
+
   /** Ends the current run() after the event being executed. */
   stop(): void {
     this.stopped = true;
@@ -213,6 +235,7 @@ export class Simulator {
     let instant = this.instant;
     let same = this.sameInstant;
     this.stopped = false;
+    this.runUntil = until;
     while (!this.stopped && q.popUntil(until)) {
       const type = q.lastType;
       const a = q.lastA;
@@ -230,6 +253,7 @@ export class Simulator {
       handlers[type]!(a, b);
       if (this.afterEvent !== null) this.afterEvent();
     }
+    this.runUntil = -1;
     this.instant = instant;
     this.sameInstant = same;
     if (!this.stopped && q.now < until) q.now = until;

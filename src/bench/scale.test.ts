@@ -1,0 +1,107 @@
+import { describe, expect, it } from "vitest";
+import { formatScale, measureScalePoint, planScale, type ScaleRow } from "./scale.ts";
+
+const key = (p: { flows: number; rate: string; duration: string }) => `${p.flows}/${p.rate}/${p.duration}`;
+
+describe("planScale", () => {
+  it("sweeps each axis from the base point and measures the shared base once", () => {
+    const plan = planScale();
+    // 5 flow counts + 4 rates + 5 durations, the base (1 flow, 10 Gbit/s, 10 s) on all three axes.
+    expect(plan).toHaveLength(12);
+    expect(plan[0]).toEqual({
+      flows: 1,
+      rate: "10Gbit/s",
+      duration: "10s",
+      axes: ["flows", "rate", "duration"],
+    });
+    // The base comes first (it is the first flows point); each axis holds its values.
+    const on = (axis: string) => new Set(plan.filter((p) => p.axes.includes(axis as never)));
+    expect(new Set([...on("flows")].map((p) => p.flows))).toEqual(new Set([1, 10, 100, 1000, 10_000]));
+    expect(new Set([...on("rate")].map((p) => p.rate))).toEqual(
+      new Set(["100Mbit/s", "1Gbit/s", "10Gbit/s", "100Gbit/s"]),
+    );
+    expect(new Set([...on("duration")].map((p) => p.duration))).toEqual(
+      new Set(["10s", "30s", "100s", "300s", "600s"]),
+    );
+    expect(new Set(plan.map(key)).size).toBe(plan.length);
+  });
+
+  it("sweeps only the axes asked for, and one value spelt two ways is one configuration", () => {
+    const plan = planScale({ rates: ["1Gbit/s", "1000Mbit/s", "10Gbit/s"] });
+    expect(plan.map((p) => p.rate)).toEqual(["1Gbit/s", "10Gbit/s"]);
+    expect(plan.every((p) => p.flows === 1 && p.duration === "10s" && p.axes.join() === "rate")).toBe(true);
+    expect(planScale({ quick: true, flows: [3] })).toEqual([
+      { flows: 3, rate: "10Gbit/s", duration: "200ms", axes: ["flows"] },
+    ]);
+  });
+
+  it("rejects bad axis values naming the flag, the value and what is allowed", () => {
+    expect(() => planScale({ flows: [0] })).toThrow(
+      /--flows: 0 is not allowed; expected integers 1\.\.10000/,
+    );
+    expect(() => planScale({ flows: [1.5] })).toThrow(/--flows: 1.5/);
+    expect(() => planScale({ flows: [10_001] })).toThrow(/--flows: 10001/);
+    expect(() => planScale({ rates: ["fast"] })).toThrow(/--rates: "fast" is not allowed/);
+    expect(() => planScale({ durations: ["0s"] })).toThrow(/--durations: "0s" is not allowed: must be > 0/);
+    expect(() => planScale({ flows: [2] })).not.toThrow();
+  });
+});
+
+describe("measureScalePoint", () => {
+  it("measures a configuration in a child process: packets, events, its own RSS", () => {
+    const r = measureScalePoint({ flows: 2, rate: "100Mbit/s", duration: "200ms", axes: ["flows"] });
+    expect(r.axes).toEqual(["flows"]);
+    expect(r.packets).toBeGreaterThan(100);
+    expect(r.events).toBeGreaterThan(r.packets);
+    expect(r.eventsPerPacket).toBeCloseTo(r.events / r.packets, 10);
+    expect(r.nsPerPacket).toBeCloseTo((r.wallSeconds * 1e9) / r.packets, 6);
+    expect(r.cpuNsPerPacket).toBeGreaterThan(0);
+    expect(r.wallPerSimSecond).toBeCloseTo(r.wallSeconds / 0.2, 6);
+    expect(r.startRssBytes).toBeGreaterThan(0);
+    expect(r.peakRssBytes).toBeGreaterThanOrEqual(r.startRssBytes);
+    // Not this process's high-water mark: the child is a fresh process.
+    expect(r.load).toBeGreaterThanOrEqual(0);
+  }, 60_000);
+});
+
+describe("formatScale", () => {
+  it("prints one aligned line per configuration with cost per packet and RSS in MiB", () => {
+    const row: ScaleRow = {
+      flows: 100,
+      rate: "10Gbit/s",
+      duration: "10s",
+      axes: ["flows"],
+      packets: 2_500_000,
+      events: 7_000_000,
+      wallSeconds: 5,
+      wallPerSimSecond: 0.5,
+      packetsPerSecond: 500_000,
+      nsPerPacket: 2000,
+      cpuNsPerPacket: 1500,
+      eventsPerPacket: 2.8,
+      startRssBytes: 100 * 2 ** 20,
+      peakRssBytes: 180 * 2 ** 20,
+      load: 1.25,
+    };
+    const lines = formatScale([row]).split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(
+      /^axes\s+flows\s+rate\s+duration\s+packets\s+wall s \/ sim s\s+packets\/s\s+ns\/packet/,
+    );
+    expect(lines[1]!.split(/\s{2,}/)).toEqual([
+      "flows",
+      "100",
+      "10Gbit/s",
+      "10s",
+      "2500000",
+      "0.500",
+      "0.500 M",
+      "2000",
+      "1500",
+      "2.80",
+      "100",
+      "180",
+      "1.25",
+    ]);
+  });
+});

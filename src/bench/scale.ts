@@ -1,0 +1,214 @@
+/**
+ * `vnetlab bench scale`: how the cost of a run grows with flows, link rate and simulated duration.
+ * Each axis is swept on its own from one base point (1 flow, 10 Gbit/s, 10 s) through the e2e bench's
+ * scenario, and every configuration runs in a fresh child process, so its peak RSS
+ * (process.resourceUsage().maxRSS) is its own and not the high-water mark of the runs before it.
+ *
+ * Reported per configuration: wall time per simulated second, simulated packets per wall second,
+ * wall ns and events per packet (flat in flows and in duration when no work is O(flows) per event and
+ * nothing accumulates), and peak RSS beside the RSS of the loaded, idle child.
+ */
+import { spawnSync } from "node:child_process";
+import { loadavg } from "node:os";
+import { fileURLToPath } from "node:url";
+import { TSX_LOADER } from "../run/tsx-loader.ts";
+import { formatDuration, formatRate, parseDuration, parseRate } from "../scenario/units.ts";
+import { type E2eShape, measureE2e } from "./e2e.ts";
+import { BenchError } from "./errors.ts";
+
+const SELF = fileURLToPath(import.meta.url);
+
+export type ScaleAxis = "flows" | "rate" | "duration";
+export const SCALE_AXES: readonly ScaleAxis[] = ["flows", "rate", "duration"];
+
+/** The schema's limit on one sender group's count (network.senders[].count). */
+const MAX_FLOWS = 10_000;
+
+export interface ScaleOptions {
+  flows?: readonly number[];
+  rates?: readonly string[];
+  durations?: readonly string[];
+  /** Shorter runs and fewer points (smoke tests; figures are dominated by start-up). */
+  quick?: boolean;
+}
+
+/** One configuration to measure and the axes whose curve it is a point of. */
+export interface ScalePoint extends E2eShape {
+  axes: ScaleAxis[];
+}
+
+export interface ScaleRow extends ScalePoint {
+  packets: number;
+  events: number;
+  wallSeconds: number;
+  /** Wall seconds per simulated second. */
+  wallPerSimSecond: number;
+  packetsPerSecond: number;
+  nsPerPacket: number;
+  /** CPU time of the child per packet (less sensitive to the machine's load than wall time). */
+  cpuNsPerPacket: number;
+  eventsPerPacket: number;
+  /** maxRSS of the child once the model is loaded, before the run. */
+  startRssBytes: number;
+  /** maxRSS of the child after the run. */
+  peakRssBytes: number;
+  /** 1-minute load average when the child started. */
+  load: number;
+}
+
+const FULL = {
+  base: { flows: 1, rate: "10Gbit/s", duration: "10s" },
+  flows: [1, 10, 100, 1000, 10_000],
+  rates: ["100Mbit/s", "1Gbit/s", "10Gbit/s", "100Gbit/s"],
+  durations: ["10s", "30s", "100s", "300s", "600s"],
+};
+const QUICK = {
+  base: { flows: 1, rate: "10Gbit/s", duration: "200ms" },
+  flows: [1, 10, 100],
+  rates: ["100Mbit/s", "10Gbit/s"],
+  durations: ["200ms", "1s"],
+};
+
+function checkFlows(values: readonly number[]): void {
+  for (const f of values) {
+    if (!(Number.isInteger(f) && f >= 1 && f <= MAX_FLOWS))
+      throw new BenchError(`--flows: ${f} is not allowed; expected integers 1..${MAX_FLOWS}`);
+  }
+}
+
+function checkUnits(flag: string, values: readonly string[], parse: (v: string) => number): void {
+  for (const v of values) {
+    try {
+      if (!(parse(v) > 0)) throw new Error("must be > 0");
+    } catch (e) {
+      throw new BenchError(`${flag}: "${v}" is not allowed: ${(e as Error).message}`);
+    }
+  }
+}
+
+/**
+ * The configurations to measure: the axes named by the options (all three when none is), each from
+ * the base point, with configurations shared by several axes measured once.
+ */
+export function planScale(opts: ScaleOptions = {}): ScalePoint[] {
+  const d = opts.quick === true ? QUICK : FULL;
+  const picked = opts.flows !== undefined || opts.rates !== undefined || opts.durations !== undefined;
+  const flows = opts.flows ?? (picked ? [] : d.flows);
+  const rates = opts.rates ?? (picked ? [] : d.rates);
+  const durations = opts.durations ?? (picked ? [] : d.durations);
+  checkFlows(flows);
+  checkUnits("--rates", rates, parseRate);
+  checkUnits("--durations", durations, parseDuration);
+  const points = new Map<string, ScalePoint>();
+  const add = (axis: ScaleAxis, shape: E2eShape) => {
+    // Keyed by value, not spelling: "1Gbit/s" and "1000Mbit/s" are one configuration.
+    const key = `${shape.flows}|${parseRate(shape.rate)}|${parseDuration(shape.duration)}`;
+    const p = points.get(key);
+    if (p === undefined) points.set(key, { ...shape, axes: [axis] });
+    else if (!p.axes.includes(axis)) p.axes.push(axis);
+  };
+  for (const f of flows) add("flows", { ...d.base, flows: f });
+  for (const r of rates) add("rate", { ...d.base, rate: r });
+  for (const t of durations) add("duration", { ...d.base, duration: t });
+  return [...points.values()];
+}
+
+/** Measures one configuration in this process (the child's side). */
+function measureHere(p: ScalePoint, load: number): ScaleRow {
+  const startRssBytes = process.resourceUsage().maxRSS * 1024;
+  const r = measureE2e(p);
+  return {
+    ...p,
+    packets: r.packets,
+    events: r.events,
+    wallSeconds: r.wallSeconds,
+    wallPerSimSecond: r.wallSeconds / (parseDuration(p.duration) / 1e9),
+    packetsPerSecond: r.packetsPerSecond,
+    nsPerPacket: r.nsPerPacket,
+    cpuNsPerPacket: r.cpuNsPerPacket,
+    eventsPerPacket: r.eventsPerPacket,
+    startRssBytes,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    load,
+  };
+}
+
+/** Measures one configuration in a fresh child process. */
+export function measureScalePoint(p: ScalePoint): ScaleRow {
+  const r = spawnSync(process.execPath, ["--import", TSX_LOADER, SELF, JSON.stringify(p)], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  if (r.status !== 0)
+    throw new Error(`bench scale: the child measuring ${describePoint(p)} failed (${r.status ?? r.signal})`);
+  return JSON.parse(r.stdout) as ScaleRow;
+}
+
+/** Measures every configuration of the plan in turn; `onRow` sees each as it is done. */
+export function benchScale(opts: ScaleOptions = {}, onRow?: (r: ScaleRow) => void): ScaleRow[] {
+  return planScale(opts).map((p) => {
+    const row = measureScalePoint(p);
+    onRow?.(row);
+    return row;
+  });
+}
+
+export function describePoint(p: E2eShape): string {
+  return `${p.flows} flow${p.flows === 1 ? "" : "s"}, ${p.rate}, ${p.duration}`;
+}
+
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+
+export const SCALE_COLUMNS = [
+  "axes",
+  "flows",
+  "rate",
+  "duration",
+  "packets",
+  "wall s / sim s",
+  "packets/s",
+  "ns/packet",
+  "CPU ns/packet",
+  "events/packet",
+  "RSS start MiB",
+  "RSS peak MiB",
+  "load",
+] as const;
+
+/** Table cells of one row, in SCALE_COLUMNS order. */
+export function scaleCells(r: ScaleRow): string[] {
+  return [
+    r.axes.join(","),
+    String(r.flows),
+    formatRate(parseRate(r.rate)),
+    formatDuration(parseDuration(r.duration)),
+    String(r.packets),
+    r.wallPerSimSecond.toFixed(3),
+    `${(r.packetsPerSecond / 1e6).toFixed(3)} M`,
+    r.nsPerPacket.toFixed(0),
+    r.cpuNsPerPacket.toFixed(0),
+    r.eventsPerPacket.toFixed(2),
+    mib(r.startRssBytes),
+    mib(r.peakRssBytes),
+    r.load.toFixed(2),
+  ];
+}
+
+/** The rows as an aligned table: text left, numbers right. */
+export function formatScale(rows: readonly ScaleRow[]): string {
+  const table = [[...SCALE_COLUMNS], ...rows.map(scaleCells)];
+  const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
+  return table
+    .map((r) =>
+      r
+        .map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+if (process.argv[1] === SELF) {
+  const point = JSON.parse(process.argv[2]!) as ScalePoint;
+  process.stdout.write(JSON.stringify(measureHere(point, loadavg()[0]!)));
+}
