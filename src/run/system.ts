@@ -8,6 +8,7 @@
  * Nothing here models behaviour; it only connects the models and maps scenario fields to their
  * parameters.
  */
+import { Hog } from "../guest/apps/hog.ts";
 import { CAT_APP } from "../guest/sched/costs.ts";
 import { Kernel, type KernelCode, WaitQueue } from "../guest/sched/kernel.ts";
 import { NapiSubsystem } from "../guest/sched/napi.ts";
@@ -135,6 +136,8 @@ export class System {
   readonly reverseUplink: Link;
   readonly reverseAccessLinks: Link[] = [];
   readonly readerTasks: MmTask[] = [];
+  /** Memory hogs, then memory spikes, in scenario order. */
+  readonly hogs: Hog[] = [];
   /** tcp_mem, tcp_memory_allocated and tcp_memory_pressure of the guest's sockets. */
   readonly tcpMem: TcpMem;
   readonly driverName: string;
@@ -400,13 +403,17 @@ export class System {
       k.spawn(r.name, r.cpu, () => this.reader(r, mine, task, readerWait[i]!), r.nice);
     });
     s.apps.memoryHogs.forEach((h, i) => {
-      const task = mm.registerTask(`hog${i}`);
-      k.spawn(`hog${i}`, h.cpu, () => this.hog(task, h.at, Math.ceil(h.size / PAGE), -1));
+      const restart =
+        h.restart === undefined ? null : { delay: h.restart.delay, count: h.restart.count ?? -1 };
+      const spec = { name: `hog${i}`, cpu: h.cpu, at: h.at, pages: Math.ceil(h.size / PAGE), until: -1 };
+      this.hogs.push(
+        new Hog(k, mm, { ...spec, touchRate: h.touchRate, oomScoreAdj: h.oomScoreAdj, restart }),
+      );
     });
     s.faults.memorySpikes.forEach((sp, i) => {
-      const task = mm.registerTask(`spike${i}`);
-      k.spawn(`spike${i}`, sp.cpu, () =>
-        this.hog(task, sp.at, Math.ceil(sp.size / PAGE), sp.at + sp.duration),
+      const spec = { name: `spike${i}`, cpu: sp.cpu, at: sp.at, pages: Math.ceil(sp.size / PAGE) };
+      this.hogs.push(
+        new Hog(k, mm, { ...spec, until: sp.at + sp.duration, touchRate: 0, oomScoreAdj: 0, restart: null }),
       );
     });
 
@@ -456,20 +463,6 @@ export class System {
       if (k.now >= warmup) this.bytesReadAfterWarmup += got;
       if (r.writeToDisk) yield* this.mm.writeFile(task, got);
     }
-  }
-
-  /** A memory hog (until = -1) or spike: sleep until `at`, fault in `pages`, hold them. */
-  private *hog(task: MmTask, at: number, pages: number, until: number): KernelCode {
-    const k = this.k;
-    const tick = k.jiffies.tickNs;
-    if (at > k.now) yield k.sleepJiffies(Math.ceil((at - k.now) / tick));
-    const CHUNK = 256;
-    for (let done = 0; done < pages && !task.killed; done += CHUNK) {
-      yield* this.mm.allocAnon(task, Math.min(CHUNK, pages - done));
-    }
-    if (until < 0) return;
-    if (until > k.now) yield k.sleepJiffies(Math.ceil((until - k.now) / tick));
-    if (!task.killed) this.mm.freeAnon(task, task.anonRss);
   }
 }
 

@@ -77,6 +77,7 @@ import {
 import {
   EXTERNAL_OWNER,
   OWNER_ANON,
+  OWNER_KERNEL_RESERVED,
   OWNER_COUNT,
   OWNER_FREE,
   OWNER_PAGECACHE_CLEAN,
@@ -90,7 +91,8 @@ import {
 } from "./page-table.ts";
 import { allocflagsToMigratetype, PerCpuPages } from "./pcp.ts";
 import { KmemCache } from "./slab.ts";
-import { MmTask } from "./task.ts";
+import { type OomRules, selectBadProcess } from "./oom.ts";
+import { MmTask, SWAPPED_OUT } from "./task.ts";
 import {
   defaultMinFreeKbytes,
   kswapdBalanceGap,
@@ -183,6 +185,8 @@ export interface MmOptions {
   kswapdCpu?: number;
   flusherCpu?: number;
   diskIrqCpu?: number;
+  /** Whose oom_badness and select_bad_process choose OOM victims (oom.ts); default 3.2's. */
+  oomRules?: OomRules;
 }
 
 /** One OOM kill, for traces. */
@@ -211,6 +215,7 @@ export class Mm implements WritebackHost {
   readonly kmallocCaches: readonly KmemCache[];
   /** Every cache, skbuff_head_cache first. */
   readonly caches: readonly KmemCache[];
+  readonly oomRules: OomRules;
   /** Fault injectors (fail_page_alloc, failslab); null when none is configured. */
   faults: FaultInjection | null = null;
   /**
@@ -233,6 +238,8 @@ export class Mm implements WritebackHost {
   private readonly freeWatchers: FreePagesWatcher[] = [];
   private freeWatchLevel = Number.POSITIVE_INFINITY;
   private readonly anonTask: Int32Array;
+  /** The accessed bit of each anonymous page's pte (one mapping per page). */
+  private readonly pteYoung: Uint8Array;
   /** Per reclaim batch results (shrinkInactiveList). */
   private lastScanned = 0;
   private readonly pageoutBuf = new Int32Array(SWAP_CLUSTER_MAX);
@@ -263,6 +270,7 @@ export class Mm implements WritebackHost {
     this.costs = { ...DEFAULT_MM_COSTS, ...opts.costs };
     this.lru = new PageList("inactive file LRU", n);
     this.anonTask = new Int32Array(n).fill(-1);
+    this.pteYoung = new Uint8Array(n);
     this.skbuffHeadCache = new KmemCache("skbuff_head_cache", SKBUFF_HEAD_SIZE);
     this.kmallocCaches = KMALLOC_SIZES.map((s) => new KmemCache(`kmalloc-${s}`, s));
     this.caches = [this.skbuffHeadCache, ...this.kmallocCaches];
@@ -275,6 +283,7 @@ export class Mm implements WritebackHost {
       flusherCpu: opts.flusherCpu ?? DEFAULT_WRITEBACK.flusherCpu,
       diskIrqCpu: opts.diskIrqCpu ?? DEFAULT_WRITEBACK.diskIrqCpu,
     });
+    this.oomRules = opts.oomRules ?? "3.2";
     this.kswapdThread = k.spawn("kswapd0", opts.kswapdCpu ?? 0, () => this.kswapd());
   }
 
@@ -791,25 +800,28 @@ export class Mm implements WritebackHost {
   }
 
   /**
-   * out_of_memory → select_bad_process → oom_kill_process, reduced: the live task with the most
-   * anonymous pages (first registered on ties) dies and its pages return at once (its exit is not
-   * simulated). No candidate is the kernel's panic("Out of memory and no killable processes").
+   * totalpages as constrained_alloc computes it for an unconstrained allocation (mm/oom_kill.c):
+   * totalram_pages (what boot freed to the allocator) + total_swap_pages.
+   */
+  oomTotalPages(): number {
+    return this.nPages - this.ownerCount(OWNER_KERNEL_RESERVED);
+  }
+
+  /**
+   * out_of_memory → select_bad_process (oom.ts: badness by this.oomRules) → oom_kill_process: the
+   * victim dies and its memory returns at once, as its exit's exit_mm would return it (the exit
+   * itself is not simulated). No candidate is the kernel's panic("Out of memory and no killable
+   * processes").
    */
   private outOfMemory(gfp: number): void {
-    let victim: MmTask | null = null;
-    for (const t of this.tasks) {
-      if (!t.killed && (victim === null || t.anonRss > victim.anonRss)) victim = t;
-    }
+    const victim = selectBadProcess(this.tasks, this.oomTotalPages(), this.oomRules);
     if (victim === null) {
       throw new ModelError(`Out of memory and no killable processes (allocating ${gfpName(gfp)})`);
     }
     const pages = victim.anonRss;
-    for (const p of victim.anonPages) {
-      this.anonTask[p] = -1;
-      this.release(p, OWNER_ANON);
-    }
-    victim.anonPages.length = 0;
+    this.freeAnon(victim, victim.anonPages.length);
     victim.killed = true;
+    if (victim.sigkill !== null) this.k.wakeAll(victim.sigkill);
     if (this.tpOn[TP_MARK_VICTIM] !== 0) this.traceMarkVictim(victim);
     this.ev[EV_OOM_KILL]!++;
     this.oomKills.push({ time: this.k.now, task: victim.name, pages });
@@ -845,6 +857,7 @@ export class Mm implements WritebackHost {
       }
       this.anonTask[pfn] = task.id;
       task.anonPages.push(pfn);
+      task.anonRss++;
       this.charge(this.costs.anonFault, CAT_MM);
       got++;
       if ((got & (SWAP_CLUSTER_MAX - 1)) === 0) yield k.cpu();
@@ -853,13 +866,43 @@ export class Mm implements WritebackHost {
     return got;
   }
 
-  /** munmap of the task's `pages` most recent anonymous pages. */
+  /**
+   * A user-space touch of `n` pages of the task's footprint, from virtual page `cursor` on and
+   * wrapping: each resident page's pte becomes young (the MMU sets the accessed bit), which
+   * page_referenced reports to reclaim. Returns the next cursor.
+   */
+  *touchAnon(task: MmTask, cursor: number, n: number): KernelCode<number> {
+    const pages = task.anonPages;
+    const len = pages.length;
+    if (len === 0) return 0;
+    let v = cursor % len;
+    for (let i = 0; i < n; i++) {
+      const pfn = pages[v]!;
+      if (pfn !== SWAPPED_OUT) this.pteYoung[pfn] = 1;
+      if (++v === len) v = 0;
+    }
+    yield this.k.cpu();
+    return v;
+  }
+
+  /** Whether a page's pte is young: touched since reclaim last tested it (page_referenced). */
+  pteIsYoung(pfn: number): boolean {
+    return this.pteYoung[pfn] === 1;
+  }
+
+  /** munmap of the task's `pages` most recent anonymous pages, resident or out on swap. */
   freeAnon(task: MmTask, pages: number): void {
-    if (pages > task.anonRss)
-      throw new ModelError(`${task.name}: frees ${pages} of ${task.anonRss} anon pages`);
+    if (pages > task.anonPages.length)
+      throw new ModelError(`${task.name}: frees ${pages} of ${task.anonPages.length} anon pages`);
     for (let i = 0; i < pages; i++) {
       const p = task.anonPages.pop()!;
+      if (p === SWAPPED_OUT) {
+        task.swapents--;
+        continue;
+      }
       this.anonTask[p] = -1;
+      this.pteYoung[p] = 0;
+      task.anonRss--;
       this.release(p, OWNER_ANON);
     }
   }
@@ -1100,12 +1143,20 @@ export class Mm implements WritebackHost {
     for (const t of this.tasks) {
       if (t.killed && t.anonRss > 0)
         throw new ModelError(`killed task ${t.name} still holds ${t.anonRss} pages`);
+      let resident = 0;
       for (const p of t.anonPages) {
+        if (p === SWAPPED_OUT) continue;
+        resident++;
         if (pt.owner[p] !== OWNER_ANON || this.anonTask[p] !== t.id) {
           throw new ModelError(
             `${t.name}: anon page ${p} is ${ownerName(pt.owner[p]!)} of task ${this.anonTask[p]}`,
           );
         }
+      }
+      if (resident !== t.anonRss || t.anonPages.length - resident !== t.swapents) {
+        throw new ModelError(
+          `${t.name}: ${resident} resident of ${t.anonPages.length} pages, but rss ${t.anonRss} and swapents ${t.swapents}`,
+        );
       }
       rss += t.anonRss;
     }
