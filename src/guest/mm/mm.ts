@@ -84,6 +84,7 @@ import {
   OWNER_PAGECACHE_DIRTY,
   OWNER_PAGECACHE_WRITEBACK,
   OWNER_SLAB,
+  OWNER_SWAPCACHE,
   ownerName,
   PageList,
   PageTable,
@@ -91,6 +92,14 @@ import {
 } from "./page-table.ts";
 import { allocflagsToMigratetype, PerCpuPages } from "./pcp.ts";
 import { KmemCache } from "./slab.ts";
+import {
+  AnonLru,
+  getScanCount,
+  type ScanCount,
+  SwapDevice,
+  type SwapHost,
+  type SwapOptions,
+} from "./swap.ts";
 import { type OomRules, selectBadProcess } from "./oom.ts";
 import { MmTask, SWAPPED_OUT } from "./task.ts";
 import {
@@ -187,6 +196,8 @@ export interface MmOptions {
   diskIrqCpu?: number;
   /** Whose oom_badness and select_bad_process choose OOM victims (oom.ts); default 3.2's. */
   oomRules?: OomRules;
+  /** A swap device (swap.ts); absent: no swap, anonymous memory is not reclaimable. */
+  swap?: SwapOptions;
 }
 
 /** One OOM kill, for traces. */
@@ -196,7 +207,7 @@ export interface OomKill {
   pages: number;
 }
 
-export class Mm implements WritebackHost {
+export class Mm implements WritebackHost, SwapHost {
   readonly pt: PageTable;
   readonly nPages: number;
   readonly minFreeKbytes: number;
@@ -216,6 +227,11 @@ export class Mm implements WritebackHost {
   /** Every cache, skbuff_head_cache first. */
   readonly caches: readonly KmemCache[];
   readonly oomRules: OomRules;
+  /** The swap device and the anon LRU lists; both null without swap. */
+  readonly swap: SwapDevice | null;
+  readonly anonLru: AnonLru | null;
+  /** Major faults: swap-ins (PGMAJFAULT). */
+  pgmajfault = 0;
   /** Fault injectors (fail_page_alloc, failslab); null when none is configured. */
   faults: FaultInjection | null = null;
   /**
@@ -240,6 +256,9 @@ export class Mm implements WritebackHost {
   private readonly anonTask: Int32Array;
   /** The accessed bit of each anonymous page's pte (one mapping per page). */
   private readonly pteYoung: Uint8Array;
+  /** Each anonymous page's index in its task's anonPages (its virtual page), for unmapping. */
+  private readonly anonVpage: Int32Array;
+  private readonly scan: ScanCount = { inactiveAnon: 0, activeAnon: 0, file: 0 };
   /** Per reclaim batch results (shrinkInactiveList). */
   private lastScanned = 0;
   private readonly pageoutBuf = new Int32Array(SWAP_CLUSTER_MAX);
@@ -271,6 +290,7 @@ export class Mm implements WritebackHost {
     this.lru = new PageList("inactive file LRU", n);
     this.anonTask = new Int32Array(n).fill(-1);
     this.pteYoung = new Uint8Array(n);
+    this.anonVpage = new Int32Array(n).fill(-1);
     this.skbuffHeadCache = new KmemCache("skbuff_head_cache", SKBUFF_HEAD_SIZE);
     this.kmallocCaches = KMALLOC_SIZES.map((s) => new KmemCache(`kmalloc-${s}`, s));
     this.caches = [this.skbuffHeadCache, ...this.kmallocCaches];
@@ -284,6 +304,8 @@ export class Mm implements WritebackHost {
       diskIrqCpu: opts.diskIrqCpu ?? DEFAULT_WRITEBACK.diskIrqCpu,
     });
     this.oomRules = opts.oomRules ?? "3.2";
+    this.swap = opts.swap === undefined ? null : new SwapDevice(k, this, n, opts.swap, opts.diskIrqCpu ?? 0);
+    this.anonLru = this.swap === null ? null : new AnonLru(n);
     this.kswapdThread = k.spawn("kswapd0", opts.kswapdCpu ?? 0, () => this.kswapd());
   }
 
@@ -589,7 +611,12 @@ export class Mm implements WritebackHost {
         }
         if (progress === 0 && (gfp & __GFP_FS) !== 0 && (gfp & __GFP_NORETRY) === 0) break;
         if ((gfp & __GFP_NORETRY) !== 0) return this.allocFailed(gfp);
-        yield k.cpu(); // wait_iff_congested(HZ/50) → cond_resched()
+        // wait_iff_congested(HZ/50): a cond_resched, except while the swap queue is congested
+        // (direct reclaim then leaves anon pages unwritten, which marks the zone congested).
+        if (this.swap !== null && this.swap.congested) {
+          this.ev[EV_CONGESTION_WAITS]!++;
+          yield k.waitOn(this.swap.congestionWait, Math.floor(k.jiffies.hz / 50));
+        } else yield k.cpu();
       }
       // __alloc_pages_may_oom: a last try at WMARK_HIGH catches a parallel kill, then kill.
       if (this.watermarkOk(this.wmark.high, ALLOC_WMARK_HIGH | ALLOC_CPUSET)) return this.take(gfp, owner);
@@ -646,6 +673,7 @@ export class Mm implements WritebackHost {
     }
     this.pagesScanned += n;
     this.lastScanned = n;
+    if (this.anonLru !== null) this.anonLru.recentScanned[1]! += n;
     this.ev[kswapd ? EV_PGSCAN_KSWAPD : EV_PGSCAN_DIRECT]! += n;
     this.ev[kswapd ? EV_PGSTEAL_KSWAPD : EV_PGSTEAL_DIRECT]! += reclaimed;
     this.charge(n * this.costs.reclaimScanPage + reclaimed * this.costs.reclaimFreePage, CAT_RECLAIM);
@@ -654,9 +682,140 @@ export class Mm implements WritebackHost {
     return reclaimed;
   }
 
-  /** zone_reclaimable: fewer pages scanned since the last free than six times the LRU. */
+  /**
+   * zone_reclaimable: fewer pages scanned since the last free than six times
+   * zone_reclaimable_pages (the file LRU, and the anon lists while swap has free slots).
+   */
   private zoneReclaimable(): boolean {
-    return this.pagesScanned < this.lru.size * 6;
+    const anon = this.swap !== null && this.swap.freePages > 0 ? this.anonLru!.size : 0;
+    return this.pagesScanned < (this.lru.size + anon) * 6;
+  }
+
+  /**
+   * get_scan_count: without swap space (none configured, or full) only the file list, lru_size >>
+   * priority (kswapd's force_scan on an all_unreclaimable zone makes 0 a SWAP_CLUSTER_MAX); with
+   * it, swap.ts's anon/file balance.
+   */
+  private scanCount(priority: number, kswapd: boolean): ScanCount {
+    const out = this.scan;
+    const forceScan = kswapd && this.allUnreclaimable;
+    if (this.swap === null || this.swap.freePages <= 0) {
+      let nr = this.lru.size >>> priority;
+      if (nr === 0 && forceScan) nr = SWAP_CLUSTER_MAX;
+      out.inactiveAnon = 0;
+      out.activeAnon = 0;
+      out.file = nr;
+    } else {
+      const { pt, wmark } = this;
+      getScanCount(
+        this.anonLru!,
+        this.lru.size,
+        pt.freeTop,
+        wmark.high,
+        priority,
+        forceScan,
+        SWAP_CLUSTER_MAX,
+        out,
+      );
+    }
+    return out;
+  }
+
+  /**
+   * One round of shrink_zone's loop over the anon lists: a batch of the inactive list
+   * (shrink_inactive_list), then of the active list, deactivated only while inactive_anon_is_low
+   * (shrink_list). Returns pages scanned on the inactive list (sc->nr_scanned).
+   */
+  private shrinkAnonBatch(nr: ScanCount, kswapd: boolean): number {
+    let scanned = 0;
+    if (nr.inactiveAnon > 0) {
+      const batch = Math.min(nr.inactiveAnon, SWAP_CLUSTER_MAX);
+      nr.inactiveAnon -= batch;
+      scanned = this.shrinkInactiveAnon(batch, kswapd);
+    }
+    if (nr.activeAnon > 0) {
+      const batch = Math.min(nr.activeAnon, SWAP_CLUSTER_MAX);
+      nr.activeAnon -= batch;
+      if (this.anonLru!.inactiveIsLow()) this.shrinkActiveAnon(batch);
+    }
+    return scanned;
+  }
+
+  /** shrink_zone's (and balance_pgdat's) closing `if (inactive_anon_is_low) shrink_active_list(SWAP_CLUSTER_MAX)`. */
+  private rebalanceAnon(): void {
+    if (this.anonLru !== null && this.anonLru.inactiveIsLow()) this.shrinkActiveAnon(SWAP_CLUSTER_MAX);
+  }
+
+  /**
+   * shrink_active_list for anon (v3.2): up to n pages from the active tail to the inactive head,
+   * referenced or not (only executable file pages stay active); page_referenced clears their young
+   * ptes and counts them as rotated.
+   */
+  private shrinkActiveAnon(n: number): void {
+    const lru = this.anonLru!;
+    const count = Math.min(n, lru.active.size);
+    let rotated = 0;
+    for (let i = 0; i < count; i++) {
+      const p = lru.active.tail;
+      if (this.pteYoung[p] === 1) {
+        this.pteYoung[p] = 0;
+        rotated++;
+      }
+      lru.active.remove(p);
+      lru.inactive.addHead(p);
+    }
+    lru.recentScanned[0]! += count;
+    lru.recentRotated[0]! += rotated;
+    this.pagesScanned += count;
+    this.charge(count * this.costs.reclaimScanPage, CAT_RECLAIM);
+  }
+
+  /**
+   * shrink_inactive_list + shrink_page_list for anon (v3.2): a page with a young pte is activated
+   * (page_check_references → PAGEREF_ACTIVATE), as is one that gets no swap slot (add_to_swap
+   * failed); the others are unmapped (try_to_unmap: the pte becomes a swap entry) and written out
+   * (pageout → swap_writepage), one request per batch. Returns pages scanned.
+   */
+  private shrinkInactiveAnon(nrToScan: number, kswapd: boolean): number {
+    const lru = this.anonLru!;
+    const swap = this.swap!;
+    const n = Math.min(nrToScan, lru.inactive.size);
+    let rotated = 0;
+    for (let i = 0; i < n; i++) {
+      const p = lru.inactive.tail;
+      if (this.pt.owner[p] === OWNER_SWAPCACHE) {
+        // PageWriteback: keep (back to the head) until the write completes.
+        lru.inactive.moveToHead(p);
+        continue;
+      }
+      if (this.pteYoung[p] === 1 || !swap.allocSlot()) {
+        this.pteYoung[p] = 0;
+        lru.inactive.remove(p);
+        lru.active.addHead(p);
+        rotated++;
+        continue;
+      }
+      if (!kswapd && swap.congested) {
+        // may_write_to_queue: only kswapd (PF_SWAPWRITE) writes to a congested queue; keep the page.
+        swap.freeSlots(1);
+        lru.inactive.moveToHead(p);
+        continue;
+      }
+      const task = this.tasks[this.anonTask[p]!]!;
+      task.anonPages[this.anonVpage[p]!] = SWAPPED_OUT;
+      task.swapents++;
+      this.unmapAnon(task, p);
+      this.pt.move(p, OWNER_ANON, OWNER_SWAPCACHE);
+      lru.inactive.addHead(p);
+      swap.queueWrite(p);
+    }
+    swap.submitWrites();
+    lru.recentScanned[0]! += n;
+    lru.recentRotated[0]! += rotated;
+    this.pagesScanned += n;
+    this.ev[kswapd ? EV_PGSCAN_KSWAPD : EV_PGSCAN_DIRECT]! += n;
+    this.charge(n * this.costs.reclaimScanPage, CAT_RECLAIM);
+    return n;
   }
 
   /**
@@ -680,16 +839,21 @@ export class Mm implements WritebackHost {
     for (let priority = DEF_PRIORITY; priority >= 0; priority--) {
       // shrink_zones skips an all_unreclaimable zone below DEF_PRIORITY.
       if (!this.allUnreclaimable || priority === DEF_PRIORITY) {
-        let nr = this.lru.size >>> priority;
+        // shrink_zone: the lists in for_each_evictable_lru order, a SWAP_CLUSTER_MAX batch each.
+        const nr = this.scanCount(priority, false);
         let zoneReclaimed = 0;
-        while (nr > 0) {
-          const batch = Math.min(nr, SWAP_CLUSTER_MAX);
-          nr -= batch;
-          zoneReclaimed += this.shrinkInactiveList(batch, priority, false);
-          totalScanned += this.lastScanned;
+        while (nr.inactiveAnon > 0 || nr.file > 0) {
+          if (this.anonLru !== null) totalScanned += this.shrinkAnonBatch(nr, false);
+          const batch = Math.min(nr.file, SWAP_CLUSTER_MAX);
+          nr.file -= batch;
+          if (batch > 0) {
+            zoneReclaimed += this.shrinkInactiveList(batch, priority, false);
+            totalScanned += this.lastScanned;
+          }
           yield k.cpu();
           if (zoneReclaimed >= SWAP_CLUSTER_MAX && priority < DEF_PRIORITY) break;
         }
+        this.rebalanceAnon();
         reclaimed += zoneReclaimed;
       }
       if (reclaimed >= SWAP_CLUSTER_MAX) break;
@@ -756,19 +920,24 @@ export class Mm implements WritebackHost {
         allOk = true;
         if (this.allUnreclaimable && priority !== DEF_PRIORITY) break;
         if (this.watermarkOk(wm.high, 0)) break;
+        // "Do some background aging of the anon list, to give pages a chance to be referenced
+        // before reclaiming."
+        this.rebalanceAnon();
         if (!this.watermarkOk(wm.high + this.balanceGap, 0)) {
-          let nr = this.lru.size >>> priority;
-          // get_scan_count's force_scan for kswapd on an all_unreclaimable zone.
-          if (nr === 0 && this.allUnreclaimable) nr = SWAP_CLUSTER_MAX;
-          while (nr > 0) {
-            const batch = Math.min(nr, SWAP_CLUSTER_MAX);
-            nr -= batch;
+          const nr = this.scanCount(priority, true);
+          while (nr.inactiveAnon > 0 || nr.file > 0) {
+            if (this.anonLru !== null) totalScanned += this.shrinkAnonBatch(nr, true);
+            const batch = Math.min(nr.file, SWAP_CLUSTER_MAX);
+            nr.file -= batch;
             this.pageoutCount = 0;
-            reclaimed += this.shrinkInactiveList(batch, priority, true);
-            totalScanned += this.lastScanned;
+            if (batch > 0) {
+              reclaimed += this.shrinkInactiveList(batch, priority, true);
+              totalScanned += this.lastScanned;
+            }
             if (this.pageoutCount > 0) yield* this.wb.pageout(this.pageoutBuf, this.pageoutCount);
             yield k.cpu();
           }
+          this.rebalanceAnon();
           // shrink_slab frees nothing in the model (nr_slab == 0).
           if (!this.zoneReclaimable()) this.allUnreclaimable = true;
         }
@@ -804,7 +973,7 @@ export class Mm implements WritebackHost {
    * totalram_pages (what boot freed to the allocator) + total_swap_pages.
    */
   oomTotalPages(): number {
-    return this.nPages - this.ownerCount(OWNER_KERNEL_RESERVED);
+    return this.nPages - this.ownerCount(OWNER_KERNEL_RESERVED) + (this.swap?.totalPages ?? 0);
   }
 
   /**
@@ -855,9 +1024,8 @@ export class Mm implements WritebackHost {
         this.release(pfn, OWNER_ANON);
         break;
       }
-      this.anonTask[pfn] = task.id;
+      this.mapAnon(task, task.anonPages.length, pfn, true);
       task.anonPages.push(pfn);
-      task.anonRss++;
       this.charge(this.costs.anonFault, CAT_MM);
       got++;
       if ((got & (SWAP_CLUSTER_MAX - 1)) === 0) yield k.cpu();
@@ -869,7 +1037,8 @@ export class Mm implements WritebackHost {
   /**
    * A user-space touch of `n` pages of the task's footprint, from virtual page `cursor` on and
    * wrapping: each resident page's pte becomes young (the MMU sets the accessed bit), which
-   * page_referenced reports to reclaim. Returns the next cursor.
+   * page_referenced reports to reclaim; a page out on swap is faulted back in (swapIn). Returns the
+   * next cursor.
    */
   *touchAnon(task: MmTask, cursor: number, n: number): KernelCode<number> {
     const pages = task.anonPages;
@@ -879,10 +1048,71 @@ export class Mm implements WritebackHost {
     for (let i = 0; i < n; i++) {
       const pfn = pages[v]!;
       if (pfn !== SWAPPED_OUT) this.pteYoung[pfn] = 1;
+      else {
+        yield* this.swapIn(task, v);
+        if (task.killed) return 0;
+      }
       if (++v === len) v = 0;
     }
     yield this.k.cpu();
     return v;
+  }
+
+  /**
+   * Maps pfn at virtual page v of the task; with swap it joins an anon list: the active one for a
+   * new page (page_add_new_anon_rmap), the inactive one for a page read from swap.
+   */
+  private mapAnon(task: MmTask, v: number, pfn: number, active: boolean): void {
+    this.anonTask[pfn] = task.id;
+    this.anonVpage[pfn] = v;
+    task.anonRss++;
+    const lru = this.anonLru;
+    if (lru !== null) (active ? lru.active : lru.inactive).addHead(pfn);
+  }
+
+  private unmapAnon(task: MmTask, pfn: number): void {
+    this.anonTask[pfn] = -1;
+    this.anonVpage[pfn] = -1;
+    this.pteYoung[pfn] = 0;
+    task.anonRss--;
+    if (this.anonLru !== null) this.anonLru.remove(pfn);
+  }
+
+  /**
+   * do_swap_page for a write fault (v3.2): a major fault; a page for the swap cache
+   * (read_swap_cache_async, GFP_HIGHUSER_MOVABLE, may reclaim), swap_readpage and the wait for it
+   * (lock_page), then the pte maps it young and reuse_swap_page frees the slot. The page goes on the
+   * inactive anon list (lru_cache_add_anon).
+   */
+  private *swapIn(task: MmTask, v: number): KernelCode {
+    const swap = this.swap!;
+    this.pgmajfault++;
+    const pfn =
+      this.pt.freeTop - 2 > this.wmark.low
+        ? this.take(GFP_HIGHUSER_MOVABLE, OWNER_SWAPCACHE)
+        : yield* this.allocSlowpath(GFP_HIGHUSER_MOVABLE, OWNER_SWAPCACHE);
+    if (!task.killed) {
+      const ticket = swap.submitRead();
+      while (!swap.readDone(ticket)) yield this.k.waitOn(swap.readWait);
+    }
+    // Killed meanwhile: exit_mm already dropped the swap entry.
+    if (task.killed) {
+      this.release(pfn, OWNER_SWAPCACHE);
+      return;
+    }
+    this.pt.move(pfn, OWNER_SWAPCACHE, OWNER_ANON);
+    task.anonPages[v] = pfn;
+    task.swapents--;
+    swap.freeSlots(1);
+    this.mapAnon(task, v, pfn, false);
+    this.pteYoung[pfn] = 1;
+    this.charge(this.costs.anonFault, CAT_MM);
+  }
+
+  /** SwapHost: a page's swap write completed; it leaves the swap cache and is freed. */
+  swapWriteDone(pfn: number): void {
+    this.anonLru!.inactive.remove(pfn);
+    this.release(pfn, OWNER_SWAPCACHE, true);
   }
 
   /** Whether a page's pte is young: touched since reclaim last tested it (page_referenced). */
@@ -898,11 +1128,10 @@ export class Mm implements WritebackHost {
       const p = task.anonPages.pop()!;
       if (p === SWAPPED_OUT) {
         task.swapents--;
+        this.swap!.freeSlots(1);
         continue;
       }
-      this.anonTask[p] = -1;
-      this.pteYoung[p] = 0;
-      task.anonRss--;
+      this.unmapAnon(task, p);
       this.release(p, OWNER_ANON);
     }
   }
@@ -1083,6 +1312,14 @@ export class Mm implements WritebackHost {
       wmark_low: this.wmark.low,
       wmark_high: this.wmark.high,
       all_unreclaimable: this.allUnreclaimable ? 1 : 0,
+      // Swap (swap.ts): the anon lists exist only with swap; without it all anon pages count as active.
+      nr_active_anon: this.anonLru === null ? c[OWNER_ANON]! : this.anonLru.active.size,
+      nr_inactive_anon: this.anonLru === null ? 0 : this.anonLru.inactive.size,
+      pswpin: this.swap?.pswpin ?? 0,
+      pswpout: this.swap?.pswpout ?? 0,
+      pgmajfault: this.pgmajfault,
+      nr_swap_pages: this.swap?.freePages ?? 0,
+      swap_used_pages: this.swap?.used ?? 0,
       // /proc/zoneinfo's pagesets (count summed over CPUs, high, batch) and the model's pcp traffic.
       pcp_count: this.pcp.total,
       pcp_high: this.pcp.high,
@@ -1162,5 +1399,30 @@ export class Mm implements WritebackHost {
     }
     if (rss !== pt.counts[OWNER_ANON])
       throw new ModelError(`tasks hold ${rss} anon pages but ${pt.counts[OWNER_ANON]} exist`);
+    this.checkSwap(seen);
+  }
+
+  /** With swap, the anon lists hold exactly the anon pages, and slots match the tasks' swap entries. */
+  private checkSwap(seen: Uint8Array): void {
+    const pt = this.pt;
+    const swap = this.swap;
+    if (swap === null || this.anonLru === null) {
+      if (pt.counts[OWNER_SWAPCACHE] !== 0)
+        throw new ModelError(`${pt.counts[OWNER_SWAPCACHE]} swap cache pages without swap`);
+      return;
+    }
+    const isAnon = (p: number) => pt.owner[p] === OWNER_ANON;
+    const onInactive = (p: number) => isAnon(p) || pt.owner[p] === OWNER_SWAPCACHE;
+    const onLists = this.anonLru.active.check(isAnon, seen) + this.anonLru.inactive.check(onInactive, seen);
+    if (onLists !== pt.counts[OWNER_ANON]! + swap.writesInFlight) {
+      throw new ModelError(
+        `anon lists hold ${onLists} pages but ${pt.counts[OWNER_ANON]} are anon and ${swap.writesInFlight} being swapped out`,
+      );
+    }
+    const entries = this.tasks.reduce((n, t) => n + t.swapents, 0);
+    if (entries !== swap.used)
+      throw new ModelError(`tasks hold ${entries} swap entries but ${swap.used} slots are used`);
+    if (swap.used > swap.totalPages)
+      throw new ModelError(`swap: ${swap.used} of ${swap.totalPages} slots used`);
   }
 }
