@@ -179,6 +179,13 @@ export class System {
       dirtyExpireCentisecs: Math.round(g.dirtyExpire / 10_000_000),
       dirtyWritebackCentisecs: Math.round(g.dirtyWritebackInterval / 10_000_000),
       disk: { bandwidthBytesPerSec: s.apps.disk.bandwidth / 8, requestLatencyNs: s.apps.disk.latency },
+      ...(g.swap !== undefined && {
+        swap: {
+          sizeBytes: g.swap.size,
+          bandwidthBytesPerSec: g.swap.bandwidth / 8,
+          latencyNs: g.swap.latency,
+        },
+      }),
       costs: {
         pageAllocFast: c.pageAlloc,
         slabAlloc: c.skbAlloc / 2,

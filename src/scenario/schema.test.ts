@@ -104,14 +104,21 @@ describe("defaults", () => {
   });
 });
 
-/** An input built from the `default`s of a JSON Schema, recursing into object properties. */
+/**
+ * An input built from the `default`s of a JSON Schema, recursing into object properties; an
+ * optional object with a field that has no default (guest.swap's size) stays absent.
+ */
 function defaultsOf(node: Record<string, unknown>): unknown {
   const props = node.properties as Record<string, Record<string, unknown>> | undefined;
   if (props === undefined) return node.default;
   const out: Record<string, unknown> = {};
   for (const [k, p] of Object.entries(props)) {
     if (k === "extends") continue;
-    const v = p.properties ? defaultsOf(p) : p.default;
+    const inner = p.properties as Record<string, Record<string, unknown>> | undefined;
+    const needsInput = ((p.required as string[] | undefined) ?? []).some(
+      (r) => inner?.[r]?.default === undefined,
+    );
+    const v = p.properties ? (needsInput ? undefined : defaultsOf(p)) : p.default;
     if (v !== undefined) out[k] = v;
   }
   return out;
@@ -413,6 +420,19 @@ describe("cross-field rules", () => {
     expect(scenarioWarnings(spikes("2s"))).toEqual([]);
     expect(scenarioWarnings(spikes("1500ms"))[0]).toMatchObject({ path: "faults.memorySpikes[1].size" });
     expect(scenarioWarnings(spikes("1500ms"))[0]!.message).toContain("at 1.5s");
+  });
+
+  it("guest.swap is absent by default, and counts towards the memory that hogs may take", () => {
+    expect(parseScenario({}).guest.swap).toBeUndefined();
+    const swap = parseScenario({ guest: { swap: { size: "64MiB" } } }).guest.swap!;
+    expect(swap).toEqual({ size: parseSize("64MiB"), bandwidth: 800e6, latency: parseDuration("5ms") });
+    const hogs = { readers: [{ memory: "8MiB" }], memoryHogs: [{ size: "250MiB" }] };
+    const guest = { memory: "256MiB", baseMemory: "48MiB" };
+    expect(scenarioWarnings(parseScenario({ guest, apps: hogs }))).toHaveLength(1);
+    expect(
+      scenarioWarnings(parseScenario({ guest: { ...guest, swap: { size: "64MiB" } }, apps: hogs })),
+    ).toEqual([]);
+    expectIssue({ guest: { swap: { bandwidth: "1MB/s" } } }, "guest.swap.size", undefined, "is required");
   });
 
   it("hog restart, touchRate and oomScoreAdj: defaults and bounds", () => {

@@ -493,6 +493,27 @@ const guestSchema = z
       "vm.min_free_kbytes, which sets WMARK_MIN (LOW = 1.25x, HIGH = 1.5x). 'auto': the kernel's " +
         "int_sqrt(memory_kbytes * 16) clamped to [128, 65536] (init_per_zone_wmark_min).",
     ),
+    swap: z
+      .strictObject({
+        size: requiredSize("Swap space (a swap partition's size; whole pages are used)."),
+        bandwidth: rate(
+          "100MB/s",
+          "Transfer rate of the swap device (a 2012 SATA disk streams ~100 MB/s; swap writes are sequential).",
+        ),
+        latency: duration(
+          "5ms",
+          "Per-request latency of the swap device (seek + rotation of a 7200 rpm disk; ~0.1ms for an SSD).",
+          "0s",
+          "10s",
+        ),
+      })
+      .optional()
+      .describe(
+        "A swap device. With it anonymous pages are reclaimable (anon LRU lists, vm_swappiness 60): reclaim " +
+          "writes unreferenced ones out (pswpout) and a touch reads them back (pswpin, a major fault that blocks " +
+          "the toucher). Absent (default): no swap, anonymous memory stays resident until its task exits or is " +
+          "OOM-killed.",
+      ),
     hz: z
       .literal(SUPPORTED_HZ, { error: `must be one of ${SUPPORTED_HZ.join(", ")}` })
       .default(250)
@@ -1416,7 +1437,10 @@ export function formatWarning(w: ScenarioWarning): string {
  */
 export function scenarioWarnings(s: Scenario): ScenarioWarning[] {
   const g = s.guest;
-  const { limit, text } = anonLimit(g);
+  const { limit: ram, text: ramText } = anonLimit(g);
+  const swap = g.swap?.size ?? 0;
+  const limit = ram + swap;
+  const text = swap === 0 ? ramText : `${ramText} + swap ${formatSize(swap)} = ${formatSize(limit)}`;
   const readers = s.apps.readers.reduce((n, r) => n + r.memory, 0);
   const fixed = g.baseMemory + readers;
   const fs = formatSize;
@@ -1441,8 +1465,9 @@ export function scenarioWarnings(s: Scenario): ScenarioWarning[] {
           value: fs(e.delta),
           message:
             `at ${formatDuration(e.t)} anonymous memory would reach ${fs(fixed + taken)} (base ${fs(g.baseMemory)} ` +
-            `+ readers ${fs(readers)} + hogs and spikes ${fs(taken)}), more than ${text}; without swap it ` +
-            "cannot be reclaimed: expect the OOM killer to kill the task with the highest badness",
+            `+ readers ${fs(readers)} + hogs and spikes ${fs(taken)}), more than ${text}; ` +
+            `${swap === 0 ? "without swap it cannot be reclaimed" : "it cannot all be swapped out"}: expect the ` +
+            "OOM killer to kill the task with the highest badness",
         },
       ];
     }

@@ -613,7 +613,7 @@ export class Mm implements WritebackHost, SwapHost {
         if ((gfp & __GFP_NORETRY) !== 0) return this.allocFailed(gfp);
         // wait_iff_congested(HZ/50): a cond_resched, except while the swap queue is congested
         // (direct reclaim then leaves anon pages unwritten, which marks the zone congested).
-        if (this.swap !== null && this.swap.congested) {
+        if (this.swap?.congested) {
           this.ev[EV_CONGESTION_WAITS]!++;
           yield k.waitOn(this.swap.congestionWait, Math.floor(k.jiffies.hz / 50));
         } else yield k.cpu();
@@ -743,7 +743,7 @@ export class Mm implements WritebackHost, SwapHost {
 
   /** shrink_zone's (and balance_pgdat's) closing `if (inactive_anon_is_low) shrink_active_list(SWAP_CLUSTER_MAX)`. */
   private rebalanceAnon(): void {
-    if (this.anonLru !== null && this.anonLru.inactiveIsLow()) this.shrinkActiveAnon(SWAP_CLUSTER_MAX);
+    if (this.anonLru?.inactiveIsLow()) this.shrinkActiveAnon(SWAP_CLUSTER_MAX);
   }
 
   /**
