@@ -40,6 +40,22 @@ describe("vnetlab CLI", () => {
     expect(io.stdout).toContain("valid");
   });
 
+  it("validate and run accept a hog beyond memory and warn on stderr of the expected OOM kill", async () => {
+    const hog = "apps.memoryHogs=[{size: 300MiB, at: 200ms}]";
+    const io = capture();
+    expect(await main(["validate", small, "--set", hog], io)).toBe(EXIT_OK);
+    expect(io.stdout).toContain("valid");
+    expect(io.stderr).toMatch(
+      /^vnetlab: warning: apps\.memoryHogs\[0\]\.size = 300MiB: at 200ms .*OOM killer/,
+    );
+    const r = capture();
+    expect(await main(["run", small, "--set", hog, "--json"], r)).toBe(EXIT_OK);
+    expect(r.stderr).toContain("vnetlab: warning: apps.memoryHogs[0].size");
+    const summary = JSON.parse(r.stdout);
+    expect(summary.warnings[0].path).toBe("apps.memoryHogs[0].size");
+    expect(summary.memory.oomKills).toBeGreaterThan(0);
+  });
+
   it("lists presets and prints a JSON Schema", async () => {
     const io = capture();
     expect(await main(["presets", "--json"], io)).toBe(EXIT_OK);

@@ -24,6 +24,7 @@ import { parsePath } from "../scenario/overrides.ts";
 import { formatPath } from "../scenario/walk.ts";
 import { listPresets } from "../scenario/presets.ts";
 import { registerBenchCommand } from "./bench-command.ts";
+import { formatWarning, type Scenario, scenarioWarnings } from "../scenario/schema.ts";
 import { registerSweepCommands } from "./sweep-commands.ts";
 import { registerTraceCommand } from "./trace-command.ts";
 import { collect, parseCount, parseSeed, parseSizeArg, splitList } from "./args.ts";
@@ -149,7 +150,9 @@ async function doCompare(io: Io, scenario: string, o: CompareCliOptions): Promis
   };
   const budget = budgetOf(o);
   const runs = o.drivers.length * seeds.length;
-  for (const driver of o.drivers) checkBudget(resolveScenario(source, { ...common, driver }), budget, runs);
+  const resolved = o.drivers.map((driver) => resolveScenario(source, { ...common, driver }));
+  for (const s of resolved) checkBudget(s, budget, runs);
+  if (resolved[0] !== undefined) printWarnings(io, resolved[0]);
   await checkOutputs(o.out, ["compare.json", "report.html"]);
   const bar = progressBar(io, "compare");
   const c =
@@ -190,6 +193,11 @@ const USAGE_ERRORS = new Set([
 
 export class UsageError extends Error {
   override name = "UsageError";
+}
+
+/** Validation warnings of a scenario on stderr, one line each; they do not change the exit code. */
+function printWarnings(io: Io, s: Scenario): void {
+  for (const w of scenarioWarnings(s)) io.err(`vnetlab: warning: ${formatWarning(w)}\n`);
 }
 
 export interface Io {
@@ -262,6 +270,7 @@ export function buildProgram(io: Io): Command {
     const s = resolveScenario(source, runOpts(o));
     const budget = budgetOf(o);
     checkBudget(s, budget);
+    printWarnings(io, s);
     await checkOutputs(o.out, ["summary.json", "report.html"]);
     if (o.trace !== undefined) await checkOutputTarget(o.trace);
     const bar = progressBar(io, "run");
@@ -306,6 +315,7 @@ export function buildProgram(io: Io): Command {
     checkFlagConflicts(o.set, {});
     const s = resolveScenario(readSource(file, o), { set: o.set });
     checkBudget(s, budgetOf(o));
+    printWarnings(io, s);
     io.out(o.json === true ? `${JSON.stringify(s, null, 2)}\n` : `${file}: valid (scenario "${s.name}")\n`);
   });
 

@@ -13,6 +13,8 @@
  * are remote hosts, not the guest. The tap device and the host's qdisc belong to the host kernel.
  */
 
+import type { OomRules } from "./mm/oom.ts";
+
 export const KERNEL_ERAS = ["3.2", "6.1"] as const;
 export type KernelEra = (typeof KERNEL_ERAS)[number];
 
@@ -32,6 +34,8 @@ export interface KernelEraParams {
    * (1 << order) - 1 = 0 (nr_reserved_highatomic is 0: the model has no high-atomic pageblocks).
    */
   readonly wmarkUnusableFree: number;
+  /** oom_badness's formula and select_bad_process's tie rule (mm/oom_kill.c; oom.ts). */
+  readonly oomBadness: OomRules;
   /** OOM_ALL_UNRECLAIMABLE (3.2) or OOM_SHOULD_RECLAIM_RETRY (v4.7+). */
   readonly oomRule: number;
   /**
@@ -70,6 +74,7 @@ export interface KernelEraParams {
 
 export const ERA_3_2: KernelEraParams = {
   era: "3.2",
+  oomBadness: "3.2",
   // init_per_zone_wmark_min (mm/page_alloc.c, v3.2): clamp to [128, 65536].
   minFreeKbytesCeil: 65536,
   wmarkScaleFactor: false,
@@ -90,6 +95,7 @@ export const ERA_3_2: KernelEraParams = {
 
 export const ERA_6_1: KernelEraParams = {
   era: "6.1",
+  oomBadness: "6.1",
   // calculate_min_free_kbytes (mm/page_alloc.c, v6.1): clamp(new_min_free_kbytes, 128, 262144).
   minFreeKbytesCeil: 262144,
   // __setup_per_zone_wmarks (v6.1): max(tmp >> 2, mult_frac(managed, watermark_scale_factor, 10000)).

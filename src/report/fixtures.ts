@@ -130,6 +130,7 @@ function syntheticRun(
     closeup,
     scenarioConfig: { name: scenario, guest: { driver: { version: driver }, ringSize: 256 }, seed },
     scenarioHash: `${scenario}-${driver}`,
+    warnings: [],
   };
 }
 

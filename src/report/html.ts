@@ -4,6 +4,7 @@
  */
 
 import type { CompareResult, RunSummary } from "../run/types.ts";
+import { formatWarning } from "../scenario/schema.ts";
 import { type EmptyChart, type RenderedChart, renderCompareCharts } from "./charts.ts";
 import {
   driverLabel,
@@ -157,6 +158,14 @@ function introduction(c: CompareResult): string {
   );
 }
 
+/** The scenario's validation warnings (the same for every run of it), once each. */
+function warningsSection(c: CompareResult): string {
+  const lines = new Set(c.runs.flatMap((r) => r.warnings.map(formatWarning)));
+  return [...lines]
+    .map((l) => `<p class="note warning"><strong>Warning:</strong> ${escapeHtml(l)}</p>`)
+    .join("\n");
+}
+
 export interface ReportOptions {
   title?: string;
 }
@@ -180,6 +189,7 @@ export async function renderCompareReport(c: CompareResult, opts: ReportOptions 
 <main>
 <h1>${escapeHtml(title)}</h1>
 ${introduction(c)}
+${warningsSection(c)}
 ${summarySection(c)}
 ${chartsSection(charts)}
 ${runsSection(c)}

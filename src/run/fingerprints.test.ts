@@ -17,6 +17,7 @@ const PINNED: Record<string, string> = {
   "fault-atomic": "36c3435cc06e9784",
   "fault-window": "36c3435cc06e9784",
   "fault-partial": "34dd264cf9fb3f4a",
+  "swap-churn": "0092116bc32cf32d",
 };
 
 describe("preset fingerprints", () => {

@@ -13,7 +13,7 @@ import { STEAL_COTENANT, STEAL_OUTAGE, STEAL_VHOST } from "../host/pcpu.ts";
 import { gfpName } from "../guest/mm/gfp.ts";
 import { applyOverrides } from "../scenario/overrides.ts";
 import { parseScenario, readScenario, scenarioHash } from "../scenario/load.ts";
-import { ALLOC_SITES, PAGE_SIZE, type Scenario } from "../scenario/schema.ts";
+import { ALLOC_SITES, PAGE_SIZE, type Scenario, scenarioWarnings } from "../scenario/schema.ts";
 import { formatDuration, formatSize } from "../scenario/units.ts";
 import { CLOSEUP_MARGIN_NS, CLOSEUP_STEP_NS, CloseupRecorder } from "./closeup.ts";
 import {
@@ -525,6 +525,8 @@ function summarise(sys: System, series: Series, wallMs: number, closeup: Closeup
       /** Page-allocator failures of callers that could not sleep (softirq, spinlock holders). */
       allocFailAtomic: vm.allocfail_atomic!,
       oomKills: sys.mm.oomKills.length,
+      /** Memory hogs started again after an OOM kill (apps.memoryHogs[].restart). */
+      hogRestarts: sys.hogs.reduce((n, h) => n + h.restarts, 0),
     },
     stalls: {
       count: sys.stalls.count,
@@ -537,5 +539,6 @@ function summarise(sys: System, series: Series, wallMs: number, closeup: Closeup
     closeup,
     scenarioConfig: s,
     scenarioHash: scenarioHash(s),
+    warnings: scenarioWarnings(s),
   };
 }

@@ -13,6 +13,7 @@
  * parameters.
  */
 import { TorrentClient } from "../guest/apps/torrent.ts";
+import { Hog } from "../guest/apps/hog.ts";
 import { CAT_APP } from "../guest/sched/costs.ts";
 import { Kernel, type KernelCode, WaitQueue } from "../guest/sched/kernel.ts";
 import { NapiSubsystem } from "../guest/sched/napi.ts";
@@ -184,6 +185,8 @@ export class System {
   readonly readerTasks: MmTask[] = [];
   /** The readers in torrent-client mode, in reader order. */
   readonly torrentClients: TorrentClient[] = [];
+  /** Memory hogs, then memory spikes, in scenario order. */
+  readonly hogs: Hog[] = [];
   /** tcp_mem, tcp_memory_allocated and tcp_memory_pressure of the guest's sockets. */
   readonly tcpMem: TcpMem;
   readonly driverName: string;
@@ -228,6 +231,13 @@ export class System {
       dirtyExpireCentisecs: Math.round(g.dirtyExpire / 10_000_000),
       dirtyWritebackCentisecs: Math.round(g.dirtyWritebackInterval / 10_000_000),
       disk: { bandwidthBytesPerSec: s.apps.disk.bandwidth / 8, requestLatencyNs: s.apps.disk.latency },
+      ...(g.swap !== undefined && {
+        swap: {
+          sizeBytes: g.swap.size,
+          bandwidthBytesPerSec: g.swap.bandwidth / 8,
+          latencyNs: g.swap.latency,
+        },
+      }),
       costs: {
         pageAllocFast: c.pageAlloc,
         slabAlloc: c.skbAlloc / 2,
@@ -538,13 +548,17 @@ export class System {
       k.spawn(`${r.name}-disk`, r.cpu, () => client.diskThread(), r.nice);
     });
     s.apps.memoryHogs.forEach((h, i) => {
-      const task = mm.registerTask(`hog${i}`);
-      k.spawn(`hog${i}`, h.cpu, () => this.hog(task, h.at, Math.ceil(h.size / PAGE), -1));
+      const restart =
+        h.restart === undefined ? null : { delay: h.restart.delay, count: h.restart.count ?? -1 };
+      const spec = { name: `hog${i}`, cpu: h.cpu, at: h.at, pages: Math.ceil(h.size / PAGE), until: -1 };
+      this.hogs.push(
+        new Hog(k, mm, { ...spec, touchRate: h.touchRate, oomScoreAdj: h.oomScoreAdj, restart }),
+      );
     });
     s.faults.memorySpikes.forEach((sp, i) => {
-      const task = mm.registerTask(`spike${i}`);
-      k.spawn(`spike${i}`, sp.cpu, () =>
-        this.hog(task, sp.at, Math.ceil(sp.size / PAGE), sp.at + sp.duration),
+      const spec = { name: `spike${i}`, cpu: sp.cpu, at: sp.at, pages: Math.ceil(sp.size / PAGE) };
+      this.hogs.push(
+        new Hog(k, mm, { ...spec, until: sp.at + sp.duration, touchRate: 0, oomScoreAdj: 0, restart: null }),
       );
     });
 
@@ -609,20 +623,6 @@ export class System {
       this.countRead(got);
       if (r.writeToDisk) yield* this.mm.writeFile(task, got);
     }
-  }
-
-  /** A memory hog (until = -1) or spike: sleep until `at`, fault in `pages`, hold them. */
-  private *hog(task: MmTask, at: number, pages: number, until: number): KernelCode {
-    const k = this.k;
-    const tick = k.jiffies.tickNs;
-    if (at > k.now) yield k.sleepJiffies(Math.ceil((at - k.now) / tick));
-    const CHUNK = 256;
-    for (let done = 0; done < pages && !task.killed; done += CHUNK) {
-      yield* this.mm.allocAnon(task, Math.min(CHUNK, pages - done));
-    }
-    if (until < 0) return;
-    if (until > k.now) yield k.sleepJiffies(Math.ceil((until - k.now) / tick));
-    if (!task.killed) this.mm.freeAnon(task, task.anonRss);
   }
 }
 

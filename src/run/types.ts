@@ -3,6 +3,7 @@
  * reports plot and the sweep store keeps. Counter names follow the kernel's (/proc/vmstat,
  * /proc/net/netstat, driver fields) and the VMMs' (Firecracker's net metrics) where they exist.
  */
+import type { ScenarioWarning } from "../scenario/schema.ts";
 
 export interface FlowSummary {
   id: number;
@@ -129,6 +130,8 @@ export interface RunSummary {
   /** The resolved scenario the run used (for reports and reproduction). */
   scenarioConfig: unknown;
   scenarioHash: string;
+  /** What validation found questionable but allowed (e.g. hogs beyond memory: an expected OOM kill). */
+  warnings: ScenarioWarning[];
 }
 
 export interface CompareResult {

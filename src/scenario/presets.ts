@@ -16,6 +16,7 @@ export const PRESET_NAMES = [
   "fault-atomic",
   "fault-window",
   "fault-partial",
+  "swap-churn",
 ] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
 

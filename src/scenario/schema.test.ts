@@ -11,7 +11,14 @@ import {
   ALLOC_SITE_SMALL_SKB_DATA,
   ALLOC_SITE_SMALL_SKB_HEAD,
 } from "../guest/net/mm-port.ts";
-import { ALLOC_SITES, DRIVER_VERSIONS, defaultMinFreeKbytes, defaultTcpRmemMax } from "./schema.ts";
+import {
+  ALLOC_SITES,
+  DRIVER_VERSIONS,
+  defaultMinFreeKbytes,
+  defaultTcpRmemMax,
+  formatWarning,
+  scenarioWarnings,
+} from "./schema.ts";
 import { parseDuration, parseSize } from "./units.ts";
 
 /** The issues parseScenario reports for `input` (fails the test if it parses). */
@@ -138,14 +145,21 @@ describe("defaults", () => {
   });
 });
 
-/** An input built from the `default`s of a JSON Schema, recursing into object properties. */
+/**
+ * An input built from the `default`s of a JSON Schema, recursing into object properties; an
+ * optional object with a field that has no default (guest.swap's size) stays absent.
+ */
 function defaultsOf(node: Record<string, unknown>): unknown {
   const props = node.properties as Record<string, Record<string, unknown>> | undefined;
   if (props === undefined) return node.default;
   const out: Record<string, unknown> = {};
   for (const [k, p] of Object.entries(props)) {
     if (k === "extends") continue;
-    const v = p.properties ? defaultsOf(p) : p.default;
+    const inner = p.properties as Record<string, Record<string, unknown>> | undefined;
+    const needsInput = ((p.required as string[] | undefined) ?? []).some(
+      (r) => inner?.[r]?.default === undefined,
+    );
+    const v = p.properties ? (needsInput ? undefined : defaultsOf(p)) : p.default;
     if (v !== undefined) out[k] = v;
   }
   return out;
@@ -404,32 +418,89 @@ describe("cross-field rules", () => {
     );
   });
 
-  it("anonymous memory must fit in memory minus min_free_kbytes", () => {
+  it("base and readers' memory must fit in memory minus min_free_kbytes", () => {
+    expectIssue(
+      { guest: { memory: "256MiB", baseMemory: "200MiB" }, apps: { readers: [{ memory: "60MiB" }] } },
+      "guest.memory",
+      "256MiB",
+      "readers' memory 60MiB exceed",
+    );
+  });
+
+  it("hogs and spikes beyond memory are accepted with a warning of the expected OOM kill", () => {
     const base = {
       guest: { memory: "256MiB", baseMemory: "48MiB" },
       apps: { readers: [{ memory: "8MiB" }] },
     };
     // 256 MiB - 2048 KiB = 254 MiB; 48 + 8 + 198 fits exactly, one more MiB does not.
-    parseScenario({ ...base, apps: { ...base.apps, memoryHogs: [{ size: "198MiB" }] } });
-    expectIssue(
-      { ...base, apps: { ...base.apps, memoryHogs: [{ size: "199MiB", at: "1s" }] } },
-      "apps.memoryHogs[0].size",
-      "199MiB",
-      "at 1s anonymous memory would reach 255MiB",
-      "= 254MiB",
-    );
-    // A spike counts only while it is held: two spikes in turn fit where two at once do not.
-    const spikes = (second: string) => ({
+    expect(
+      scenarioWarnings(parseScenario({ ...base, apps: { ...base.apps, memoryHogs: [{ size: "198MiB" }] } })),
+    ).toEqual([]);
+    const over = parseScenario({
       ...base,
-      faults: {
-        memorySpikes: [
-          { at: "1s", size: "100MiB", duration: "1s" },
-          { at: second, size: "100MiB", duration: "1s" },
-        ],
-      },
+      apps: { ...base.apps, memoryHogs: [{ size: "199MiB", at: "1s" }] },
     });
-    parseScenario(spikes("2s"));
-    expectIssue(spikes("1500ms"), "faults.memorySpikes[1].size", "100MiB", "at 1.5s");
+    const [w, ...rest] = scenarioWarnings(over);
+    expect(rest).toEqual([]);
+    expect(w).toMatchObject({ path: "apps.memoryHogs[0].size", value: "199MiB" });
+    expect(w!.message).toContain("at 1s anonymous memory would reach 255MiB");
+    expect(w!.message).toContain("= 254MiB");
+    expect(w!.message).toContain("OOM killer");
+    expect(formatWarning(w!)).toMatch(/^apps\.memoryHogs\[0\]\.size = 199MiB: at 1s/);
+    // A spike counts only while it is held: two spikes in turn fit where two at once do not.
+    const spikes = (second: string) =>
+      parseScenario({
+        ...base,
+        faults: {
+          memorySpikes: [
+            { at: "1s", size: "100MiB", duration: "1s" },
+            { at: second, size: "100MiB", duration: "1s" },
+          ],
+        },
+      });
+    expect(scenarioWarnings(spikes("2s"))).toEqual([]);
+    expect(scenarioWarnings(spikes("1500ms"))[0]).toMatchObject({ path: "faults.memorySpikes[1].size" });
+    expect(scenarioWarnings(spikes("1500ms"))[0]!.message).toContain("at 1.5s");
+  });
+
+  it("guest.swap is absent by default, and counts towards the memory that hogs may take", () => {
+    expect(parseScenario({}).guest.swap).toBeUndefined();
+    const swap = parseScenario({ guest: { swap: { size: "64MiB" } } }).guest.swap!;
+    expect(swap).toEqual({ size: parseSize("64MiB"), bandwidth: 800e6, latency: parseDuration("5ms") });
+    const hogs = { readers: [{ memory: "8MiB" }], memoryHogs: [{ size: "250MiB" }] };
+    const guest = { memory: "256MiB", baseMemory: "48MiB" };
+    expect(scenarioWarnings(parseScenario({ guest, apps: hogs }))).toHaveLength(1);
+    expect(
+      scenarioWarnings(parseScenario({ guest: { ...guest, swap: { size: "64MiB" } }, apps: hogs })),
+    ).toEqual([]);
+    expectIssue({ guest: { swap: { bandwidth: "1MB/s" } } }, "guest.swap.size", undefined, "is required");
+  });
+
+  it("hog restart, touchRate and oomScoreAdj: defaults and bounds", () => {
+    const h = parseScenario({ apps: { memoryHogs: [{ size: "1MiB" }] } }).apps.memoryHogs[0]!;
+    expect(h.touchRate).toBe(0);
+    expect(h.oomScoreAdj).toBe(0);
+    expect(h.restart).toBeUndefined();
+    const r = parseScenario({ apps: { memoryHogs: [{ size: "1MiB", restart: {} }] } }).apps.memoryHogs[0]!;
+    expect(r.restart).toEqual({ delay: parseDuration("1s") });
+    expectIssue(
+      { apps: { memoryHogs: [{ size: "1MiB", oomScoreAdj: -1001 }] } },
+      "apps.memoryHogs[0].oomScoreAdj",
+      -1001,
+      "from -1000 to 1000",
+    );
+    expectIssue(
+      { apps: { memoryHogs: [{ size: "1MiB", restart: { count: 0 } }] } },
+      "apps.memoryHogs[0].restart.count",
+      0,
+      "from 1",
+    );
+    expectIssue(
+      { apps: { memoryHogs: [{ size: "1MiB", touchRate: 1.5 }] } },
+      "apps.memoryHogs[0].touchRate",
+      1.5,
+      "integer",
+    );
   });
 
   it("shows defaulted values when a rule involves a field that was not written", () => {

@@ -556,6 +556,27 @@ const guestSchema = z
       })
       .prefault({})
       .describe("Page allocator settings beyond vm.min_free_kbytes."),
+    swap: z
+      .strictObject({
+        size: requiredSize("Swap space (a swap partition's size; whole pages are used)."),
+        bandwidth: rate(
+          "100MB/s",
+          "Transfer rate of the swap device (a 2012 SATA disk streams ~100 MB/s; swap writes are sequential).",
+        ),
+        latency: duration(
+          "5ms",
+          "Per-request latency of the swap device (seek + rotation of a 7200 rpm disk; ~0.1ms for an SSD).",
+          "0s",
+          "10s",
+        ),
+      })
+      .optional()
+      .describe(
+        "A swap device. With it anonymous pages are reclaimable (anon LRU lists, vm_swappiness 60): reclaim " +
+          "writes unreferenced ones out (pswpout) and a touch reads them back (pswpin, a major fault that blocks " +
+          "the toucher). Absent (default): no swap, anonymous memory stays resident until its task exits or is " +
+          "OOM-killed.",
+      ),
     hz: z
       .literal(SUPPORTED_HZ, { error: `must be one of ${SUPPORTED_HZ.join(", ")}` })
       .default(250)
@@ -978,11 +999,40 @@ const readerSchema = z
 
 const hogSchema = z
   .strictObject({
-    size: requiredSize("Anonymous memory the hog allocates and touches, then keeps until the end."),
+    size: requiredSize(
+      "Anonymous memory the hog allocates and touches, then keeps until the end. May exceed free memory: " +
+        "validation then warns of the expected OOM kill.",
+    ),
     at: duration("0s", "When it starts allocating."),
     cpu: int(0, "vCPU it faults on. Must be below guest.vcpus.", 0, 63),
+    touchRate: int(
+      0,
+      "Pages per second the hog re-touches once allocated, sweeping its footprint in order (memhog's loop): " +
+        "each touch references the page (a young pte that reclaim's page_referenced sees). 0: never.",
+      0,
+      100_000_000,
+    ),
+    oomScoreAdj: int(
+      0,
+      "/proc/<pid>/oom_score_adj added to the OOM killer's badness (mm/oom_kill.c oom_badness); -1000 " +
+        "(OOM_SCORE_ADJ_MIN) exempts the hog from OOM kills, 1000 makes it the first victim.",
+      -1000,
+      1000,
+    ),
+    restart: z
+      .strictObject({
+        delay: duration("1s", "Time from the kill to the new process's start (a shell loop's sleep)."),
+        count: intSchema(1, 1_000_000)
+          .optional()
+          .describe("Restarts at most this many times; absent: every time it is killed. An integer from 1."),
+      })
+      .optional()
+      .describe(
+        "Start the hog again after the OOM killer kills it (the classic `while :; do memhog …; done`). " +
+          "Absent: a killed hog stays dead.",
+      ),
   })
-  .describe("A process that takes anonymous memory (no swap, so it cannot be reclaimed).");
+  .describe("A process that takes anonymous memory and keeps it (a memhog).");
 
 const appsSchema = z.strictObject({
   readers: z
@@ -1493,34 +1543,67 @@ function checkOutages(s: Resolved, ctx: Ctx): void {
   }
 }
 
-/**
- * Anonymous memory cannot be reclaimed without swap, and user allocations may not take the last
- * min_free_kbytes (__zone_watermark_ok against WMARK_MIN), so base + readers + hogs + spikes active at
- * any moment must fit in memory - min_free_kbytes, or the kernel would OOM-kill.
- */
+/** `guest.memory - min_free_kbytes`: what user allocations may take (__zone_watermark_ok against WMARK_MIN). */
+function anonLimit(g: Resolved["guest"]): { limit: number; text: string } {
+  const limit = g.memory - g.minFreeKbytes * 1024;
+  const fs = formatSize;
+  return { limit, text: `guest.memory ${fs(g.memory)} - min_free_kbytes ${g.minFreeKbytes} = ${fs(limit)}` };
+}
+
+/** The base memory and the readers' cannot be OOM-killed away for long (readers restart nothing), so they must fit. */
 function checkMemoryBudget(s: Resolved, ctx: Ctx): void {
   const g = s.guest;
-  const limit = g.memory - g.minFreeKbytes * 1024;
-  const readers = s.apps.readers.reduce((n, r) => n + r.memory + (r.torrent?.queue ?? 0), 0);
-  const fixed = g.baseMemory + readers;
-  const fs = formatSize;
-  const budget = `guest.memory ${fs(g.memory)} - min_free_kbytes ${g.minFreeKbytes} = ${fs(limit)}`;
-  if (fixed > limit) {
+  const { limit, text } = anonLimit(g);
+  const readers = readersMemory(s);
+  if (g.baseMemory + readers > limit) {
     issue(
       ctx,
       ["guest", "memory"],
-      fs(g.memory),
-      `is too small: guest.baseMemory ${fs(g.baseMemory)} + readers' memory ${fs(readers)} exceed ${budget}`,
+      formatSize(g.memory),
+      `is too small: guest.baseMemory ${formatSize(g.baseMemory)} + readers' memory ${formatSize(readers)} exceed ${text}`,
     );
-    return;
   }
+}
+
+/** The readers' anonymous memory: their own and, in torrent-client mode, the block queue. */
+function readersMemory(s: Scenario): number {
+  return s.apps.readers.reduce((n, r) => n + r.memory + (r.torrent?.queue ?? 0), 0);
+}
+
+/** A valid scenario's finding that is not an error: the path, the value and what to expect. */
+export interface ScenarioWarning {
+  path: string;
+  value: string;
+  message: string;
+}
+
+/** One line for a terminal or a report: the path, its value and the message. */
+export function formatWarning(w: ScenarioWarning): string {
+  return `${w.path} = ${w.value}: ${w.message}`;
+}
+
+/**
+ * What a valid scenario will do that its author may not expect. Hogs and spikes whose anonymous
+ * memory, with the base and the readers', exceeds memory - min_free_kbytes at some moment: without
+ * swap it cannot be reclaimed, so the allocator ends in out_of_memory and kills the task with the
+ * highest badness (mm/oom_kill.c). The first such moment is reported.
+ */
+export function scenarioWarnings(s: Scenario): ScenarioWarning[] {
+  const g = s.guest;
+  const { limit: ram, text: ramText } = anonLimit(g);
+  const swap = g.swap?.size ?? 0;
+  const limit = ram + swap;
+  const text = swap === 0 ? ramText : `${ramText} + swap ${formatSize(swap)} = ${formatSize(limit)}`;
+  const readers = readersMemory(s);
+  const fixed = g.baseMemory + readers;
+  const fs = formatSize;
   // Allocation and free events in time order; at equal times frees go first.
-  const events: { t: number; delta: number; path: Path }[] = [];
+  const events: { t: number; delta: number; path: string }[] = [];
   s.apps.memoryHogs.forEach((h, i) =>
-    events.push({ t: h.at, delta: h.size, path: ["apps", "memoryHogs", i, "size"] }),
+    events.push({ t: h.at, delta: h.size, path: `apps.memoryHogs[${i}].size` }),
   );
   s.faults.memorySpikes.forEach((m, i) => {
-    const path: Path = ["faults", "memorySpikes", i, "size"];
+    const path = `faults.memorySpikes[${i}].size`;
     events.push({ t: m.at, delta: m.size, path });
     events.push({ t: m.at + m.duration, delta: -m.size, path });
   });
@@ -1529,17 +1612,20 @@ function checkMemoryBudget(s: Resolved, ctx: Ctx): void {
   for (const e of events) {
     taken += e.delta;
     if (e.delta > 0 && fixed + taken > limit) {
-      issue(
-        ctx,
-        e.path,
-        fs(e.delta),
-        `is too large: at ${formatDuration(e.t)} anonymous memory would reach ${fs(fixed + taken)} (base ` +
-          `${fs(g.baseMemory)} + readers ${fs(readers)} + hogs and spikes ${fs(taken)}), more than ${budget}; ` +
-          "without swap it cannot be reclaimed and the kernel would OOM-kill",
-      );
-      return;
+      return [
+        {
+          path: e.path,
+          value: fs(e.delta),
+          message:
+            `at ${formatDuration(e.t)} anonymous memory would reach ${fs(fixed + taken)} (base ${fs(g.baseMemory)} ` +
+            `+ readers ${fs(readers)} + hogs and spikes ${fs(taken)}), more than ${text}; ` +
+            `${swap === 0 ? "without swap it cannot be reclaimed" : "it cannot all be swapped out"}: expect the ` +
+            "OOM killer to kill the task with the highest badness",
+        },
+      ];
     }
   }
+  return [];
 }
 
 /** The resolved scenario: defaults filled, units converted (ns, bytes, bit/s), "auto" values resolved. */

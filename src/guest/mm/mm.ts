@@ -80,6 +80,7 @@ import {
 import {
   EXTERNAL_OWNER,
   OWNER_ANON,
+  OWNER_KERNEL_RESERVED,
   OWNER_COUNT,
   OWNER_FREE,
   OWNER_PAGECACHE_CLEAN,
@@ -87,6 +88,7 @@ import {
   OWNER_PAGECACHE_WRITEBACK,
   OWNER_PAGE_FRAG,
   OWNER_SLAB,
+  OWNER_SWAPCACHE,
   ownerName,
   PageTable,
   PG_RECLAIM,
@@ -94,7 +96,16 @@ import {
 import { FileLru } from "./lru.ts";
 import { allocflagsToMigratetype, PerCpuPages } from "./pcp.ts";
 import { KmemCache } from "./slab.ts";
-import { MmTask } from "./task.ts";
+import {
+  AnonLru,
+  getScanCount,
+  type ScanCount,
+  SwapDevice,
+  type SwapHost,
+  type SwapOptions,
+} from "./swap.ts";
+import { type OomRules, selectBadProcess } from "./oom.ts";
+import { MmTask, SWAPPED_OUT } from "./task.ts";
 import {
   defaultMinFreeKbytes,
   kswapdBalanceGap,
@@ -194,6 +205,19 @@ export interface MmOptions {
   kswapdCpu?: number;
   flusherCpu?: number;
   diskIrqCpu?: number;
+  /** Whose oom_badness and select_bad_process choose OOM victims (oom.ts); default 3.2's. */
+  oomRules?: OomRules;
+  /** A swap device (swap.ts); absent: no swap, anonymous memory is not reclaimable. */
+  swap?: SwapOptions;
+}
+
+/**
+ * get_scan_count for one file list without swap: lru_size >> priority, or SWAP_CLUSTER_MAX when
+ * that is 0 and `forceScan` (kswapd on an all_unreclaimable zone).
+ */
+function fileScan(lruSize: number, priority: number, forceScan: boolean): number {
+  const nr = lruSize >>> priority;
+  return nr === 0 && forceScan ? SWAP_CLUSTER_MAX : nr;
 }
 
 /** One OOM kill, for traces. */
@@ -203,7 +227,7 @@ export interface OomKill {
   pages: number;
 }
 
-export class Mm implements WritebackHost {
+export class Mm implements WritebackHost, SwapHost {
   readonly pt: PageTable;
   readonly nPages: number;
   readonly minFreeKbytes: number;
@@ -224,6 +248,12 @@ export class Mm implements WritebackHost {
   readonly caches: readonly KmemCache[];
   /** register_shrinker's list, which reclaim's shrink_slab walks. */
   readonly shrinkers = new ShrinkerList();
+  readonly oomRules: OomRules;
+  /** The swap device and the anon LRU lists; both null without swap. */
+  readonly swap: SwapDevice | null;
+  readonly anonLru: AnonLru | null;
+  /** Major faults: swap-ins (PGMAJFAULT). */
+  pgmajfault = 0;
   /** Fault injectors (fail_page_alloc, failslab); null when none is configured. */
   faults: FaultInjection | null = null;
   /**
@@ -253,6 +283,11 @@ export class Mm implements WritebackHost {
   readonly pcp: PerCpuPages;
   private readonly kswapdWait = new WaitQueue("kswapd_wait");
   private readonly anonTask: Int32Array;
+  /** The accessed bit of each anonymous page's pte (one mapping per page). */
+  private readonly pteYoung: Uint8Array;
+  /** Each anonymous page's index in its task's anonPages (its virtual page), for unmapping. */
+  private readonly anonVpage: Int32Array;
+  private readonly scan: ScanCount = { inactiveAnon: 0, activeAnon: 0, inactiveFile: 0, activeFile: 0 };
   /** Per reclaim batch results (shrinkInactiveList). */
   private lastScanned = 0;
   private readonly pageoutBuf = new Int32Array(SWAP_CLUSTER_MAX);
@@ -307,6 +342,8 @@ export class Mm implements WritebackHost {
     this.pageRef = new Int32Array(n);
     this.compoundOrder = new Uint8Array(n);
     this.compoundNext = new Int32Array(n).fill(-1);
+    this.pteYoung = new Uint8Array(n);
+    this.anonVpage = new Int32Array(n).fill(-1);
     this.skbuffHeadCache = new KmemCache("skbuff_head_cache", SKBUFF_HEAD_SIZE);
     this.kmallocCaches = KMALLOC_SIZES.map((s) => new KmemCache(`kmalloc-${s}`, s));
     this.caches = [this.skbuffHeadCache, ...this.kmallocCaches];
@@ -319,6 +356,9 @@ export class Mm implements WritebackHost {
       flusherCpu: opts.flusherCpu ?? DEFAULT_WRITEBACK.flusherCpu,
       diskIrqCpu: opts.diskIrqCpu ?? DEFAULT_WRITEBACK.diskIrqCpu,
     });
+    this.oomRules = opts.oomRules ?? era.oomBadness;
+    this.swap = opts.swap === undefined ? null : new SwapDevice(k, this, n, opts.swap, opts.diskIrqCpu ?? 0);
+    this.anonLru = this.swap === null ? null : new AnonLru(n);
     this.kswapdThread = k.spawn("kswapd0", opts.kswapdCpu ?? 0, () => this.kswapd());
   }
 
@@ -702,7 +742,12 @@ export class Mm implements WritebackHost {
         }
         if (progress === 0 && (gfp & __GFP_FS) !== 0 && (gfp & __GFP_NORETRY) === 0) break;
         if ((gfp & __GFP_NORETRY) !== 0) return this.allocFailed(gfp);
-        yield k.cpu(); // wait_iff_congested(HZ/50) → cond_resched()
+        // wait_iff_congested(HZ/50): a cond_resched, except while the swap queue is congested
+        // (direct reclaim then leaves anon pages unwritten, which marks the zone congested).
+        if (this.swap?.congested) {
+          this.ev[EV_CONGESTION_WAITS]!++;
+          yield k.waitOn(this.swap.congestionWait, Math.floor(k.jiffies.hz / 50));
+        } else yield k.cpu();
       }
       // __alloc_pages_may_oom: a last try at WMARK_HIGH catches a parallel kill, then kill.
       if (this.watermarkOk(this.wmark.high, ALLOC_WMARK_HIGH | ALLOC_CPUSET)) return this.take(gfp, owner);
@@ -801,6 +846,7 @@ export class Mm implements WritebackHost {
     }
     this.pagesScanned += n;
     this.lastScanned = n;
+    if (this.anonLru !== null) this.anonLru.recentScanned[1]! += n;
     this.ev[kswapd ? EV_PGSCAN_KSWAPD : EV_PGSCAN_DIRECT]! += n;
     this.ev[kswapd ? EV_PGSTEAL_KSWAPD : EV_PGSTEAL_DIRECT]! += reclaimed;
     this.charge(n * this.costs.reclaimScanPage + reclaimed * this.costs.reclaimFreePage, CAT_RECLAIM);
@@ -810,14 +856,6 @@ export class Mm implements WritebackHost {
   }
 
   /**
-   * get_scan_count for one file list without swap: lru_size >> priority, or SWAP_CLUSTER_MAX when
-   * that is 0 and `forceScan` (kswapd on an all_unreclaimable zone).
-   */
-  private scanCount(lruSize: number, priority: number, forceScan: boolean): number {
-    const nr = lruSize >>> priority;
-    return nr === 0 && forceScan ? SWAP_CLUSTER_MAX : nr;
-  }
-
   /**
    * One shrink_zone round of shrink_list(LRU_ACTIVE_FILE) with up to SWAP_CLUSTER_MAX of the `nr`
    * pages left to scan: shrink_active_list only while inactive_file_is_low. Returns `nr` left.
@@ -833,9 +871,139 @@ export class Mm implements WritebackHost {
     return nr - batch;
   }
 
-  /** zone_reclaimable: fewer pages scanned since the last free than six times the LRU. */
+  /**
+   * zone_reclaimable: fewer pages scanned since the last free than six times
+   * zone_reclaimable_pages (the file LRU, and the anon lists while swap has free slots).
+   */
   private zoneReclaimable(): boolean {
-    return this.pagesScanned < this.lru.size * 6;
+    const anon = this.swap !== null && this.swap.freePages > 0 ? this.anonLru!.size : 0;
+    return this.pagesScanned < (this.lru.size + anon) * 6;
+  }
+
+  /**
+   * get_scan_count: without swap space (none configured, or full) only the two file lists, each
+   * lru_size >> priority (fileScan); with it, swap.ts's anon/file balance.
+   */
+  private scanCount(priority: number, kswapd: boolean): ScanCount {
+    const out = this.scan;
+    const forceScan = kswapd && this.allUnreclaimable;
+    if (this.swap === null || this.swap.freePages <= 0) {
+      out.inactiveAnon = 0;
+      out.activeAnon = 0;
+      out.inactiveFile = fileScan(this.lru.inactive.size, priority, forceScan);
+      out.activeFile = fileScan(this.lru.active.size, priority, forceScan);
+    } else {
+      const { pt, wmark } = this;
+      getScanCount(
+        this.anonLru!,
+        this.lru.inactive.size,
+        this.lru.active.size,
+        pt.freeTop,
+        wmark.high,
+        priority,
+        forceScan,
+        SWAP_CLUSTER_MAX,
+        out,
+      );
+    }
+    return out;
+  }
+
+  /**
+   * One round of shrink_zone's loop over the anon lists: a batch of the inactive list
+   * (shrink_inactive_list), then of the active list, deactivated only while inactive_anon_is_low
+   * (shrink_list). Returns pages scanned on the inactive list (sc->nr_scanned).
+   */
+  private shrinkAnonBatch(nr: ScanCount, kswapd: boolean): number {
+    let scanned = 0;
+    if (nr.inactiveAnon > 0) {
+      const batch = Math.min(nr.inactiveAnon, SWAP_CLUSTER_MAX);
+      nr.inactiveAnon -= batch;
+      scanned = this.shrinkInactiveAnon(batch, kswapd);
+    }
+    if (nr.activeAnon > 0) {
+      const batch = Math.min(nr.activeAnon, SWAP_CLUSTER_MAX);
+      nr.activeAnon -= batch;
+      if (this.anonLru!.inactiveIsLow()) this.shrinkActiveAnon(batch);
+    }
+    return scanned;
+  }
+
+  /** shrink_zone's (and balance_pgdat's) closing `if (inactive_anon_is_low) shrink_active_list(SWAP_CLUSTER_MAX)`. */
+  private rebalanceAnon(): void {
+    if (this.anonLru?.inactiveIsLow()) this.shrinkActiveAnon(SWAP_CLUSTER_MAX);
+  }
+
+  /**
+   * shrink_active_list for anon (v3.2): up to n pages from the active tail to the inactive head,
+   * referenced or not (only executable file pages stay active); page_referenced clears their young
+   * ptes and counts them as rotated.
+   */
+  private shrinkActiveAnon(n: number): void {
+    const lru = this.anonLru!;
+    const count = Math.min(n, lru.active.size);
+    let rotated = 0;
+    for (let i = 0; i < count; i++) {
+      const p = lru.active.tail;
+      if (this.pteYoung[p] === 1) {
+        this.pteYoung[p] = 0;
+        rotated++;
+      }
+      lru.active.remove(p);
+      lru.inactive.addHead(p);
+    }
+    lru.recentScanned[0]! += count;
+    lru.recentRotated[0]! += rotated;
+    this.pagesScanned += count;
+    this.charge(count * this.costs.reclaimScanPage, CAT_RECLAIM);
+  }
+
+  /**
+   * shrink_inactive_list + shrink_page_list for anon (v3.2): a page with a young pte is activated
+   * (page_check_references → PAGEREF_ACTIVATE), as is one that gets no swap slot (add_to_swap
+   * failed); the others are unmapped (try_to_unmap: the pte becomes a swap entry) and written out
+   * (pageout → swap_writepage), one request per batch. Returns pages scanned.
+   */
+  private shrinkInactiveAnon(nrToScan: number, kswapd: boolean): number {
+    const lru = this.anonLru!;
+    const swap = this.swap!;
+    const n = Math.min(nrToScan, lru.inactive.size);
+    let rotated = 0;
+    for (let i = 0; i < n; i++) {
+      const p = lru.inactive.tail;
+      if (this.pt.owner[p] === OWNER_SWAPCACHE) {
+        // PageWriteback: keep (back to the head) until the write completes.
+        lru.inactive.moveToHead(p);
+        continue;
+      }
+      if (this.pteYoung[p] === 1 || !swap.allocSlot()) {
+        this.pteYoung[p] = 0;
+        lru.inactive.remove(p);
+        lru.active.addHead(p);
+        rotated++;
+        continue;
+      }
+      if (!kswapd && swap.congested) {
+        // may_write_to_queue: only kswapd (PF_SWAPWRITE) writes to a congested queue; keep the page.
+        swap.freeSlots(1);
+        lru.inactive.moveToHead(p);
+        continue;
+      }
+      const task = this.tasks[this.anonTask[p]!]!;
+      task.anonPages[this.anonVpage[p]!] = SWAPPED_OUT;
+      task.swapents++;
+      this.unmapAnon(task, p);
+      this.pt.move(p, OWNER_ANON, OWNER_SWAPCACHE);
+      lru.inactive.addHead(p);
+      swap.queueWrite(p);
+    }
+    swap.submitWrites();
+    lru.recentScanned[0]! += n;
+    lru.recentRotated[0]! += rotated;
+    this.pagesScanned += n;
+    this.ev[kswapd ? EV_PGSCAN_KSWAPD : EV_PGSCAN_DIRECT]! += n;
+    this.charge(n * this.costs.reclaimScanPage, CAT_RECLAIM);
+    return n;
   }
 
   /**
@@ -859,20 +1027,23 @@ export class Mm implements WritebackHost {
     for (let priority = DEF_PRIORITY; priority >= 0; priority--) {
       // shrink_zones skips an all_unreclaimable zone below DEF_PRIORITY.
       if (!this.allUnreclaimable || priority === DEF_PRIORITY) {
-        let nrInactive = this.scanCount(this.lru.inactive.size, priority, false);
-        let nrActive = this.scanCount(this.lru.active.size, priority, false);
+        // shrink_zone: the lists in for_each_evictable_lru order, a SWAP_CLUSTER_MAX batch each, while
+        // inactive anon, active file or inactive file has some left.
+        const nr = this.scanCount(priority, false);
         let zoneReclaimed = 0;
-        while (nrInactive > 0 || nrActive > 0) {
-          if (nrInactive > 0) {
-            const batch = Math.min(nrInactive, SWAP_CLUSTER_MAX);
-            nrInactive -= batch;
+        while (nr.inactiveAnon > 0 || nr.inactiveFile > 0 || nr.activeFile > 0) {
+          if (this.anonLru !== null) totalScanned += this.shrinkAnonBatch(nr, false);
+          const batch = Math.min(nr.inactiveFile, SWAP_CLUSTER_MAX);
+          nr.inactiveFile -= batch;
+          if (batch > 0) {
             zoneReclaimed += this.shrinkInactiveList(batch, priority, false);
             totalScanned += this.lastScanned;
           }
-          nrActive = this.shrinkActiveFile(nrActive);
+          nr.activeFile = this.shrinkActiveFile(nr.activeFile);
           yield k.cpu();
           if (zoneReclaimed >= SWAP_CLUSTER_MAX && priority < DEF_PRIORITY) break;
         }
+        this.rebalanceAnon();
         reclaimed += zoneReclaimed;
       }
       // shrink_slab after the pass; what shrinkers free is not slab pages (reclaimed_slab), so it
@@ -968,22 +1139,25 @@ export class Mm implements WritebackHost {
         allOk = true;
         if (this.allUnreclaimable && priority !== DEF_PRIORITY) break;
         if (this.watermarkOk(wm.high, 0)) break;
+        // "Do some background aging of the anon list, to give pages a chance to be referenced
+        // before reclaiming."
+        this.rebalanceAnon();
         if (!this.watermarkOk(wm.high + this.balanceGap, 0)) {
-          // get_scan_count's force_scan for kswapd on an all_unreclaimable zone.
-          let nrInactive = this.scanCount(this.lru.inactive.size, priority, this.allUnreclaimable);
-          let nrActive = this.scanCount(this.lru.active.size, priority, this.allUnreclaimable);
-          while (nrInactive > 0 || nrActive > 0) {
-            if (nrInactive > 0) {
-              const batch = Math.min(nrInactive, SWAP_CLUSTER_MAX);
-              nrInactive -= batch;
-              this.pageoutCount = 0;
+          const nr = this.scanCount(priority, true);
+          while (nr.inactiveAnon > 0 || nr.inactiveFile > 0 || nr.activeFile > 0) {
+            if (this.anonLru !== null) totalScanned += this.shrinkAnonBatch(nr, true);
+            const batch = Math.min(nr.inactiveFile, SWAP_CLUSTER_MAX);
+            nr.inactiveFile -= batch;
+            this.pageoutCount = 0;
+            if (batch > 0) {
               reclaimed += this.shrinkInactiveList(batch, priority, true);
               totalScanned += this.lastScanned;
-              if (this.pageoutCount > 0) yield* this.wb.pageout(this.pageoutBuf, this.pageoutCount);
             }
-            nrActive = this.shrinkActiveFile(nrActive);
+            if (this.pageoutCount > 0) yield* this.wb.pageout(this.pageoutBuf, this.pageoutCount);
+            nr.activeFile = this.shrinkActiveFile(nr.activeFile);
             yield k.cpu();
           }
+          this.rebalanceAnon();
           const nrSlab = this.shrinkers.size > 0 ? this.shrinkers.shrink(priority) : 0;
           if (!kswapd61 && nrSlab === 0 && !this.zoneReclaimable()) this.allUnreclaimable = true;
         }
@@ -1021,25 +1195,28 @@ export class Mm implements WritebackHost {
   }
 
   /**
-   * out_of_memory → select_bad_process → oom_kill_process, reduced: the live task with the most
-   * anonymous pages (first registered on ties) dies and its pages return at once (its exit is not
-   * simulated). No candidate is the kernel's panic("Out of memory and no killable processes").
+   * totalpages as constrained_alloc computes it for an unconstrained allocation (mm/oom_kill.c):
+   * totalram_pages (what boot freed to the allocator) + total_swap_pages.
+   */
+  oomTotalPages(): number {
+    return this.nPages - this.ownerCount(OWNER_KERNEL_RESERVED) + (this.swap?.totalPages ?? 0);
+  }
+
+  /**
+   * out_of_memory → select_bad_process (oom.ts: badness by this.oomRules) → oom_kill_process: the
+   * victim dies and its memory returns at once, as its exit's exit_mm would return it (the exit
+   * itself is not simulated). No candidate is the kernel's panic("Out of memory and no killable
+   * processes").
    */
   private outOfMemory(gfp: number): void {
-    let victim: MmTask | null = null;
-    for (const t of this.tasks) {
-      if (!t.killed && (victim === null || t.anonRss > victim.anonRss)) victim = t;
-    }
+    const victim = selectBadProcess(this.tasks, this.oomTotalPages(), this.oomRules);
     if (victim === null) {
       throw new ModelError(`Out of memory and no killable processes (allocating ${gfpName(gfp)})`);
     }
     const pages = victim.anonRss;
-    for (const p of victim.anonPages) {
-      this.anonTask[p] = -1;
-      this.release(p, OWNER_ANON);
-    }
-    victim.anonPages.length = 0;
+    this.freeAnon(victim, victim.anonPages.length);
     victim.killed = true;
+    if (victim.sigkill !== null) this.k.wakeAll(victim.sigkill);
     if (this.tpOn[TP_MARK_VICTIM] !== 0) this.traceMarkVictim(victim);
     this.ev[EV_OOM_KILL]!++;
     this.oomKills.push({ time: this.k.now, task: victim.name, pages });
@@ -1073,7 +1250,7 @@ export class Mm implements WritebackHost {
         this.release(pfn, OWNER_ANON);
         break;
       }
-      this.anonTask[pfn] = task.id;
+      this.mapAnon(task, task.anonPages.length, pfn, true);
       task.anonPages.push(pfn);
       this.charge(this.costs.anonFault, CAT_MM);
       got++;
@@ -1083,13 +1260,104 @@ export class Mm implements WritebackHost {
     return got;
   }
 
-  /** munmap of the task's `pages` most recent anonymous pages. */
+  /**
+   * A user-space touch of `n` pages of the task's footprint, from virtual page `cursor` on and
+   * wrapping: each resident page's pte becomes young (the MMU sets the accessed bit), which
+   * page_referenced reports to reclaim; a page out on swap is faulted back in (swapIn). Returns the
+   * next cursor.
+   */
+  *touchAnon(task: MmTask, cursor: number, n: number): KernelCode<number> {
+    const pages = task.anonPages;
+    const len = pages.length;
+    if (len === 0) return 0;
+    let v = cursor % len;
+    for (let i = 0; i < n; i++) {
+      const pfn = pages[v]!;
+      if (pfn !== SWAPPED_OUT) this.pteYoung[pfn] = 1;
+      else {
+        yield* this.swapIn(task, v);
+        if (task.killed) return 0;
+      }
+      if (++v === len) v = 0;
+    }
+    yield this.k.cpu();
+    return v;
+  }
+
+  /**
+   * Maps pfn at virtual page v of the task; with swap it joins an anon list: the active one for a
+   * new page (page_add_new_anon_rmap), the inactive one for a page read from swap.
+   */
+  private mapAnon(task: MmTask, v: number, pfn: number, active: boolean): void {
+    this.anonTask[pfn] = task.id;
+    this.anonVpage[pfn] = v;
+    task.anonRss++;
+    const lru = this.anonLru;
+    if (lru !== null) (active ? lru.active : lru.inactive).addHead(pfn);
+  }
+
+  private unmapAnon(task: MmTask, pfn: number): void {
+    this.anonTask[pfn] = -1;
+    this.anonVpage[pfn] = -1;
+    this.pteYoung[pfn] = 0;
+    task.anonRss--;
+    if (this.anonLru !== null) this.anonLru.remove(pfn);
+  }
+
+  /**
+   * do_swap_page for a write fault (v3.2): a major fault; a page for the swap cache
+   * (read_swap_cache_async, GFP_HIGHUSER_MOVABLE, may reclaim), swap_readpage and the wait for it
+   * (lock_page), then the pte maps it young and reuse_swap_page frees the slot. The page goes on the
+   * inactive anon list (lru_cache_add_anon).
+   */
+  private *swapIn(task: MmTask, v: number): KernelCode {
+    const swap = this.swap!;
+    this.pgmajfault++;
+    const pfn =
+      this.pt.freeTop - 2 > this.wmark.low
+        ? this.take(GFP_HIGHUSER_MOVABLE, OWNER_SWAPCACHE)
+        : yield* this.allocSlowpath(GFP_HIGHUSER_MOVABLE, OWNER_SWAPCACHE);
+    if (!task.killed) {
+      const ticket = swap.submitRead();
+      while (!swap.readDone(ticket)) yield this.k.waitOn(swap.readWait);
+    }
+    // Killed meanwhile: exit_mm already dropped the swap entry.
+    if (task.killed) {
+      this.release(pfn, OWNER_SWAPCACHE);
+      return;
+    }
+    this.pt.move(pfn, OWNER_SWAPCACHE, OWNER_ANON);
+    task.anonPages[v] = pfn;
+    task.swapents--;
+    swap.freeSlots(1);
+    this.mapAnon(task, v, pfn, false);
+    this.pteYoung[pfn] = 1;
+    this.charge(this.costs.anonFault, CAT_MM);
+  }
+
+  /** SwapHost: a page's swap write completed; it leaves the swap cache and is freed. */
+  swapWriteDone(pfn: number): void {
+    this.anonLru!.inactive.remove(pfn);
+    this.release(pfn, OWNER_SWAPCACHE, true);
+  }
+
+  /** Whether a page's pte is young: touched since reclaim last tested it (page_referenced). */
+  pteIsYoung(pfn: number): boolean {
+    return this.pteYoung[pfn] === 1;
+  }
+
+  /** munmap of the task's `pages` most recent anonymous pages, resident or out on swap. */
   freeAnon(task: MmTask, pages: number): void {
-    if (pages > task.anonRss)
-      throw new ModelError(`${task.name}: frees ${pages} of ${task.anonRss} anon pages`);
+    if (pages > task.anonPages.length)
+      throw new ModelError(`${task.name}: frees ${pages} of ${task.anonPages.length} anon pages`);
     for (let i = 0; i < pages; i++) {
       const p = task.anonPages.pop()!;
-      this.anonTask[p] = -1;
+      if (p === SWAPPED_OUT) {
+        task.swapents--;
+        this.swap!.freeSlots(1);
+        continue;
+      }
+      this.unmapAnon(task, p);
       this.release(p, OWNER_ANON);
     }
   }
@@ -1349,6 +1617,14 @@ export class Mm implements WritebackHost {
       all_unreclaimable: this.allUnreclaimable ? 1 : 0,
       kswapd_failures: this.kswapdFailures,
       reclaim_retry_give_ups: this.reclaimRetryGiveUps,
+      // Swap (swap.ts): the anon lists exist only with swap; without it all anon pages count as active.
+      nr_active_anon: this.anonLru === null ? c[OWNER_ANON]! : this.anonLru.active.size,
+      nr_inactive_anon: this.anonLru === null ? 0 : this.anonLru.inactive.size,
+      pswpin: this.swap?.pswpin ?? 0,
+      pswpout: this.swap?.pswpout ?? 0,
+      pgmajfault: this.pgmajfault,
+      nr_swap_pages: this.swap?.freePages ?? 0,
+      swap_used_pages: this.swap?.used ?? 0,
       // /proc/zoneinfo's pagesets (count summed over CPUs, high, batch) and the model's pcp traffic.
       pcp_count: this.pcp.total,
       pcp_high: this.pcp.high,
@@ -1425,16 +1701,49 @@ export class Mm implements WritebackHost {
     for (const t of this.tasks) {
       if (t.killed && t.anonRss > 0)
         throw new ModelError(`killed task ${t.name} still holds ${t.anonRss} pages`);
+      let resident = 0;
       for (const p of t.anonPages) {
+        if (p === SWAPPED_OUT) continue;
+        resident++;
         if (pt.owner[p] !== OWNER_ANON || this.anonTask[p] !== t.id) {
           throw new ModelError(
             `${t.name}: anon page ${p} is ${ownerName(pt.owner[p]!)} of task ${this.anonTask[p]}`,
           );
         }
       }
+      if (resident !== t.anonRss || t.anonPages.length - resident !== t.swapents) {
+        throw new ModelError(
+          `${t.name}: ${resident} resident of ${t.anonPages.length} pages, but rss ${t.anonRss} and swapents ${t.swapents}`,
+        );
+      }
       rss += t.anonRss;
     }
     if (rss !== pt.counts[OWNER_ANON])
       throw new ModelError(`tasks hold ${rss} anon pages but ${pt.counts[OWNER_ANON]} exist`);
+    this.checkSwap(seen);
+  }
+
+  /** With swap, the anon lists hold exactly the anon pages, and slots match the tasks' swap entries. */
+  private checkSwap(seen: Uint8Array): void {
+    const pt = this.pt;
+    const swap = this.swap;
+    if (swap === null || this.anonLru === null) {
+      if (pt.counts[OWNER_SWAPCACHE] !== 0)
+        throw new ModelError(`${pt.counts[OWNER_SWAPCACHE]} swap cache pages without swap`);
+      return;
+    }
+    const isAnon = (p: number) => pt.owner[p] === OWNER_ANON;
+    const onInactive = (p: number) => isAnon(p) || pt.owner[p] === OWNER_SWAPCACHE;
+    const onLists = this.anonLru.active.check(isAnon, seen) + this.anonLru.inactive.check(onInactive, seen);
+    if (onLists !== pt.counts[OWNER_ANON]! + swap.writesInFlight) {
+      throw new ModelError(
+        `anon lists hold ${onLists} pages but ${pt.counts[OWNER_ANON]} are anon and ${swap.writesInFlight} being swapped out`,
+      );
+    }
+    const entries = this.tasks.reduce((n, t) => n + t.swapents, 0);
+    if (entries !== swap.used)
+      throw new ModelError(`tasks hold ${entries} swap entries but ${swap.used} slots are used`);
+    if (swap.used > swap.totalPages)
+      throw new ModelError(`swap: ${swap.used} of ${swap.totalPages} slots used`);
   }
 }

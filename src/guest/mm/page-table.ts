@@ -26,8 +26,10 @@ export const OWNER_SKB = 9;
 export const OWNER_PAGE_FRAG = 10;
 /** Free on a per-cpu page list (pcp.ts): free, but not a buddy page and not in NR_FREE_PAGES. */
 export const OWNER_PCP = 11;
+/** In the swap cache under I/O (swap.ts): unmapped and being written out (freed when done), or being read in. */
+export const OWNER_SWAPCACHE = 12;
 /** Owner codes are indices below OWNER_COUNT; a new owner takes the next code and a name below. */
-export const OWNER_COUNT = 12;
+export const OWNER_COUNT = 13;
 
 export const OWNER_NAMES: readonly string[] = [
   "free",
@@ -42,6 +44,7 @@ export const OWNER_NAMES: readonly string[] = [
   "skb",
   "page_frag",
   "pcp",
+  "swapcache",
 ];
 
 /**

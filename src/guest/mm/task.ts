@@ -1,12 +1,28 @@
+import type { WaitQueue } from "../sched/kernel.ts";
+
+/** An anonPages entry for a page that is out on swap (its pte holds a swap entry, not a pfn). */
+export const SWAPPED_OUT = -1;
+
 /**
- * A user task as the memory model sees it: its anonymous pages (the OOM killer's measure), its
+ * A user task as the memory model sees it: its anonymous memory (the OOM killer's measure), its
  * write position and balance_dirty_pages state (task_struct's nr_dirtied / nr_dirtied_pause).
  */
 export class MmTask {
-  /** Anonymous pages, most recent last; anonPages.length is the task's anon rss. */
+  /**
+   * The task's anonymous footprint in fault order, most recent last: each entry the pfn mapping
+   * that virtual page, or SWAPPED_OUT.
+   */
   readonly anonPages: number[] = [];
+  /** Resident anonymous pages (MM_ANONPAGES, get_mm_rss). */
+  anonRss = 0;
+  /** Pages out on swap (MM_SWAPENTS). */
+  swapents = 0;
+  /** /proc/<pid>/oom_score_adj (signal->oom_score_adj), -1000..1000. */
+  oomScoreAdj = 0;
   /** Set by the OOM killer; the task's allocations stop and its pages are gone. */
   killed = false;
+  /** Woken when the task is killed (SIGKILL wakes a sleeping task); null when nobody waits. */
+  sigkill: WaitQueue | null = null;
   /** Bytes written to its file so far (the page cache position of the next write). */
   fileBytes = 0;
   /** Pages dirtied since the last balance_dirty_pages call. */
@@ -18,8 +34,4 @@ export class MmTask {
     readonly id: number,
     readonly name: string,
   ) {}
-
-  get anonRss(): number {
-    return this.anonPages.length;
-  }
 }
