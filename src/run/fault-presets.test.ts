@@ -1,7 +1,9 @@
 /**
  * The fault-injection presets pin mechanisms, not numbers: who keeps the ring filled when only
  * atomic allocations fail, how each driver waits while every allocation fails, and try_fill_recv
- * stopping at its first -ENOMEM.
+ * stopping at its first -ENOMEM. The refill mechanisms of 6.1's refill rules are pinned on
+ * `mainline-3.2buf`, where the receive path's allocations are the refill's; `mainline`'s 6.1 buffers
+ * also allocate at receive (build_skb), which the last fault-atomic test pins.
  */
 import { describe, expect, it } from "vitest";
 import type { KernelCode } from "../guest/sched/kernel.ts";
@@ -29,7 +31,7 @@ function spacings(times: readonly number[]): number[] {
 }
 
 describe("fault-atomic: only GFP_ATOMIC receive allocations fail (from 4 s)", () => {
-  it.each(["patch1", "rfc-v1", "mainline"])("%s keeps delivering through refill_work", (driver) => {
+  it.each(["patch1", "rfc-v1", "mainline-3.2buf"])("%s keeps delivering through refill_work", (driver) => {
     const r = run("fault-atomic", { driver, duration: "6s" });
     expect(r.faults.alloc.reduce((n, a) => n + a.injected, 0)).toBeGreaterThan(100);
     const oom = r.guest.tryFillOom as Record<string, number>;
@@ -55,6 +57,15 @@ describe("fault-atomic: only GFP_ATOMIC receive allocations fail (from 4 s)", ()
     });
     expect(r.stalls.count).toBe(1);
   });
+
+  it("mainline (6.1 buffers) drops every packet after 4 s: build_skb allocates its head GFP_ATOMIC at receive", () => {
+    const r = run("fault-atomic", { driver: "mainline", duration: "6s" });
+    expect(r.guest.rxSkbAllocFailures).toBeGreaterThan(100);
+    expect((r.guest.tryFillOom as Record<string, number>).GFP_KERNEL).toBeUndefined();
+    r.series.t.forEach((t, i) => {
+      if (t > ms(4_500)) expect(r.series.goodputBps[i]).toBe(0);
+    });
+  });
 });
 
 describe("fault-window: every receive allocation fails from 6 s to 8 s", () => {
@@ -65,8 +76,8 @@ describe("fault-window: every receive allocation fails from 6 s to 8 s", () => {
 
   // The worker pays process_one_work and the work's CPU time before the next item, so the spin
   // advances time (workqueue.ts).
-  it("mainline re-runs refill_work back to back: its poll re-queues it from virtnet_napi_enable", () => {
-    const r = run("fault-window", { driver: "mainline", duration: "8500ms" });
+  it("mainline-3.2buf re-runs refill_work back to back: its poll re-queues it from virtnet_napi_enable", () => {
+    const r = run("fault-window", { driver: "mainline-3.2buf", duration: "8500ms" });
     // The first 500 ms of the window.
     const inWindow = r.refillRunTimes.filter((t) => t >= sec(6) && t < sec(6) + ms(500));
     // Far more often than HZ/2, with time advancing between runs.
@@ -102,7 +113,7 @@ describe("fault-partial: 5 % of receive allocations fail", () => {
     return out;
   }
 
-  it.each(["v3.2", "mainline"])("%s: try_fill_recv stops at the first -ENOMEM", (driver) => {
+  it.each(["v3.2", "mainline-3.2buf"])("%s: try_fill_recv stops at the first -ENOMEM", (driver) => {
     const all = fills(driver);
     const failed = all.filter((f) => f.results.includes(-ENOMEM));
     expect(failed.length).toBeGreaterThan(10);

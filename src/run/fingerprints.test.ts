@@ -8,16 +8,16 @@ import { PRESET_NAMES } from "../scenario/presets.ts";
 import { run } from "./run.ts";
 
 const PINNED: Record<string, string> = {
-  "seed-torrent": "9dabbde103310958",
-  "seed-torrent-mergeable": "4463a2716ec42db0",
-  "seed-torrent-big": "f7c6a86c59e8a64b",
-  "iperf-lowmem": "6fe9e6e358229f74",
-  "probe-under-pressure": "d9d2d9fe742d9183",
-  outage: "7ce6e902b3ec2da7",
-  "fault-atomic": "36c3435cc06e9784",
-  "fault-window": "36c3435cc06e9784",
-  "fault-partial": "34dd264cf9fb3f4a",
-  "swap-churn": "0092116bc32cf32d",
+  "seed-torrent": "0e7ad502acb25d6c",
+  "seed-torrent-mergeable": "89a696f420add50e",
+  "seed-torrent-big": "9466e14b6c2007be",
+  "iperf-lowmem": "cf582e506fb16457",
+  "probe-under-pressure": "5a4d5b0284dd7242",
+  outage: "b65b29869d86a3fc",
+  "fault-atomic": "2934e4dd6d2629a3",
+  "fault-window": "2934e4dd6d2629a3",
+  "fault-partial": "c890316cdc7f10d2",
+  "swap-churn": "e7ea214ee8bc393d",
 };
 
 describe("preset fingerprints", () => {
