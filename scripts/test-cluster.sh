@@ -131,8 +131,8 @@ until_ok 60 "the node did not become idle (sinfo: $(sinfo -h -N -o '%T %E' 2>&1)
 sinfo -N -o '%N %T %c CPUs %m MB'
 
 # --- the sweep ------------------------------------------------------------------------------------------
-# 3 drivers × 2 seeds, half-second runs: 6 points, a few seconds of CPU each.
-SWEEP=(seed-torrent --set duration=500ms --set warmup=0s --grid guest.driver.version=v3.2,patch1,mainline --seeds 2)
+# 3 drivers × 2 seeds, one-second runs (the 40 flows of a torrent client open over the first half second): 6 points, a few seconds of CPU each.
+SWEEP=(seed-torrent --set duration=1s --set warmup=0s --grid guest.driver.version=v3.2,patch1,mainline --seeds 2)
 # The script asks for 4 CPUs and 4G per task; this machine may have 2 cores. Command-line options
 # override the #SBATCH lines, as a user on a smaller cluster would do.
 SBATCH=(sbatch --parsable --cpus-per-task=1 --mem=1G --time=00:10:00)

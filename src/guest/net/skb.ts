@@ -4,7 +4,6 @@
  * through `pageNext`, the way virtio_net chains them through page->private). kfree_skb returns all
  * of it to the memory model.
  */
-import { ModelError } from "../../sim/simulator.ts";
 import { grown } from "../../sim/typed.ts";
 import type { KernelCode } from "../sched/kernel.ts";
 import type { MmPort, SlabCacheId } from "./mm-port.ts";
