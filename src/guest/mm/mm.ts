@@ -770,14 +770,13 @@ export class Mm implements WritebackHost, SwapHost {
    * should_reclaim_retry (mm/page_alloc.c, v6.1) for order 0, given no_progress_loops already
    * updated (reset by progress, else incremented): give up past MAX_RECLAIM_RETRIES; else retry
    * only if the zone would pass its min watermark with every reclaimable page reclaimed
-   * (__zone_watermark_ok on available = zone_reclaimable_pages + NR_FREE_PAGES; without swap the
-   * reclaimable pages are the file LRU). Before retrying, a kworker (PF_WQ_WORKER) sleeps one
+   * (__zone_watermark_ok on available = zone_reclaimable_pages + NR_FREE_PAGES). Before retrying, a kworker (PF_WQ_WORKER) sleeps one
    * jiffy, anything else does cond_resched. Counts the give-ups in reclaimRetryGiveUps.
    */
   private *shouldReclaimRetry(noProgressLoops: number, allocFlags: number): KernelCode<boolean> {
     let ret = false;
     if (noProgressLoops <= MAX_RECLAIM_RETRIES) {
-      const available = this.lru.size + this.pt.freeTop;
+      const available = this.zoneReclaimablePages() + this.pt.freeTop;
       ret = zoneWatermarkOk(available, this.wmark.min, allocFlags, 0, this.era.wmarkUnusableFree);
       if (this.k.current?.pfWqWorker) yield this.k.sleepJiffies(1);
       else yield this.k.cpu();
@@ -872,12 +871,17 @@ export class Mm implements WritebackHost, SwapHost {
   }
 
   /**
-   * zone_reclaimable: fewer pages scanned since the last free than six times
-   * zone_reclaimable_pages (the file LRU, and the anon lists while swap has free slots).
+   * zone_reclaimable_pages (mm/vmscan.c, 3.2 and 6.1): the file LRU, and the anon lists while swap
+   * has free slots (6.1's can_reclaim_anon_pages, 3.2's nr_swap_pages > 0).
    */
-  private zoneReclaimable(): boolean {
+  private zoneReclaimablePages(): number {
     const anon = this.swap !== null && this.swap.freePages > 0 ? this.anonLru!.size : 0;
-    return this.pagesScanned < (this.lru.size + anon) * 6;
+    return this.lru.size + anon;
+  }
+
+  /** zone_reclaimable: fewer pages scanned since the last free than six times zone_reclaimable_pages. */
+  private zoneReclaimable(): boolean {
+    return this.pagesScanned < this.zoneReclaimablePages() * 6;
   }
 
   /**
