@@ -56,7 +56,11 @@ export function formatBenchTable(rows: readonly BenchRow[]): string {
   const header = ["benchmark", "result", "baseline", "ratio"];
   const body = rows.map(cells);
   const used = header.map((_, c) => c === 0 || body.some((r) => r[c] !== ""));
-  const table = [header, ...body].map((r) => r.filter((_, c) => used[c]));
+  return alignTable([header, ...body].map((r) => r.filter((_, c) => used[c])));
+}
+
+/** Rows (the header first) aligned two spaces apart: the first column left, the others right. */
+export function alignTable(table: readonly (readonly string[])[]): string {
   const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
   return table
     .map((r) =>

@@ -15,6 +15,7 @@ import { TSX_LOADER } from "../run/tsx-loader.ts";
 import { formatDuration, formatRate, parseDuration, parseRate } from "../scenario/units.ts";
 import { type E2eShape, measureE2e } from "./e2e.ts";
 import { BenchError } from "./errors.ts";
+import { alignTable } from "./format.ts";
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -196,16 +197,7 @@ export function scaleCells(r: ScaleRow): string[] {
 
 /** The rows as an aligned table: text left, numbers right. */
 export function formatScale(rows: readonly ScaleRow[]): string {
-  const table = [[...SCALE_COLUMNS], ...rows.map(scaleCells)];
-  const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
-  return table
-    .map((r) =>
-      r
-        .map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
+  return alignTable([[...SCALE_COLUMNS], ...rows.map(scaleCells)]);
 }
 
 if (process.argv[1] === SELF) {

@@ -594,7 +594,6 @@ export abstract class VirtnetDriver {
    */
   protected pageToSkb(first: number, len: number): number {
     const env = this.env;
-    const mm = env.mm;
     const skbs = env.skbs;
     const skb = this.allocCopySkb();
     if (skb === NO_SKB) return NO_SKB;
@@ -605,19 +604,30 @@ export abstract class VirtnetDriver {
     this.k.charge(copy * env.costs.copyPerByte, CAT_DRIVER);
     len -= copy;
     offset += copy;
-    let page = first;
+    this.pagesToFrags(skb, first, offset, len, PAGE_SIZE);
+    return skb;
+  }
+
+  /**
+   * page_to_skb's fragment loop: `len` bytes from `offset` of the page chain at `first` become the
+   * skb's fragments (set_skb_frag / skb_add_rx_frag, each adding `truesize`); the chain's unused
+   * pages go back to vi->pages.
+   */
+  protected pagesToFrags(skb: number, first: number, offset: number, len: number, truesize: number): void {
+    const mm = this.env.mm;
+    const skbs = this.env.skbs;
     const next = skbs.pageNext;
+    let page = first;
     while (len > 0 && page >= 0) {
-      const size = Math.min(PAGE_SIZE - offset, len); // set_skb_frag
+      const size = Math.min(PAGE_SIZE - offset, len);
       const following = next[page]!;
       mm.setOwner(page, mm.owners.rxRing, mm.owners.skb);
       skbs.addFrag(skb, page);
-      skbs.truesize[skb]! += PAGE_SIZE;
+      skbs.truesize[skb]! += truesize;
       len -= size;
       offset = 0;
       page = following;
     }
     if (page >= 0) this.givePages(page);
-    return skb;
   }
 }

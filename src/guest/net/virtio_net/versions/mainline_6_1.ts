@@ -385,18 +385,7 @@ export class Mainline61 extends Mainline {
       }
       return skb;
     }
-    let page = first;
-    while (len > 0 && page >= 0) {
-      const size = Math.min(PAGE_SIZE - offset, len);
-      const following = next[page]!;
-      mm.setOwner(page, mm.owners.rxRing, mm.owners.skb);
-      skbs.addFrag(skb, page);
-      skbs.truesize[skb]! += truesize;
-      len -= size;
-      offset = 0;
-      page = following;
-    }
-    if (page >= 0) this.givePages(page);
+    this.pagesToFrags(skb, first, offset, len, truesize);
     return skb;
   }
 
