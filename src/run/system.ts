@@ -13,7 +13,7 @@
  * parameters.
  */
 import { TorrentClient } from "../guest/apps/torrent.ts";
-import { Hog } from "../guest/apps/hog.ts";
+import { Hog, hogSpec } from "../guest/apps/hog.ts";
 import { CAT_APP } from "../guest/sched/costs.ts";
 import { Kernel, type KernelCode, WaitQueue } from "../guest/sched/kernel.ts";
 import { NapiSubsystem } from "../guest/sched/napi.ts";
@@ -557,9 +557,7 @@ export class System {
     });
     s.faults.memorySpikes.forEach((sp, i) => {
       const spec = { name: `spike${i}`, cpu: sp.cpu, at: sp.at, pages: Math.ceil(sp.size / PAGE) };
-      this.hogs.push(
-        new Hog(k, mm, { ...spec, until: sp.at + sp.duration, touchRate: 0, oomScoreAdj: 0, restart: null }),
-      );
+      this.hogs.push(new Hog(k, mm, hogSpec({ ...spec, until: sp.at + sp.duration })));
     });
 
     // ---- the host's CPUs under the vCPUs ------------------------------------------------------------

@@ -2,23 +2,13 @@ import { describe, expect, it } from "vitest";
 import { ms, sec } from "../../sim/time.ts";
 import { mmFixture } from "../mm/fixture.ts";
 import type { Mm } from "../mm/mm.ts";
-import { Hog, type HogSpec } from "./hog.ts";
+import { Hog, type HogSpec, hogSpec } from "./hog.ts";
 
 // 32 MiB: 8192 pages, min_free_kbytes 512 (min 128 pages).
 const OPTS = { memBytes: 32 << 20, minFreeKbytes: 512, kernelReservedBytes: 0 };
 
 function spec(over: Partial<HogSpec>): HogSpec {
-  return {
-    name: "hog0",
-    cpu: 0,
-    at: 0,
-    pages: 100,
-    until: -1,
-    touchRate: 0,
-    oomScoreAdj: 0,
-    restart: null,
-    ...over,
-  };
+  return hogSpec({ name: "hog0", cpu: 0, at: 0, pages: 100, ...over });
 }
 
 const young = (mm: Mm, pages: readonly number[]) => pages.filter((p) => mm.pteIsYoung(p)).length;

@@ -27,6 +27,11 @@ export interface HogSpec {
   restart: { delay: number; count: number } | null;
 }
 
+/** A spec with memory only: kept until killed, never touched, no oom_score_adj, no restart. */
+export function hogSpec(over: Pick<HogSpec, "name" | "cpu" | "at" | "pages"> & Partial<HogSpec>): HogSpec {
+  return { until: -1, touchRate: 0, oomScoreAdj: 0, restart: null, ...over };
+}
+
 /** One hog or spike and its thread; `lives` lists its processes, the current one last. */
 export class Hog {
   readonly lives: MmTask[] = [];

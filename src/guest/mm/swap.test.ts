@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ms, sec } from "../../sim/time.ts";
-import { Hog, type HogSpec } from "../apps/hog.ts";
+import { Hog, type HogSpec, hogSpec } from "../apps/hog.ts";
 import { kernelEra } from "../kernel-era.ts";
 import { mmFixture } from "./fixture.ts";
 import type { MmOptions } from "./mm.ts";
@@ -11,17 +11,7 @@ const BASE: MmOptions = { memBytes: 32 << 20, minFreeKbytes: 512, kernelReserved
 const SWAP = { sizeBytes: 64 << 20, bandwidthBytesPerSec: 100e6, latencyNs: ms(1) };
 
 function hog(over: Partial<HogSpec>): HogSpec {
-  return {
-    name: "hog0",
-    cpu: 0,
-    at: 0,
-    pages: 100,
-    until: -1,
-    touchRate: 0,
-    oomScoreAdj: 0,
-    restart: null,
-    ...over,
-  };
+  return hogSpec({ name: "hog0", cpu: 0, at: 0, pages: 100, ...over });
 }
 
 describe("get_scan_count and inactive_ratio (hand-computed)", () => {
