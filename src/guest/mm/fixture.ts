@@ -5,7 +5,9 @@
 import { Simulator } from "../../sim/simulator.ts";
 import type { Ns } from "../../sim/time.ts";
 import { Kernel, type KernelCode } from "../sched/kernel.ts";
+import { GFP_ATOMIC } from "./gfp.ts";
 import { Mm, type MmOptions } from "./mm.ts";
+import { OWNER_SKB } from "./page-table.ts";
 
 export interface MmFixture {
   sim: Simulator;
@@ -36,4 +38,14 @@ export function runInThread<T>(k: Kernel, name: string, body: () => KernelCode<T
     r.at = k.now;
   });
   return r;
+}
+
+/** At `at`, an interrupt on vCPU 0 takes GFP_ATOMIC pages until the allocator refuses (a receive burst). */
+export function exhaustAtomicAt({ sim, k, mm }: MmFixture, at: Ns): void {
+  const ev = sim.register("test.rx", () => {
+    k.hardirq(0, () => {
+      while (mm.allocPageAtomic(GFP_ATOMIC, OWNER_SKB) >= 0);
+    });
+  });
+  sim.at(at, ev);
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ms, sec } from "../../sim/time.ts";
 import { CAT_RECLAIM } from "../sched/costs.ts";
-import { mmFixture, runInThread } from "./fixture.ts";
+import { exhaustAtomicAt, mmFixture, runInThread } from "./fixture.ts";
 import { GFP_ATOMIC, GFP_KERNEL } from "./gfp.ts";
 import { OWNER_SKB } from "./page-table.ts";
 
@@ -69,12 +69,7 @@ describe("kswapd", () => {
   it("gives up a zone with nothing reclaimable (all_unreclaimable) and goes back to sleep", () => {
     const { sim, k, mm } = mmFixture(OPTS);
     sim.run(sec(1));
-    const ev = sim.register("test.rx", () => {
-      k.hardirq(0, () => {
-        while (mm.allocPageAtomic(GFP_ATOMIC, OWNER_SKB) >= 0);
-      });
-    });
-    sim.at(sec(1), ev);
+    exhaustAtomicAt({ sim, k, mm }, sec(1));
     sim.run(sec(2));
     expect(mm.allUnreclaimable).toBe(true);
     expect(mm.kswapdThread.waitingOn?.name).toBe("kswapd_wait");

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { sec } from "../../sim/time.ts";
-import { mmFixture, runInThread } from "./fixture.ts";
+import { exhaustAtomicAt, mmFixture, runInThread } from "./fixture.ts";
 import { GFP_ATOMIC, GFP_KERNEL } from "./gfp.ts";
 import { OWNER_DRIVER_LIST, OWNER_SKB } from "./page-table.ts";
 import { DEFAULT_SEEKS, SHRINK_BATCH, type Shrinker, ShrinkerList } from "./shrinker.ts";
@@ -123,12 +123,7 @@ describe("shrink_slab in reclaim", () => {
     // zone_reclaimable gives an empty LRU up after the first pass).
     const held = pagesShrinker(mm, 300, 0);
     sim.run(sec(1));
-    const ev = sim.register("test.rx", () => {
-      k.hardirq(0, () => {
-        while (mm.allocPageAtomic(GFP_ATOMIC, OWNER_SKB) >= 0);
-      });
-    });
-    sim.at(sec(1), ev);
+    exhaustAtomicAt({ sim, k, mm }, sec(1));
     sim.run(sec(2));
     // DEF_PRIORITY: 150 to scan, one batch of 128 freed; the next pass scans nothing (86 < 128).
     expect(mm.shrinkers.freed).toEqual([SHRINK_BATCH]);
