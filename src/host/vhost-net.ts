@@ -233,13 +233,18 @@ export class VhostNetRx {
         break;
       }
     }
-    this.busyUntil = now + Math.round(cost);
-    this.busyNs += cost;
-    if (this.sharedCpu !== null && this.busyUntil > now) this.sharedCpu.vhostRan(this.busyUntil - now);
+    this.workerRan(now, cost);
     if (added > 0 && !this.pendingTxSignal) {
       this.pendingTxSignal = true;
       this.sim.at(this.busyUntil, this.evTxSignal);
     }
+  }
+
+  /** The worker's pass from `now` took `cost` ns: busy until then, charged to the host CPU it shares. */
+  private workerRan(now: number, cost: number): void {
+    this.busyUntil = now + Math.round(cost);
+    this.busyNs += cost;
+    if (this.sharedCpu !== null && this.busyUntil > now) this.sharedCpu.vhostRan(this.busyUntil - now);
   }
 
   private publishTxAndSignal(): void {
@@ -350,9 +355,7 @@ export class VhostNetRx {
         break;
       }
     }
-    this.busyUntil = now + Math.round(cost);
-    this.busyNs += cost;
-    if (this.sharedCpu !== null && this.busyUntil > now) this.sharedCpu.vhostRan(this.busyUntil - now);
+    this.workerRan(now, cost);
     if (added > 0 && !this.pendingSignal) {
       this.pendingSignal = true;
       this.sim.at(this.busyUntil, this.evSignal);
