@@ -12,10 +12,10 @@ const PINNED: Record<string, string> = {
   "seed-torrent-mergeable": "89a696f420add50e",
   "seed-torrent-big": "9466e14b6c2007be",
   "iperf-lowmem": "cf582e506fb16457",
-  "probe-under-pressure": "5a4d5b0284dd7242",
+  "probe-under-pressure": "693418c1eae69e10",
   outage: "b65b29869d86a3fc",
-  "fault-atomic": "2934e4dd6d2629a3",
-  "fault-window": "2934e4dd6d2629a3",
+  "fault-atomic": "025234c333ea1715",
+  "fault-window": "025234c333ea1715",
   "fault-partial": "c890316cdc7f10d2",
   "swap-churn": "e7ea214ee8bc393d",
 };

@@ -68,6 +68,31 @@ describe("v3.2 with GFP_ATOMIC failing and nothing reclaimable", () => {
   );
 });
 
+describe("v3.2 refill_work's failed allocation", () => {
+  it("pays warn_alloc_failed with NAPI still disabled", () => {
+    // The harness turns the warning's console time off; this test needs it.
+    const h = new DriverHarness(SMALL_GUEST, { set: ["guest.hz=1000", "guest.costs.allocFailWarning=25ms"] });
+    h.runTo(ms(100));
+    h.squeeze();
+    // NAPI's disabled span in each finished refill_work run, and the warnings printed within it
+    // (nopage_rs allows 10 per 5 s: the softirq's failed refills may have used them up for a while).
+    const spans = () =>
+      h.refillRuns().flatMap((run) => {
+        const all = [run.start, ...run.during];
+        const off = all.find((e) => e.fn === "napi_disable done");
+        const on = all.find((e) => e.fn === "virtnet_napi_enable");
+        return off === undefined || on === undefined
+          ? []
+          : [{ ns: on.t - off.t, warned: on.warned - off.warned }];
+      });
+    expect(h.runUntil(() => spans().some((s) => s.warned > 0), sec(12))).toBe(true);
+    // add_recvbuf_small's skb is GFP_ATOMIC: no show_mem page walk, the printed text only.
+    const warning = h.sys.scenario.guest.costs.allocFailWarning;
+    expect(warning).toBe(ms(25));
+    for (const s of spans()) expect(s.ns).toBeGreaterThanOrEqual(s.warned * warning);
+  });
+});
+
 describe("rfc-v1's uninitialised `bool oom`", () => {
   // A slow flow: only the refills matter here, and memory is plentiful.
   const set = ["network.senders[0].rate=20Mbit/s", "guest.driver.version=rfc-v1"];

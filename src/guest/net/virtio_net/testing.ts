@@ -16,7 +16,7 @@
 import { resolveScenario } from "../../../run/run.ts";
 import { System, type SystemOptions } from "../../../run/system.ts";
 import type { Ns } from "../../../sim/time.ts";
-import { EV_ALLOCSTALL } from "../../mm/events.ts";
+import { EV_ALLOCFAIL_WARNED, EV_ALLOCSTALL } from "../../mm/events.ts";
 import {
   __GFP_NO_KSWAPD,
   effectiveMin,
@@ -50,6 +50,8 @@ export interface TraceEntry {
   posted: number;
   /** Direct reclaims so far (allocstall). */
   allocstall: number;
+  /** warn_alloc_failed warnings printed so far. */
+  warned: number;
 }
 
 /** One refill_work run: its first and last trace entries and everything traced in between. */
@@ -314,6 +316,7 @@ export class DriverHarness {
       rx: d.stats.rxPackets,
       posted: d.stats.buffersPosted,
       allocstall: this.sys.mm.ev[EV_ALLOCSTALL]!,
+      warned: this.sys.mm.ev[EV_ALLOCFAIL_WARNED]!,
     });
   }
 

@@ -49,10 +49,10 @@ export class RfcV1 extends Patch1 {
       do {
         err = yield* this.allocRecvbuf(gfp);
         oom ||= err === -ENOMEM;
-        // In case of error, still process the local_list
-        if (err < 0) break;
-        local.push(err);
+        if (err >= 0) local.push(err);
+        // A failed allocation's warn_alloc_failed is paid here, before rx_fill_lock is taken.
         if (!k.inAtomic()) yield k.cpu();
+        // In case of error, still process the local_list
       } while (err >= 0 && --count);
 
       lock.lockBh();

@@ -39,9 +39,9 @@ export class V3_2 extends VirtnetDriver {
     do {
       err = yield* this.addRecvbuf(gfp);
       oom = err === -ENOMEM;
-      if (err < 0) break;
-      ++this.num;
-      // In process context the fill takes real time; interrupts may arrive meanwhile.
+      if (err >= 0) ++this.num;
+      // In process context the fill takes real time, a failed allocation's warn_alloc_failed
+      // included (paid here, with NAPI still disabled); interrupts may arrive meanwhile.
       if (!k.inAtomic()) yield k.cpu();
     } while (err > 0);
     if (this.num > this.max) this.max = this.num;
