@@ -27,6 +27,7 @@ const OPTS: TorrentOptions = {
   readSize: 64 * KiB,
   copyPerKiB: 100,
   hashPerKiB: 100,
+  uploadRate: 0,
 };
 
 function client(peers: number, bytesPerPeer: number, disk: boolean) {

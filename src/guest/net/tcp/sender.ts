@@ -217,7 +217,11 @@ export class GuestTcpSender implements SegmentXmit {
           continue;
         }
         // sk_stream_alloc_skb: size = ALIGN(select_size(), 4), plus max_header
-        const skb = yield* this.port.allocTxSkb(((mss + 3) & ~3) + MAX_TCP_HEADER, GFP_KERNEL, ALLOC_SITE_TCP_SENDMSG);
+        const skb = yield* this.port.allocTxSkb(
+          ((mss + 3) & ~3) + MAX_TCP_HEADER,
+          GFP_KERNEL,
+          ALLOC_SITE_TCP_SENDMSG,
+        );
         if (skb < 0) {
           this.counters.allocFailures++;
           if (copied > 0) this.push();
