@@ -47,6 +47,12 @@ export interface UploadSocket {
   sendmsg(bytes: number): KernelCode<number>;
 }
 
+/**
+ * Unused upload allowance the rate limit carries (our choice: libtorrent's bandwidth manager hands
+ * out quota per tick; a sender that slept past its time may catch up by at most this much).
+ */
+const UPLOAD_CREDIT_NS = 1_000_000_000;
+
 /** BEP 3 "piece" message header: 4-byte length prefix, 1-byte id, 4-byte index, 4-byte begin. */
 export const PIECE_MSG_HEADER = 13;
 
@@ -356,7 +362,8 @@ export class TorrentClient {
       peer = (peer + 1) % ups.length;
       this.counters.blocksUploaded++;
       this.counters.bytesUploaded += sent;
-      if (rate > 0) nextAt = Math.max(nextAt, start) + Math.ceil((sent * 1e9) / rate);
+      // The allowance a sleep overshot (jiffy timers) or an idle spell left is kept, up to a second's.
+      if (rate > 0) nextAt = Math.max(nextAt, start - UPLOAD_CREDIT_NS) + Math.ceil((sent * 1e9) / rate);
     }
   }
 }
