@@ -117,6 +117,24 @@ describe("guest TCP sender", () => {
     expect(w.skbs.live).toBe(0);
   });
 
+  it("retries a retransmission whose clone failed after min(RTO, HZ/2), without backing off", () => {
+    const w = world();
+    w.wire.drop = true;
+    w.send(3 * MSS);
+    w.sim.run(ms(50));
+    expect(w.snd.tcpCounters.outSegs).toBe(3);
+    w.wire.failClones = true;
+    w.sim.run(sec(3));
+    // An RTO of about 200 ms that never doubles: a retry every ~200 ms (doubling would give 4).
+    const c = w.snd.tcpCounters;
+    expect(c.retransSegs).toBe(0);
+    expect(c.xmitFailures).toBeGreaterThanOrEqual(10);
+    w.wire.failClones = false;
+    w.wire.drop = false;
+    w.sim.run(sec(4));
+    expect(w.rr.bytesReceived).toBe(3 * MSS);
+  });
+
   it("leaves data queued when skb_clone fails and sends it once clones succeed again", () => {
     const w = world();
     w.wire.failClones = true;
