@@ -212,7 +212,12 @@ export class GuestTcpSender implements SegmentXmit {
         // new_segment
         if (!this.memoryFree()) {
           this.counters.sndbufWaits++;
-          if (copied > 0) this.push();
+          if (copied > 0) {
+            this.push();
+            // sk_stream_wait_memory checks again after prepare_to_wait: the softirqs that ran when
+            // the push re-enabled bottom halves may have freed the queue already.
+            if (this.memoryFree()) continue;
+          }
           yield k.waitOn(this.writeWait);
           continue;
         }
