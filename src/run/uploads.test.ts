@@ -98,6 +98,9 @@ describe("uploads", () => {
     expect(r.uploads!.every((u) => u.bytesAcked > 0 && u.segmentsSent > 0)).toBe(true);
     expect(r.tcp.uploadOutSegs).toBe(r.uploads!.reduce((a, u) => a + u.segmentsSent, 0));
     expect(r.guest.torrent).toMatchObject({ uploadPeers: 2 });
+    // More upload slots than connections: every connection uploads.
+    const capped = new System(resolveScenario(src(), { set: ["apps.readers[0].torrent.uploadPeers=5"] }));
+    expect(capped.uploads).toHaveLength(2);
     // Without uploads none of this appears.
     const none = run(src(), { duration: "1s", set: ["apps.readers[0].torrent.uploadPeers=0"] });
     expect(none.uploads).toBeUndefined();

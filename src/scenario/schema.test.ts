@@ -646,19 +646,10 @@ describe("apps.readers[].torrent", () => {
     expectIssue(reader({ queue: "8KiB" }), "apps.readers[0].torrent.queue", "8KiB", "one block (16KiB)");
   });
 
-  it("uploads to at most its own connections, under a rate limit given as a rate or 'unlimited'", () => {
-    const flows = (n: number, torrent: Record<string, unknown>) => ({
-      network: { senders: [{ count: n }] },
-      ...reader(torrent),
-    });
-    const t = parseScenario(flows(3, { uploadPeers: 3, uploadRate: "2Mbit/s" })).apps.readers[0]!.torrent!;
+  it("takes upload slots as a count and the upload rate limit as a rate or 'unlimited'", () => {
+    const t = parseScenario(reader({ uploadPeers: 3, uploadRate: "2Mbit/s" })).apps.readers[0]!.torrent!;
     expect([t.uploadPeers, t.uploadRate]).toEqual([3, 2e6]);
-    expectIssue(
-      flows(3, { uploadPeers: 4 }),
-      "apps.readers[0].torrent.uploadPeers",
-      4,
-      "peer connections (3",
-    );
+    expectIssue(reader({ uploadPeers: 1001 }), "apps.readers[0].torrent.uploadPeers", 1001, "1000");
     expectIssue(reader({ uploadPeers: -1 }), "apps.readers[0].torrent.uploadPeers", -1, "0");
     expectIssue(reader({ uploadPeers: 1.5 }), "apps.readers[0].torrent.uploadPeers", 1.5);
     expectIssue(reader({ uploadRate: "fast" }), "apps.readers[0].torrent.uploadRate", "fast", '"unlimited"');

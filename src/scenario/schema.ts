@@ -8,7 +8,6 @@
 import { z } from "zod";
 import { KERNEL_ERAS, type KernelEra, kernelEra, tcpRmemMax } from "../guest/kernel-era.ts";
 import { SUPPORTED_HZ } from "../sim/time.ts";
-import { expandFlows } from "./flows.ts";
 import {
   allowedText,
   DURATION_KIND,
@@ -961,8 +960,8 @@ const torrentSchema = z
     ),
     uploadPeers: int(
       0,
-      "Uploads: how many of the client's peer connections it also uploads to (the first ones; at most its " +
-        "connections). Each gets a guest TCP sender (tcp_sendmsg into a write queue, clones through the tx " +
+      "Uploads: how many of the client's peer connections it also uploads to, as a number of unchoke slots " +
+        "(the first connections; all of them when it has fewer). Each gets a guest TCP sender (tcp_sendmsg into a write queue, clones through the tx " +
         "virtqueue) towards a remote receiver that ACKs every second segment, so pure ACKs land in the " +
         "guest's receive ring. An upload thread reads blocks of pieces the client has hashed (re-read " +
         "from the page cache, or the disk when reclaimed) and send()s them to these peers in turn. 0: no uploads.",
@@ -1351,7 +1350,6 @@ function checkScenario(s: Resolved, ctx: Ctx): void {
     if (r.cpu >= guest.vcpus) issue(ctx, ["apps", "readers", i, "cpu"], r.cpu, cpuRule);
     if (r.torrent !== undefined) checkTorrent(r.torrent, ["apps", "readers", i, "torrent"], ctx);
   });
-  checkUploadPeers(s, ctx);
   apps.memoryHogs.forEach((h, i) => {
     if (h.cpu >= guest.vcpus) issue(ctx, ["apps", "memoryHogs", i, "cpu"], h.cpu, cpuRule);
     if (h.at >= s.duration)
@@ -1390,23 +1388,6 @@ function checkTorrent(t: NonNullable<ReaderConfig["torrent"]>, at: Path, ctx: Ct
     issue(ctx, [...at, "size"], fs(t.size), `must be a multiple of pieceSize (${fs(t.pieceSize)})`);
   if (t.queue < t.blockSize)
     issue(ctx, [...at, "queue"], fs(t.queue), `must hold at least one block (${fs(t.blockSize)})`);
-}
-
-/** A client uploads to some of its own connections: uploadPeers at most the flows it reads. */
-function checkUploadPeers(s: Resolved, ctx: Ctx): void {
-  if (!s.apps.readers.some((r) => (r.torrent?.uploadPeers ?? 0) > 0)) return;
-  const conns = new Int32Array(s.apps.readers.length);
-  for (const f of expandFlows(s as Scenario)) conns[f.reader]!++;
-  s.apps.readers.forEach((r, i) => {
-    const u = r.torrent?.uploadPeers ?? 0;
-    if (u > conns[i]!)
-      issue(
-        ctx,
-        ["apps", "readers", i, "torrent", "uploadPeers"],
-        u,
-        `must not exceed the client's peer connections (${conns[i]}: the flows it reads)`,
-      );
-  });
 }
 
 function checkHostCpus(s: Resolved, ctx: Ctx): void {
