@@ -33,7 +33,13 @@
  * backlog (ACKs are processed at once; the send path runs with bottom halves off, as dev_queue_xmit
  * does), tcp_memory_allocated charges of the write queue, TSO/GSO.
  */
-import { TcpSender, type SegmentXmit, type TcpSenderCounters } from "../../../net/tcp-sender.ts";
+import {
+  TCP_FASTRETRANS_THRESH,
+  TCP_INIT_CWND,
+  TcpSender,
+  type SegmentXmit,
+  type TcpSenderCounters,
+} from "../../../net/tcp-sender.ts";
 import type { CongestionName } from "../../../net/tcp-cong.ts";
 import type { Rng } from "../../../sim/rng.ts";
 import type { PacketSink } from "../../../net/link.ts";
@@ -48,12 +54,8 @@ import { SKB_HEAD_ALIGNED, SKB_SHINFO_ALIGNED } from "../skb.ts";
 import { MAX_TCP_HEADER } from "./receiver.ts";
 import type { TcpMem } from "./tcp-mem.ts";
 
-/** include/net/tcp.h TCP_INIT_CWND: tcp_fixup_sndbuf sizes sk_sndbuf for this many segments. */
-const TCP_INIT_CWND = 10;
 /** The peer's MSS option (rx_opt.mss_clamp): 1500 MTU − 40 bytes of IPv4 and TCP headers. */
 const MSS_CLAMP = 1460;
-/** sysctl_tcp_reordering = TCP_FASTRETRANS_THRESH (include/net/tcp.h). */
-const TCP_REORDERING = 3;
 
 /** SKB_TRUESIZE(X) (include/linux/skbuff.h, v3.2): X + the aligned sk_buff and skb_shared_info. */
 function skbTruesize(x: number): number {
@@ -166,7 +168,7 @@ export class GuestTcpSender implements SegmentXmit {
     this.mss = this.tcp.mss;
     this.wmemMax = opts.wmemMax;
     this.locked = opts.sndbufLocked === true;
-    // tcp_init_buffer_space → tcp_fixup_sndbuf: room for TCP_INIT_CWND segments unless locked.
+    // tcp_init_buffer_space → tcp_fixup_sndbuf: room for TCP_INIT_CWND (10) segments unless locked.
     this.sndbuf = opts.wmemDefault;
     if (!this.locked && this.sndbuf < TCP_SNDMEM * TCP_INIT_CWND)
       this.sndbuf = Math.min(TCP_SNDMEM * TCP_INIT_CWND, opts.wmemMax);
@@ -288,7 +290,8 @@ export class GuestTcpSender implements SegmentXmit {
   /** tcp_check_space (SOCK_QUEUE_SHRUNK was set) → tcp_new_space → sk_stream_write_space. */
   private checkSpace(): void {
     if (this.shouldExpandSndbuf()) {
-      const demanded = Math.max(this.tcp.cwnd, TCP_REORDERING + 1);
+      // tp->reordering stays sysctl_tcp_reordering = TCP_FASTRETRANS_THRESH (tcp-sender.ts)
+      const demanded = Math.max(this.tcp.cwnd, TCP_FASTRETRANS_THRESH + 1);
       const sndmem = TCP_SNDMEM * 2 * demanded;
       if (sndmem > this.sndbuf) this.sndbuf = Math.min(sndmem, this.wmemMax);
     }
