@@ -134,3 +134,16 @@ export function tcpRmemMax(p: KernelEraParams, freeBufferPages: number): number 
   const limit = Math.max(Math.floor(freeBufferPages / p.tcpRmemMaxDivisor), 128);
   return Math.max(p.tcpRmemDefault, Math.min(p.tcpRmemMaxCap, limit * 2 ** TCP_RMEM_SHIFT));
 }
+
+/** sysctl_tcp_wmem[1] = 16*1024 (tcp_init, 3.2 and 6.1): a new socket's sk_sndbuf. */
+export const TCP_WMEM_DEFAULT = 16 * 1024;
+
+/**
+ * tcp_wmem[2] of an era: tcp_init's max(64*1024, min(4 MB, limit)) with limit the same share of
+ * memory as tcp_rmem[2]'s (3.2: tcp_mem[1] << (PAGE_SHIFT - 7); 6.1: nr_free_buffer_pages() <<
+ * (PAGE_SHIFT - 7)); both eras cap it at 4 MB.
+ */
+export function tcpWmemMax(p: KernelEraParams, freeBufferPages: number): number {
+  const limit = Math.max(Math.floor(freeBufferPages / p.tcpRmemMaxDivisor), 128);
+  return Math.max(64 * 1024, Math.min(4 * 1024 * 1024, limit * 2 ** TCP_RMEM_SHIFT));
+}

@@ -4,3 +4,4 @@ export * from "./sampler.ts";
 export * from "./tcp-cong.ts";
 export * from "./tcp-sender.ts";
 export * from "./testbed.ts";
+export * from "./remote-receiver.ts";

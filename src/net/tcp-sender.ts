@@ -83,6 +83,10 @@ export function tcpRtoMin(hz: number): number {
 export function tcpRtoMax(hz: number): number {
   return 120 * hz;
 }
+/** include/net/tcp.h TCP_RESOURCE_PROBE_INTERVAL = HZ/2: the RTO retry after a local failure. */
+export function tcpResourceProbeInterval(hz: number): number {
+  return Math.floor(hz / 2);
+}
 /** TCP_TIMEOUT_INIT = 1*HZ in 3.2 ("RFC2988bis initial RTO value"). */
 export function tcpTimeoutInit(hz: number): number {
   return hz;
@@ -138,6 +142,22 @@ export interface TcpSenderOptions {
   onComplete?: (flow: number, at: Ns) => void;
   /** Called at every retransmission-timer expiry, before it is handled. */
   onRtoExpiry?: (flow: number, at: Ns) => void;
+  /**
+   * A guest socket's transmit path (src/guest/net/tcp/sender.ts): tcp_transmit_skb's skb_clone,
+   * which can fail; absent, every frame goes to `out`. With it, only segments the application has
+   * queued (queueSegments) are sent.
+   */
+  xmit?: SegmentXmit;
+  /** Runs the retransmission timer's expiry in a context (the guest's timer softirq). */
+  timerContext?: (expire: () => void) => void;
+}
+
+/** tcp_transmit_skb for a sender whose frames are clones of write-queue skbs. */
+export interface SegmentXmit {
+  /** skb_clone of segment `seg`'s write-queue skb: the clone's id, or -1 when it failed. */
+  clone(seg: number): number;
+  /** dev_queue_xmit of frame `pkt` in `clone`. */
+  send(pkt: number, clone: number): void;
 }
 
 /** Counters; names follow /proc/net/snmp and netstat TcpExt where one matches. */
@@ -160,6 +180,11 @@ export class TcpSenderCounters {
   tcpLossFailures = 0;
   /** Every retransmission-timer expiry with data outstanding. */
   rtoExpiries = 0;
+  /**
+   * Transmissions refused by the local transmit path (tcp_transmit_skb returned an error: the
+   * skb_clone failed); the segment stays on the write queue.
+   */
+  xmitFailures = 0;
   /** TcpExt TCPSackRecovery / TCPRenoRecovery: entries into fast recovery. */
   tcpSackRecovery = 0;
   tcpRenoRecovery = 0;
@@ -189,6 +214,9 @@ export class TcpSender implements PacketSink, CongestionSock {
   readonly sack: boolean;
   readonly totalBytes: number;
   readonly totalSegs: number;
+  /** tp->write_seq in segments: what may be sent (totalSegs, or what the application queued). */
+  private limitSegs: number;
+  private readonly xmit: SegmentXmit | null;
   readonly cc: CongestionOps;
   readonly counters = new TcpSenderCounters();
   readonly jiffies: Jiffies;
@@ -289,6 +317,8 @@ export class TcpSender implements PacketSink, CongestionSock {
     this.totalBytes = opts.bytes ?? Number.POSITIVE_INFINITY;
     if (!(this.totalBytes > 0)) throw new RangeError(`bytes must be > 0, got ${this.totalBytes}`);
     this.totalSegs = Math.ceil(this.totalBytes / this.mss);
+    this.xmit = opts.xmit ?? null;
+    this.limitSegs = this.xmit === null ? this.totalSegs : 0;
     this.cc = makeCongestionOps(opts.cc ?? "cubic", opts.hystart ?? true);
     this.cwndValue = opts.initCwnd ?? TCP_INIT_CWND;
     this.sndWnd = opts.initialPeerWindow ?? TCP_DEFAULT_INIT_RCVWND * this.mss;
@@ -307,8 +337,10 @@ export class TcpSender implements PacketSink, CongestionSock {
     this.rtxSndNxt = new Float64Array(256);
     this.onComplete = opts.onComplete ?? null;
     this.onRtoExpiry = opts.onRtoExpiry ?? null;
+    const expire = () => this.onTimer();
+    const inContext = opts.timerContext;
     this.timer = sim.createTimer(
-      sim.register(`tcp.${this.flow}.timer`, () => this.onTimer()),
+      sim.register(`tcp.${this.flow}.timer`, inContext === undefined ? expire : () => inContext(expire)),
       0,
     );
     this.startEvent = sim.register(`tcp.${this.flow}.start`, () => this.begin());
@@ -337,6 +369,10 @@ export class TcpSender implements PacketSink, CongestionSock {
   /** snd_una in bytes. */
   get sndUna(): number {
     return Math.min(this.una * this.mss, this.totalBytes);
+  }
+  /** snd_una in segments: the write queue's head. */
+  get unaSegs(): number {
+    return this.una;
   }
   /** snd_nxt in bytes. */
   get sndNxt(): number {
@@ -379,6 +415,19 @@ export class TcpSender implements PacketSink, CongestionSock {
     this.cwndArea += this.cwndValue * (now - this.cwndSince);
     this.cwndSince = now;
     this.cwndValue = cwnd;
+  }
+
+  /**
+   * tcp_sendmsg appended `n` full segments to the write queue (a sender with `xmit` only); they
+   * leave at the next push.
+   */
+  queueSegments(n: number): void {
+    this.limitSegs += n;
+  }
+
+  /** tcp_push from the application: tcp_write_xmit of what cwnd and the peer's window allow. */
+  push(): void {
+    this.pushPendingFrames();
   }
 
   /** Starts sending at `at` (default: now). */
@@ -457,7 +506,7 @@ export class TcpSender implements PacketSink, CongestionSock {
     const priorPackets = this.nxt - this.una;
     if (priorPackets === 0) {
       // no_queue: maybe an answer to a zero-window probe
-      if (this.nxt < this.totalSegs) this.ackProbe();
+      if (this.nxt < this.limitSegs) this.ackProbe();
       return;
     }
     const priorSacked = this.sackedOut;
@@ -729,7 +778,7 @@ export class TcpSender implements PacketSink, CongestionSock {
 
   /** tcp_may_send_now: a new segment would pass the cwnd and window tests. */
   private maySendNow(): boolean {
-    return this.nxt < this.totalSegs && this.inFlight() < this.cwndValue && this.fitsWindow(this.nxt);
+    return this.nxt < this.limitSegs && this.inFlight() < this.cwndValue && this.fitsWindow(this.nxt);
   }
 
   /**
@@ -913,9 +962,14 @@ export class TcpSender implements PacketSink, CongestionSock {
     }
   }
 
-  /** tcp_retransmit_skb; false if the segment lies beyond the peer's window (-EAGAIN). */
+  /**
+   * tcp_retransmit_skb; false if the segment lies beyond the peer's window (-EAGAIN) or the
+   * transmit path refused it (the clone failed: nothing is marked).
+   */
   private retransmitSkb(s: number): boolean {
     if (s !== this.una && s * this.mss >= this.sndUna + this.sndWnd) return false;
+    const clone = this.cloneFor(s);
+    if (clone < 0) return false;
     if (!this.retransOut) this.lostRetransLow = this.sndNxt;
     const i = s & this.ringMask;
     this.flags[i]! |= TCPCB_RETRANS;
@@ -928,7 +982,7 @@ export class TcpSender implements PacketSink, CongestionSock {
         TP_TCP_RETRANSMIT_SKB,
         `flow=${this.flow} seq=${s * this.mss} state=${this.state} cwnd=${this.cwnd}`,
       );
-    this.transmit(s);
+    this.transmit(s, 1, clone);
     return true;
   }
 
@@ -952,22 +1006,23 @@ export class TcpSender implements PacketSink, CongestionSock {
     if (this.startedAt < 0) return;
     let sent = 0;
     const goal = this.gsoMaxSize > 0 ? this.xmitSizeGoal() / this.mss : 1;
-    while (this.nxt < this.totalSegs) {
+    while (this.nxt < this.limitSegs) {
       if (this.inFlight() >= this.cwndValue || !this.fitsWindow(this.nxt)) break;
       // tcp_mss_split_point: as many segments as cwnd and the peer's window take, up to the goal
       let n = 1;
       while (
         n < goal &&
-        this.nxt + n < this.totalSegs &&
+        this.nxt + n < this.limitSegs &&
         this.inFlight() + n < this.cwndValue &&
         this.fitsWindow(this.nxt + n)
       )
         n++;
-      this.sendNewSegments(n);
+      // "if (unlikely(tcp_transmit_skb(sk, skb, 1, gfp))) break;" (tcp_write_xmit)
+      if (!this.sendNewSegments(n)) break;
       sent += n;
     }
     if (this.state === TCP_CA_RECOVERY) this.prrOut += sent;
-    if (this.nxt === this.una && this.nxt < this.totalSegs && this.timerMode === ICSK_TIME_NONE) {
+    if (this.nxt === this.una && this.nxt < this.limitSegs && this.timerMode === ICSK_TIME_NONE) {
       this.resetXmitTimer(ICSK_TIME_PROBE0, this.rto);
     }
   }
@@ -988,9 +1043,14 @@ export class TcpSender implements PacketSink, CongestionSock {
     return Math.max(this.xmitSizeGoalSegs * mss, mss);
   }
 
-  /** tcp_transmit_skb of the n segments from snd_nxt as one frame + tcp_event_new_data_sent. */
-  private sendNewSegments(n: number): void {
+  /**
+   * tcp_transmit_skb of the n segments from snd_nxt as one frame + tcp_event_new_data_sent; false
+   * (nothing sent, snd_nxt unchanged) when the transmit path refused the frame.
+   */
+  private sendNewSegments(n: number): boolean {
     const s = this.nxt;
+    const clone = this.cloneFor(s);
+    if (clone < 0) return false;
     const priorPackets = this.nxt - this.una;
     const now = this.tcpTimeStamp();
     for (let i = 0; i < n; i++) {
@@ -999,15 +1059,16 @@ export class TcpSender implements PacketSink, CongestionSock {
       this.when[(s + i) & this.ringMask] = now;
     }
     this.nxt += n;
-    this.transmit(s, n);
+    this.transmit(s, n, clone);
     if (priorPackets === 0) this.resetXmitTimer(ICSK_TIME_RETRANS, this.rto);
+    return true;
   }
 
   /**
    * Segments [s, s + n) as one frame; more than one is a TSO frame with gso_size = MSS
    * (tcp_set_skb_tso_segs leaves gso_size 0 for a frame of one segment).
    */
-  private transmit(s: number, n = 1): void {
+  private transmit(s: number, n: number, clone: number): void {
     const pool = this.pool;
     const p = pool.alloc();
     const seq = s * this.mss;
@@ -1027,7 +1088,16 @@ export class TcpSender implements PacketSink, CongestionSock {
     pool.tsEcr[p] = this.tsRecent;
     this.when[s & this.ringMask] = now;
     this.counters.outSegs += n;
-    this.out.receive(p);
+    if (this.xmit === null) this.out.receive(p);
+    else this.xmit.send(p, clone);
+  }
+
+  /** tcp_transmit_skb's skb_clone: 0 without a guest transmit path, else the clone or -1 (counted). */
+  private cloneFor(s: number): number {
+    if (this.xmit === null) return 0;
+    const c = this.xmit.clone(s);
+    if (c < 0) this.counters.xmitFailures++;
+    return c;
   }
 
   private growRing(): void {
@@ -1133,7 +1203,12 @@ export class TcpSender implements PacketSink, CongestionSock {
         else this.counters.tcpTimeouts++;
       }
       this.enterLoss(false);
-      this.retransmitSkb(this.una);
+      if (!this.retransmitSkb(this.una)) {
+        // "Retransmission failed because of local congestion, do not backoff."
+        if (this.retransmits === 0) this.retransmits = 1;
+        this.resetXmitTimer(ICSK_TIME_RETRANS, Math.min(this.rto, tcpResourceProbeInterval(this.hz)));
+        return;
+      }
       this.backoff++;
       this.retransmits++;
     }
@@ -1144,7 +1219,7 @@ export class TcpSender implements PacketSink, CongestionSock {
 
   /** tcp_probe_timer → tcp_send_probe0 */
   private probeTimer(): void {
-    if (this.nxt !== this.una || this.nxt >= this.totalSegs) {
+    if (this.nxt !== this.una || this.nxt >= this.limitSegs) {
       return;
     }
     // tcp_write_wakeup: send the head segment if the window takes it, else a zero-window probe

@@ -22,6 +22,7 @@ import {
   emptySeries,
   type FaultInjectorSummary,
   type FlowSummary,
+  type UploadSummary,
   type RunSummary,
   type Series,
 } from "./types.ts";
@@ -315,6 +316,51 @@ function median(xs: readonly number[]): number {
  * backlog a vCPU drains when it returns), as max, mean and log2 buckets ("2-3": runs of 2–3 packets).
  */
 /** The torrent clients' counters summed (apps.readers[].torrent); nothing when there are none. */
+function uploadSummaries(sys: System): UploadSummary[] {
+  const s = sys.scenario;
+  return sys.uploads.map((u, i) => {
+    const f = sys.uploadPeers[i]!;
+    const c = u.tcpCounters;
+    return {
+      flow: u.flow,
+      peerFlow: f.id,
+      app: s.apps.readers[f.reader]!.name,
+      bytesAcked: u.tcp.sndUna,
+      goodputBps: (u.tcp.sndUna * 8 * 1e9) / s.duration,
+      segmentsSent: c.outSegs,
+      retransmits: c.retransSegs,
+      timeouts: c.rtoExpiries,
+      sndbufWaits: u.counters.sndbufWaits,
+      wmemQueuedMax: u.counters.wmemQueuedHighWater,
+      cloneFailures: c.xmitFailures,
+    };
+  });
+}
+
+/** The guest senders' counters summed, beside the receivers' (absent without uploads). */
+function uploadTcpCounters(sys: System): Record<string, number> {
+  if (sys.uploads.length === 0) return {};
+  const sum = (pick: (u: (typeof sys.uploads)[number]) => number) =>
+    sys.uploads.reduce((a, u) => a + pick(u), 0);
+  return {
+    /** Tcp OutSegs / RetransSegs, TcpExt TCPTimeouts-like RTO expiries of the guest's own senders. */
+    uploadOutSegs: sum((u) => u.tcpCounters.outSegs),
+    uploadRetransSegs: sum((u) => u.tcpCounters.retransSegs),
+    uploadRtoExpiries: sum((u) => u.tcpCounters.rtoExpiries),
+    uploadFastRetrans: sum((u) => u.tcpCounters.tcpFastRetrans),
+    /** Pure ACKs the guest received for its uploads (each took an rx buffer). */
+    uploadAcksIn: sum((u) => u.tcpCounters.acksIn),
+    uploadBytesAcked: sum((u) => u.tcp.sndUna),
+    /** sk_stream_wait_memory sleeps: sk_wmem_queued at sk_sndbuf. */
+    sndbufWaits: sum((u) => u.counters.sndbufWaits),
+    /** The most sk_wmem_queued of any upload socket, bytes. */
+    wmemQueuedMax: Math.max(...sys.uploads.map((u) => u.counters.wmemQueuedHighWater)),
+    /** sk_stream_alloc_skb failures in tcp_sendmsg (GFP_KERNEL), and skb_clone failures (GFP_ATOMIC). */
+    sendmsgAllocFailures: sum((u) => u.counters.allocFailures),
+    cloneAllocFailures: sum((u) => u.tcpCounters.xmitFailures),
+  };
+}
+
 function torrentCounters(sys: System): { torrent?: Record<string, number> } {
   if (sys.torrentClients.length === 0) return {};
   const total: Record<string, number> = {};
@@ -375,6 +421,7 @@ function summarise(sys: System, series: Series, wallMs: number, closeup: Closeup
       cwndMean: snd.cwndIntegral() / Math.max(s.duration - f.start, 1),
     };
   });
+  const uploads = uploadSummaries(sys);
   const sum = (pick: (f: FlowSummary) => number) => flows.reduce((a, f) => a + pick(f), 0);
   const rxSum = (k: keyof (typeof sys.stack.receivers)[number]["counters"]) =>
     sys.stack.receivers.reduce((a, r) => a + (r.counters[k] as number), 0);
@@ -406,6 +453,7 @@ function summarise(sys: System, series: Series, wallMs: number, closeup: Closeup
     fingerprint: sim.fingerprint.digest(),
     goodputBps: (sys.bytesReadAfterWarmup * 8 * 1e9) / Math.max(measured, 1),
     flows,
+    ...(uploads.length > 0 && { uploads }),
     host: {
       rx_packets_count: sys.host.rxPacketsCount,
       rx_bytes_count: sys.host.rxBytesCount,
@@ -514,6 +562,7 @@ function summarise(sys: System, series: Series, wallMs: number, closeup: Closeup
       zeroWindowAcks: rxSum("zeroWindowAcks"),
       /** tcp_send_ack's alloc_skb failed: the ACK waited for the delayed-ACK timer. */
       ackAllocFailures: rxSum("ackAllocFailures"),
+      ...uploadTcpCounters(sys),
     },
     memory: {
       ...vm,

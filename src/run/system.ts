@@ -6,6 +6,11 @@
  *   sockets ─► reader threads ─► page cache ─► disk;   ACKs ─► qdisc ─► tx virtqueue ─► vhost handle_tx
  *   ─► reverse uplink ─► reverse access ─► senders
  *
+ * Uploads (torrent clients' uploadPeers) run the other way on the same peers' paths: a guest TCP
+ * sender's clones ─► tx virtqueue ─► handle_tx ─► reverse uplink ─► the peer's reverse access link ─►
+ * a remote receiver, whose pure ACKs take the peer's access link ─► uplink ─► tap ─► rx ring ─►
+ * the guest's sender. Upload flows are numbered after the download flows.
+ *
  * Host-local senders (origin "host") skip the uplink both ways: their path ends at the tap, and with
  * the guest's GUEST_TSO4 they send TSO frames of up to GSO_MAX_SIZE.
  *
@@ -25,7 +30,7 @@ import {
   FaultAttr,
   FaultInjection,
 } from "../guest/mm/fault-inject.ts";
-import { kernelEra } from "../guest/kernel-era.ts";
+import { kernelEra, TCP_WMEM_DEFAULT, tcpWmemMax } from "../guest/kernel-era.ts";
 import { Mm } from "../guest/mm/mm.ts";
 import { OWNER_DRIVER_LIST, OWNER_PAGE_FRAG, OWNER_RX_RING, OWNER_SKB } from "../guest/mm/page-table.ts";
 import type { KmemCache } from "../guest/mm/slab.ts";
@@ -45,6 +50,7 @@ import { SkbPool } from "../guest/net/skb.ts";
 import { GuestStack, StallTracker } from "../guest/net/stack.ts";
 import { installTraceContext } from "../guest/sched/trace-context.ts";
 import { TcpReceiver } from "../guest/net/tcp/receiver.ts";
+import { GuestTcpSender } from "../guest/net/tcp/sender.ts";
 import { nrFreeBufferPages, TcpMem, tcpMemDefaults } from "../guest/net/tcp/tcp-mem.ts";
 import { BIG_SG, type DriverCosts } from "../guest/net/virtio_net/constants.ts";
 import { txSkbAt, VirtnetTx } from "../guest/net/virtio_net/tx.ts";
@@ -58,6 +64,7 @@ import { HostCpus } from "../host/pcpu.ts";
 import { VhostNetRx } from "../host/vhost-net.ts";
 import { FlowDemux, Link } from "../net/link.ts";
 import { PacketPool } from "../net/packet.ts";
+import { RemoteReceiver } from "../net/remote-receiver.ts";
 import { TcpSender } from "../net/tcp-sender.ts";
 import { expandFlows, type FlowSpec } from "../scenario/flows.ts";
 import { ALLOC_SITES, type FaultsConfig, type Scenario } from "../scenario/schema.ts";
@@ -182,6 +189,11 @@ export class System {
   readonly accessLinks: Link[] = [];
   readonly reverseUplink: Link;
   readonly reverseAccessLinks: Link[] = [];
+  /** Uploads: the guest's senders and their remote receivers, by upload (flow id − flows.length). */
+  readonly uploads: GuestTcpSender[] = [];
+  readonly remoteReceivers: RemoteReceiver[] = [];
+  /** The download flow of each upload's peer. */
+  readonly uploadPeers: FlowSpec[] = [];
   readonly readerTasks: MmTask[] = [];
   /** The readers in torrent-client mode, in reader order. */
   readonly torrentClients: TorrentClient[] = [];
@@ -345,7 +357,21 @@ export class System {
     // all of them share the host's uplink. The peer's queue is a Linux default txqueuelen.
     // A host-local sender's path ends at the tap (bridge → tap) and its ACKs skip the uplink.
     const toTap = { receive: (p: number) => this.host.deliver(p) };
-    const hostLocal = new Uint8Array(this.flows.length);
+    // Upload u mirrors download flow uploadOf[u] (the same peer) and is flow flows.length + u.
+    const uploadOf: FlowSpec[] = [];
+    s.apps.readers.forEach((r, i) => {
+      const n = r.torrent?.uploadPeers ?? 0;
+      if (n > 0) uploadOf.push(...this.flows.filter((f) => f.reader === i).slice(0, n));
+    });
+    this.uploadPeers.push(...uploadOf);
+    const nFlows = this.flows.length + uploadOf.length;
+    // The download flow whose peer each flow (download or upload) talks to.
+    const peerOf = new Int32Array(nFlows);
+    for (const f of this.flows) peerOf[f.id] = f.id;
+    uploadOf.forEach((f, u) => {
+      peerOf[this.flows.length + u] = f.id;
+    });
+    const hostLocal = new Uint8Array(nFlows);
     for (const f of this.flows) {
       const grp = s.network.senders[f.group]!;
       const half = Math.floor(grp.rtt / 2);
@@ -379,8 +405,10 @@ export class System {
     this.stalls = new StallTracker(s.metrics.stallThreshold, s.warmup);
     // Where the guest's transmitted frames go once the host has them: host-local senders' ACKs
     // stay on the host (their path ends at the tap), the rest leave over the uplink.
+    for (let u = 0; u < uploadOf.length; u++) hostLocal[this.flows.length + u] = hostLocal[uploadOf[u]!.id]!;
     const toSendersFromHost = (p: number) => {
-      if (hostLocal[packets.flow[p]!] === 1) this.reverseAccessLinks[packets.flow[p]!]!.receive(p);
+      const flow = packets.flow[p]!;
+      if (hostLocal[flow] === 1) this.reverseAccessLinks[peerOf[flow]!]!.receive(p);
       else this.reverseUplink.receive(p);
     };
     const driverCosts: DriverCosts = {
@@ -517,6 +545,34 @@ export class System {
       sender.start(f.start + Math.floor(startRng.uniform() * grp.startJitter));
       this.senders.push(sender);
     }
+    // Uploads: the guest's sockets towards the same peers, established when the download flow opens.
+    const wmemMax = tcpWmemMax(era, nrFreeBufferPages(mm.nPages, mm.wmark.high));
+    uploadOf.forEach((f, u) => {
+      const flow = this.flows.length + u;
+      const snd = new GuestTcpSender(k, this.stack, sim, packets, {
+        flow,
+        hz: g.hz,
+        sack: g.tcp.sack,
+        handshakeRttNs: f.rtt,
+        wmemDefault: TCP_WMEM_DEFAULT,
+        wmemMax,
+        tcpMem: this.tcpMem,
+        copyPerByte: c.copyPerKiB / 1024,
+        rng: sim.rng(`tcp.${flow}.vm_wait`),
+        timerContext: (expire) => k.timerSoftirq(irqCpu, expire),
+      });
+      this.stack.senders[flow] = snd;
+      snd.start(f.start);
+      this.uploads.push(snd);
+      const rr = new RemoteReceiver(sim, packets, this.accessLinks[f.id]!, {
+        flow,
+        handshakeRttNs: f.rtt,
+        sack: g.tcp.sack,
+      });
+      this.remoteReceivers.push(rr);
+      toReverseAccess.set(flow, this.reverseAccessLinks[f.id]!);
+      toSenders.set(flow, rr);
+    });
 
     // ---- threads: probe, readers, memory hogs and spikes -------------------------------------------
     k.spawn("virtnet_probe", 0, () => driver.probe());
@@ -528,6 +584,8 @@ export class System {
         k.spawn(r.name, r.cpu, () => this.reader(r, mine, task, readerWait[i]!), r.nice);
         return;
       }
+      const ups = this.uploads.filter((_, u) => uploadOf[u]!.reader === i);
+      const rate = r.torrent.uploadRate;
       const client = new TorrentClient(
         k,
         mm,
@@ -540,12 +598,16 @@ export class System {
           readSize: r.readSize,
           copyPerKiB: c.copyPerKiB,
           hashPerKiB: r.perKiBCost,
+          uploadRate: rate === "unlimited" ? 0 : rate / 8,
         },
         this.countReadFn,
+        ups,
+        ups.length > 0 ? sim.rng(`torrent.${r.name}.uploads`) : null,
       );
       this.torrentClients.push(client);
       k.spawn(r.name, r.cpu, () => this.torrentNetwork(r, task, client), r.nice);
       k.spawn(`${r.name}-disk`, r.cpu, () => client.diskThread(), r.nice);
+      if (ups.length > 0) k.spawn(`${r.name}-upload`, r.cpu, () => client.uploadThread(), r.nice);
     });
     s.apps.memoryHogs.forEach((h, i) => {
       const restart =

@@ -24,6 +24,25 @@ export interface FlowSummary {
   cwndMean: number;
 }
 
+/** One upload: a guest TCP sender towards a peer (apps.readers[].torrent.uploadPeers). */
+export interface UploadSummary {
+  /** The upload's flow id (after the download flows) and the download flow of the same peer. */
+  flow: number;
+  peerFlow: number;
+  app: string;
+  /** Bytes the peer acknowledged, and their rate over the run. */
+  bytesAcked: number;
+  goodputBps: number;
+  segmentsSent: number;
+  retransmits: number;
+  timeouts: number;
+  /** sk_stream_wait_memory sleeps on a full sk_sndbuf, and the most sk_wmem_queued, bytes. */
+  sndbufWaits: number;
+  wmemQueuedMax: number;
+  /** tcp_transmit_skb's skb_clone failures (the segment stayed queued). */
+  cloneFailures: number;
+}
+
 export interface StallSummary {
   /** Periods of ≥ 100 ms with no packet delivered by the driver (after warm-up). */
   count: number;
@@ -115,6 +134,8 @@ export interface RunSummary {
   /** Aggregate application goodput after warm-up, bit/s. */
   goodputBps: number;
   flows: FlowSummary[];
+  /** Present when the scenario uploads. */
+  uploads?: UploadSummary[];
   host: Record<string, number>;
   guest: Record<string, number | Record<string, number>>;
   tcp: Record<string, number>;

@@ -623,7 +623,14 @@ describe("apps.readers[].torrent", () => {
 
   it("defaults to BEP 3 blocks, 256 KiB pieces and libtorrent's 256 KiB disk queue", () => {
     const t = parseScenario(reader({})).apps.readers[0]!.torrent!;
-    expect(t).toEqual({ size: 4 * 2 ** 30, pieceSize: 256 << 10, blockSize: 16 << 10, queue: 256 << 10 });
+    expect(t).toEqual({
+      size: 4 * 2 ** 30,
+      pieceSize: 256 << 10,
+      blockSize: 16 << 10,
+      queue: 256 << 10,
+      uploadPeers: 0,
+      uploadRate: "unlimited",
+    });
     expect(parseScenario({}).apps.readers[0]!.torrent).toBeUndefined();
   });
 
@@ -637,5 +644,20 @@ describe("apps.readers[].torrent", () => {
     );
     expectIssue(reader({ size: "1000KiB" }), "apps.readers[0].torrent.size", "1000KiB", "pieceSize (256KiB)");
     expectIssue(reader({ queue: "8KiB" }), "apps.readers[0].torrent.queue", "8KiB", "one block (16KiB)");
+  });
+
+  it("takes upload slots as a count and the upload rate limit as a rate or 'unlimited'", () => {
+    const t = parseScenario(reader({ uploadPeers: 3, uploadRate: "2Mbit/s" })).apps.readers[0]!.torrent!;
+    expect([t.uploadPeers, t.uploadRate]).toEqual([3, 2e6]);
+    expectIssue(reader({ uploadPeers: 1001 }), "apps.readers[0].torrent.uploadPeers", 1001, "1000");
+    expectIssue(reader({ uploadPeers: -1 }), "apps.readers[0].torrent.uploadPeers", -1, "0");
+    expectIssue(reader({ uploadPeers: 1.5 }), "apps.readers[0].torrent.uploadPeers", 1.5);
+    expectIssue(reader({ uploadRate: "fast" }), "apps.readers[0].torrent.uploadRate", "fast", '"unlimited"');
+    expectIssue(
+      reader({ uploadRate: "1kbit/s" }),
+      "apps.readers[0].torrent.uploadRate",
+      "1kbit/s",
+      "8kbit/s",
+    );
   });
 });

@@ -958,6 +958,26 @@ const torrentSchema = z
       "4KiB",
       "1GiB",
     ),
+    uploadPeers: int(
+      0,
+      "Uploads: how many of the client's peer connections it also uploads to, as a number of unchoke slots " +
+        "(the first connections; all of them when it has fewer). Each gets a guest TCP sender (tcp_sendmsg into a write queue, clones through the tx " +
+        "virtqueue) towards a remote receiver that ACKs every second segment, so pure ACKs land in the " +
+        "guest's receive ring. An upload thread reads blocks of pieces the client has hashed (re-read " +
+        "from the page cache, or the disk when reclaimed) and send()s them to these peers in turn. 0: no uploads.",
+      0,
+      1000,
+    ),
+    uploadRate: z
+      .union([z.literal("unlimited"), unitSchema(RATE_KIND, "8kbit/s", "10Gbit/s", '"unlimited" or ')], {
+        error: 'must be "unlimited" or a rate from 8kbit/s to 10Gbit/s',
+      })
+      .default("unlimited")
+      .describe(
+        "The client's upload rate limit over all its upload peers (libtorrent session_settings " +
+          "upload_rate_limit, whose 0 means unlimited): the upload thread waits before a send() until " +
+          "the bytes sent so far fit under it. A rate (e.g. 2Mbit/s, 250kB/s) or 'unlimited'.",
+      ),
   })
   .describe(
     "Makes the reader a torrent client: a network thread (the reader's) recv()s blocks from its peer " +

@@ -4,8 +4,14 @@ import { System } from "../../run/system.ts";
 import { ms, sec } from "../../sim/time.ts";
 import { mmFixture } from "../mm/fixture.ts";
 import { OWNER_PAGECACHE_CLEAN, OWNER_PAGECACHE_DIRTY, OWNER_PAGECACHE_WRITEBACK } from "../mm/page-table.ts";
-import { WaitQueue } from "../sched/kernel.ts";
-import { type PeerSocket, TorrentClient, type TorrentOptions } from "./torrent.ts";
+import { type Kernel, type KernelCode, WaitQueue } from "../sched/kernel.ts";
+import {
+  PIECE_MSG_HEADER,
+  type PeerSocket,
+  TorrentClient,
+  type TorrentOptions,
+  type UploadSocket,
+} from "./torrent.ts";
 
 /** A peer socket with `left` bytes readable. */
 class FakeSocket implements PeerSocket {
@@ -13,6 +19,17 @@ class FakeSocket implements PeerSocket {
   read(max: number): number {
     const n = Math.min(max, this.left);
     this.left -= n;
+    return n;
+  }
+}
+
+/** A peer taking every send() at once, for 10 us of the sender's CPU. */
+class FakeUpload implements UploadSocket {
+  bytes = 0;
+  constructor(private readonly k: Kernel) {}
+  *sendmsg(n: number): KernelCode<number> {
+    this.bytes += n;
+    yield this.k.cpu(10_000);
     return n;
   }
 }
@@ -27,6 +44,7 @@ const OPTS: TorrentOptions = {
   readSize: 64 * KiB,
   copyPerKiB: 100,
   hashPerKiB: 100,
+  uploadRate: 0,
 };
 
 function client(peers: number, bytesPerPeer: number, disk: boolean) {
@@ -110,6 +128,31 @@ describe("torrent client", () => {
     expect(t.c.counters.hashPagesFromDisk).toBe(0);
     expect(v.pgactivate).toBe(512);
     expect(v.nr_active_file).toBe(512);
+  });
+
+  it.each([
+    [250_000, 2],
+    [1_000_000, 2],
+  ])("keeps uploads at %d bytes/s to %d peers under the rate limit", (rate, n) => {
+    const f = mmFixture({ memBytes: 64 << 20, minFreeKbytes: 1024, kernelReservedBytes: 0 });
+    const ups = Array.from({ length: n }, () => new FakeUpload(f.k));
+    const socks = [new FakeSocket(1 << 20)];
+    const task = f.mm.registerTask("client");
+    const opts = { ...OPTS, uploadRate: rate };
+    const rng = f.sim.rng("torrent.test.pieces");
+    const c = new TorrentClient(f.k, f.mm, task, socks, new WaitQueue("sk"), rng, opts, () => {}, ups, rng);
+    f.k.spawn("client", 0, () => c.networkThread());
+    f.k.spawn("client-disk", 0, () => c.diskThread());
+    f.k.spawn("client-upload", 0, () => c.uploadThread());
+    f.sim.run(sec(4));
+    const msg = OPTS.blockSize + PIECE_MSG_HEADER;
+    expect(c.counters.bytesUploaded).toBe(ups.reduce((a, u) => a + u.bytes, 0));
+    expect(c.counters.blocksUploaded * msg).toBe(c.counters.bytesUploaded);
+    // Never ahead of rate × 4 s (plus the send() that starts a period), and close to it.
+    expect(c.counters.bytesUploaded).toBeLessThanOrEqual(rate * 4 + msg);
+    expect(c.counters.bytesUploaded).toBeGreaterThan(rate * 3.5);
+    // In turn over the peers.
+    expect(Math.abs(ups[0]!.bytes - ups[1]!.bytes)).toBeLessThanOrEqual(msg);
   });
 
   it("opens one connection per flow the scenario deals it, and reads every one", () => {

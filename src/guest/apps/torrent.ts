@@ -19,8 +19,15 @@
  *   mark_page_accessed), pages reclaimed meanwhile are read from the disk.
  * - The queue's memory is anonymous, allocated when the client starts, as libtorrent's disk buffer
  *   pool holds its blocks in malloc'd buffers.
- *
- * Uploads to peers are not modelled here (docs/results.md says what that leaves out).
+ * - Upload thread (with upload peers): serves BEP 3 "request"s from peers for blocks of pieces the
+ *   client has (hashed), at random: reads the block back (do_generic_file_read: cached pages are
+ *   marked accessed again, pages reclaimed meanwhile come from the disk) and send()s it with its
+ *   13-byte "piece" message header to the next upload peer in turn (tcp_sendmsg, which sleeps while
+ *   that socket's send buffer is full). An upload rate limit (libtorrent's upload_rate_limit) spaces
+ *   the send()s so the bytes sent never run ahead of rate × time. libtorrent 0.15/0.16 reads blocks
+ *   for uploads on its disk thread and writes them from its network thread's non-blocking sockets;
+ *   here a thread of its own does both, so a full socket delays uploads and never downloads.
+ *   Peers requesting are not modelled: each upload peer always wants the next block.
  */
 import { ModelError } from "../../sim/simulator.ts";
 import type { Rng } from "../../sim/rng.ts";
@@ -34,6 +41,20 @@ import { type Kernel, type KernelCode, WaitQueue } from "../sched/kernel.ts";
 export interface PeerSocket {
   read(maxBytes: number): number;
 }
+
+/** What the upload thread writes to: a TCP socket's blocking send(). */
+export interface UploadSocket {
+  sendmsg(bytes: number): KernelCode<number>;
+}
+
+/**
+ * Unused upload allowance the rate limit carries (our choice: libtorrent's bandwidth manager hands
+ * out quota per tick; a sender that slept past its time may catch up by at most this much).
+ */
+const UPLOAD_CREDIT_NS = 1_000_000_000;
+
+/** BEP 3 "piece" message header: 4-byte length prefix, 1-byte id, 4-byte index, 4-byte begin. */
+export const PIECE_MSG_HEADER = 13;
 
 export interface TorrentOptions {
   /** Content bytes, a multiple of pieceSize. */
@@ -50,6 +71,8 @@ export interface TorrentOptions {
   copyPerKiB: number;
   /** CPU per KiB: SHA-1 of a piece (disk thread). */
   hashPerKiB: number;
+  /** Upload rate limit over all upload peers, bytes/s; 0: unlimited (libtorrent's upload_rate_limit). */
+  uploadRate: number;
 }
 
 /** Counters of one client. */
@@ -68,6 +91,12 @@ export interface TorrentCounters {
   hashPagesFromDisk: number;
   /** Rounds over all pieces started (1 until every piece has been downloaded once). */
   rounds: number;
+  /** Upload peers, blocks sent to them, bytes send() took (with message headers). */
+  uploadPeers: number;
+  blocksUploaded: number;
+  bytesUploaded: number;
+  /** Pages the upload re-reads had to read from the disk. */
+  uploadPagesFromDisk: number;
 }
 
 export class TorrentClient {
@@ -97,6 +126,11 @@ export class TorrentClient {
   private readonly lowWatermark: number;
   private readonly notFull = new WaitQueue("torrent_queue_not_full");
   private readonly notEmpty = new WaitQueue("torrent_queue_not_empty");
+  /** Pieces hashed (the client has them), in order of completion, how many, and which. */
+  private readonly have: Int32Array;
+  private haveCount = 0;
+  private readonly hasPiece: Uint8Array;
+  private readonly pieceDone = new WaitQueue("torrent_piece_done");
 
   constructor(
     private readonly k: Kernel,
@@ -110,6 +144,10 @@ export class TorrentClient {
     private readonly opts: TorrentOptions,
     /** Called with the bytes of each recv() (the run's goodput). */
     private readonly onRead: (bytes: number) => void,
+    /** Sockets of the peers the client uploads to. */
+    private readonly uploads: readonly UploadSocket[] = [],
+    /** Which blocks the upload thread serves: a named stream of its own. */
+    private readonly uploadRng: Rng | null = null,
   ) {
     const { size, pieceSize, blockSize, queue } = opts;
     if (
@@ -134,6 +172,8 @@ export class TorrentClient {
     this.block = new Int32Array(n);
     this.partial = new Int32Array(n);
     this.written = new Int32Array(pieces);
+    this.have = new Int32Array(pieces);
+    this.hasPiece = new Uint8Array(pieces);
     const cap = Math.floor(queue / blockSize);
     this.qPiece = new Int32Array(cap);
     this.qBlock = new Int32Array(cap);
@@ -147,6 +187,10 @@ export class TorrentClient {
       piecesHashed: 0,
       hashPagesFromDisk: 0,
       rounds: 0,
+      uploadPeers: uploads.length,
+      blocksUploaded: 0,
+      bytesUploaded: 0,
+      uploadPagesFromDisk: 0,
     };
   }
 
@@ -270,6 +314,56 @@ export class TorrentClient {
       yield k.cpu();
       this.counters.piecesHashed++;
       this.counters.hashPagesFromDisk += fromDisk;
+      // A piece downloaded again in a later round is already had.
+      if (this.hasPiece[piece] === 0) {
+        this.hasPiece[piece] = 1;
+        this.have[this.haveCount++] = piece;
+        this.k.wakeAll(this.pieceDone);
+      }
+    }
+  }
+
+  /**
+   * The upload thread: a random block of a piece the client has, read back from the file and sent
+   * to the next upload peer, no faster than the rate limit.
+   */
+  *uploadThread(): KernelCode {
+    const k = this.k;
+    const ups = this.uploads;
+    const rng = this.uploadRng;
+    if (ups.length === 0 || rng === null) throw new ModelError("torrent: upload thread without upload peers");
+    const bs = this.opts.blockSize;
+    const rate = this.opts.uploadRate;
+    const msg = bs + PIECE_MSG_HEADER;
+    const tick = k.jiffies.tickNs;
+    // When the next send() may start under the rate limit.
+    let nextAt = 0;
+    let peer = 0;
+    for (;;) {
+      if (this.haveCount === 0) {
+        yield k.waitOn(this.pieceDone);
+        continue;
+      }
+      if (rate > 0 && k.now < nextAt) {
+        yield k.sleepJiffies(Math.ceil((nextAt - k.now) / tick));
+        continue;
+      }
+      const piece = this.have[rng.int(this.haveCount)]!;
+      const block = rng.int(this.blocksPerPiece);
+      const first = piece * this.pagesPerPiece + block * this.pagesPerBlock;
+      this.counters.uploadPagesFromDisk += yield* this.mm.readFilePages(
+        this.task,
+        this.file,
+        first,
+        this.pagesPerBlock,
+      );
+      const start = k.now;
+      const sent = yield* ups[peer]!.sendmsg(msg);
+      peer = (peer + 1) % ups.length;
+      this.counters.blocksUploaded++;
+      this.counters.bytesUploaded += sent;
+      // The allowance a sleep overshot (jiffy timers) or an idle spell left is kept, up to a second's.
+      if (rate > 0) nextAt = Math.max(nextAt, start - UPLOAD_CREDIT_NS) + Math.ceil((sent * 1e9) / rate);
     }
   }
 }

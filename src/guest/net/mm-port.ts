@@ -69,7 +69,10 @@ export const ALLOC_SITE_INDIRECT = 4;
 export const ALLOC_SITE_TCP_COLLAPSE = 5;
 /** tcp_send_ack's alloc_skb(MAX_TCP_HEADER, GFP_ATOMIC) (skbuff_head_cache and kmalloc-1024). */
 export const ALLOC_SITE_TCP_SEND_ACK = 6;
-/** A data segment's skb (sk_stream_alloc_skb in tcp_sendmsg, with sk->sk_allocation). */
+/**
+ * A data segment's skb (sk_stream_alloc_skb in tcp_sendmsg, with sk->sk_allocation), and the
+ * sk_buff of its clone when the fclone companion is taken (tcp_transmit_skb's skb_clone, GFP_ATOMIC).
+ */
 export const ALLOC_SITE_TCP_SENDMSG = 7;
 
 /**

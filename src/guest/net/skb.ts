@@ -10,6 +10,9 @@ import type { MmPort, SlabCacheId } from "./mm-port.ts";
 import { kmallocCacheId, kmallocSize, SLAB_SKBUFF_HEAD } from "./mm-port.ts";
 
 export const NO_SKB = -1;
+/** skb->fclone (include/linux/skbuff.h): the original of a pair from skbuff_fclone_cache, its companion. */
+const SKB_FCLONE_ORIG = 1;
+const SKB_FCLONE_CLONE = 2;
 /** SKB_DATA_ALIGN rounds to SMP_CACHE_BYTES = L1_CACHE_BYTES = 64 on x86_64 (include/linux/skbuff.h). */
 const SMP_CACHE_BYTES = 64;
 /** SKB_DATA_ALIGN(sizeof(struct sk_buff)) on x86_64, about 256 (kernel-facts.md §1.4). */
@@ -53,6 +56,15 @@ export class SkbPool {
   truesize: Int32Array;
   /** The network packet whose bytes the device wrote into this skb (-1 before receive). */
   pkt: Int32Array;
+  /** skb->fclone: 0, SKB_FCLONE_ORIG or SKB_FCLONE_CLONE. */
+  private fclone: Uint8Array;
+  /** For a clone: the skb whose data it shares (-1 otherwise). */
+  private cloneOf: Int32Array;
+  /** For an original: its live clones (skb_shinfo(skb)->dataref − 1), and whether its fclone companion is one. */
+  private clones: Int32Array;
+  private companionBusy: Uint8Array;
+  /** kfree_skb'd while clones still share its data: freed with the last clone. */
+  private orphan: Uint8Array;
   private free: Int32Array;
   private freeTop = 0;
   /** Fragment nodes in counted pages: the page (one reference each), where the data ends, the next node. */
@@ -84,6 +96,11 @@ export class SkbPool {
     this.len = new Int32Array(0);
     this.truesize = new Int32Array(0);
     this.pkt = new Int32Array(0);
+    this.fclone = new Uint8Array(0);
+    this.cloneOf = new Int32Array(0);
+    this.clones = new Int32Array(0);
+    this.companionBusy = new Uint8Array(0);
+    this.orphan = new Uint8Array(0);
     this.free = new Int32Array(0);
     this.grow(initial);
   }
@@ -104,6 +121,11 @@ export class SkbPool {
     this.len = g(this.len);
     this.truesize = g(this.truesize);
     this.pkt = g(this.pkt);
+    this.fclone = grown(this.fclone, n);
+    this.cloneOf = g(this.cloneOf);
+    this.clones = g(this.clones);
+    this.companionBusy = grown(this.companionBusy, n);
+    this.orphan = grown(this.orphan, n);
     const free = new Int32Array(n);
     free.set(this.free.subarray(0, this.freeTop));
     for (let i = n - 1; i >= old; i--) free[this.freeTop++] = i;
@@ -124,6 +146,11 @@ export class SkbPool {
     this.len[s] = 0;
     this.truesize[s] = truesize;
     this.pkt[s] = -1;
+    this.fclone[s] = 0;
+    this.cloneOf[s] = -1;
+    this.clones[s] = 0;
+    this.companionBusy[s] = 0;
+    this.orphan[s] = 0;
     this.live++;
     return s;
   }
@@ -176,6 +203,41 @@ export class SkbPool {
     // A sleep may have run other allocations meanwhile: the data area is this site's too.
     mm.allocSite = site;
     return this.withData(size, head, cache, yield* mm.slabAlloc(cache, gfp));
+  }
+
+  /**
+   * alloc_skb_fclone(size, gfp) (sk_stream_alloc_skb): an skb whose companion skb_clone can use
+   * without allocating. The pair comes from skbuff_fclone_cache in the kernel; the model takes one
+   * skbuff_head_cache object for it (about half the pair's size).
+   */
+  *allocFclone(size: number, gfp: number, site: number): KernelCode<number> {
+    const skb = yield* this.alloc(size, gfp, site);
+    if (skb >= 0) this.fclone[skb] = SKB_FCLONE_ORIG;
+    return skb;
+  }
+
+  /**
+   * skb_clone(skb, gfp) (net/core/skbuff.c, v3.2): a second sk_buff sharing the data, for the
+   * transmit path. An fclone original's companion is used when free ("n = skb + 1 … n->fclone ==
+   * SKB_FCLONE_UNAVAILABLE"); otherwise kmem_cache_alloc(skbuff_head_cache, gfp), which callers in
+   * softirq context make GFP_ATOMIC. The clone's id, or NO_SKB.
+   */
+  clone(skb: number, gfp: number, site: number): number {
+    let c: number;
+    if (this.fclone[skb] === SKB_FCLONE_ORIG && this.companionBusy[skb] === 0) {
+      c = this.take(-1, this.truesize[skb]!);
+      this.fclone[c] = SKB_FCLONE_CLONE;
+      this.companionBusy[skb] = 1;
+    } else {
+      this.mm.allocSite = site;
+      const head = this.mm.slabAllocAtomic(SLAB_SKBUFF_HEAD, gfp);
+      if (head < 0) return NO_SKB;
+      c = this.take(head, this.truesize[skb]!);
+    }
+    this.cloneOf[c] = skb;
+    this.clones[skb]!++;
+    this.len[c] = this.len[skb]!;
+    return c;
   }
 
   /** __alloc_skb after the data kmalloc: the skb, or NO_SKB with the head freed (its nodata path). */
@@ -261,8 +323,39 @@ export class SkbPool {
     }
   }
 
-  /** kfree_skb: frees the head, the data area and every fragment page. */
+  /**
+   * kfree_skb: frees the head, the data area and every fragment page. A clone frees only its own
+   * sk_buff (none for an fclone companion); data shared with clones is freed with the last of them
+   * (skb_release_data's dataref).
+   */
   kfree(skb: number): void {
+    const orig = this.cloneOf[skb]!;
+    if (orig >= 0) {
+      if (this.fclone[skb] === SKB_FCLONE_CLONE) this.companionBusy[orig] = 0;
+      else this.mm.slabFree(SLAB_SKBUFF_HEAD, this.head[skb]!);
+      this.release(skb);
+      if (--this.clones[orig]! === 0 && this.orphan[orig] === 1) this.freeAll(orig);
+      return;
+    }
+    if (this.clones[skb]! > 0) {
+      this.orphan[skb] = 1;
+      return;
+    }
+    this.freeAll(skb);
+  }
+
+  /** Clones sharing `skb`'s data that are still live. */
+  liveClones(skb: number): number {
+    return this.clones[skb]!;
+  }
+
+  private release(skb: number): void {
+    this.head[skb] = -1;
+    this.free[this.freeTop++] = skb;
+    this.live--;
+  }
+
+  private freeAll(skb: number): void {
     this.recycler?.(skb);
     const mm = this.mm;
     if (this.dataObj[skb]! >= 0) mm.slabFree(this.dataCache[skb]!, this.dataObj[skb]!);
@@ -282,8 +375,6 @@ export class SkbPool {
       r = next;
     }
     mm.slabFree(SLAB_SKBUFF_HEAD, this.head[skb]!);
-    this.head[skb] = -1;
-    this.free[this.freeTop++] = skb;
-    this.live--;
+    this.release(skb);
   }
 }

@@ -3,7 +3,9 @@
  * socket (TcpReceiver), with the CPU cost of each step charged to the context that runs it; skbs freed
  * when the application has copied their data (or the socket dropped them); the GFP_ATOMIC skbs
  * tcp_collapse copies into; and the transmit entry: ACKs and data frames in skbs allocated through
- * the memory model, handed to dev_queue_xmit (virtio_net/tx.ts) and freed once the host used them.
+ * the memory model, handed to dev_queue_xmit (virtio_net/tx.ts) and freed once the host used them;
+ * for the guest's own senders (tcp/sender.ts) the write-queue skbs, their clones, and the peers'
+ * ACKs dispatched to them by flow.
  */
 import type { PacketPool } from "../../net/packet.ts";
 import { GFP_ATOMIC } from "../mm/gfp.ts";
@@ -11,7 +13,7 @@ import type { Ns } from "../../sim/time.ts";
 import { CAT_TCP } from "../sched/costs.ts";
 import type { Kernel } from "../sched/kernel.ts";
 import type { KernelCode } from "../sched/kernel.ts";
-import { ALLOC_SITE_TCP_COLLAPSE, ALLOC_SITE_TCP_SEND_ACK } from "./mm-port.ts";
+import { ALLOC_SITE_TCP_COLLAPSE, ALLOC_SITE_TCP_SEND_ACK, ALLOC_SITE_TCP_SENDMSG } from "./mm-port.ts";
 import type { SkbPool } from "./skb.ts";
 import {
   type AckSink,
@@ -20,6 +22,7 @@ import {
   type SkbReleaser,
   type TcpReceiver,
 } from "./tcp/receiver.ts";
+import type { GuestTcpSender, TxSkbPort } from "./tcp/sender.ts";
 import type { VirtnetTx } from "./virtio_net/tx.ts";
 import { TP_KFREE_SKB, TP_NETIF_RECEIVE_SKB } from "../../sim/trace.ts";
 
@@ -71,9 +74,10 @@ export class StallTracker {
   }
 }
 
-export class GuestStack implements SkbReleaser, SkbAllocator, AckSink {
-  /** TCP sockets by flow id. */
+export class GuestStack implements SkbReleaser, SkbAllocator, AckSink, TxSkbPort {
+  /** TCP sockets by flow id: receiving ones, and sending ones (uploads) whose peers send pure ACKs. */
   readonly receivers: TcpReceiver[] = [];
+  readonly senders: GuestTcpSender[] = [];
   /** Packets the stack dropped because no socket matched. */
   noSocket = 0;
   segmentsIn = 0;
@@ -112,8 +116,16 @@ export class GuestStack implements SkbReleaser, SkbAllocator, AckSink {
         TP_NETIF_RECEIVE_SKB,
         `dev=eth0 skbaddr=skb${skb} len=${this.skbs.len[skb]} flow=${this.packets.flow[pkt]}`,
       );
-    const rx = this.receivers[this.packets.flow[pkt]!];
+    const flow = this.packets.flow[pkt]!;
+    const rx = this.receivers[flow];
     if (rx === undefined) {
+      const snd = this.senders[flow];
+      if (snd !== undefined) {
+        // tcp_rcv_established: a pure ACK is processed and its skb freed (__kfree_skb).
+        snd.ackReceived(pkt);
+        this.freeSkb(skb);
+        return;
+      }
       this.noSocket++;
       // kfree_skb (a drop; skbs the socket has read are consume_skb, which this tracepoint skips).
       if (tr.on[TP_KFREE_SKB] !== 0)
@@ -154,11 +166,31 @@ export class GuestStack implements SkbReleaser, SkbAllocator, AckSink {
   }
 
   /**
-   * alloc_skb(size, gfp) for a frame the guest will send (a data segment: sk_stream_alloc_skb with
-   * sk->sk_allocation): an skb id, or -1. Sleeps only when gfp allows; `site` is an ALLOC_SITE_*.
+   * sk_stream_alloc_skb's alloc_skb_fclone(size, gfp) for a data segment the guest will send: an skb
+   * id, or -1. Sleeps only when gfp allows; `site` is an ALLOC_SITE_*.
    */
   *allocTxSkb(size: number, gfp: number, site: number): KernelCode<number> {
-    return yield* this.skbs.alloc(size, gfp, site);
+    return yield* this.skbs.allocFclone(size, gfp, site);
+  }
+
+  truesize(skb: number): number {
+    return this.skbs.truesize[skb]!;
+  }
+
+  /** tcp_transmit_skb's skb_clone(skb, GFP_ATOMIC) (3.2 passes GFP_ATOMIC from tcp_write_xmit's callers). */
+  cloneTxSkb(skb: number): number {
+    return this.skbs.clone(skb, GFP_ATOMIC, ALLOC_SITE_TCP_SENDMSG);
+  }
+
+  /** tcp_transmit_skb + dev_queue_xmit of a data frame in a clone. */
+  xmitData(pkt: number, skb: number): void {
+    this.k.charge(this.costs.ackTx, CAT_TCP);
+    this.xmit(pkt, skb);
+  }
+
+  /** sk_wmem_free_skb: an acknowledged write-queue skb. */
+  freeTxSkb(skb: number): void {
+    this.freeSkb(skb);
   }
 
   /**

@@ -1,0 +1,78 @@
+/** skb_clone's two ways (the fclone companion, a new skbuff_head_cache object) and shared data. */
+import { describe, expect, it } from "vitest";
+import { MmAdapter } from "../../run/system.ts";
+import { mmFixture, runInThread } from "../mm/fixture.ts";
+import { GFP_ATOMIC, GFP_KERNEL } from "../mm/gfp.ts";
+import { OWNER_SKB } from "../mm/page-table.ts";
+import { ALLOC_SITE_TCP_SENDMSG } from "./mm-port.ts";
+import { NO_SKB, SkbPool } from "./skb.ts";
+
+/** A 1448-byte segment's skb from sk_stream_alloc_skb (size + MAX_TCP_HEADER → kmalloc-4096). */
+const SEG = 1448 + 304;
+
+function pool() {
+  const f = mmFixture({ memBytes: 64 << 20, minFreeKbytes: 1024, kernelReservedBytes: 0 });
+  const skbs = new SkbPool(new MmAdapter(f.mm), new Int32Array(f.mm.nPages).fill(-1));
+  const heads = f.mm.skbuffHeadCache;
+  const data = f.mm.kmallocCache(4096);
+  const allocFclone = () => {
+    const r = runInThread(f.k, "sendmsg", () => skbs.allocFclone(SEG, GFP_KERNEL, ALLOC_SITE_TCP_SENDMSG));
+    f.sim.run(1_000_000);
+    return r.value!;
+  };
+  return { ...f, skbs, heads, data, allocFclone };
+}
+
+describe("skb_clone", () => {
+  it("takes an fclone's companion without allocating, and a second clone from skbuff_head_cache", () => {
+    const t = pool();
+    const orig = t.allocFclone();
+    expect(orig).toBeGreaterThanOrEqual(0);
+    expect(t.heads.inuse).toBe(1);
+    const c1 = t.skbs.clone(orig, GFP_ATOMIC, ALLOC_SITE_TCP_SENDMSG);
+    expect(t.heads.inuse).toBe(1);
+    const c2 = t.skbs.clone(orig, GFP_ATOMIC, ALLOC_SITE_TCP_SENDMSG);
+    expect(t.heads.inuse).toBe(2);
+    t.skbs.kfree(c1);
+    // The companion is free again: the next clone allocates nothing.
+    const c3 = t.skbs.clone(orig, GFP_ATOMIC, ALLOC_SITE_TCP_SENDMSG);
+    expect(t.heads.inuse).toBe(2);
+    t.skbs.kfree(c2);
+    t.skbs.kfree(c3);
+    t.skbs.kfree(orig);
+    expect(t.heads.inuse).toBe(0);
+    expect(t.data.inuse).toBe(0);
+    expect(t.skbs.live).toBe(0);
+  });
+
+  it("fails when the companion is busy and GFP_ATOMIC finds no memory", () => {
+    const t = pool();
+    const orig = t.allocFclone();
+    const c1 = t.skbs.clone(orig, GFP_ATOMIC, ALLOC_SITE_TCP_SENDMSG);
+    // Fill the head cache's slabs and take every page GFP_ATOMIC may have.
+    t.k.hardirq(0, () => {
+      while (t.mm.allocPageAtomic(GFP_ATOMIC, OWNER_SKB) >= 0);
+    });
+    let failed = false;
+    for (let i = 0; i < 100_000 && !failed; i++)
+      failed = t.skbs.clone(orig, GFP_ATOMIC, ALLOC_SITE_TCP_SENDMSG) === NO_SKB;
+    expect(failed).toBe(true);
+    // The companion still serves once it is free.
+    t.skbs.kfree(c1);
+    expect(t.skbs.clone(orig, GFP_ATOMIC, ALLOC_SITE_TCP_SENDMSG)).toBeGreaterThanOrEqual(0);
+  });
+
+  it("keeps the data of an skb freed while a clone is on the ring, until the clone is freed", () => {
+    const t = pool();
+    const orig = t.allocFclone();
+    const c = t.skbs.clone(orig, GFP_ATOMIC, ALLOC_SITE_TCP_SENDMSG);
+    t.skbs.kfree(orig);
+    expect(t.data.inuse).toBe(1);
+    expect(t.heads.inuse).toBe(1);
+    expect(t.skbs.live).toBe(2);
+    t.skbs.kfree(c);
+    expect(t.data.inuse).toBe(0);
+    expect(t.heads.inuse).toBe(0);
+    expect(t.skbs.live).toBe(0);
+  });
+});
