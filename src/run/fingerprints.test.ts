@@ -8,9 +8,9 @@ import { PRESET_NAMES } from "../scenario/presets.ts";
 import { run } from "./run.ts";
 
 const PINNED: Record<string, string> = {
-  "seed-torrent": "0e7ad502acb25d6c",
-  "seed-torrent-mergeable": "89a696f420add50e",
-  "seed-torrent-big": "9466e14b6c2007be",
+  "seed-torrent": "cd0e875e2d543c9f",
+  "seed-torrent-mergeable": "2b0aad5c0aea86dd",
+  "seed-torrent-big": "d51aea99cd05748b",
   "iperf-lowmem": "cf582e506fb16457",
   "probe-under-pressure": "693418c1eae69e10",
   outage: "b65b29869d86a3fc",
