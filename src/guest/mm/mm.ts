@@ -1817,6 +1817,7 @@ export class Mm implements WritebackHost, SwapHost {
       // NR_SWAPCACHE (v5.12+): here the swap cache pages on the anon lists.
       nr_swapcached: this.swapCacheOnLru,
       swap_request_waits: this.swap?.requestWaits ?? 0,
+      swap_requests_in_flight: this.swap?.requestsInFlight ?? 0,
       // /proc/zoneinfo's pagesets (count summed over CPUs, high, batch) and the model's pcp traffic.
       pcp_count: this.pcp.total,
       pcp_high: this.pcp.high,

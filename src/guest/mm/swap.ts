@@ -39,7 +39,7 @@ import { DISK_IRQ } from "./writeback.ts";
 const MAX_READERS = 1024;
 
 /** BLKDEV_MAX_RQ (include/linux/blkdev.h, v3.2): the swap disk's nr_requests, 128. */
-const NR_REQUESTS = 128;
+export const NR_REQUESTS = 128;
 /** blk_queue_congestion_threshold (block/blk-core.c, v3.2): on at nr - nr/8 + 1, off at nr - nr/8 - nr/16 - 1. */
 const CONGESTION_ON = NR_REQUESTS - NR_REQUESTS / 8 + 1;
 const CONGESTION_OFF = NR_REQUESTS - NR_REQUESTS / 8 - NR_REQUESTS / 16 - 1;
@@ -330,6 +330,11 @@ export class SwapDevice {
       this.writeCount--;
       this.host.swapWriteDone(pfn);
     }
+  }
+
+  /** Requests submitted and not completed (reads and writes). */
+  get requestsInFlight(): number {
+    return this.reqCount;
   }
 
   /** Pages under writeback (the swap share of nr_writeback). */
