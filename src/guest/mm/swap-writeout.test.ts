@@ -89,9 +89,13 @@ describe("swap writeout: throttling", () => {
     // 96 MiB of RAM and a 1 MB/s swap disk: the hog's fault-in queues more than 128 requests of
     // up to 128 pages.
     // 6.1, because 3.2 gives the zone up and kills the hog before (see the last test).
-    const { sim, k, mm } = guest("6.1", { ...SLOW, sizeBytes: 256 << 20, bandwidthBytesPerSec: 1e6 }, {
-      memBytes: 96 << 20,
-    });
+    const { sim, k, mm } = guest(
+      "6.1",
+      { ...SLOW, sizeBytes: 256 << 20, bandwidthBytesPerSec: 1e6 },
+      {
+        memBytes: 96 << 20,
+      },
+    );
     new Hog(k, mm, hogSpec({ name: "hog0", cpu: 0, at: 0, pages: 40_000 }));
     let maxRequests = 0;
     sim.afterEvent = () => {
