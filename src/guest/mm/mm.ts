@@ -1209,15 +1209,20 @@ export class Mm implements WritebackHost, SwapHost {
     // "nr_reclaimed=%lu", before the final cond_resched so the slice ends with the scanning.
     if (tr.on[TP_MM_VMSCAN_DIRECT_RECLAIM_END] !== 0)
       tr.emit(TP_MM_VMSCAN_DIRECT_RECLAIM_END, `nr_reclaimed=${reclaimed}`);
-    yield k.cpu();
-    if (reclaimed > 0) {
-      // shrink_node (v6.1): reclaim that freed pages makes the node worth kswapd's effort again.
-      this.kswapdFailures = 0;
-      return reclaimed;
-    }
+    // shrink_node (v6.1): reclaim that freed pages makes the node worth kswapd's effort again.
+    if (reclaimed > 0) this.kswapdFailures = 0;
     // 3.2's do_try_to_free_pages reports progress (1) while the zone is not all_unreclaimable;
-    // 6.1's returns sc->nr_reclaimed (its compaction_ready case does not arise for order 0).
-    return this.allUnreclaimable || this.era.oomRule === OOM_SHOULD_RECLAIM_RETRY ? 0 : 1;
+    // 6.1's returns sc->nr_reclaimed (its compaction_ready case does not arise for order 0). Both
+    // decide before __alloc_pages_direct_reclaim's cond_resched, in which a woken kswapd may run
+    // and mark the zone.
+    const progress =
+      reclaimed > 0
+        ? reclaimed
+        : this.allUnreclaimable || this.era.oomRule === OOM_SHOULD_RECLAIM_RETRY
+          ? 0
+          : 1;
+    yield k.cpu();
+    return progress;
   }
 
   /**
