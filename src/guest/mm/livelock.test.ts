@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ms, sec, us } from "../../sim/time.ts";
-import { ERA_6_1 } from "../kernel-era.ts";
+import { ERA_3_2, ERA_6_1 } from "../kernel-era.ts";
 import { mmFixture, runInThread } from "./fixture.ts";
-import { __GFP_NO_KSWAPD, GFP_ATOMIC } from "./gfp.ts";
+import { __GFP_NO_KSWAPD, GFP_ATOMIC, GFP_KERNEL } from "./gfp.ts";
 import { OWNER_SKB } from "./page-table.ts";
 
 // 32 MiB, min_free_kbytes 128: MIN 32 pages. Nothing is reclaimable (no page cache, no swap).
@@ -39,5 +39,33 @@ describe("issue 14's livelock case: a hog against frees that would reset 3.2's a
     // available = free + zone_reclaimable_pages (0) fails MIN at once: one round, one give-up.
     expect(v.reclaim_retry_give_ups).toBe(1);
     expect(v.allocstall).toBe(1);
+  });
+});
+
+describe("3.2's progress after a fruitless direct reclaim", () => {
+  it("is decided before __alloc_pages_direct_reclaim's cond_resched, where the woken kswapd marks the zone", () => {
+    const { sim, k, mm } = mmFixture({ ...OPTS, era: ERA_3_2 });
+    const task = mm.registerTask("hog");
+    runInThread(k, "hog", () => mm.allocAnon(task, 7000));
+    sim.run(ms(100));
+    // Down to just above MIN: kswapd wakes below LOW, finds nothing to reclaim, marks the zone
+    // all_unreclaimable and sleeps.
+    const take = (name: string, n: number) =>
+      runInThread(k, name, function* () {
+        for (let i = 0; i < n; i++) yield* mm.allocPage(GFP_KERNEL, OWNER_SKB);
+      });
+    take("filler", mm.nrFree + mm.pcp.total - mm.wmark.min - 2);
+    sim.run(ms(150));
+    expect(mm.allUnreclaimable).toBe(true);
+    // A batch of frees reaching the buddy lists (free_pcppages_bulk) clears the flag, as a reader's
+    // freed skbs would; then a worker allocates past MIN.
+    mm.allUnreclaimable = false;
+    take("worker", 10);
+    sim.run(ms(200));
+    const v = mm.vmstat();
+    // The first reclaim saw the flag clear and reported progress (1); kswapd, woken at the slow
+    // path's start, marked the zone in the cond_resched; the retry's reclaim reported none: OOM.
+    expect(v.oom_kill).toBe(1);
+    expect(v.allocstall).toBe(2);
   });
 });

@@ -301,9 +301,10 @@ export class Mm implements WritebackHost, SwapHost {
   /** Swap cache pages on the anon lists (under writeback, or written and not yet freed). */
   private swapCacheOnLru = 0;
   /**
-   * One shrink_node pass's sc->nr over the anon lists (6.1): pages taken, under writeback met
-   * without PG_reclaim (writeback), with it on a PGDAT_WRITEBACK node by kswapd (immediate), dirty
-   * or under writeback (dirty), and under writeback with PG_reclaim (congested).
+   * One shrink_node pass's sc->nr (6.1), over the anon lists only (page-cache pages keep 3.2's
+   * handling): pages taken; pages under writeback met by kswapd with PG_reclaim on a PGDAT_WRITEBACK
+   * node (immediate, case 1) or otherwise (writeback, case 2); dirty or under writeback (dirty); under
+   * writeback with PG_reclaim (congested).
    */
   private readonly scNr = { taken: 0, writeback: 0, immediate: 0, dirty: 0, congested: 0 };
   /** 6.1: PGDAT_WRITEBACK and LRUVEC_CONGESTED, set by kswapd's shrink_node, cleared when it finds the node balanced. */
@@ -1139,8 +1140,8 @@ export class Mm implements WritebackHost, SwapHost {
 
   /**
    * The end of shrink_node for kswapd (v6.1): PGDAT_WRITEBACK when every page taken was under
-   * writeback without PG_reclaim, LRUVEC_CONGESTED when every dirty page was under writeback with
-   * it, and reclaim_throttle(WRITEBACK) when pages marked for immediate reclaim came round again.
+   * writeback (case 2), LRUVEC_CONGESTED when every dirty page was under writeback with PG_reclaim,
+   * and reclaim_throttle(WRITEBACK) when pages marked for immediate reclaim came round again.
    */
   private *kswapdReclaimThrottle(): KernelCode {
     const sc = this.scNr;
