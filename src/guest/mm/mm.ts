@@ -112,7 +112,7 @@ import {
   type SwapOptions,
 } from "./swap.ts";
 import { type OomRules, selectBadProcess } from "./oom.ts";
-import { MmTask, SWAPPED_OUT } from "./task.ts";
+import { MmTask, SWAPPED_OUT, swapCached, swapCachedPfn } from "./task.ts";
 import {
   defaultMinFreeKbytes,
   kswapdBalanceGap,
@@ -261,6 +261,8 @@ export class Mm implements WritebackHost, SwapHost {
   readonly anonLru: AnonLru | null;
   /** Major faults: swap-ins (PGMAJFAULT). */
   pgmajfault = 0;
+  /** Model: swap faults that found the page in the swap cache (minor faults, no read). */
+  swapCacheHits = 0;
   /** Fault injectors (fail_page_alloc, failslab); null when none is configured. */
   faults: FaultInjection | null = null;
   /**
@@ -1020,9 +1022,7 @@ export class Mm implements WritebackHost, SwapHost {
         const f = flags[p]!;
         if ((f & PG_WRITEBACK) === 0) {
           lru.inactive.remove(p);
-          flags[p] = 0;
-          this.swapCacheOnLru--;
-          this.release(p, OWNER_SWAPCACHE, true);
+          this.dropSwapCache(p);
           reclaimed++;
           continue;
         }
@@ -1051,9 +1051,13 @@ export class Mm implements WritebackHost, SwapHost {
         continue;
       }
       const task = this.tasks[this.anonTask[p]!]!;
-      task.anonPages[this.anonVpage[p]!] = SWAPPED_OUT;
+      const v = this.anonVpage[p]!;
+      task.anonPages[v] = swapCached(p);
       task.swapents++;
       this.unmapAnon(task, p);
+      // The swap cache page keeps its way back to the task's entry (the swap entry's offset).
+      this.anonTask[p] = task.id;
+      this.anonVpage[p] = v;
       this.pt.move(p, OWNER_ANON, OWNER_SWAPCACHE);
       flags[p] = PG_RECLAIM | PG_WRITEBACK;
       this.swapCacheOnLru++;
@@ -1443,7 +1447,7 @@ export class Mm implements WritebackHost, SwapHost {
     let v = cursor % len;
     for (let i = 0; i < n; i++) {
       const pfn = pages[v]!;
-      if (pfn !== SWAPPED_OUT) this.pteYoung[pfn] = 1;
+      if (pfn >= 0) this.pteYoung[pfn] = 1;
       else {
         yield* this.swapIn(task, v);
         if (task.killed) return 0;
@@ -1475,13 +1479,35 @@ export class Mm implements WritebackHost, SwapHost {
   }
 
   /**
-   * do_swap_page for a write fault (v3.2): a major fault; a page for the swap cache
-   * (read_swap_cache_async, GFP_HIGHUSER_MOVABLE, may reclaim), swap_readpage and the wait for it
-   * (lock_page), then the pte maps it young and reuse_swap_page frees the slot. The page goes on the
-   * inactive anon list (lru_cache_add_anon).
+   * do_swap_page for a write fault (v3.2). A page still in the swap cache (lookup_swap_cache) and
+   * not under writeback is a minor fault: reuse_swap_page deletes it from the swap cache (its slot
+   * freed) and the pte maps it young where it lies on the LRU. Otherwise a major fault: a page for
+   * the swap cache (read_swap_cache_async, GFP_HIGHUSER_MOVABLE, may reclaim), swap_readpage and the
+   * wait for it (lock_page), then the pte maps it young and reuse_swap_page frees the slot; the page
+   * goes on the inactive anon list (lru_cache_add_anon). A cached page under writeback is read
+   * afresh (the model does not map a page under writeback), its frame left to reclaim.
    */
   private *swapIn(task: MmTask, v: number): KernelCode {
     const swap = this.swap!;
+    const entry = task.anonPages[v]!;
+    if (entry !== SWAPPED_OUT) {
+      const cached = swapCachedPfn(entry);
+      if ((this.pt.flags[cached]! & PG_WRITEBACK) === 0) {
+        this.pt.move(cached, OWNER_SWAPCACHE, OWNER_ANON);
+        this.swapCacheOnLru--;
+        this.swapCacheHits++;
+        task.anonPages[v] = cached;
+        task.swapents--;
+        swap.freeSlots(1);
+        task.anonRss++;
+        this.pteYoung[cached] = 1;
+        this.charge(this.costs.anonFault, CAT_MM);
+        return;
+      }
+      this.anonTask[cached] = -1;
+      this.anonVpage[cached] = -1;
+      task.anonPages[v] = SWAPPED_OUT;
+    }
     this.pgmajfault++;
     const pfn =
       this.pt.freeTop - 2 > this.wmark.low
@@ -1530,6 +1556,23 @@ export class Mm implements WritebackHost, SwapHost {
     }
   }
 
+  /**
+   * __delete_from_swap_cache and the free of a swap cache page that is not under writeback (reclaim's
+   * __remove_mapping, or free_swap_and_cache when its owner unmaps it): the owner's entry, if any,
+   * becomes a plain swap entry.
+   */
+  private dropSwapCache(pfn: number): void {
+    const t = this.anonTask[pfn]!;
+    if (t >= 0) {
+      this.tasks[t]!.anonPages[this.anonVpage[pfn]!] = SWAPPED_OUT;
+      this.anonTask[pfn] = -1;
+      this.anonVpage[pfn] = -1;
+    }
+    this.pt.flags[pfn] = 0;
+    this.swapCacheOnLru--;
+    this.release(pfn, OWNER_SWAPCACHE, true);
+  }
+
   /** SwapHost: clear_bdi_congested wakes congestion_wait's sleepers (congestion_wqh[BLK_RW_ASYNC]). */
   swapCongestionCleared(): void {
     this.k.wakeAll(this.wb.congestionWait);
@@ -1540,15 +1583,28 @@ export class Mm implements WritebackHost, SwapHost {
     return this.pteYoung[pfn] === 1;
   }
 
+  /**
+   * free_swap_and_cache for a swap cache page whose entry is unmapped: freed unless under writeback,
+   * which leaves it to reclaim without an owner.
+   */
+  private freeSwapCache(pfn: number): void {
+    this.anonTask[pfn] = -1;
+    this.anonVpage[pfn] = -1;
+    if ((this.pt.flags[pfn]! & PG_WRITEBACK) !== 0) return;
+    this.anonLru!.remove(pfn);
+    this.dropSwapCache(pfn);
+  }
+
   /** munmap of the task's `pages` most recent anonymous pages, resident or out on swap. */
   freeAnon(task: MmTask, pages: number): void {
     if (pages > task.anonPages.length)
       throw new ModelError(`${task.name}: frees ${pages} of ${task.anonPages.length} anon pages`);
     for (let i = 0; i < pages; i++) {
       const p = task.anonPages.pop()!;
-      if (p === SWAPPED_OUT) {
+      if (p < 0) {
         task.swapents--;
         this.swap!.freeSlots(1);
+        if (p !== SWAPPED_OUT) this.freeSwapCache(swapCachedPfn(p));
         continue;
       }
       this.unmapAnon(task, p);
@@ -1822,6 +1878,7 @@ export class Mm implements WritebackHost, SwapHost {
       swap_used_pages: this.swap?.used ?? 0,
       // NR_SWAPCACHE (v5.12+): here the swap cache pages on the anon lists.
       nr_swapcached: this.swapCacheOnLru,
+      swapcache_hits: this.swapCacheHits,
       swap_request_waits: this.swap?.requestWaits ?? 0,
       swap_requests_in_flight: this.swap?.requestsInFlight ?? 0,
       // /proc/zoneinfo's pagesets (count summed over CPUs, high, batch) and the model's pcp traffic.
@@ -1911,8 +1968,17 @@ export class Mm implements WritebackHost, SwapHost {
       if (t.killed && t.anonRss > 0)
         throw new ModelError(`killed task ${t.name} still holds ${t.anonRss} pages`);
       let resident = 0;
-      for (const p of t.anonPages) {
+      for (let v = 0; v < t.anonPages.length; v++) {
+        const p = t.anonPages[v]!;
         if (p === SWAPPED_OUT) continue;
+        if (p < 0) {
+          const c = swapCachedPfn(p);
+          if (pt.owner[c] !== OWNER_SWAPCACHE || this.anonTask[c] !== t.id || this.anonVpage[c] !== v)
+            throw new ModelError(
+              `${t.name}: page ${v} in the swap cache at ${c}, which is ${ownerName(pt.owner[c]!)}`,
+            );
+          continue;
+        }
         resident++;
         if (pt.owner[p] !== OWNER_ANON || this.anonTask[p] !== t.id) {
           throw new ModelError(
