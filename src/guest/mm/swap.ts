@@ -21,9 +21,10 @@
  * is bust: it doesn't reflect the congestion state of the swapdevs"), so direct reclaim writes to a
  * congested swap queue and no swap page makes a zone ZONE_CONGESTED.
  *
- * Simplifications: swap-in reads one page (no swapin_readahead cluster) and frees its slot at once
- * (a write fault's reuse_swap_page), and does not find a page still in the swap cache
- * (lookup_swap_cache), which reclaim frees in its own time; writes are to consecutive slots
+ * A fault on a page still in the swap cache and not under writeback maps it back without a read
+ * (lookup_swap_cache, mm.ts swapIn). Simplifications: swap-in reads one page (no swapin_readahead
+ * cluster) and frees its slot at once (a write fault's reuse_swap_page); a page under writeback is
+ * read afresh rather than mapped while its write goes on; writes are to consecutive slots
  * (scan_swap_map's clusters), so a batch merges into one request and later batches merge into a
  * write request that has not started (the elevator's back merge); reads and writes share one request
  * count; a process that fills the queue gets no batching allowance (ioc_batching's 50 % over).
