@@ -46,6 +46,14 @@ export interface KernelEraParams {
    */
   readonly kswapd61: boolean;
   /**
+   * 6.1's handling of anon pages under writeback in reclaim: shrink_folio_list activates them
+   * (nr_writeback, or nr_immediate for kswapd on a PGDAT_WRITEBACK node) and shrink_node throttles
+   * through reclaim_throttle (WRITEBACK for kswapd, CONGESTED and NOPROGRESS for direct reclaim).
+   * False: 3.2's shrink_page_list puts them back on the inactive list (keep_lumpy), and its
+   * wait_iff_congested never sleeps for swap (swap.ts).
+   */
+  readonly reclaimThrottle61: boolean;
+  /**
    * Per-cpu list sizing: 3.2's setup_pageset (high = 6 × batch, batch capped at 512 KiB / 4) or
    * 6.1's zone_set_pageset_high_and_batch (batch capped at 1 MiB / 4, high from the low watermark
    * split over the CPUs, freeing by nr_pcp_free / nr_pcp_high).
@@ -81,6 +89,7 @@ export const ERA_3_2: KernelEraParams = {
   wmarkUnusableFree: 2,
   oomRule: OOM_ALL_UNRECLAIMABLE,
   kswapd61: false,
+  reclaimThrottle61: false,
   pcp61: false,
   // tcp_init (net/ipv4/tcp.c, v3.2): limit = max(nr_free_buffer_pages() / 8, 128).
   tcpMemDivisor: 8,
@@ -106,6 +115,8 @@ export const ERA_6_1: KernelEraParams = {
   oomRule: OOM_SHOULD_RECLAIM_RETRY,
   // wakeup_kswapd, pgdat_balanced, balance_pgdat, set_reclaim_active (mm/vmscan.c, v6.1).
   kswapd61: true,
+  // shrink_folio_list, shrink_node, reclaim_throttle, consider_reclaim_throttle (mm/vmscan.c, v6.1).
+  reclaimThrottle61: true,
   pcp61: true,
   // tcp_init_mem (net/ipv4/tcp.c, v6.1): limit = max(nr_free_buffer_pages() / 16, 128).
   tcpMemDivisor: 16,

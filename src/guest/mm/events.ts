@@ -46,7 +46,15 @@ export const EV_PGACTIVATE = 29;
 export const EV_PGDEACTIVATE = 30;
 /** /proc/vmstat: pages shrink_active_list scanned (__count_zone_vm_events(PGREFILL)). */
 export const EV_PGREFILL = 31;
-export const EV_COUNT = 32;
+/**
+ * Model (6.1): reclaim_throttle sleeps by reason, as the vmscan:mm_vmscan_throttled tracepoint
+ * reports them (VMSCAN_THROTTLE_WRITEBACK, _CONGESTED, _NOPROGRESS); throttles skipped for
+ * skip_throttle_noprogress or a kthread are not counted.
+ */
+export const EV_VMSCAN_THROTTLED_WRITEBACK = 32;
+export const EV_VMSCAN_THROTTLED_CONGESTED = 33;
+export const EV_VMSCAN_THROTTLED_NOPROGRESS = 34;
+export const EV_COUNT = 35;
 
 export const EV_NAMES: readonly string[] = [
   "pgalloc",
@@ -81,4 +89,7 @@ export const EV_NAMES: readonly string[] = [
   "pgactivate",
   "pgdeactivate",
   "pgrefill",
+  "vmscan_throttled_writeback",
+  "vmscan_throttled_congested",
+  "vmscan_throttled_noprogress",
 ];

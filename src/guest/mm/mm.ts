@@ -16,7 +16,8 @@
  * list (lru_cache_add_file), a second mark_page_accessed activates them, shrink_active_list
  * deactivates while active > inactive, and page_check_references gives an unmapped page with
  * PG_referenced PAGEREF_RECLAIM_CLEAN: freed when clean, kept from pageout once when dirty.
- * Anonymous pages are not reclaimable (no swap: get_scan_count scans anon lists 0 times). Slab
+ * Without swap anonymous pages are not reclaimable (get_scan_count scans anon lists 0 times); with
+ * it they are written out to the swap device and freed by a later scan (swap.ts). Slab
  * shrinking of dentries and inodes is not modelled; shrink_slab runs the shrinkers registered
  * here (shrinker.ts), after each priority pass over the LRU.
  */
@@ -53,6 +54,7 @@ import {
   EV_KSWAPD_WAKEUPS,
   EV_NAMES,
   EV_NR_VMSCAN_IMMEDIATE,
+  EV_NR_VMSCAN_WRITE,
   EV_OOM_KILL,
   EV_PAGEOUTRUN,
   EV_PGALLOC,
@@ -60,7 +62,11 @@ import {
   EV_PGSCAN_DIRECT,
   EV_PGSCAN_KSWAPD,
   EV_PGSTEAL_DIRECT,
+  EV_PGROTATED,
   EV_PGSTEAL_KSWAPD,
+  EV_VMSCAN_THROTTLED_CONGESTED,
+  EV_VMSCAN_THROTTLED_NOPROGRESS,
+  EV_VMSCAN_THROTTLED_WRITEBACK,
 } from "./events.ts";
 import { ShrinkerList } from "./shrinker.ts";
 import { FAULT_CTX_PROCESS, FAULT_CTX_SOFTIRQ, type FaultInjection, SITE_NONE } from "./fault-inject.ts";
@@ -92,6 +98,7 @@ import {
   ownerName,
   PageTable,
   PG_RECLAIM,
+  PG_WRITEBACK,
 } from "./page-table.ts";
 import { FileLru } from "./lru.ts";
 import { allocflagsToMigratetype, PerCpuPages } from "./pcp.ts";
@@ -105,7 +112,7 @@ import {
   type SwapOptions,
 } from "./swap.ts";
 import { type OomRules, selectBadProcess } from "./oom.ts";
-import { MmTask, SWAPPED_OUT } from "./task.ts";
+import { MmTask, SWAPPED_OUT, swapCached, swapCachedPfn } from "./task.ts";
 import {
   defaultMinFreeKbytes,
   kswapdBalanceGap,
@@ -254,6 +261,8 @@ export class Mm implements WritebackHost, SwapHost {
   readonly anonLru: AnonLru | null;
   /** Major faults: swap-ins (PGMAJFAULT). */
   pgmajfault = 0;
+  /** Model: swap faults that found the page in the swap cache (minor faults, no read). */
+  swapCacheHits = 0;
   /** Fault injectors (fail_page_alloc, failslab); null when none is configured. */
   faults: FaultInjection | null = null;
   /**
@@ -291,6 +300,24 @@ export class Mm implements WritebackHost, SwapHost {
   /** Per reclaim batch results (shrinkInactiveList). */
   private lastScanned = 0;
   private readonly pageoutBuf = new Int32Array(SWAP_CLUSTER_MAX);
+  /** Swap cache pages on the anon lists (under writeback, or written and not yet freed). */
+  private swapCacheOnLru = 0;
+  /**
+   * One shrink_node pass's sc->nr (6.1), over the anon lists only (page-cache pages keep 3.2's
+   * handling): pages taken; pages under writeback met by kswapd with PG_reclaim on a PGDAT_WRITEBACK
+   * node (immediate, case 1) or otherwise (writeback, case 2); dirty or under writeback (dirty); under
+   * writeback with PG_reclaim (congested).
+   */
+  private readonly scNr = { taken: 0, writeback: 0, immediate: 0, dirty: 0, congested: 0 };
+  /** 6.1: PGDAT_WRITEBACK and LRUVEC_CONGESTED, set by kswapd's shrink_node, cleared when it finds the node balanced. */
+  pgdatWriteback = false;
+  lruvecCongested = false;
+  /** 6.1: pgdat->nr_writeback_throttled, NR_THROTTLED_WRITTEN and nr_reclaim_start (reclaim_throttle). */
+  private nrWritebackThrottled = 0;
+  private nrThrottledWritten = 0;
+  private nrReclaimStart = 0;
+  /** 6.1: pgdat->reclaim_wait[VMSCAN_THROTTLE_WRITEBACK]. */
+  private readonly reclaimWaitWriteback = new WaitQueue("reclaim_wait_writeback");
   private pageoutCount = 0;
   /** page_count of counted pages' heads (allocPagesAtomic, allocPageCounted); 0 elsewhere. */
   private readonly pageRef: Int32Array;
@@ -708,9 +735,10 @@ export class Mm implements WritebackHost, SwapHost {
    *
    * wait_iff_congested sleeps only when a bdi is congested and the zone is ZONE_CONGESTED. 3.2
    * sets ZONE_CONGESTED in shrink_page_list when every dirty page met was refused by pageout()
-   * for congestion; direct reclaim never calls pageout() on file pages and kswapd has
-   * PF_SWAPWRITE (may_write_to_queue always true), so without swap the flag is never set and every
-   * wait_iff_congested in this model is a cond_resched(): the retry loop spins, rescanning.
+   * for congestion; direct reclaim never calls pageout() on file pages, kswapd has PF_SWAPWRITE
+   * (may_write_to_queue always true) and swap_backing_dev_info is never congested (swap.ts), so
+   * the flag is never set and every wait_iff_congested in this model is a cond_resched(): the retry
+   * loop spins, rescanning.
    */
   private *allocSlowpath(gfp: number, owner: number): KernelCode<number> {
     const k = this.k;
@@ -742,12 +770,8 @@ export class Mm implements WritebackHost, SwapHost {
         }
         if (progress === 0 && (gfp & __GFP_FS) !== 0 && (gfp & __GFP_NORETRY) === 0) break;
         if ((gfp & __GFP_NORETRY) !== 0) return this.allocFailed(gfp);
-        // wait_iff_congested(HZ/50): a cond_resched, except while the swap queue is congested
-        // (direct reclaim then leaves anon pages unwritten, which marks the zone congested).
-        if (this.swap?.congested) {
-          this.ev[EV_CONGESTION_WAITS]!++;
-          yield k.waitOn(this.swap.congestionWait, Math.floor(k.jiffies.hz / 50));
-        } else yield k.cpu();
+        // wait_iff_congested(HZ/50): a cond_resched (see above).
+        yield k.cpu();
       }
       // __alloc_pages_may_oom: a last try at WMARK_HIGH catches a parallel kill, then kill.
       if (this.watermarkOk(this.wmark.high, ALLOC_WMARK_HIGH | ALLOC_CPUSET)) return this.take(gfp, owner);
@@ -916,21 +940,22 @@ export class Mm implements WritebackHost, SwapHost {
   /**
    * One round of shrink_zone's loop over the anon lists: a batch of the inactive list
    * (shrink_inactive_list), then of the active list, deactivated only while inactive_anon_is_low
-   * (shrink_list). Returns pages scanned on the inactive list (sc->nr_scanned).
+   * (shrink_list). Returns pages reclaimed; lastScanned holds pages scanned on the inactive list.
    */
   private shrinkAnonBatch(nr: ScanCount, kswapd: boolean): number {
-    let scanned = 0;
+    let reclaimed = 0;
+    this.lastScanned = 0;
     if (nr.inactiveAnon > 0) {
       const batch = Math.min(nr.inactiveAnon, SWAP_CLUSTER_MAX);
       nr.inactiveAnon -= batch;
-      scanned = this.shrinkInactiveAnon(batch, kswapd);
+      reclaimed = this.shrinkInactiveAnon(batch, kswapd);
     }
     if (nr.activeAnon > 0) {
       const batch = Math.min(nr.activeAnon, SWAP_CLUSTER_MAX);
       nr.activeAnon -= batch;
       if (this.anonLru!.inactiveIsLow()) this.shrinkActiveAnon(batch);
     }
-    return scanned;
+    return reclaimed;
   }
 
   /** shrink_zone's (and balance_pgdat's) closing `if (inactive_anon_is_low) shrink_active_list(SWAP_CLUSTER_MAX)`. */
@@ -963,23 +988,61 @@ export class Mm implements WritebackHost, SwapHost {
   }
 
   /**
-   * shrink_inactive_list + shrink_page_list for anon (v3.2): a page with a young pte is activated
-   * (page_check_references → PAGEREF_ACTIVATE), as is one that gets no swap slot (add_to_swap
-   * failed); the others are unmapped (try_to_unmap: the pte becomes a swap entry) and written out
-   * (pageout → swap_writepage), one request per batch. Returns pages scanned.
+   * shrink_inactive_list + shrink_page_list for anon, up to nrToScan pages from the inactive tail:
+   * - A swap cache page under writeback is not reclaimed. 3.2 counts it in nr_writeback and puts
+   *   it back on the inactive list (keep_lumpy); its throttle, `nr_writeback >= nr_taken >>
+   *   (DEF_PRIORITY - priority)` → wait_iff_congested(HZ/10), is a cond_resched for swap (see
+   *   allocSlowpath), i.e. the yield after the batch. 6.1 counts it dirty, congested when it has
+   *   PG_reclaim, and activates it: as nr_immediate when kswapd finds the node PGDAT_WRITEBACK
+   *   (case 1), else with PG_reclaim set as nr_writeback (case 2).
+   * - A swap cache page whose write is done (end_page_writeback rotated it to the tail) is freed
+   *   (__remove_mapping) and counts as reclaimed.
+   * - An anon page with a young pte is activated (page_check_references → PAGEREF_ACTIVATE), as is
+   *   one that gets no swap slot (add_to_swap failed). The others are unmapped (try_to_unmap: the
+   *   pte becomes a swap entry) and written (pageout: SetPageReclaim, swap_writepage:
+   *   set_page_writeback), one request per batch. The scan stops while the swap queue has no free
+   *   request: the caller sleeps in get_request_wait (waitSwapRequest) and scans on.
+   * Returns pages reclaimed; lastScanned holds pages scanned.
    */
   private shrinkInactiveAnon(nrToScan: number, kswapd: boolean): number {
     const lru = this.anonLru!;
     const swap = this.swap!;
+    const flags = this.pt.flags;
+    const owner = this.pt.owner;
+    const sc = this.scNr;
+    const era61 = this.era.reclaimThrottle61;
     const n = Math.min(nrToScan, lru.inactive.size);
     let rotated = 0;
-    for (let i = 0; i < n; i++) {
+    let reclaimed = 0;
+    let written = 0;
+    let scanned = 0;
+    for (; scanned < n; scanned++) {
       const p = lru.inactive.tail;
-      if (this.pt.owner[p] === OWNER_SWAPCACHE) {
-        // PageWriteback: keep (back to the head) until the write completes.
-        lru.inactive.moveToHead(p);
+      if (owner[p] === OWNER_SWAPCACHE) {
+        const f = flags[p]!;
+        if ((f & PG_WRITEBACK) === 0) {
+          lru.inactive.remove(p);
+          this.dropSwapCache(p);
+          reclaimed++;
+          continue;
+        }
+        if (!era61) {
+          lru.inactive.moveToHead(p);
+          continue;
+        }
+        sc.dirty++;
+        if ((f & PG_RECLAIM) !== 0) sc.congested++;
+        if (kswapd && (f & PG_RECLAIM) !== 0 && this.pgdatWriteback) sc.immediate++;
+        else {
+          flags[p] = f | PG_RECLAIM;
+          sc.writeback++;
+        }
+        lru.inactive.remove(p);
+        lru.active.addHead(p);
         continue;
       }
+      // pageout would sleep in get_request_wait: leave the page for after the caller's wait.
+      if (this.pteYoung[p] === 0 && swap.queueFull) break;
       if (this.pteYoung[p] === 1 || !swap.allocSlot()) {
         this.pteYoung[p] = 0;
         lru.inactive.remove(p);
@@ -987,27 +1050,108 @@ export class Mm implements WritebackHost, SwapHost {
         rotated++;
         continue;
       }
-      if (!kswapd && swap.congested) {
-        // may_write_to_queue: only kswapd (PF_SWAPWRITE) writes to a congested queue; keep the page.
-        swap.freeSlots(1);
-        lru.inactive.moveToHead(p);
-        continue;
-      }
       const task = this.tasks[this.anonTask[p]!]!;
-      task.anonPages[this.anonVpage[p]!] = SWAPPED_OUT;
+      const v = this.anonVpage[p]!;
+      task.anonPages[v] = swapCached(p);
       task.swapents++;
       this.unmapAnon(task, p);
+      // The swap cache page keeps its way back to the task's entry (the swap entry's offset).
+      this.anonTask[p] = task.id;
+      this.anonVpage[p] = v;
       this.pt.move(p, OWNER_ANON, OWNER_SWAPCACHE);
+      flags[p] = PG_RECLAIM | PG_WRITEBACK;
+      this.swapCacheOnLru++;
       lru.inactive.addHead(p);
       swap.queueWrite(p);
+      written++;
     }
     swap.submitWrites();
-    lru.recentScanned[0]! += n;
+    sc.taken += scanned;
+    lru.recentScanned[0]! += scanned;
     lru.recentRotated[0]! += rotated;
-    this.pagesScanned += n;
-    this.ev[kswapd ? EV_PGSCAN_KSWAPD : EV_PGSCAN_DIRECT]! += n;
-    this.charge(n * this.costs.reclaimScanPage, CAT_RECLAIM);
-    return n;
+    this.pagesScanned += scanned;
+    this.lastScanned = scanned;
+    this.ev[EV_NR_VMSCAN_WRITE]! += written;
+    this.ev[kswapd ? EV_PGSCAN_KSWAPD : EV_PGSCAN_DIRECT]! += scanned;
+    this.ev[kswapd ? EV_PGSTEAL_KSWAPD : EV_PGSTEAL_DIRECT]! += reclaimed;
+    this.charge(scanned * this.costs.reclaimScanPage + reclaimed * this.costs.reclaimFreePage, CAT_RECLAIM);
+    return reclaimed;
+  }
+
+  /** get_request_wait (block/blk-core.c, v3.2): sleep until the swap queue has a free request. */
+  private *waitSwapRequest(): KernelCode {
+    const swap = this.swap!;
+    while (swap.queueFull) {
+      swap.requestWaits++;
+      yield this.k.waitOn(swap.requestWait);
+    }
+  }
+
+  /** shrink_node's start (v6.1): `memset(&sc->nr, 0, sizeof(sc->nr))`. */
+  private resetScNr(): void {
+    const sc = this.scNr;
+    sc.taken = sc.writeback = sc.immediate = sc.dirty = sc.congested = 0;
+  }
+
+  /**
+   * reclaim_throttle (mm/vmscan.c, v6.1). A kthread other than kswapd (the model's one that
+   * reclaims is the workqueue worker) only cond_rescheds. WRITEBACK sleeps up to HZ/10 on
+   * reclaim_wait, woken once more than SWAP_CLUSTER_MAX pages per throttled task have finished
+   * writeback since the first of them slept (__acct_reclaim_writeback, swapWriteDone). CONGESTED and
+   * NOPROGRESS sleep one jiffy unless skip_throttle_noprogress (the model does not wake NOPROGRESS
+   * sleepers early: consider_reclaim_throttle's wake-up needs another reclaimer's progress).
+   */
+  private *reclaimThrottle(reason: number): KernelCode {
+    const k = this.k;
+    if (k.current !== this.kswapdThread && k.current?.pfWqWorker) {
+      yield k.cpu();
+      return;
+    }
+    if (reason === EV_VMSCAN_THROTTLED_WRITEBACK) {
+      if (++this.nrWritebackThrottled === 1) this.nrReclaimStart = this.nrThrottledWritten;
+      this.ev[reason]!++;
+      yield k.waitOn(this.reclaimWaitWriteback, Math.floor(k.jiffies.hz / 10));
+      this.nrWritebackThrottled--;
+      return;
+    }
+    if (this.skipThrottleNoprogress()) {
+      yield k.cpu();
+      return;
+    }
+    this.ev[reason]!++;
+    yield k.sleepJiffies(1);
+  }
+
+  /**
+   * skip_throttle_noprogress (v6.1): kswapd has given the node up, or write-pending pages (dirty
+   * and under writeback, NR_ZONE_WRITE_PENDING) are at most half the reclaimable ones.
+   */
+  private skipThrottleNoprogress(): boolean {
+    if (this.kswapdFailures >= MAX_RECLAIM_RETRIES) return true;
+    const c = this.pt.counts;
+    const writePending =
+      c[OWNER_PAGECACHE_DIRTY]! + c[OWNER_PAGECACHE_WRITEBACK]! + (this.swap?.writesInFlight ?? 0);
+    return 2 * writePending <= this.zoneReclaimablePages();
+  }
+
+  /**
+   * The end of shrink_node for direct reclaim (v6.1): reclaim_throttle(CONGESTED) while kswapd has
+   * flagged the lruvec congested (current_may_throttle holds: no task here writes to a bdi).
+   */
+  private *directReclaimThrottle(): KernelCode {
+    if (this.lruvecCongested) yield* this.reclaimThrottle(EV_VMSCAN_THROTTLED_CONGESTED);
+  }
+
+  /**
+   * The end of shrink_node for kswapd (v6.1): PGDAT_WRITEBACK when every page taken was under
+   * writeback (case 2), LRUVEC_CONGESTED when every dirty page was under writeback with PG_reclaim,
+   * and reclaim_throttle(WRITEBACK) when pages marked for immediate reclaim came round again.
+   */
+  private *kswapdReclaimThrottle(): KernelCode {
+    const sc = this.scNr;
+    if (sc.writeback > 0 && sc.writeback === sc.taken) this.pgdatWriteback = true;
+    if (sc.dirty > 0 && sc.dirty === sc.congested) this.lruvecCongested = true;
+    if (sc.immediate > 0) yield* this.reclaimThrottle(EV_VMSCAN_THROTTLED_WRITEBACK);
   }
 
   /**
@@ -1028,6 +1172,7 @@ export class Mm implements WritebackHost, SwapHost {
     this.charge(this.costs.directReclaimEntry, CAT_RECLAIM);
     let reclaimed = 0;
     let totalScanned = 0;
+    const throttle61 = this.era.reclaimThrottle61;
     for (let priority = DEF_PRIORITY; priority >= 0; priority--) {
       // shrink_zones skips an all_unreclaimable zone below DEF_PRIORITY.
       if (!this.allUnreclaimable || priority === DEF_PRIORITY) {
@@ -1035,8 +1180,13 @@ export class Mm implements WritebackHost, SwapHost {
         // inactive anon, active file or inactive file has some left.
         const nr = this.scanCount(priority, false);
         let zoneReclaimed = 0;
+        this.resetScNr();
         while (nr.inactiveAnon > 0 || nr.inactiveFile > 0 || nr.activeFile > 0) {
-          if (this.anonLru !== null) totalScanned += this.shrinkAnonBatch(nr, false);
+          if (this.anonLru !== null) {
+            zoneReclaimed += this.shrinkAnonBatch(nr, false);
+            totalScanned += this.lastScanned;
+            yield* this.waitSwapRequest();
+          }
           const batch = Math.min(nr.inactiveFile, SWAP_CLUSTER_MAX);
           nr.inactiveFile -= batch;
           if (batch > 0) {
@@ -1049,7 +1199,11 @@ export class Mm implements WritebackHost, SwapHost {
         }
         this.rebalanceAnon();
         reclaimed += zoneReclaimed;
+        if (throttle61) yield* this.directReclaimThrottle();
       }
+      // consider_reclaim_throttle (v6.1): no page reclaimed by priority 1.
+      if (throttle61 && priority === 1 && reclaimed === 0)
+        yield* this.reclaimThrottle(EV_VMSCAN_THROTTLED_NOPROGRESS);
       // shrink_slab after the pass; what shrinkers free is not slab pages (reclaimed_slab), so it
       // counts only through the free pages the allocator then finds.
       if (this.shrinkers.size > 0) this.shrinkers.shrink(priority);
@@ -1060,15 +1214,20 @@ export class Mm implements WritebackHost, SwapHost {
     // "nr_reclaimed=%lu", before the final cond_resched so the slice ends with the scanning.
     if (tr.on[TP_MM_VMSCAN_DIRECT_RECLAIM_END] !== 0)
       tr.emit(TP_MM_VMSCAN_DIRECT_RECLAIM_END, `nr_reclaimed=${reclaimed}`);
-    yield k.cpu();
-    if (reclaimed > 0) {
-      // shrink_node (v6.1): reclaim that freed pages makes the node worth kswapd's effort again.
-      this.kswapdFailures = 0;
-      return reclaimed;
-    }
+    // shrink_node (v6.1): reclaim that freed pages makes the node worth kswapd's effort again.
+    if (reclaimed > 0) this.kswapdFailures = 0;
     // 3.2's do_try_to_free_pages reports progress (1) while the zone is not all_unreclaimable;
-    // 6.1's returns sc->nr_reclaimed (its compaction_ready case does not arise for order 0).
-    return this.allUnreclaimable || this.era.oomRule === OOM_SHOULD_RECLAIM_RETRY ? 0 : 1;
+    // 6.1's returns sc->nr_reclaimed (its compaction_ready case does not arise for order 0). Both
+    // decide before __alloc_pages_direct_reclaim's cond_resched, in which a woken kswapd may run
+    // and mark the zone.
+    const progress =
+      reclaimed > 0
+        ? reclaimed
+        : this.allUnreclaimable || this.era.oomRule === OOM_SHOULD_RECLAIM_RETRY
+          ? 0
+          : 1;
+    yield k.cpu();
+    return progress;
   }
 
   /**
@@ -1099,6 +1258,11 @@ export class Mm implements WritebackHost, SwapHost {
         remaining = this.kswapdThread.wokenByEvent;
       }
       const tr = k.sim.trace;
+      if (this.kswapdBalanced()) {
+        // prepare_kswapd_sleep (v6.1): a balanced node → clear_pgdat_congested.
+        this.pgdatWriteback = false;
+        this.lruvecCongested = false;
+      }
       if (!remaining && this.kswapdBalanced()) {
         // include/trace/events/vmscan.h (v3.2): kswapd_sleep "nid=%d".
         if (tr.on[TP_MM_VMSCAN_KSWAPD_SLEEP] !== 0) tr.emit(TP_MM_VMSCAN_KSWAPD_SLEEP, "nid=0");
@@ -1148,8 +1312,13 @@ export class Mm implements WritebackHost, SwapHost {
         this.rebalanceAnon();
         if (!this.watermarkOk(wm.high + this.balanceGap, 0)) {
           const nr = this.scanCount(priority, true);
+          this.resetScNr();
           while (nr.inactiveAnon > 0 || nr.inactiveFile > 0 || nr.activeFile > 0) {
-            if (this.anonLru !== null) totalScanned += this.shrinkAnonBatch(nr, true);
+            if (this.anonLru !== null) {
+              reclaimed += this.shrinkAnonBatch(nr, true);
+              totalScanned += this.lastScanned;
+              yield* this.waitSwapRequest();
+            }
             const batch = Math.min(nr.inactiveFile, SWAP_CLUSTER_MAX);
             nr.inactiveFile -= batch;
             this.pageoutCount = 0;
@@ -1162,6 +1331,7 @@ export class Mm implements WritebackHost, SwapHost {
             yield k.cpu();
           }
           this.rebalanceAnon();
+          if (this.era.reclaimThrottle61) yield* this.kswapdReclaimThrottle();
           const nrSlab = this.shrinkers.size > 0 ? this.shrinkers.shrink(priority) : 0;
           if (!kswapd61 && nrSlab === 0 && !this.zoneReclaimable()) this.allUnreclaimable = true;
         }
@@ -1277,7 +1447,7 @@ export class Mm implements WritebackHost, SwapHost {
     let v = cursor % len;
     for (let i = 0; i < n; i++) {
       const pfn = pages[v]!;
-      if (pfn !== SWAPPED_OUT) this.pteYoung[pfn] = 1;
+      if (pfn >= 0) this.pteYoung[pfn] = 1;
       else {
         yield* this.swapIn(task, v);
         if (task.killed) return 0;
@@ -1309,13 +1479,35 @@ export class Mm implements WritebackHost, SwapHost {
   }
 
   /**
-   * do_swap_page for a write fault (v3.2): a major fault; a page for the swap cache
-   * (read_swap_cache_async, GFP_HIGHUSER_MOVABLE, may reclaim), swap_readpage and the wait for it
-   * (lock_page), then the pte maps it young and reuse_swap_page frees the slot. The page goes on the
-   * inactive anon list (lru_cache_add_anon).
+   * do_swap_page for a write fault (v3.2). A page still in the swap cache (lookup_swap_cache) and
+   * not under writeback is a minor fault: reuse_swap_page deletes it from the swap cache (its slot
+   * freed) and the pte maps it young where it lies on the LRU. Otherwise a major fault: a page for
+   * the swap cache (read_swap_cache_async, GFP_HIGHUSER_MOVABLE, may reclaim), swap_readpage and the
+   * wait for it (lock_page), then the pte maps it young and reuse_swap_page frees the slot; the page
+   * goes on the inactive anon list (lru_cache_add_anon). A cached page under writeback is read
+   * afresh (the model does not map a page under writeback), its frame left to reclaim.
    */
   private *swapIn(task: MmTask, v: number): KernelCode {
     const swap = this.swap!;
+    const entry = task.anonPages[v]!;
+    if (entry !== SWAPPED_OUT) {
+      const cached = swapCachedPfn(entry);
+      if ((this.pt.flags[cached]! & PG_WRITEBACK) === 0) {
+        this.pt.move(cached, OWNER_SWAPCACHE, OWNER_ANON);
+        this.swapCacheOnLru--;
+        this.swapCacheHits++;
+        task.anonPages[v] = cached;
+        task.swapents--;
+        swap.freeSlots(1);
+        task.anonRss++;
+        this.pteYoung[cached] = 1;
+        this.charge(this.costs.anonFault, CAT_MM);
+        return;
+      }
+      this.anonTask[cached] = -1;
+      this.anonVpage[cached] = -1;
+      task.anonPages[v] = SWAPPED_OUT;
+    }
     this.pgmajfault++;
     const pfn =
       this.pt.freeTop - 2 > this.wmark.low
@@ -1339,15 +1531,68 @@ export class Mm implements WritebackHost, SwapHost {
     this.charge(this.costs.anonFault, CAT_MM);
   }
 
-  /** SwapHost: a page's swap write completed; it leaves the swap cache and is freed. */
+  /**
+   * SwapHost: end_page_writeback (mm/filemap.c, v3.2; 6.1's folio_end_writeback). A page with
+   * PG_reclaim goes to the inactive tail for the next scan to free (rotate_reclaimable_page; 6.1's
+   * lru_move_tail_fn takes it off the active list if reclaim activated it), counted in pgrotated.
+   * With reclaimers throttled on writeback (6.1), acct_reclaim_writeback counts the page and wakes
+   * them once more than SWAP_CLUSTER_MAX per throttled task are done.
+   */
   swapWriteDone(pfn: number): void {
-    this.anonLru!.inactive.remove(pfn);
+    const flags = this.pt.flags;
+    const f = flags[pfn]!;
+    flags[pfn] = 0;
+    if ((f & PG_RECLAIM) !== 0) {
+      const lru = this.anonLru!;
+      if (lru.active.has(pfn)) lru.active.remove(pfn);
+      else lru.inactive.remove(pfn);
+      lru.inactive.addTail(pfn);
+      this.ev[EV_PGROTATED]!++;
+    }
+    if (this.nrWritebackThrottled > 0) {
+      this.nrThrottledWritten++;
+      if (this.nrThrottledWritten - this.nrReclaimStart > SWAP_CLUSTER_MAX * this.nrWritebackThrottled)
+        this.k.wakeAll(this.reclaimWaitWriteback);
+    }
+  }
+
+  /**
+   * __delete_from_swap_cache and the free of a swap cache page that is not under writeback (reclaim's
+   * __remove_mapping, or free_swap_and_cache when its owner unmaps it): the owner's entry, if any,
+   * becomes a plain swap entry.
+   */
+  private dropSwapCache(pfn: number): void {
+    const t = this.anonTask[pfn]!;
+    if (t >= 0) {
+      this.tasks[t]!.anonPages[this.anonVpage[pfn]!] = SWAPPED_OUT;
+      this.anonTask[pfn] = -1;
+      this.anonVpage[pfn] = -1;
+    }
+    this.pt.flags[pfn] = 0;
+    this.swapCacheOnLru--;
     this.release(pfn, OWNER_SWAPCACHE, true);
+  }
+
+  /** SwapHost: clear_bdi_congested wakes congestion_wait's sleepers (congestion_wqh[BLK_RW_ASYNC]). */
+  swapCongestionCleared(): void {
+    this.k.wakeAll(this.wb.congestionWait);
   }
 
   /** Whether a page's pte is young: touched since reclaim last tested it (page_referenced). */
   pteIsYoung(pfn: number): boolean {
     return this.pteYoung[pfn] === 1;
+  }
+
+  /**
+   * free_swap_and_cache for a swap cache page whose entry is unmapped: freed unless under writeback,
+   * which leaves it to reclaim without an owner.
+   */
+  private freeSwapCache(pfn: number): void {
+    this.anonTask[pfn] = -1;
+    this.anonVpage[pfn] = -1;
+    if ((this.pt.flags[pfn]! & PG_WRITEBACK) !== 0) return;
+    this.anonLru!.remove(pfn);
+    this.dropSwapCache(pfn);
   }
 
   /** munmap of the task's `pages` most recent anonymous pages, resident or out on swap. */
@@ -1356,9 +1601,10 @@ export class Mm implements WritebackHost, SwapHost {
       throw new ModelError(`${task.name}: frees ${pages} of ${task.anonPages.length} anon pages`);
     for (let i = 0; i < pages; i++) {
       const p = task.anonPages.pop()!;
-      if (p === SWAPPED_OUT) {
+      if (p < 0) {
         task.swapents--;
         this.swap!.freeSlots(1);
+        if (p !== SWAPPED_OUT) this.freeSwapCache(swapCachedPfn(p));
         continue;
       }
       this.unmapAnon(task, p);
@@ -1609,7 +1855,8 @@ export class Mm implements WritebackHost, SwapHost {
       nr_active_file: this.lru.active.size,
       nr_file_pages: this.lru.size,
       nr_dirty: c[OWNER_PAGECACHE_DIRTY]!,
-      nr_writeback: c[OWNER_PAGECACHE_WRITEBACK]!,
+      // NR_WRITEBACK: page cache and swap cache pages under writeback.
+      nr_writeback: c[OWNER_PAGECACHE_WRITEBACK]! + (this.swap?.writesInFlight ?? 0),
       nr_anon_pages: c[OWNER_ANON]!,
       nr_slab_unreclaimable: c[OWNER_SLAB]!,
       nr_dirty_threshold: this.wb.dirtyThresh,
@@ -1629,6 +1876,11 @@ export class Mm implements WritebackHost, SwapHost {
       pgmajfault: this.pgmajfault,
       nr_swap_pages: this.swap?.freePages ?? 0,
       swap_used_pages: this.swap?.used ?? 0,
+      // NR_SWAPCACHE (v5.12+): here the swap cache pages on the anon lists.
+      nr_swapcached: this.swapCacheOnLru,
+      swapcache_hits: this.swapCacheHits,
+      swap_request_waits: this.swap?.requestWaits ?? 0,
+      swap_requests_in_flight: this.swap?.requestsInFlight ?? 0,
       // /proc/zoneinfo's pagesets (count summed over CPUs, high, batch) and the model's pcp traffic.
       pcp_count: this.pcp.total,
       pcp_high: this.pcp.high,
@@ -1680,11 +1932,21 @@ export class Mm implements WritebackHost, SwapHost {
     if (onLru !== cachePages)
       throw new ModelError(`LRU holds ${onLru} pages but ${cachePages} are page cache`);
     this.wb.check();
+    let underWriteback = 0;
     for (let p = 0; p < this.nPages; p++) {
-      if (pt.flags[p] !== 0 && !isCache(pt.owner[p]!)) {
-        throw new ModelError(`pfn ${p} (${ownerName(pt.owner[p]!)}) has PG_reclaim`);
+      const f = pt.flags[p]!;
+      if (f === 0) continue;
+      const o = pt.owner[p]!;
+      if (o === OWNER_SWAPCACHE) {
+        if ((f & PG_WRITEBACK) !== 0) underWriteback++;
+      } else if (!isCache(o) || (f & PG_WRITEBACK) !== 0) {
+        throw new ModelError(`pfn ${p} (${ownerName(o)}) has page flags ${f}`);
       }
     }
+    if (underWriteback !== (this.swap?.writesInFlight ?? 0))
+      throw new ModelError(
+        `${underWriteback} swap cache pages have PG_writeback, ${this.swap?.writesInFlight} are being written`,
+      );
     let counted = 0;
     for (let p = 0; p < this.nPages; p++) {
       if (this.pageRef[p]! <= 0) continue;
@@ -1706,8 +1968,17 @@ export class Mm implements WritebackHost, SwapHost {
       if (t.killed && t.anonRss > 0)
         throw new ModelError(`killed task ${t.name} still holds ${t.anonRss} pages`);
       let resident = 0;
-      for (const p of t.anonPages) {
+      for (let v = 0; v < t.anonPages.length; v++) {
+        const p = t.anonPages[v]!;
         if (p === SWAPPED_OUT) continue;
+        if (p < 0) {
+          const c = swapCachedPfn(p);
+          if (pt.owner[c] !== OWNER_SWAPCACHE || this.anonTask[c] !== t.id || this.anonVpage[c] !== v)
+            throw new ModelError(
+              `${t.name}: page ${v} in the swap cache at ${c}, which is ${ownerName(pt.owner[c]!)}`,
+            );
+          continue;
+        }
         resident++;
         if (pt.owner[p] !== OWNER_ANON || this.anonTask[p] !== t.id) {
           throw new ModelError(
@@ -1736,12 +2007,11 @@ export class Mm implements WritebackHost, SwapHost {
         throw new ModelError(`${pt.counts[OWNER_SWAPCACHE]} swap cache pages without swap`);
       return;
     }
-    const isAnon = (p: number) => pt.owner[p] === OWNER_ANON;
-    const onInactive = (p: number) => isAnon(p) || pt.owner[p] === OWNER_SWAPCACHE;
-    const onLists = this.anonLru.active.check(isAnon, seen) + this.anonLru.inactive.check(onInactive, seen);
-    if (onLists !== pt.counts[OWNER_ANON]! + swap.writesInFlight) {
+    const onLru = (p: number) => pt.owner[p] === OWNER_ANON || pt.owner[p] === OWNER_SWAPCACHE;
+    const onLists = this.anonLru.active.check(onLru, seen) + this.anonLru.inactive.check(onLru, seen);
+    if (onLists !== pt.counts[OWNER_ANON]! + this.swapCacheOnLru) {
       throw new ModelError(
-        `anon lists hold ${onLists} pages but ${pt.counts[OWNER_ANON]} are anon and ${swap.writesInFlight} being swapped out`,
+        `anon lists hold ${onLists} pages but ${pt.counts[OWNER_ANON]} are anon and ${this.swapCacheOnLru} in the swap cache`,
       );
     }
     const entries = this.tasks.reduce((n, t) => n + t.swapents, 0);

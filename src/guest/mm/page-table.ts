@@ -26,7 +26,10 @@ export const OWNER_SKB = 9;
 export const OWNER_PAGE_FRAG = 10;
 /** Free on a per-cpu page list (pcp.ts): free, but not a buddy page and not in NR_FREE_PAGES. */
 export const OWNER_PCP = 11;
-/** In the swap cache under I/O (swap.ts): unmapped and being written out (freed when done), or being read in. */
+/**
+ * In the swap cache (swap.ts): unmapped and on the anon LRU, being written out (PG_writeback) or
+ * written and waiting for reclaim to free it; or being read in (off the LRU).
+ */
 export const OWNER_SWAPCACHE = 12;
 /** Owner codes are indices below OWNER_COUNT; a new owner takes the next code and a name below. */
 export const OWNER_COUNT = 13;
@@ -64,6 +67,8 @@ export function ownerName(o: number): string {
 
 /** Page flag bits (PageTable.flags): PG_reclaim, set on dirty pages reclaim met (SetPageReclaim). */
 export const PG_RECLAIM = 1;
+/** PG_writeback of a swap cache page (page-cache writeback has its own owner); lru.ts has 2 and 4. */
+export const PG_WRITEBACK = 8;
 
 const NOT_ON_LIST = -2;
 const END = -1;

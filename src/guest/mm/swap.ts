@@ -10,12 +10,24 @@
  * swap_writepage). Without swap there are no anon lists in the model: 3.2 keeps them but
  * get_scan_count never scans them.
  *
- * A page being written stays on the inactive list, where reclaim passes over it (PageWriteback).
- * Simplifications: it is freed when the write completes (the kernel frees it on a later scan,
- * after end_page_writeback rotates it to the inactive tail); swap-in reads one
- * page (no swapin_readahead cluster) and frees its slot at once (a write fault's reuse_swap_page);
- * writes are to consecutive slots (scan_swap_map's clusters), so a batch merges into one request and
- * later batches merge into a write request that has not started (the elevator's back merge).
+ * A page being written stays in the swap cache with PG_writeback and PG_reclaim (pageout's
+ * SetPageReclaim, swap_writepage's set_page_writeback) and is not reclaimed by the pass that wrote
+ * it; when the write completes, end_page_writeback → rotate_reclaimable_page moves it to the
+ * inactive tail (pgrotated) and the next scan frees it (mm.ts). Reclaim throttles on the swap
+ * device in two ways modelled here: its request queue (a writer needing a request when
+ * nr_requests write requests are outstanding sleeps in get_request_wait until one completes), and
+ * the queue's congestion flag, whose clearing wakes congestion_wait sleepers. 3.2's
+ * swap_backing_dev_info never reports that congestion to may_write_to_queue (pageout: "swap_backing_dev_info
+ * is bust: it doesn't reflect the congestion state of the swapdevs"), so direct reclaim writes to a
+ * congested swap queue and no swap page makes a zone ZONE_CONGESTED.
+ *
+ * A fault on a page still in the swap cache and not under writeback maps it back without a read
+ * (lookup_swap_cache, mm.ts swapIn). Simplifications: swap-in reads one page (no swapin_readahead
+ * cluster) and frees its slot at once (a write fault's reuse_swap_page); a page under writeback is
+ * read afresh rather than mapped while its write goes on; writes are to consecutive slots
+ * (scan_swap_map's clusters), so a batch merges into one request and later batches merge into a
+ * write request that has not started (the elevator's back merge); reads and writes share one request
+ * count; a process that fills the queue gets no batching allowance (ioc_batching's 50 % over).
  */
 import { ModelError, type Simulator } from "../../sim/simulator.ts";
 import type { Ns } from "../../sim/time.ts";
@@ -28,7 +40,7 @@ import { DISK_IRQ } from "./writeback.ts";
 const MAX_READERS = 1024;
 
 /** BLKDEV_MAX_RQ (include/linux/blkdev.h, v3.2): the swap disk's nr_requests, 128. */
-const NR_REQUESTS = 128;
+export const NR_REQUESTS = 128;
 /** blk_queue_congestion_threshold (block/blk-core.c, v3.2): on at nr - nr/8 + 1, off at nr - nr/8 - nr/16 - 1. */
 const CONGESTION_ON = NR_REQUESTS - NR_REQUESTS / 8 + 1;
 const CONGESTION_OFF = NR_REQUESTS - NR_REQUESTS / 8 - NR_REQUESTS / 16 - 1;
@@ -147,8 +159,10 @@ export function getScanCount(
 
 /** What the swap device calls back into when a request completes. */
 export interface SwapHost {
-  /** A swapped-out page's write is done: free it. */
+  /** A swapped-out page's write is done: end_page_writeback. */
   swapWriteDone(pfn: number): void;
+  /** The queue left congestion: clear_bdi_congested wakes congestion_wqh[BLK_RW_ASYNC]. */
+  swapCongestionCleared(): void;
 }
 
 /**
@@ -161,7 +175,7 @@ export class SwapDevice {
   used = 0;
   pswpout = 0;
   pswpin = 0;
-  /** Pages being written; their frames are freed on completion. */
+  /** Pages being written (PG_writeback), in submission order. */
   private readonly writing: Int32Array;
   private writeHead = 0;
   private writeCount = 0;
@@ -179,10 +193,12 @@ export class SwapDevice {
   private tailStart: Ns = 0;
   private tailEvent = -1;
   private readonly evDone: number;
-  /** bdi_write_congested: set at CONGESTION_ON queued requests, cleared below CONGESTION_OFF. */
+  /** The request queue's congestion (blk_set_queue_congested at CONGESTION_ON, cleared below CONGESTION_OFF). */
   congested = false;
-  /** wait_iff_congested sleepers, woken when congestion clears (clear_bdi_congested). */
-  readonly congestionWait = new WaitQueue("swap_congestion");
+  /** Writers sleeping in get_request_wait for a free request (rl->wait), woken by __freed_request. */
+  readonly requestWait = new WaitQueue("swap_request");
+  /** Model: sleeps in get_request_wait. */
+  requestWaits = 0;
   /** Readers blocked in swap-in (do_swap_page's lock_page on a page under read). */
   readonly readWait = new WaitQueue("swap_read");
 
@@ -282,9 +298,17 @@ export class SwapDevice {
     this.tailEvent = this.sim.at(this.busyUntil, this.evDone);
   }
 
+  /**
+   * get_request (block/blk-core.c, v3.2): a writer that needs a request while nr_requests are
+   * allocated sleeps in get_request_wait until __freed_request makes room.
+   */
+  get queueFull(): boolean {
+    return this.reqCount >= NR_REQUESTS;
+  }
+
   private readonly completeFn = (): void => this.complete();
 
-  /** The oldest request is done: free its written pages, or wake the readers. */
+  /** The oldest request is done: end writeback on its written pages, or wake the readers. */
   private complete(): void {
     const cap = this.reqPages.length;
     const pages = this.reqPages[this.reqHead]!;
@@ -292,8 +316,9 @@ export class SwapDevice {
     this.reqCount--;
     if (this.congested && this.reqCount < CONGESTION_OFF) {
       this.congested = false;
-      this.k.wakeAll(this.congestionWait);
+      this.host.swapCongestionCleared();
     }
+    if (this.reqCount < NR_REQUESTS) this.k.wakeAll(this.requestWait);
     if (pages === 0) {
       this.readsDone++;
       this.k.wakeAll(this.readWait);
@@ -308,7 +333,12 @@ export class SwapDevice {
     }
   }
 
-  /** Pages written but not yet freed. */
+  /** Requests submitted and not completed (reads and writes). */
+  get requestsInFlight(): number {
+    return this.reqCount;
+  }
+
+  /** Pages under writeback (the swap share of nr_writeback). */
   get writesInFlight(): number {
     return this.writeCount;
   }

@@ -4,13 +4,25 @@ import type { WaitQueue } from "../sched/kernel.ts";
 export const SWAPPED_OUT = -1;
 
 /**
+ * The anonPages entry for a page out on swap whose frame is still in the swap cache at `pfn`
+ * (lookup_swap_cache finds it); swapCachedPfn inverts it. Every negative entry is a swap entry.
+ */
+export function swapCached(pfn: number): number {
+  return -2 - pfn;
+}
+
+export function swapCachedPfn(entry: number): number {
+  return -2 - entry;
+}
+
+/**
  * A user task as the memory model sees it: its anonymous memory (the OOM killer's measure), its
  * write position and balance_dirty_pages state (task_struct's nr_dirtied / nr_dirtied_pause).
  */
 export class MmTask {
   /**
    * The task's anonymous footprint in fault order, most recent last: each entry the pfn mapping
-   * that virtual page, or SWAPPED_OUT.
+   * that virtual page, SWAPPED_OUT, or swapCached(pfn).
    */
   readonly anonPages: number[] = [];
   /** Resident anonymous pages (MM_ANONPAGES, get_mm_rss). */
