@@ -17,7 +17,7 @@ const PINNED: Record<string, string> = {
   "fault-atomic": "025234c333ea1715",
   "fault-window": "025234c333ea1715",
   "fault-partial": "c890316cdc7f10d2",
-  "swap-churn": "e7ea214ee8bc393d",
+  "swap-churn": "32378195c5e87c75",
 };
 
 describe("preset fingerprints", () => {
