@@ -7,7 +7,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import cliProgress from "cli-progress";
 import { formatCompareTable, formatRunTable, renderCompareReport } from "../report/index.ts";
 import { checkOutputTarget, writeFileAtomic } from "../report/write.ts";
-import { compareParallel } from "../run/compare-pool.ts";
+import { type ComparePool, compareParallel, comparePool } from "../run/compare-pool.ts";
 import {
   type Budget,
   checkBudget,
@@ -18,7 +18,7 @@ import {
   runScenario,
 } from "../run/run.ts";
 import { traceToString } from "../run/trace.ts";
-import type { RunSummary } from "../run/types.ts";
+import type { CompareResult, RunSummary } from "../run/types.ts";
 import { jsonSchema, readScenario } from "../scenario/load.ts";
 import { parsePath } from "../scenario/overrides.ts";
 import { formatPath } from "../scenario/walk.ts";
@@ -135,6 +135,26 @@ function progressBar(
 }
 
 async function doCompare(io: Io, scenario: string, o: CompareCliOptions): Promise<void> {
+  const pending = await beginCompare(io, scenario, o, null);
+  await pending.report(await pending.result);
+}
+
+/** A compare whose runs are under way: `report` prints and writes `result` once it is there. */
+interface PendingCompare {
+  result: Promise<CompareResult>;
+  report(c: CompareResult): Promise<void>;
+}
+
+/**
+ * Checks a compare's inputs and outputs and starts its runs: on `shared`'s pool (its progress counted
+ * there) when given, else on a pool of its own, or in this thread for --jobs 1.
+ */
+async function beginCompare(
+  io: Io,
+  scenario: string,
+  o: CompareCliOptions,
+  shared: { pool: ComparePool; onRun: (r: RunSummary) => void } | null,
+): Promise<PendingCompare> {
   checkFlagConflicts(o.set, {
     "guest.driver.version": "--drivers",
     seed: "--seeds (seeds 1..n)",
@@ -154,28 +174,36 @@ async function doCompare(io: Io, scenario: string, o: CompareCliOptions): Promis
   for (const s of resolved) checkBudget(s, budget, runs);
   if (resolved[0] !== undefined) printWarnings(io, resolved[0]);
   await checkOutputs(o.out, ["compare.json", "report.html"]);
-  const bar = progressBar(io, "compare");
-  const c =
-    o.jobs === 1
-      ? compare(source, {
-          ...common,
-          budget,
-          onProgress: (d, t, i, n) => bar?.update((i + d / t) / n, `run ${i + 1}/${n}`),
-        })
-      : await compareParallel(source, {
-          ...common,
-          ...(o.jobs !== undefined && { jobs: o.jobs }),
-          onRun: (done, n, r) => bar?.update(done / n, `${done}/${n} runs (${r.driver} seed ${r.seed} done)`),
-        });
-  bar?.stop();
-  if (o.json === true) io.out(`${JSON.stringify({ runs: c.runs })}\n`);
-  else io.out(`${formatCompareTable(c)}\n`);
-  if (o.out !== undefined) {
-    await writeFileAtomic(join(o.out, "compare.json"), `${JSON.stringify(c)}\n`);
-    const path = join(o.out, "report.html");
-    await writeFileAtomic(path, await renderCompareReport(c));
-    if (o.json !== true) io.out(`report: ${path}\n`);
-  }
+  const bar = shared === null ? progressBar(io, "compare") : null;
+  const result =
+    shared !== null
+      ? compareParallel(source, { ...common, pool: shared.pool, onRun: (_d, _n, r) => shared.onRun(r) })
+      : o.jobs === 1
+        ? Promise.resolve(
+            compare(source, {
+              ...common,
+              budget,
+              onProgress: (d, t, i, n) => bar?.update((i + d / t) / n, `run ${i + 1}/${n}`),
+            }),
+          )
+        : compareParallel(source, {
+            ...common,
+            ...(o.jobs !== undefined && { jobs: o.jobs }),
+            onRun: (done, n, r) =>
+              bar?.update(done / n, `${done}/${n} runs (${r.driver} seed ${r.seed} done)`),
+          });
+  const report = async (c: CompareResult): Promise<void> => {
+    bar?.stop();
+    if (o.json === true) io.out(`${JSON.stringify({ runs: c.runs })}\n`);
+    else io.out(`${formatCompareTable(c)}\n`);
+    if (o.out !== undefined) {
+      await writeFileAtomic(join(o.out, "compare.json"), `${JSON.stringify(c)}\n`);
+      const path = join(o.out, "report.html");
+      await writeFileAtomic(path, await renderCompareReport(c));
+      if (o.json !== true) io.out(`report: ${path}\n`);
+    }
+  };
+  return { result, report };
 }
 
 export const EXIT_OK = 0;
@@ -352,17 +380,48 @@ export function buildProgram(io: Io): Command {
       for (const preset of HEADLINE_PRESETS) {
         await checkOutputs(join(o.out, preset), ["compare.json", "report.html"]);
       }
-      for (const preset of HEADLINE_PRESETS) {
-        io.out(`\n== ${preset} ==\n`);
-        await doCompare(io, preset, {
-          drivers: DEFAULT_DRIVERS,
-          seeds: o.seeds,
-          set: [],
-          allowExtends: [],
-          out: join(o.out, preset),
-          ...(o.jobs !== undefined && { jobs: o.jobs }),
-          ...(o.duration !== undefined && { duration: o.duration }),
-        });
+      const opts = (preset: string): CompareCliOptions => ({
+        drivers: DEFAULT_DRIVERS,
+        seeds: o.seeds,
+        set: [],
+        allowExtends: [],
+        out: join(o.out, preset),
+        ...(o.jobs !== undefined && { jobs: o.jobs }),
+        ...(o.duration !== undefined && { duration: o.duration }),
+      });
+      if (o.jobs === 1) {
+        for (const preset of HEADLINE_PRESETS) {
+          io.out(`\n== ${preset} ==\n`);
+          await doCompare(io, preset, opts(preset));
+        }
+        return;
+      }
+      // Both presets' runs on one pool: the second preset's runs fill the cores the first one's
+      // last runs leave idle.
+      const total = HEADLINE_PRESETS.length * DEFAULT_DRIVERS.length * o.seeds;
+      const pool = comparePool(o.jobs, total);
+      const bar = progressBar(io, "start");
+      let done = 0;
+      const onRun = (r: RunSummary) => {
+        done++;
+        bar?.update(done / total, `${done}/${total} runs (${r.driver} seed ${r.seed} done)`);
+      };
+      try {
+        const pending: PendingCompare[] = [];
+        for (const preset of HEADLINE_PRESETS) {
+          const p = await beginCompare(io, preset, opts(preset), { pool, onRun });
+          // Its failure is reported by Promise.all below, not as unhandled while the next one starts.
+          p.result.catch(() => undefined);
+          pending.push(p);
+        }
+        const results = await Promise.all(pending.map((p) => p.result));
+        bar?.stop();
+        for (const [i, preset] of HEADLINE_PRESETS.entries()) {
+          io.out(`\n== ${preset} ==\n`);
+          await pending[i]!.report(results[i]!);
+        }
+      } finally {
+        await pool.destroy();
       }
     });
 

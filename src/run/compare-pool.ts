@@ -17,6 +17,25 @@ export interface ParallelCompareOptions
   extends Omit<CompareOptions, "onProgress" | "permuteTies" | "checkInvariants"> {
   /** Worker threads (default: the machine's parallelism). */
   jobs?: number;
+  /** A pool shared with other compares (comparePool; the caller destroys it); jobs is then unused. */
+  pool?: ComparePool;
+}
+
+export type ComparePool = Piscina<CompareTask, CompareOutcome>;
+
+/**
+ * Worker threads for compare runs, at most `tasks` of them. Compares sharing one queue their runs in
+ * the order they were started, so one compare's last runs overlap the next one's first (npm start's
+ * two presets) and the workers load the model once.
+ */
+export function comparePool(jobs: number | undefined, tasks: number): ComparePool {
+  const threads = Math.max(1, Math.min(jobs ?? availableParallelism(), tasks));
+  return new Piscina<CompareTask, CompareOutcome>({
+    filename: WORKER,
+    minThreads: threads,
+    maxThreads: threads,
+    execArgv: ["--import", TSX_LOADER],
+  });
 }
 
 export async function compareParallel(
@@ -38,13 +57,7 @@ export async function compareParallel(
   );
   // Validate every point before anything runs: a bad driver name is a usage error, not a worker crash.
   for (const t of tasks) resolveScenario(t.source, t.resolve);
-  const threads = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), tasks.length));
-  const pool = new Piscina<CompareTask, CompareOutcome>({
-    filename: WORKER,
-    minThreads: threads,
-    maxThreads: threads,
-    execArgv: ["--import", TSX_LOADER],
-  });
+  const pool = opts.pool ?? comparePool(opts.jobs, tasks.length);
   let done = 0;
   try {
     const runs = await Promise.all(
@@ -58,6 +71,6 @@ export async function compareParallel(
     );
     return { scenario: base.name, drivers: [...opts.drivers], seeds: [...seeds], runs };
   } finally {
-    await pool.destroy();
+    if (opts.pool === undefined) await pool.destroy();
   }
 }

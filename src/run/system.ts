@@ -19,8 +19,9 @@
  */
 import { TorrentClient } from "../guest/apps/torrent.ts";
 import { Hog, hogSpec } from "../guest/apps/hog.ts";
+import { EventPoll } from "../guest/fs/eventpoll.ts";
 import { CAT_APP } from "../guest/sched/costs.ts";
-import { Kernel, type KernelCode, WaitQueue } from "../guest/sched/kernel.ts";
+import { Kernel, type KernelCode } from "../guest/sched/kernel.ts";
 import { NapiSubsystem } from "../guest/sched/napi.ts";
 import { Workqueues } from "../guest/sched/workqueue.ts";
 import {
@@ -496,7 +497,9 @@ export class System {
     this.host.connectGuest({ interrupt: () => sim.after(hc.irqLatency, evIrq) });
 
     const startRng = sim.rng("flows.start");
-    const readerWait = s.apps.readers.map((r) => new WaitQueue(`${r.name}.sk_sleep`));
+    // Each reader waits on an epoll instance over its sockets (libtorrent, and any server of many
+    // sockets, uses epoll_wait).
+    const readerPoll = s.apps.readers.map((r) => new EventPoll(k, r.name));
     const rmem = g.tcp.rmem;
     // tcp_init sizes tcp_mem from the memory free at boot
     this.tcpMem = new TcpMem(
@@ -525,8 +528,9 @@ export class System {
         // The delayed-ACK timer runs from the timer softirq of the CPU taking the interrupts.
         timerContext: (expire) => k.timerSoftirq(irqCpu, expire),
       });
-      const wq = readerWait[f.reader]!;
-      rx.onDataReady = () => k.wakeAll(wq);
+      const ep = readerPoll[f.reader]!;
+      const item = ep.add();
+      rx.onDataReady = () => ep.callback(item);
       this.stack.receivers[f.id] = rx;
       toReverseAccess.set(f.id, this.reverseAccessLinks[f.id]!);
       const sender = new TcpSender(sim, packets, this.accessLinks[f.id]!, {
@@ -581,7 +585,7 @@ export class System {
       this.readerTasks.push(task);
       const mine = this.flows.filter((f) => f.reader === i).map((f) => this.stack.receivers[f.id]!);
       if (r.torrent === undefined) {
-        k.spawn(r.name, r.cpu, () => this.reader(r, mine, task, readerWait[i]!), r.nice);
+        k.spawn(r.name, r.cpu, () => this.reader(r, mine, task, readerPoll[i]!), r.nice);
         return;
       }
       const ups = this.uploads.filter((_, u) => uploadOf[u]!.reader === i);
@@ -591,7 +595,7 @@ export class System {
         mm,
         task,
         mine,
-        readerWait[i]!,
+        readerPoll[i]!,
         sim.rng(`torrent.${r.name}.pieces`),
         {
           ...r.torrent,
@@ -654,28 +658,31 @@ export class System {
   }
 
   /**
-   * A reader application: recv() up to readSize bytes from its sockets in turn, pay the copy and its
-   * own per-KiB processing, and optionally write what it read to a file (page cache, dirty
-   * throttling). Sleeps on its sockets' wait queue when nothing is readable.
+   * A reader application: recv() up to readSize bytes from the sockets on its epoll ready list, in
+   * the list's round-robin order (eventpoll.ts), pay the copy and its own per-KiB processing, and
+   * optionally write what it read to a file (page cache, dirty throttling). Sleeps in epoll_wait when
+   * no socket is readable.
    */
   private *reader(
     r: Scenario["apps"]["readers"][number],
     socks: TcpReceiver[],
     task: MmTask,
-    wq: WaitQueue,
+    ep: EventPoll,
   ): KernelCode {
     const k = this.k;
     const perKiB = this.scenario.guest.costs.copyPerKiB + r.perKiBCost;
     yield* this.mm.allocAnon(task, Math.ceil(r.memory / PAGE));
-    let next = 0;
     for (;;) {
       let got = 0;
-      for (let i = 0; i < socks.length && got < r.readSize; i++) {
-        got += socks[(next + i) % socks.length]!.read(r.readSize - got);
+      while (got < r.readSize) {
+        const i = ep.take();
+        if (i < 0) break;
+        const sk = socks[i]!;
+        got += sk.read(r.readSize - got);
+        ep.done(i, sk.readableBytes > 0);
       }
-      next = socks.length === 0 ? 0 : (next + 1) % socks.length;
       if (got === 0) {
-        yield k.waitOn(wq);
+        yield k.waitOn(ep.wq);
         continue;
       }
       k.charge((got / 1024) * perKiB, CAT_APP);

@@ -341,9 +341,20 @@ export class VirtqueueDevice {
       const off = table + DESC_SIZE * idx;
       const flags = readU16(view, off + 12);
       if (flags & VRING_DESC_F_INDIRECT) {
-        this.checkIndirect(head, idx, chain.indirect, flags, off);
-        table = readU64(view, off);
-        tableSize = readU32(view, off + 8) / DESC_SIZE;
+        const addr = readU64(view, off);
+        const len = readU32(view, off + 8);
+        // The checks inline, the messages out of line: a call per chain would box `off`.
+        if (
+          !this.indirect ||
+          chain.indirect ||
+          (flags & VRING_DESC_F_NEXT) !== 0 ||
+          len === 0 ||
+          len % DESC_SIZE !== 0 ||
+          addr + len > this.memoryBytes
+        )
+          this.checkIndirect(head, idx, chain.indirect, flags, off);
+        table = addr;
+        tableSize = len / DESC_SIZE;
         steps = 0;
         idx = 0;
         chain.indirect = true;

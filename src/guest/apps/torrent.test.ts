@@ -4,7 +4,8 @@ import { System } from "../../run/system.ts";
 import { ms, sec } from "../../sim/time.ts";
 import { mmFixture } from "../mm/fixture.ts";
 import { OWNER_PAGECACHE_CLEAN, OWNER_PAGECACHE_DIRTY, OWNER_PAGECACHE_WRITEBACK } from "../mm/page-table.ts";
-import { type Kernel, type KernelCode, WaitQueue } from "../sched/kernel.ts";
+import { EventPoll } from "../fs/eventpoll.ts";
+import type { Kernel, KernelCode } from "../sched/kernel.ts";
 import {
   PIECE_MSG_HEADER,
   type PeerSocket,
@@ -13,13 +14,18 @@ import {
   type UploadSocket,
 } from "./torrent.ts";
 
-/** A peer socket with `left` bytes readable. */
+/** A peer socket with `left` bytes readable; counts its recv() calls. */
 class FakeSocket implements PeerSocket {
+  reads = 0;
   constructor(public left: number) {}
   read(max: number): number {
+    this.reads++;
     const n = Math.min(max, this.left);
     this.left -= n;
     return n;
+  }
+  get readableBytes(): number {
+    return this.left;
   }
 }
 
@@ -47,26 +53,27 @@ const OPTS: TorrentOptions = {
   uploadRate: 0,
 };
 
-function client(peers: number, bytesPerPeer: number, disk: boolean) {
+/** A client over `peers` fake sockets, each with bytesPerPeer readable (or bytes[i] for socket i). */
+function client(peers: number, bytesPerPeer: number | readonly number[], disk: boolean) {
   const f = mmFixture({ memBytes: 64 << 20, minFreeKbytes: 1024, kernelReservedBytes: 0 });
-  const socks = Array.from({ length: peers }, () => new FakeSocket(bytesPerPeer));
-  const task = f.mm.registerTask("client");
-  let read = 0;
-  const c = new TorrentClient(
-    f.k,
-    f.mm,
-    task,
-    socks,
-    new WaitQueue("sk_sleep"),
-    f.sim.rng("torrent.test.pieces"),
-    OPTS,
-    (n) => {
-      read += n;
-    },
+  const socks = Array.from(
+    { length: peers },
+    (_, i) => new FakeSocket(typeof bytesPerPeer === "number" ? bytesPerPeer : (bytesPerPeer[i] ?? 0)),
   );
+  const task = f.mm.registerTask("client");
+  const ep = new EventPoll(f.k, "client");
+  // Readable from the start: each socket's data arrived before the thread runs.
+  for (const s of socks) {
+    const item = ep.add();
+    if (s.left > 0) ep.callback(item);
+  }
+  let read = 0;
+  const c = new TorrentClient(f.k, f.mm, task, socks, ep, f.sim.rng("torrent.test.pieces"), OPTS, (n) => {
+    read += n;
+  });
   f.k.spawn("client", 0, () => c.networkThread());
   if (disk) f.k.spawn("client-disk", 0, () => c.diskThread());
-  return { ...f, c, socks, read: () => read };
+  return { ...f, c, socks, ep, read: () => read };
 }
 
 describe("torrent client", () => {
@@ -140,7 +147,9 @@ describe("torrent client", () => {
     const task = f.mm.registerTask("client");
     const opts = { ...OPTS, uploadRate: rate };
     const rng = f.sim.rng("torrent.test.pieces");
-    const c = new TorrentClient(f.k, f.mm, task, socks, new WaitQueue("sk"), rng, opts, () => {}, ups, rng);
+    const ep = new EventPoll(f.k, "client");
+    ep.callback(ep.add());
+    const c = new TorrentClient(f.k, f.mm, task, socks, ep, rng, opts, () => {}, ups, rng);
     f.k.spawn("client", 0, () => c.networkThread());
     f.k.spawn("client-disk", 0, () => c.diskThread());
     f.k.spawn("client-upload", 0, () => c.uploadThread());
@@ -153,6 +162,31 @@ describe("torrent client", () => {
     expect(c.counters.bytesUploaded).toBeGreaterThan(rate * 3.5);
     // In turn over the peers.
     expect(Math.abs(ups[0]!.bytes - ups[1]!.bytes)).toBeLessThanOrEqual(msg);
+  });
+
+  it("visits only the readable sockets of a thousand, in round-robin order", () => {
+    const bytes: number[] = [];
+    const busy = [7, 300, 512];
+    for (const i of busy) bytes[i] = 1 << 20;
+    const t = client(1000, bytes, true);
+    const log: number[] = [];
+    for (const i of busy) {
+      const s = t.socks[i]!;
+      const read = s.read.bind(s);
+      s.read = (max) => {
+        log.push(i);
+        return read(max);
+      };
+    }
+    t.sim.run(sec(2));
+    expect(t.read()).toBe(3 << 20);
+    // No recv() on the 997 idle sockets: a wake-up costs the readable sockets, not all of them.
+    expect(t.socks.reduce((n, s) => n + s.reads, 0)).toBe(log.length);
+    // Each visit reads at most readSize (64 KiB), then the socket goes behind the other two.
+    expect(log.length).toBeGreaterThanOrEqual(3 * 16);
+    const drained = log.length - 2;
+    for (let v = 0; v < drained; v++) expect(log[v]).toBe(busy[v % 3]);
+    expect(t.ep.ready).toBe(0);
   });
 
   it("opens one connection per flow the scenario deals it, and reads every one", () => {

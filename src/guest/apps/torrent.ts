@@ -3,7 +3,8 @@
  * by a network thread, a disk thread behind a bounded in-memory block queue, pieces downloaded at
  * random positions of the content and hashed once complete.
  *
- * - Network thread (the reader's thread): recv() from each peer socket in turn. Every peer
+ * - Network thread (the reader's thread): recv() from the peer sockets on its epoll ready list, in
+ *   the list's round-robin order (guest/fs/eventpoll.ts). Every peer
  *   connection downloads one piece at a time, block after block in order (BEP 3 "request" messages
  *   of blockSize), and takes a random piece not downloaded yet when it finishes one (libtorrent's
  *   rarest-first picks among equally rare pieces at random; with every peer a seed all pieces are
@@ -35,11 +36,13 @@ import type { Mm } from "../mm/mm.ts";
 import type { MmTask } from "../mm/task.ts";
 import { PAGE_SIZE } from "../mm/watermarks.ts";
 import { CAT_APP } from "../sched/costs.ts";
+import type { EventPoll } from "../fs/eventpoll.ts";
 import { type Kernel, type KernelCode, WaitQueue } from "../sched/kernel.ts";
 
-/** What the network thread reads from: a TCP socket's recv(). */
+/** What the network thread reads from: a TCP socket's recv(), and whether it has data left. */
 export interface PeerSocket {
   read(maxBytes: number): number;
+  readonly readableBytes: number;
 }
 
 /** What the upload thread writes to: a TCP socket's blocking send(). */
@@ -137,8 +140,8 @@ export class TorrentClient {
     private readonly mm: Mm,
     private readonly task: MmTask,
     private readonly socks: readonly PeerSocket[],
-    /** The sockets' wait queue (sk_sleep): woken when any of them has data. */
-    private readonly sockWait: WaitQueue,
+    /** The epoll instance over the sockets, items in the order of `socks`. */
+    private readonly ep: EventPoll,
     /** Piece choices: a named stream of its own. */
     private readonly rng: Rng,
     private readonly opts: TorrentOptions,
@@ -240,17 +243,16 @@ export class TorrentClient {
   }
 
   /**
-   * The network thread: recv() from the sockets in turn, never more than the queue can still take
-   * (a block's worth of room per free slot, less what the connection already holds of its block).
+   * The network thread: recv() from the ready sockets in turn, never more than the queue can still
+   * take (a block's worth of room per free slot, less what the connection already holds of its block).
    */
   *networkThread(): KernelCode {
     const k = this.k;
     const socks = this.socks;
-    const n = socks.length;
+    const ep = this.ep;
     const bs = this.opts.blockSize;
     const cap = this.qPiece.length;
     yield* this.mm.allocAnon(this.task, Math.ceil(this.opts.queue / PAGE_SIZE));
-    let next = 0;
     for (;;) {
       if (this.qLen === cap) {
         this.exceeded = true;
@@ -261,18 +263,21 @@ export class TorrentClient {
         continue;
       }
       let got = 0;
-      for (let i = 0; i < n && got < this.opts.readSize && this.qLen < cap; i++) {
-        const c = (next + i) % n;
+      while (got < this.opts.readSize && this.qLen < cap) {
+        const c = ep.take();
+        if (c < 0) break;
+        const sk = socks[c]!;
         const room = (cap - this.qLen) * bs - this.partial[c]!;
-        const r = socks[c]!.read(Math.min(this.opts.readSize - got, room));
+        const r = sk.read(Math.min(this.opts.readSize - got, room));
         if (r > 0) {
           got += r;
           this.received(c, r);
         }
+        ep.done(c, sk.readableBytes > 0);
       }
-      next = n === 0 ? 0 : (next + 1) % n;
+      // Nothing read with room in the queue: the ready list is empty.
       if (got === 0) {
-        if (this.qLen < cap) yield k.waitOn(this.sockWait);
+        yield k.waitOn(ep.wq);
         continue;
       }
       k.charge((got / 1024) * this.opts.copyPerKiB, CAT_APP);

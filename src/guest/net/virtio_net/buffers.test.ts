@@ -114,3 +114,29 @@ describe("the refill threshold of virtnet_poll", () => {
     expect(refill.num).toBeLessThan(128);
   });
 });
+
+describe("allocations that cannot sleep", () => {
+  it("a GFP_ATOMIC refill takes the plain slab entry point for the skb and its indirect table", () => {
+    const h = idleGuest("small");
+    const port = h.driver.env.mm;
+    const { slabAlloc, slabAllocAtomic } = port;
+    const calls = { generator: 0, atomic: 0 };
+    port.slabAlloc = (cache, gfp) => {
+      calls.generator++;
+      return slabAlloc.call(port, cache, gfp);
+    };
+    port.slabAllocAtomic = (cache, gfp) => {
+      calls.atomic++;
+      return slabAllocAtomic.call(port, cache, gfp);
+    };
+    const refills = () => h.driver.stats.tryFillCalls.GFP_ATOMIC ?? 0;
+    const before = refills();
+    // More than half the ring: virtnet_poll refills with GFP_ATOMIC.
+    for (let i = 0; i < 200; i++) h.injectFrame(1514);
+    h.runFor(ms(5));
+    expect(refills()).toBeGreaterThan(before);
+    // skbuff_head, kmalloc-2048 and the indirect table: three objects per buffer posted.
+    expect(calls.atomic).toBeGreaterThanOrEqual(3 * 100);
+    expect(calls.generator).toBe(0);
+  });
+});

@@ -15,7 +15,7 @@ import type { Kernel, KernelCode } from "../../sched/kernel.ts";
 import type { SpinLock } from "../../sched/lock.ts";
 import type { Napi, NapiSubsystem } from "../../sched/napi.ts";
 import type { DelayedWork, Workqueues } from "../../sched/workqueue.ts";
-import { GFP_ATOMIC, GFP_KERNEL, gfpName } from "../../mm/gfp.ts";
+import { __GFP_WAIT, GFP_ATOMIC, GFP_KERNEL, gfpName } from "../../mm/gfp.ts";
 import type { IndirectTables } from "../indirect-tables.ts";
 import type { VirtnetTx } from "./tx.ts";
 import {
@@ -346,11 +346,18 @@ export abstract class VirtnetDriver {
   protected *allocRecvbufSmall(gfp: number): KernelCode<number> {
     const mm = this.env.mm;
     const skbGfp = this.smallSkbGfp(gfp);
+    // A gfp that cannot sleep (v3.2's GFP_ATOMIC, every packet's refill) takes the plain call: the
+    // same allocation without a generator per object.
+    const atomic = (skbGfp & __GFP_WAIT) === 0;
     mm.allocSite = ALLOC_SITE_SMALL_SKB_HEAD;
-    const head = yield* mm.slabAlloc(SLAB_SKBUFF_HEAD, skbGfp);
+    const head = atomic
+      ? mm.slabAllocAtomic(SLAB_SKBUFF_HEAD, skbGfp)
+      : yield* mm.slabAlloc(SLAB_SKBUFF_HEAD, skbGfp);
     if (head < 0) return -ENOMEM;
     mm.allocSite = ALLOC_SITE_SMALL_SKB_DATA;
-    const data = yield* mm.slabAlloc(SLAB_KMALLOC_2048, skbGfp);
+    const data = atomic
+      ? mm.slabAllocAtomic(SLAB_KMALLOC_2048, skbGfp)
+      : yield* mm.slabAlloc(SLAB_KMALLOC_2048, skbGfp);
     if (data < 0) {
       mm.slabFree(SLAB_SKBUFF_HEAD, head);
       return -ENOMEM;
@@ -398,7 +405,8 @@ export abstract class VirtnetDriver {
    */
   protected *postRecvbuf(token: number, gfp: number): KernelCode<number> {
     const count = this.setRecvSg(token);
-    yield* this.env.indirect.prepare(this.vq, count, gfp);
+    if ((gfp & __GFP_WAIT) === 0) this.env.indirect.prepareAtomic(this.vq, count, gfp);
+    else yield* this.env.indirect.prepare(this.vq, count, gfp);
     const err = this.vq.addBuf(0, count, this.sg, token);
     this.env.indirect.release();
     this.k.charge(this.env.costs.addBuf / 2, CAT_DRIVER);
