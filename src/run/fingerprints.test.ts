@@ -8,16 +8,16 @@ import { PRESET_NAMES } from "../scenario/presets.ts";
 import { run } from "./run.ts";
 
 const PINNED: Record<string, string> = {
-  "seed-torrent": "cd0e875e2d543c9f",
-  "seed-torrent-mergeable": "2b0aad5c0aea86dd",
-  "seed-torrent-big": "d51aea99cd05748b",
+  "seed-torrent": "4ed3803ca7a07bf6",
+  "seed-torrent-mergeable": "487f4e6f8a5f5be2",
+  "seed-torrent-big": "0f22ca5f4ed0a7eb",
   "iperf-lowmem": "cf582e506fb16457",
-  "probe-under-pressure": "693418c1eae69e10",
-  outage: "b65b29869d86a3fc",
-  "fault-atomic": "025234c333ea1715",
-  "fault-window": "025234c333ea1715",
-  "fault-partial": "c890316cdc7f10d2",
-  "swap-churn": "32378195c5e87c75",
+  "probe-under-pressure": "7834bdd9b8a46e0b",
+  outage: "03030d7325118fac",
+  "fault-atomic": "1ce6335074576855",
+  "fault-window": "1ce6335074576855",
+  "fault-partial": "bc5f3e4b5fc3b9b8",
+  "swap-churn": "66ef9a7ab9795fbb",
 };
 
 describe("preset fingerprints", () => {
