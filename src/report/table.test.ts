@@ -83,4 +83,28 @@ describe("formatRunTable", () => {
     };
     expect(formatRunTable(r)).toMatch(/^injected fails\s+7 \(small_skb_head 5, indirect 2\)$/m);
   });
+
+  test("sums the uploads in one line and lists each one when the scenario uploads", () => {
+    const r = syntheticCompare({ drivers: ["v3.2"], seeds: [1], points: 10, flows: 2 }).runs[0]!;
+    expect(formatRunTable(r)).not.toMatch(/^uploads/m);
+    const up = (flow: number, peerFlow: number, mbps: number, rtos: number) => ({
+      flow,
+      peerFlow,
+      app: "torrent",
+      bytesAcked: 1e6,
+      goodputBps: mbps * 1e6,
+      segmentsSent: 700,
+      retransmits: 2 * rtos,
+      timeouts: rtos,
+      sndbufWaits: 5,
+      wmemQueuedMax: 512 * 1024,
+      cloneFailures: 0,
+    });
+    r.uploads = [up(2, 0, 30, 1), up(3, 1, 12.5, 3)];
+    const text = formatRunTable(r);
+    expect(text).toMatch(/^uploads\s+2 flows, 42\.5 Mbit\/s acked, 8 retrans, 4 RTOs, 10 sndbuf waits$/m);
+    const rows = text.split("\n").filter((l) => /^\s+[23]\s+[01]\s+torrent/.test(l));
+    expect(rows).toHaveLength(2);
+    expect(rows[1]).toMatch(/^\s+3\s+1\s+torrent\s+12\.5\s+700\s+6\s+3\s+5\s+512\s+0$/);
+  });
 });

@@ -3,7 +3,7 @@
  * Cells come from stats.ts, which the HTML report uses too.
  */
 
-import type { CompareResult, RunSummary } from "../run/types.ts";
+import type { CompareResult, RunSummary, UploadSummary } from "../run/types.ts";
 import {
   atomicAllocFailures,
   driverLabel,
@@ -84,6 +84,7 @@ export function formatRunTable(r: RunSummary): string {
         `${formatNumber(Number(r.memory.allocfail_warn_suppressed ?? 0))} rate-limited`,
     ],
     ...(r.faults.alloc.length > 0 ? [["injected fails", injectedText(r)] as [string, string]] : []),
+    ...(r.uploads !== undefined ? [["uploads", uploadsText(r.uploads)] as [string, string]] : []),
     ["fingerprint", r.fingerprint],
   ];
   const keyWidth = Math.max(...facts.map(([k]) => k.length));
@@ -104,6 +105,56 @@ export function formatRunTable(r: RunSummary): string {
     ]),
     [true, true, false, true, true, true, true, true, true, true],
   );
+  const uploads = r.uploads === undefined ? [] : ["", uploadsTable(r.uploads)];
   const notes = r.driverNotInLinux ? ["", `${NOT_IN_LINUX_MARK} ${NOT_IN_LINUX_NOTE}`] : [];
-  return [head, "", flows, ...notes].join("\n");
+  return [head, "", flows, ...uploads, ...notes].join("\n");
+}
+
+/** The guest's uploads in one line: how many, their acknowledged rate, and what held them back. */
+function uploadsText(ups: readonly UploadSummary[]): string {
+  let bps = 0;
+  let retrans = 0;
+  let rtos = 0;
+  let waits = 0;
+  for (const u of ups) {
+    bps += u.goodputBps;
+    retrans += u.retransmits;
+    rtos += u.timeouts;
+    waits += u.sndbufWaits;
+  }
+  return (
+    `${ups.length} flows, ${formatNumber(bps / 1e6)} Mbit/s acked, ${formatNumber(retrans)} retrans, ` +
+    `${formatNumber(rtos)} RTOs, ${formatNumber(waits)} sndbuf waits`
+  );
+}
+
+/** One row per upload: the guest's sending sockets (src/guest/net/tcp/sender.ts). */
+function uploadsTable(ups: readonly UploadSummary[]): string {
+  return alignColumns(
+    [
+      "upload",
+      "peer flow",
+      "app",
+      "acked Mbit/s",
+      "segments",
+      "retrans",
+      "RTOs",
+      "sndbuf waits",
+      "wmem max KiB",
+      "clone fails",
+    ],
+    ups.map((u) => [
+      String(u.flow),
+      String(u.peerFlow),
+      u.app,
+      formatNumber(u.goodputBps / 1e6),
+      String(u.segmentsSent),
+      String(u.retransmits),
+      String(u.timeouts),
+      String(u.sndbufWaits),
+      formatNumber(u.wmemQueuedMax / 1024),
+      String(u.cloneFailures),
+    ]),
+    [true, true, false, true, true, true, true, true, true, true],
+  );
 }
