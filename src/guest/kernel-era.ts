@@ -78,6 +78,13 @@ export interface KernelEraParams {
    * for rcvwin = 2 × copied + 16 × advmss grown by the rate increase (v4.19+) instead of 2 × copied.
    */
   readonly tcpReceiver61: boolean;
+  /**
+   * The sender's 6.1 send-buffer rules (sender.ts): tcp_init_buffer_space and tcp_new_space call
+   * tcp_sndbuf_expand (a power-of-two head per segment, at least TCP_INIT_CWND segments) instead of
+   * 3.2's tcp_fixup_sndbuf and SKB_TRUESIZE budget, and tcp_should_expand_sndbuf compares
+   * tcp_packets_in_flight, not packets_out, with the window.
+   */
+  readonly tcpSender61: boolean;
 }
 
 export const ERA_3_2: KernelEraParams = {
@@ -100,6 +107,7 @@ export const ERA_3_2: KernelEraParams = {
   // net/ipv4/tcp_input.c (v3.2.0): int sysctl_tcp_adv_win_scale __read_mostly = 2.
   tcpAdvWinScale: 2,
   tcpReceiver61: false,
+  tcpSender61: false,
 };
 
 export const ERA_6_1: KernelEraParams = {
@@ -130,6 +138,8 @@ export const ERA_6_1: KernelEraParams = {
   tcpAdvWinScale: 1,
   // tcp_select_initial_window (tcp_output.c), tcp_init_buffer_space, tcp_rcv_space_adjust (v6.1).
   tcpReceiver61: true,
+  // tcp_sndbuf_expand, tcp_new_space, tcp_should_expand_sndbuf (net/ipv4/tcp_input.c, v6.1).
+  tcpSender61: true,
 };
 
 /** The parameter object of an era (the one place the era's name is resolved). */

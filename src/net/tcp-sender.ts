@@ -343,7 +343,7 @@ export class TcpSender implements PacketSink, CongestionSock {
       sim.register(`tcp.${this.flow}.timer`, inContext === undefined ? expire : () => inContext(expire)),
       0,
     );
-    this.startEvent = sim.register(`tcp.${this.flow}.start`, () => this.begin());
+    this.startEvent = sim.register(`tcp.${this.flow}.start`, () => this.establish());
   }
 
   // ---- accessors for sampling ----
@@ -435,7 +435,12 @@ export class TcpSender implements PacketSink, CongestionSock {
     this.sim.at(at, this.startEvent);
   }
 
-  private begin(): void {
+  /**
+   * The connection becomes established now (tcp_finish_connect): tcp_init_congestion_control, then
+   * what is queued goes out. start() calls it from an event; a guest socket calls it from the softirq
+   * that processes the SYN-ACK.
+   */
+  establish(): void {
     if (this.startedAt >= 0) return;
     this.startedAt = this.sim.now;
     this.cwndSince = this.sim.now;

@@ -8,9 +8,9 @@ import { PRESET_NAMES } from "../scenario/presets.ts";
 import { run } from "./run.ts";
 
 const PINNED: Record<string, string> = {
-  "seed-torrent": "4ed3803ca7a07bf6",
-  "seed-torrent-mergeable": "487f4e6f8a5f5be2",
-  "seed-torrent-big": "0f22ca5f4ed0a7eb",
+  "seed-torrent": "0d5c66b2accb1cce",
+  "seed-torrent-mergeable": "c278c8c94534fcbd",
+  "seed-torrent-big": "867150e384e5d64e",
   "iperf-lowmem": "cf582e506fb16457",
   "probe-under-pressure": "7834bdd9b8a46e0b",
   outage: "03030d7325118fac",

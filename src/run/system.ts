@@ -560,6 +560,7 @@ export class System {
         handshakeRttNs: f.rtt,
         wmemDefault: TCP_WMEM_DEFAULT,
         wmemMax,
+        sender61: era.tcpSender61,
         tcpMem: this.tcpMem,
         copyPerByte: c.copyPerKiB / 1024,
         rng: sim.rng(`tcp.${flow}.vm_wait`),

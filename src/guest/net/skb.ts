@@ -19,6 +19,11 @@ const SMP_CACHE_BYTES = 64;
 export const SKB_HEAD_ALIGNED = 256;
 /** SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) = 384 on x86_64 (kernel-facts.md §1.4). */
 export const SKB_SHINFO_ALIGNED = 384;
+/**
+ * SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) in v6.1 on x86_64: 48 bytes of fields before
+ * frags[] plus MAX_SKB_FRAGS (17) bio_vecs of 16 bytes = 320 (include/linux/skbuff.h).
+ */
+export const SKB_SHINFO_6_1 = 320;
 
 /** SKB_DATA_ALIGN(x) */
 export function skbDataAlign(x: number): number {

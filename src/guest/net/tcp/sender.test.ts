@@ -13,7 +13,7 @@ import { GFP_ATOMIC } from "../../mm/gfp.ts";
 import type { KernelCode } from "../../sched/kernel.ts";
 import { ALLOC_SITE_TCP_SENDMSG } from "../mm-port.ts";
 import { SkbPool } from "../skb.ts";
-import { GuestTcpSender, TCP_SNDMEM, type TxSkbPort } from "./sender.ts";
+import { GuestTcpSender, TCP_SNDMEM, TCP_SNDMEM_6_1, type TxSkbPort } from "./sender.ts";
 
 const MSS = 1448;
 /** alloc_skb_fclone(1448 + MAX_TCP_HEADER): kmalloc-4096 plus the sk_buff. */
@@ -24,7 +24,7 @@ const SEG_TRUESIZE = 4096 + 256;
  * `wire.drop`), the receiver's ACKs back over another 10 ms into the guest's timer softirq. The
  * host "uses" each clone as it is sent (frees it). `wire.failClones` makes every skb_clone fail.
  */
-function world() {
+function world(sender61 = false) {
   const f = mmFixture({ memBytes: 64 << 20, minFreeKbytes: 1024, kernelReservedBytes: 0 });
   const { sim, k, mm } = f;
   const skbs = new SkbPool(new MmAdapter(mm), new Int32Array(mm.nPages).fill(-1));
@@ -58,6 +58,7 @@ function world() {
     handshakeRttNs: ms(20),
     wmemDefault: 16384,
     wmemMax: 4 << 20,
+    sender61,
     copyPerByte: 0,
     rng: sim.rng("test.vm_wait"),
     timerContext: (expire) => k.timerSoftirq(0, expire),
@@ -80,6 +81,28 @@ describe("guest TCP sender", () => {
     expect(w.snd.counters.sndbufWaits).toBe(1);
     expect(w.snd.queuedSkbs).toBe(6);
     expect(w.snd.wmemQueued).toBe(6 * SEG_TRUESIZE);
+  });
+
+  it("on 6.1's rules sizes sk_sndbuf with tcp_sndbuf_expand: twice TCP_INIT_CWND power-of-two heads", () => {
+    expect(TCP_SNDMEM_6_1).toBe(4096 + 256);
+    const w = world(true);
+    w.wire.drop = true;
+    const r = w.send(40 * MSS);
+    w.sim.run(ms(100));
+    // 2 × max(TCP_INIT_CWND, snd_cwnd, reordering + 1) × 4352 = 87040 bytes: 20 skbs of 4352.
+    expect(w.snd.sndbuf).toBe(2 * 10 * TCP_SNDMEM_6_1);
+    expect(r.done).toBe(false);
+    expect(w.snd.counters.sndbufWaits).toBe(1);
+    expect(w.snd.queuedSkbs).toBe(20);
+  });
+
+  it("on 6.1's rules grows sk_sndbuf to twice cwnd's segments as ACKs free the queue", () => {
+    const w = world(true);
+    const r = w.send(400 * MSS);
+    w.sim.run(sec(5));
+    expect(r.done).toBe(true);
+    expect(w.snd.sndbuf).toBeGreaterThan(2 * 10 * TCP_SNDMEM_6_1);
+    expect(w.snd.sndbuf % (2 * TCP_SNDMEM_6_1)).toBe(0);
   });
 
   it("holds each skb, charged to the allocator, until tcp_clean_rtx_queue frees it on the ACK", () => {

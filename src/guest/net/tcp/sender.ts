@@ -26,6 +26,9 @@
  *   below tcp_mem[0], packets_out < snd_cwnd) to 2 · max(snd_cwnd, reordering + 1) per-segment
  *   sndmem, and sk_stream_write_space wakes writers once a third of sk_sndbuf is free
  *   (sk_stream_wspace ≥ sk_stream_min_wspace).
+ * - On 6.1's rules (guest.kernel 6.1) sk_sndbuf follows tcp_sndbuf_expand instead, at
+ *   tcp_init_buffer_space and in tcp_new_space: 2 × max(TCP_INIT_CWND, snd_cwnd, reordering + 1)
+ *   segments of a power-of-two head each (4352 bytes), with tcp_packets_in_flight in the test.
  *
  * Not modelled: Nagle's exception for an idle connection (a partly filled tail skb always waits for
  * the next send() to fill it: the uploader writes whole blocks continuously), forced_push and
@@ -50,7 +53,7 @@ import { GFP_KERNEL } from "../../mm/gfp.ts";
 import { CAT_TCP } from "../../sched/costs.ts";
 import { type Kernel, type KernelCode, WaitQueue } from "../../sched/kernel.ts";
 import { ALLOC_SITE_TCP_SENDMSG } from "../mm-port.ts";
-import { SKB_HEAD_ALIGNED, SKB_SHINFO_ALIGNED } from "../skb.ts";
+import { SKB_HEAD_ALIGNED, SKB_SHINFO_6_1, SKB_SHINFO_ALIGNED } from "../skb.ts";
 import { MAX_TCP_HEADER } from "./receiver.ts";
 import type { TcpMem } from "./tcp-mem.ts";
 
@@ -63,6 +66,18 @@ function skbTruesize(x: number): number {
 }
 /** The per-segment memory tcp_fixup_sndbuf and tcp_new_space budget: SKB_TRUESIZE(mss_clamp + MAX_TCP_HEADER). */
 export const TCP_SNDMEM = skbTruesize(MSS_CLAMP + MAX_TCP_HEADER);
+
+/** MAX_TCP_HEADER in v6.1: L1_CACHE_ALIGN(128 + MAX_HEADER) (include/net/tcp.h), 304 rounded to 64. */
+const MAX_TCP_HEADER_6_1 = 320;
+
+/**
+ * tcp_sndbuf_expand's per-segment budget (net/ipv4/tcp_input.c, v6.1), "worst case is non GSO/TSO:
+ * each frame consumes one skb and skb->head is kmalloced using power of two area of memory":
+ * roundup_pow_of_two(mss_clamp + MAX_TCP_HEADER + SKB_DATA_ALIGN(sizeof(struct skb_shared_info)))
+ * + SKB_DATA_ALIGN(sizeof(struct sk_buff)) = 4096 + 256.
+ */
+export const TCP_SNDMEM_6_1 =
+  2 ** Math.ceil(Math.log2(MSS_CLAMP + MAX_TCP_HEADER_6_1 + SKB_SHINFO_6_1)) + SKB_HEAD_ALIGNED;
 
 /** Frames leave through TxSkbPort.xmit; TcpSender's own sink is never used. */
 const NO_SINK: PacketSink = {
@@ -99,6 +114,8 @@ export interface GuestTcpSenderOptions {
   wmemMax: number;
   /** SOCK_SNDBUF_LOCK: sk_sndbuf set by SO_SNDBUF, never grown. */
   sndbufLocked?: boolean;
+  /** 6.1's send-buffer rules (KernelEraParams.tcpSender61): tcp_sndbuf_expand; else 3.2's. */
+  sender61?: boolean;
   /** The guest-wide TCP memory state, read by tcp_should_expand_sndbuf. */
   tcpMem?: TcpMem;
   /** CPU per byte tcp_sendmsg copies from the user. */
@@ -144,6 +161,9 @@ export class GuestTcpSender implements SegmentXmit {
   private tailLen = 0;
   private readonly wmemMax: number;
   private readonly locked: boolean;
+  private readonly sender61: boolean;
+  private readonly sim: Simulator;
+  private readonly establishEvent: number;
   private readonly vmWaitSpan: number;
 
   constructor(
@@ -168,16 +188,32 @@ export class GuestTcpSender implements SegmentXmit {
     this.mss = this.tcp.mss;
     this.wmemMax = opts.wmemMax;
     this.locked = opts.sndbufLocked === true;
-    // tcp_init_buffer_space → tcp_fixup_sndbuf: room for TCP_INIT_CWND (10) segments unless locked.
+    this.sender61 = opts.sender61 === true;
+    // tcp_init_buffer_space, unless locked: 3.2's tcp_fixup_sndbuf makes room for TCP_INIT_CWND (10)
+    // segments; 6.1's tcp_sndbuf_expand for twice that many power-of-two heads.
     this.sndbuf = opts.wmemDefault;
-    if (!this.locked && this.sndbuf < TCP_SNDMEM * TCP_INIT_CWND)
-      this.sndbuf = Math.min(TCP_SNDMEM * TCP_INIT_CWND, opts.wmemMax);
+    if (!this.locked) {
+      if (this.sender61) this.sndbufExpand();
+      else if (this.sndbuf < TCP_SNDMEM * TCP_INIT_CWND)
+        this.sndbuf = Math.min(TCP_SNDMEM * TCP_INIT_CWND, opts.wmemMax);
+    }
     this.vmWaitSpan = Math.floor(opts.hz / 5);
+    this.sim = sim;
+    const tcp = this.tcp;
+    const establish = () => tcp.establish();
+    const softirq = opts.timerContext;
+    this.establishEvent = sim.register(`tcp.${opts.flow}.established`, () =>
+      softirq === undefined ? establish() : softirq(establish),
+    );
   }
 
-  /** The connection is established at `at`: tcp_init_congestion_control, then it may send. */
+  /**
+   * The connection is established at `at`: the SYN-ACK's softirq (tcp_rcv_synsent_state_process →
+   * tcp_finish_connect) initialises congestion control and pushes what tcp_sendmsg queued, so the
+   * clones' transmit costs land on the guest's CPU.
+   */
   start(at: Ns): void {
-    this.tcp.start(at);
+    this.sim.at(at, this.establishEvent);
   }
 
   get tcpCounters(): TcpSenderCounters {
@@ -290,21 +326,38 @@ export class GuestTcpSender implements SegmentXmit {
   /** tcp_check_space (SOCK_QUEUE_SHRUNK was set) → tcp_new_space → sk_stream_write_space. */
   private checkSpace(): void {
     if (this.shouldExpandSndbuf()) {
-      // tp->reordering stays sysctl_tcp_reordering = TCP_FASTRETRANS_THRESH (tcp-sender.ts)
-      const demanded = Math.max(this.tcp.cwnd, TCP_FASTRETRANS_THRESH + 1);
-      const sndmem = TCP_SNDMEM * 2 * demanded;
-      if (sndmem > this.sndbuf) this.sndbuf = Math.min(sndmem, this.wmemMax);
+      if (this.sender61) this.sndbufExpand();
+      else {
+        // tp->reordering stays sysctl_tcp_reordering = TCP_FASTRETRANS_THRESH (tcp-sender.ts)
+        const demanded = Math.max(this.tcp.cwnd, TCP_FASTRETRANS_THRESH + 1);
+        const sndmem = TCP_SNDMEM * 2 * demanded;
+        if (sndmem > this.sndbuf) this.sndbuf = Math.min(sndmem, this.wmemMax);
+      }
     }
     // sk_stream_write_space: sk_stream_wspace >= sk_stream_min_wspace (sk_wmem_queued / 2)
     if (this.sndbuf - this.wmemQueued >= this.wmemQueued >> 1) this.k.wakeAll(this.writeWait);
   }
 
-  /** tcp_should_expand_sndbuf (net/ipv4/tcp_input.c, v3.2) */
+  /**
+   * tcp_sndbuf_expand (net/ipv4/tcp_input.c, v6.1): 2 (CUBIC has no sndbuf_expand op) × max(
+   * TCP_INIT_CWND, snd_cwnd, reordering + 1) segments of TCP_SNDMEM_6_1, up to tcp_wmem[2]; never shrinks.
+   */
+  private sndbufExpand(): void {
+    const segs = Math.max(TCP_INIT_CWND, this.tcp.cwnd, TCP_FASTRETRANS_THRESH + 1);
+    const sndmem = 2 * segs * TCP_SNDMEM_6_1;
+    if (this.sndbuf < sndmem) this.sndbuf = Math.min(sndmem, this.wmemMax);
+  }
+
+  /**
+   * tcp_should_expand_sndbuf (net/ipv4/tcp_input.c): not locked, no tcp_memory_pressure,
+   * tcp_memory_allocated below tcp_mem[0], and the window not full — 3.2 counts packets_out, 6.1
+   * tcp_packets_in_flight.
+   */
   private shouldExpandSndbuf(): boolean {
     if (this.locked) return false;
     const mem = this.opts.tcpMem;
     if (mem !== undefined && (mem.pressure || mem.allocated >= mem.mem[0])) return false;
-    return this.tcp.packetsOut < this.tcp.cwnd;
+    return (this.sender61 ? this.tcp.inFlight() : this.tcp.packetsOut) < this.tcp.cwnd;
   }
 
   private growRing(): void {

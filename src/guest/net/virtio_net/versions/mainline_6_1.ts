@@ -32,7 +32,7 @@ import {
   SLAB_SKBUFF_HEAD,
 } from "../../mm-port.ts";
 import { PageFrag } from "../../page-frag.ts";
-import { NO_SKB, SKB_HEAD_ALIGNED, skbDataAlign } from "../../skb.ts";
+import { NO_SKB, SKB_HEAD_ALIGNED, SKB_SHINFO_6_1, skbDataAlign } from "../../skb.ts";
 import { ETH_HLEN, GOOD_COPY_LEN, PADDED_VNET_HDR_LEN, PAGE_SIZE } from "../constants.ts";
 import { BUFFER_GPA_BASE, ENOMEM, type VirtnetEnv, type VirtnetOptions } from "../virtnet.ts";
 import { Mainline } from "./mainline.ts";
@@ -41,11 +41,6 @@ import { Mainline } from "./mainline.ts";
 export const GOOD_PACKET_LEN = 14 + 4 + 1500;
 /** VIRTNET_RX_PAD = NET_IP_ALIGN + NET_SKB_PAD: 0 + max(32, L1_CACHE_BYTES) on x86_64. */
 export const VIRTNET_RX_PAD = 64;
-/**
- * SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) in v6.1 on x86_64: 48 bytes of fields before
- * frags[] plus MAX_SKB_FRAGS (17) bio_vecs of 16 bytes = 320 (include/linux/skbuff.h).
- */
-export const SKB_SHINFO_6_1 = 320;
 /** MAX_SKB_FRAGS = 65536/PAGE_SIZE + 1 (include/linux/skbuff.h, v6.1). */
 export const MAX_SKB_FRAGS_6_1 = 17;
 /** ETH_MAX_MTU: dev->max_mtu = MAX_MTU without VIRTIO_NET_F_MTU, and IP_MAX_MTU (virtnet_probe). */
