@@ -7,24 +7,7 @@ import { describe, expect, it } from "vitest";
 import { OWNER_DRIVER_LIST, OWNER_RX_RING } from "../../mm/page-table.ts";
 import { ms } from "../../../sim/time.ts";
 import { BIG_PAGES, COPY_HEAD_TAILROOM } from "./constants.ts";
-import { DriverHarness, SMALL_GUEST } from "./testing.ts";
-
-const FEATURES = {
-  small: [],
-  big: ["guest.driver.features.guestTso4=true"],
-  mergeable: ["guest.driver.features.mrgRxbuf=true"],
-} as const;
-type Mode = keyof typeof FEATURES;
-
-/** A guest with no traffic of its own, probed, in `mode`. */
-function idleGuest(mode: Mode, indirect = true): DriverHarness {
-  const set = [...FEATURES[mode], `guest.driver.features.indirectDesc=${indirect}`, "network.senders=[]"];
-  const h = new DriverHarness(SMALL_GUEST, { set });
-  // Until virtnet_probe has filled the ring (vi->max is set at its end); CFS may run the reader,
-  // spawned at the same instant, first.
-  expect(h.runUntil(() => h.driver.max > 0, ms(10))).toBe(true);
-  return h;
-}
+import { DriverHarness, idleGuest, SMALL_GUEST } from "./testing.ts";
 
 /** Injects one frame and reports the skb the stack got and how vi->pages and the ring changed. */
 function receiveFrame(h: DriverHarness, bytes: number) {
@@ -47,8 +30,8 @@ describe("vi->max after the probe fill (256-descriptor ring)", () => {
     { mode: "big", indirect: 256, direct: 12 },
     { mode: "mergeable", indirect: 256, direct: 256 },
   ] as const)("$mode: $indirect with indirect descriptors, $direct without", ({ mode, indirect, direct }) => {
-    expect(idleGuest(mode, true).driver.max).toBe(indirect);
-    expect(idleGuest(mode, false).driver.max).toBe(direct);
+    expect(idleGuest(mode, { indirect: true }).driver.max).toBe(indirect);
+    expect(idleGuest(mode, { indirect: false }).driver.max).toBe(direct);
   });
 });
 

@@ -9,23 +9,11 @@ import { GFP_ATOMIC } from "../../mm/gfp.ts";
 import { OWNER_DRIVER_LIST, OWNER_PAGE_FRAG, OWNER_RX_RING } from "../../mm/page-table.ts";
 import { ms } from "../../../sim/time.ts";
 import { SLAB_SKBUFF_HEAD } from "../mm-port.ts";
-import { DriverHarness, SMALL_GUEST } from "./testing.ts";
+import { type DriverHarness, idleGuest } from "./testing.ts";
 import { ewmaPktLenAdd, type Mainline61, mergeableMinBufLen } from "./versions/mainline_6_1.ts";
 
-const FEATURES = {
-  small: [],
-  big: ["guest.driver.features.guestTso4=true"],
-  mergeable: ["guest.driver.features.mrgRxbuf=true"],
-} as const;
-type Mode = keyof typeof FEATURES;
-
-/** A probed guest with no traffic of its own. */
-function idleGuest(mode: Mode, driver = "mainline", indirect = true): DriverHarness {
-  const set = [...FEATURES[mode], `guest.driver.features.indirectDesc=${indirect}`, "network.senders=[]"];
-  const h = new DriverHarness(SMALL_GUEST, { driver, set });
-  expect(h.runUntil(() => h.driver.max > 0, ms(10))).toBe(true);
-  return h;
-}
+/** The driver these tests are about, unless a test names another. */
+const MAINLINE = { driver: "mainline" };
 
 const m61 = (h: DriverHarness) => h.driver as Mainline61;
 
@@ -41,11 +29,11 @@ function postedRefs(h: DriverHarness): { refs: number; pages: Set<number> } {
 
 describe("small buffers as 6.1", () => {
   it("are 1920-byte page_frag slices in one sg entry: 17 per order-3 page, a full ring without indirect", () => {
-    const h = idleGuest("small", "mainline", false);
+    const h = idleGuest("small", { driver: "mainline", indirect: false });
     expect(m61(h).smallBufLen()).toBe(1920);
     // One descriptor per buffer: the ring holds 256 (v3.2's two-entry buffers: 128).
     expect(h.driver.max).toBe(256);
-    expect(idleGuest("small", "mainline-3.2buf", false).driver.max).toBe(128);
+    expect(idleGuest("small", { driver: "mainline-3.2buf", indirect: false }).driver.max).toBe(128);
     // ceil(256 / 17) = 16 order-3 pages of 8 pfns, nothing owned by the ring itself.
     expect(h.driver.stats.pageFragHighOrder).toBe(16);
     expect(h.mm.ownerCount(OWNER_PAGE_FRAG)).toBe(16 * 8);
@@ -56,7 +44,7 @@ describe("small buffers as 6.1", () => {
   });
 
   it("are put again when try_fill_recv finds the ring full (-ENOSPC after the allocation)", () => {
-    const h = idleGuest("small");
+    const h = idleGuest("small", MAINLINE);
     expect(h.vq.numFree).toBe(0);
     const before = postedRefs(h).refs;
     let ok: boolean | undefined;
@@ -70,7 +58,7 @@ describe("small buffers as 6.1", () => {
   });
 
   it("get their skb from build_skb at receive, which holds the slice's reference", () => {
-    const h = idleGuest("small");
+    const h = idleGuest("small", MAINLINE);
     const before = postedRefs(h);
     const heads = h.mm.skbuffHeadCache.inuse;
     h.injectFrame(1514);
@@ -83,7 +71,7 @@ describe("small buffers as 6.1", () => {
   });
 
   it("drop the packet and put the slice when build_skb cannot allocate the sk_buff", () => {
-    const h = idleGuest("small");
+    const h = idleGuest("small", MAINLINE);
     const port = h.driver.env.mm;
     const slabAllocAtomic = port.slabAllocAtomic;
     let failed = 0;
@@ -119,7 +107,7 @@ describe("mergeable buffers as 6.1", () => {
   });
 
   it("start at ALIGN(hdr_len + GOOD_PACKET_LEN, 64) = 1536 bytes, the last slice of a page taking the hole", () => {
-    const h = idleGuest("mergeable");
+    const h = idleGuest("mergeable", MAINLINE);
     expect(m61(h).mergeableBufLen()).toBe(1536);
     const sizes = new Map<number, number[]>();
     m61(h).forEachPostedSlice((p, off, ts) => sizes.set(p, [...(sizes.get(p) ?? []), off + ts]));
@@ -159,7 +147,7 @@ describe("mergeable buffers as 6.1", () => {
   }
 
   it("receive a frame over num_buffers buffers as one skb, coalescing slices of one page", () => {
-    const h = idleGuest("mergeable");
+    const h = idleGuest("mergeable", MAINLINE);
     const consumed = h.driver.stats.buffersConsumed;
     receiveMultiBuffer(h, 7000, 5);
     expect(h.driver.stats.buffersConsumed).toBe(consumed + 5);
@@ -174,7 +162,7 @@ describe("mergeable buffers as 6.1", () => {
   });
 
   it("grow with the average packet length, up to a page", () => {
-    const h = idleGuest("mergeable");
+    const h = idleGuest("mergeable", MAINLINE);
     const before = m61(h).mergeableBufLen();
     receiveMultiBuffer(h, 60000, Math.ceil((12 + 60000) / 1536));
     const grown = m61(h).mergeableBufLen();
@@ -188,7 +176,7 @@ describe("mergeable buffers as 6.1", () => {
   });
 
   it("drop a frame whose further buffers have not arrived, putting what it took", () => {
-    const h = idleGuest("mergeable");
+    const h = idleGuest("mergeable", MAINLINE);
     const dev = h.sys.device;
     const packets = h.sys.packets;
     const pkt = packets.alloc();
@@ -212,7 +200,7 @@ describe("mergeable buffers as 6.1", () => {
 
 describe("big buffers as 6.1", () => {
   it("chain MAX_SKB_FRAGS + 1 = 18 pages; a full frame gets build_skb around its first page", () => {
-    const h = idleGuest("big");
+    const h = idleGuest("big", MAINLINE);
     expect(h.mm.ownerCount(OWNER_RX_RING)).toBe(h.driver.num * 18);
     const pages = h.driver.pagesCount;
     h.injectFrame(1514);
@@ -229,8 +217,8 @@ describe("big buffers as 6.1", () => {
 
 describe("the ring of each version", () => {
   it("mainline publishes avail->idx with every buffer, v3.2 and mainline-3.2buf at kick", () => {
-    expect(idleGuest("small").vq.availPerAdd).toBe(true);
-    expect(idleGuest("small", "v3.2").vq.availPerAdd).toBe(false);
-    expect(idleGuest("small", "mainline-3.2buf").vq.availPerAdd).toBe(false);
+    expect(idleGuest("small", MAINLINE).vq.availPerAdd).toBe(true);
+    expect(idleGuest("small", { driver: "v3.2" }).vq.availPerAdd).toBe(false);
+    expect(idleGuest("small", { driver: "mainline-3.2buf" }).vq.availPerAdd).toBe(false);
   });
 });

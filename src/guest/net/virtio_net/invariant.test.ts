@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { EV_ALLOCFAIL_ATOMIC } from "../../mm/events.ts";
 import { OWNER_DRIVER_LIST } from "../../mm/page-table.ts";
 import { ms } from "../../../sim/time.ts";
-import { DriverHarness, SMALL_GUEST } from "./testing.ts";
+import { DriverHarness, RX_MODES, SMALL_GUEST } from "./testing.ts";
 import { KERNEL_DRIVERS } from "./versions/index.ts";
 import { Mainline61 } from "./versions/mainline_6_1.ts";
 
@@ -31,14 +31,8 @@ function checkPageFragRefs(h: DriverHarness): number {
   return refs.size;
 }
 
-const MODES = {
-  small: [],
-  big: ["guest.driver.features.guestTso4=true"],
-  mergeable: ["guest.driver.features.mrgRxbuf=true"],
-} as const;
-
 const cases = Object.keys(KERNEL_DRIVERS).flatMap((driver) =>
-  Object.entries(MODES).map(([mode, features]) => ({ driver, mode, features })),
+  Object.entries(RX_MODES).map(([mode, features]) => ({ driver, mode, features })),
 );
 
 describe("page invariant after every event", () => {

@@ -15,7 +15,7 @@
  */
 import { resolveScenario } from "../../../run/run.ts";
 import { System, type SystemOptions } from "../../../run/system.ts";
-import type { Ns } from "../../../sim/time.ts";
+import { ms, type Ns } from "../../../sim/time.ts";
 import { EV_ALLOCFAIL_WARNED, EV_ALLOCSTALL } from "../../mm/events.ts";
 import {
   __GFP_NO_KSWAPD,
@@ -111,6 +111,28 @@ export const SMALL_GUEST = {
   network: { senders: [{ count: 1, rtt: "2ms", rate: "200Mbit/s" }] },
   apps: { readers: [{ memory: "1MiB" }] },
 } as const;
+
+/** The receive buffer modes and the features virtnet_probe picks them by (big: GUEST_TSO4, mergeable: MRG_RXBUF). */
+export const RX_MODES = {
+  small: [],
+  big: ["guest.driver.features.guestTso4=true"],
+  mergeable: ["guest.driver.features.mrgRxbuf=true"],
+} as const;
+export type RxMode = keyof typeof RX_MODES;
+
+/** A guest with no traffic of its own, probed, in `mode` (driver: SMALL_GUEST's unless named). */
+export function idleGuest(mode: RxMode, opts: { driver?: string; indirect?: boolean } = {}): DriverHarness {
+  const indirect = opts.indirect ?? true;
+  const set = [...RX_MODES[mode], `guest.driver.features.indirectDesc=${indirect}`, "network.senders=[]"];
+  const h = new DriverHarness(SMALL_GUEST, {
+    ...(opts.driver !== undefined && { driver: opts.driver }),
+    set,
+  });
+  // Until virtnet_probe has filled the ring (vi->max is set at its end); CFS may run the reader,
+  // spawned at the same instant, first.
+  if (!h.runUntil(() => h.driver.max > 0, ms(10))) throw new Error(`${mode}: virtnet_probe did not finish`);
+  return h;
+}
 
 /** The context executing now, named as the trace shows it. */
 export function contextName(k: Kernel): string {
