@@ -581,17 +581,25 @@ export abstract class VirtnetDriver {
 
   /** page_to_skb's netdev_alloc_skb_ip_align(dev, GOOD_COPY_LEN) (GFP_ATOMIC), or NO_SKB. */
   protected allocCopySkb(): number {
+    return this.allocCopySkbFrom(SLAB_KMALLOC_1024, this.copySkbDataGfp(), COPY_HEAD_TRUESIZE);
+  }
+
+  /**
+   * The copy skb of page_to_skb: an sk_buff head (GFP_ATOMIC) and a data area from `dataSlab` with
+   * `dataGfp`, of `truesize`; NO_SKB when either allocation fails (a head already taken is freed).
+   */
+  protected allocCopySkbFrom(dataSlab: number, dataGfp: number, truesize: number): number {
     const mm = this.env.mm;
     mm.allocSite = ALLOC_SITE_PAGE_TO_SKB;
     const head = mm.slabAllocAtomic(SLAB_SKBUFF_HEAD, GFP_ATOMIC);
     if (head < 0) return NO_SKB;
-    const data = mm.slabAllocAtomic(SLAB_KMALLOC_1024, this.copySkbDataGfp());
+    const data = mm.slabAllocAtomic(dataSlab, dataGfp);
     if (data < 0) {
       mm.slabFree(SLAB_SKBUFF_HEAD, head);
       return NO_SKB;
     }
-    const skb = this.env.skbs.take(head, COPY_HEAD_TRUESIZE);
-    this.env.skbs.setData(skb, SLAB_KMALLOC_1024, data);
+    const skb = this.env.skbs.take(head, truesize);
+    this.env.skbs.setData(skb, dataSlab, data);
     return skb;
   }
 

@@ -391,17 +391,6 @@ export class Mainline61 extends Mainline {
 
   /** napi_alloc_skb(GOOD_COPY_LEN): an sk_buff head and a kmalloc-512 data area, or NO_SKB. */
   private napiAllocCopySkb(): number {
-    const mm = this.env.mm;
-    mm.allocSite = ALLOC_SITE_PAGE_TO_SKB;
-    const head = mm.slabAllocAtomic(SLAB_SKBUFF_HEAD, GFP_ATOMIC);
-    if (head < 0) return NO_SKB;
-    const data = mm.slabAllocAtomic(SLAB_KMALLOC_512, GFP_ATOMIC | __GFP_NOWARN);
-    if (data < 0) {
-      mm.slabFree(SLAB_SKBUFF_HEAD, head);
-      return NO_SKB;
-    }
-    const skb = this.env.skbs.take(head, NAPI_COPY_SKB_TRUESIZE);
-    this.env.skbs.setData(skb, SLAB_KMALLOC_512, data);
-    return skb;
+    return this.allocCopySkbFrom(SLAB_KMALLOC_512, GFP_ATOMIC | __GFP_NOWARN, NAPI_COPY_SKB_TRUESIZE);
   }
 }
