@@ -325,26 +325,23 @@ export class GuestTcpSender implements SegmentXmit {
 
   /** tcp_check_space (SOCK_QUEUE_SHRUNK was set) → tcp_new_space → sk_stream_write_space. */
   private checkSpace(): void {
-    if (this.shouldExpandSndbuf()) {
-      if (this.sender61) this.sndbufExpand();
-      else {
-        // tp->reordering stays sysctl_tcp_reordering = TCP_FASTRETRANS_THRESH (tcp-sender.ts)
-        const demanded = Math.max(this.tcp.cwnd, TCP_FASTRETRANS_THRESH + 1);
-        const sndmem = TCP_SNDMEM * 2 * demanded;
-        if (sndmem > this.sndbuf) this.sndbuf = Math.min(sndmem, this.wmemMax);
-      }
-    }
+    if (this.shouldExpandSndbuf()) this.sndbufExpand();
     // sk_stream_write_space: sk_stream_wspace >= sk_stream_min_wspace (sk_wmem_queued / 2)
     if (this.sndbuf - this.wmemQueued >= this.wmemQueued >> 1) this.k.wakeAll(this.writeWait);
   }
 
   /**
-   * tcp_sndbuf_expand (net/ipv4/tcp_input.c, v6.1): 2 (CUBIC has no sndbuf_expand op) × max(
-   * TCP_INIT_CWND, snd_cwnd, reordering + 1) segments of TCP_SNDMEM_6_1, up to tcp_wmem[2]; never shrinks.
+   * Grows sk_sndbuf, never shrinks it, up to tcp_wmem[2]: 2 × the segments cwnd may demand, each
+   * of its per-segment memory. 3.2's tcp_new_space: max(snd_cwnd, reordering + 1) segments of
+   * TCP_SNDMEM. 6.1's tcp_sndbuf_expand (net/ipv4/tcp_input.c; 2 because CUBIC has no sndbuf_expand
+   * op): at least TCP_INIT_CWND segments, of TCP_SNDMEM_6_1. tp->reordering stays
+   * sysctl_tcp_reordering = TCP_FASTRETRANS_THRESH (tcp-sender.ts).
    */
   private sndbufExpand(): void {
-    const segs = Math.max(TCP_INIT_CWND, this.tcp.cwnd, TCP_FASTRETRANS_THRESH + 1);
-    const sndmem = 2 * segs * TCP_SNDMEM_6_1;
+    const demanded = Math.max(this.tcp.cwnd, TCP_FASTRETRANS_THRESH + 1);
+    const sndmem = this.sender61
+      ? 2 * Math.max(TCP_INIT_CWND, demanded) * TCP_SNDMEM_6_1
+      : 2 * demanded * TCP_SNDMEM;
     if (this.sndbuf < sndmem) this.sndbuf = Math.min(sndmem, this.wmemMax);
   }
 
