@@ -34,16 +34,15 @@ import type { Ns } from "../../sim/time.ts";
 import { type Kernel, WaitQueue } from "../sched/kernel.ts";
 import { PageList } from "./page-table.ts";
 import { PAGE_SIZE } from "./watermarks.ts";
-import { DISK_IRQ } from "./writeback.ts";
+import { congestionOffThreshold, congestionOnThreshold, DISK_IRQ } from "./writeback.ts";
 
 /** Bound on threads blocked in swap-in at once (the scenario's hogs are at most 100). */
 const MAX_READERS = 1024;
 
 /** BLKDEV_MAX_RQ (include/linux/blkdev.h, v3.2): the swap disk's nr_requests, 128. */
 export const NR_REQUESTS = 128;
-/** blk_queue_congestion_threshold (block/blk-core.c, v3.2): on at nr - nr/8 + 1, off at nr - nr/8 - nr/16 - 1. */
-const CONGESTION_ON = NR_REQUESTS - NR_REQUESTS / 8 + 1;
-const CONGESTION_OFF = NR_REQUESTS - NR_REQUESTS / 8 - NR_REQUESTS / 16 - 1;
+const CONGESTION_ON = congestionOnThreshold(NR_REQUESTS);
+const CONGESTION_OFF = congestionOffThreshold(NR_REQUESTS);
 /** BLK_DEF_MAX_SECTORS (include/linux/blkdev.h, v3.2): 1024 sectors, 512 KiB = 128 pages per request. */
 const MAX_REQUEST_PAGES = 128;
 

@@ -50,6 +50,19 @@ import type { FileLru } from "./lru.ts";
 import type { MmTask } from "./task.ts";
 import { PAGE_SHIFT, PAGE_SIZE } from "./watermarks.ts";
 
+/**
+ * blk_queue_congestion_threshold (block/blk-core.c, v3.2): a queue of `nr` requests is congested
+ * from nr - nr/8 + 1 allocated requests (at most nr) ...
+ */
+export function congestionOnThreshold(nr: number): number {
+  return Math.min(nr, nr - Math.floor(nr / 8) + 1);
+}
+
+/** ... and uncongested again below nr - nr/8 - nr/16 - 1 (at least 1). */
+export function congestionOffThreshold(nr: number): number {
+  return Math.max(1, nr - Math.floor(nr / 8) - Math.floor(nr / 16) - 1);
+}
+
 export interface DiskOptions {
   /** Sustained write bandwidth, bytes/s. Default 100 MB/s, a 2012 disk's sequential write rate. */
   bandwidthBytesPerSec: number;
@@ -211,10 +224,8 @@ export class Writeback {
     this.wbRing = new Int32Array(n);
     this.reqPages = new Int32Array(d.nrRequests);
     this.reqFinish = new Float64Array(d.nrRequests);
-    // blk_queue_congestion_threshold (block/blk-core.c).
-    const nr = d.nrRequests;
-    this.congestionOn = Math.min(nr, nr - Math.floor(nr / 8) + 1);
-    this.congestionOff = Math.max(1, nr - Math.floor(nr / 8) - Math.floor(nr / 16) - 1);
+    this.congestionOn = congestionOnThreshold(d.nrRequests);
+    this.congestionOff = congestionOffThreshold(d.nrRequests);
     const reqNs = d.requestLatencyNs + (d.maxRequestPages * PAGE_SIZE * 1e9) / d.bandwidthBytesPerSec;
     this.writeBandwidth = Math.max(1, Math.floor((d.maxRequestPages * 1e9) / reqNs));
     const k = host.k;
