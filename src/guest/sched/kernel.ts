@@ -35,6 +35,7 @@ import {
   TP_TIMER_START,
 } from "../../sim/trace.ts";
 import { CAT_COUNT, CAT_IRQ, CAT_SCHED } from "./costs.ts";
+import { listDel } from "./list.ts";
 import {
   CfsRq,
   type CfsTunables,
@@ -248,6 +249,9 @@ export class Kernel {
   private accum = 0;
   private readonly accumCat = new Float64Array(CAT_COUNT);
   private readonly savedCat = new Float64Array(CAT_COUNT);
+  /** wakeAll's batches, one per nesting level of wake-ups running woken threads. */
+  private readonly wakeBatches: KThread[][] = [];
+  private wakeDepth = 0;
   private readonly softirqHandlers: (SoftirqHandler | null)[] = [null, null, null, null];
   /** request_irq names by irq number, for irq:irq_handler_entry. */
   private readonly irqNames: string[] = [];
@@ -365,8 +369,18 @@ export class Kernel {
   wakeAll(wq: WaitQueue): void {
     const w = wq.waiters;
     if (w.length === 0) return;
-    const list = w.splice(0, w.length);
-    for (const t of list) this.wakeThread(t);
+    // A woken thread runs at once and may wake others (or wait on wq again): the waiters of this
+    // call are taken into a batch of their own nesting level, reused from call to call.
+    const batch = (this.wakeBatches[this.wakeDepth] ??= []);
+    for (let i = 0; i < w.length; i++) batch.push(w[i]!);
+    w.length = 0;
+    this.wakeDepth++;
+    try {
+      for (let i = 0; i < batch.length; i++) this.wakeThread(batch[i]!);
+    } finally {
+      batch.length = 0;
+      this.wakeDepth--;
+    }
   }
 
   /** Wakes the first waiter (wake_up with exclusive waiters). */
@@ -461,9 +475,7 @@ export class Kernel {
     const tr = this.sim.trace;
     if (tr.on[TP_TIMER_EXPIRE_ENTRY] !== 0 || tr.on[TP_SCHED_WAKEUP] !== 0) this.traceTimeout(t);
     if (t.waitingOn !== null) {
-      const w = t.waitingOn.waiters;
-      const i = w.indexOf(t);
-      if (i >= 0) w.splice(i, 1);
+      listDel(t.waitingOn.waiters, t);
       t.waitingOn = null;
     }
     t.wokenByEvent = false;

@@ -5,6 +5,7 @@
 import type { Ns } from "../../sim/time.ts";
 import { ModelError } from "../../sim/simulator.ts";
 import type { Cpu, Kernel, KernelCode } from "./kernel.ts";
+import { listDel } from "./list.ts";
 import { TP_NAPI_DISABLE, TP_NAPI_ENABLE, TP_NAPI_POLL } from "../../sim/trace.ts";
 
 /** NET_RX_SOFTIRQ (include/linux/interrupt.h). */
@@ -75,9 +76,7 @@ export class NapiSubsystem {
 
   private removeFromList(n: Napi): void {
     if (n.onList === null) return;
-    const list = this.lists[n.onList.index]!;
-    const i = list.indexOf(n);
-    if (i >= 0) list.splice(i, 1);
+    listDel(this.lists[n.onList.index]!, n);
     n.onList = null;
   }
 

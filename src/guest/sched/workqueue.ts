@@ -12,6 +12,7 @@ import {
   TP_WORKQUEUE_QUEUE_WORK,
 } from "../../sim/trace.ts";
 import { CAT_SCHED } from "./costs.ts";
+import { listDel } from "./list.ts";
 import type { Cpu, Kernel, KernelCode, KThread, WaitQueue } from "./kernel.ts";
 import { WaitQueue as WQ } from "./kernel.ts";
 
@@ -146,10 +147,7 @@ export class Workqueues {
       this.k.sim.cancel(w.timer);
       w.timer = -1;
     } else {
-      for (const pool of this.pools) {
-        const i = pool.list.indexOf(w);
-        if (i >= 0) pool.list.splice(i, 1);
-      }
+      for (const pool of this.pools) listDel(pool.list, w);
     }
     w.pending = false;
     return true;
