@@ -169,8 +169,9 @@ export class GuestStack implements SkbReleaser, SkbAllocator, AckSink, TxSkbPort
    * sk_stream_alloc_skb's alloc_skb_fclone(size, gfp) for a data segment the guest will send: an skb
    * id, or -1. Sleeps only when gfp allows; `site` is an ALLOC_SITE_*.
    */
-  *allocTxSkb(size: number, gfp: number, site: number): KernelCode<number> {
-    return yield* this.skbs.allocFclone(size, gfp, site);
+  allocTxSkb(size: number, gfp: number, site: number): KernelCode<number> {
+    // The pool's generator itself: a delegating generator here would be one more object per skb.
+    return this.skbs.allocFclone(size, gfp, site);
   }
 
   truesize(skb: number): number {
