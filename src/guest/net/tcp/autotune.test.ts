@@ -79,6 +79,24 @@ function flow(name: "off" | "locked" | "auto4M" | "auto256K"): FlowRun {
 /** The rwnd/RTT ceiling of an 87380-byte buffer: its window share, once per RTT. */
 const DEFAULT_RWND_BPS = (tcpWinFromSpace(TCP_RMEM_DEFAULT) * 8) / (RTT / 1e9);
 
+describe("tcp_win_from_space", () => {
+  it("equals the floor division by 2^|scale| of the truncated space, inside and outside int32", () => {
+    const space = fc.oneof(
+      fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+      fc.double({ min: -(2 ** 40), max: 2 ** 40, noNaN: true }),
+      fc.constantFrom(2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 33 + 5),
+    );
+    fc.assert(
+      fc.property(space, fc.integer({ min: -31, max: 31 }), (x, scale) => {
+        const shifted = Math.floor(Math.trunc(x) / 2 ** Math.abs(scale));
+        // == rather than Object.is: a window of -0 bytes (from a space of -0.x) is a window of 0.
+        expect(tcpWinFromSpace(x, scale) === (scale <= 0 ? shifted : x - shifted)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
 describe("rcvmem (tcp_rcv_space_adjust's per-segment budget)", () => {
   it("is SKB_TRUESIZE(advmss + MAX_TCP_HEADER), raised by 128 until its window share covers advmss", () => {
     fc.assert(

@@ -130,7 +130,13 @@ export function tcpAtoMin(hz: number): number {
  * exact for the larger spaces tcpRcvmem may reach, where a 32-bit `>>` would wrap.
  */
 export function tcpWinFromSpace(space: number, advWinScale = TCP_ADV_WIN_SCALE): number {
-  const shifted = Math.floor(Math.trunc(space) / 2 ** Math.abs(advWinScale));
+  const scale = advWinScale < 0 ? -advWinScale : advWinScale;
+  // Within int32 (every space of a run but the largest tcpRcvmem), `>>` is that floor division
+  // (ToInt32 truncates, an arithmetic shift floors): this is called several times per segment.
+  const shifted =
+    space >= -0x80000000 && space < 0x80000000 && scale < 32
+      ? space >> scale
+      : Math.floor(Math.trunc(space) / 2 ** scale);
   return advWinScale <= 0 ? shifted : space - shifted;
 }
 
