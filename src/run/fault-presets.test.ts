@@ -91,23 +91,35 @@ describe("fault-partial: 5 % of receive allocations fail", () => {
   /** Per try_fill_recv call: the add_recvbuf results in order, and the free descriptors left. */
   function fills(driver: string) {
     const sys = new System(resolveScenario("fault-partial", { driver, duration: "5s" }));
+    // Each step has a generator (process context) and a plain NoWait form (the poll's GFP_ATOMIC).
     const d = sys.driver as unknown as {
       addRecvbuf(gfp: number): KernelCode<number>;
       tryFillRecv(gfp: number): KernelCode<boolean>;
+      addRecvbufNoWait(gfp: number): number;
+      tryFillRecvNoWait(gfp: number): boolean;
     };
     const out: { results: number[]; numFree: number }[] = [];
     let cur: number[] = [];
-    const { addRecvbuf, tryFillRecv } = d;
-    d.addRecvbuf = function* (gfp) {
-      const err = yield* addRecvbuf.call(this, gfp);
+    const added = (err: number) => {
       cur.push(err);
       return err;
     };
-    d.tryFillRecv = function* (gfp) {
-      cur = [];
-      const ok = yield* tryFillRecv.call(this, gfp);
+    const filled = (ok: boolean) => {
       out.push({ results: cur, numFree: sys.vq.numFree });
       return ok;
+    };
+    const { addRecvbuf, tryFillRecv, addRecvbufNoWait, tryFillRecvNoWait } = d;
+    d.addRecvbuf = function* (gfp) {
+      return added(yield* addRecvbuf.call(this, gfp));
+    };
+    d.addRecvbufNoWait = (gfp) => added(addRecvbufNoWait.call(d, gfp));
+    d.tryFillRecv = function* (gfp) {
+      cur = [];
+      return filled(yield* tryFillRecv.call(this, gfp));
+    };
+    d.tryFillRecvNoWait = (gfp) => {
+      cur = [];
+      return filled(tryFillRecvNoWait.call(d, gfp));
     };
     sys.sim.run(sec(5));
     return out;

@@ -130,6 +130,9 @@ export class MmAdapter implements MmPort {
   allocPage(gfp: number, owner: number): KernelCode<number> {
     return this.mm.allocPage(gfp, owner);
   }
+  allocPageAtomic(gfp: number, owner: number): number {
+    return this.mm.allocPageAtomic(gfp, owner);
+  }
   freePage(pfn: number): void {
     this.mm.freePage(pfn);
   }

@@ -354,7 +354,7 @@ export class VirtqueueDevice {
         )
           this.checkIndirect(head, idx, chain.indirect, flags, off);
         table = addr;
-        tableSize = len / DESC_SIZE;
+        tableSize = len >>> 4; // len is a multiple of DESC_SIZE (checked above)
         steps = 0;
         idx = 0;
         chain.indirect = true;

@@ -16,6 +16,8 @@ export interface MmPort {
   allocSite: number;
   /** alloc_page(gfp): a pfn, or -1. May sleep when gfp has __GFP_WAIT. */
   allocPage(gfp: number, owner: number): KernelCode<number>;
+  /** The same for callers that cannot sleep (gfp without __GFP_WAIT). */
+  allocPageAtomic(gfp: number, owner: number): number;
   /** __free_page / put_page of the last reference. */
   freePage(pfn: number): void;
   /** Moves a page between owners, asserting where it was. */

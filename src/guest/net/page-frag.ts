@@ -47,6 +47,19 @@ export class PageFrag {
    * direct reclaim, then order 0 with the caller's gfp.
    */
   *refill(sz: number, gfp: number): KernelCode<boolean> {
+    if (this.refillHighOrder(sz, gfp)) return true;
+    return this.order0(yield* this.mm.allocPageCounted(gfp, this.mm.owners.pageFrag));
+  }
+
+  /** skb_page_frag_refill for a gfp that cannot sleep, without a generator. */
+  refillAtomic(sz: number, gfp: number): boolean {
+    if (this.refillHighOrder(sz, gfp)) return true;
+    // alloc_page(gfp) with a page_count: order 0 of allocPagesAtomic.
+    return this.order0(this.mm.allocPagesAtomic(gfp, 0, this.mm.owners.pageFrag));
+  }
+
+  /** The refill up to the order-0 fallback: true when the cached or a new order-3 page has room. */
+  private refillHighOrder(sz: number, gfp: number): boolean {
     const mm = this.mm;
     if (this.page >= 0) {
       if (mm.pageCount(this.page) === 1) {
@@ -64,8 +77,13 @@ export class PageFrag {
       return true;
     }
     this.stats.pageFragOrder0Fallbacks++;
-    this.page = yield* mm.allocPageCounted(gfp, mm.owners.pageFrag);
-    if (this.page >= 0) {
+    return false;
+  }
+
+  /** The order-0 fallback's page (or -1) becomes the cache's page. */
+  private order0(page: number): boolean {
+    this.page = page;
+    if (page >= 0) {
       this.size = PAGE_SIZE;
       return true;
     }

@@ -76,6 +76,7 @@ export interface DeliveredSkb {
 /** The driver methods the trace wraps (some are protected in VirtnetDriver). */
 interface DriverInternals {
   tryFillRecv(gfp: number): KernelCode<boolean>;
+  tryFillRecvNoWait(gfp: number): boolean;
   virtnetPoll(budget: number): number;
   refillWork(): KernelCode;
   virtnetNapiEnable(): void;
@@ -373,12 +374,18 @@ export class DriverHarness {
   private traceDriver(): void {
     const h = this;
     const d = this.sys.driver as unknown as DriverInternals;
-    const { tryFillRecv, virtnetPoll, refillWork, virtnetNapiEnable, skbRecvDone } = d;
-    d.tryFillRecv = function* (gfp) {
-      h.note(`try_fill_recv(${gfpName(gfp)})`);
-      const ok = yield* tryFillRecv.call(this, gfp);
+    const { tryFillRecv, tryFillRecvNoWait, virtnetPoll, refillWork, virtnetNapiEnable, skbRecvDone } = d;
+    const filled = (gfp: number, ok: boolean) => {
       h.note(`try_fill_recv(${gfpName(gfp)}) = ${ok ? "ok" : "oom"}`);
       return ok;
+    };
+    d.tryFillRecv = function* (gfp) {
+      h.note(`try_fill_recv(${gfpName(gfp)})`);
+      return filled(gfp, yield* tryFillRecv.call(this, gfp));
+    };
+    d.tryFillRecvNoWait = function (gfp) {
+      h.note(`try_fill_recv(${gfpName(gfp)})`);
+      return filled(gfp, tryFillRecvNoWait.call(this, gfp));
     };
     d.virtnetPoll = function (budget) {
       const received = virtnetPoll.call(this, budget);

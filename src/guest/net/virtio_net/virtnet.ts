@@ -154,6 +154,9 @@ export abstract class VirtnetDriver {
   protected readonly sg: Scatterlist;
   protected rxFillLock: SpinLock | null = null;
   readonly hdrLen: number;
+  /** The gfp of the last try_fill_recv and its name (tryFillBegin). */
+  private lastFillGfp = -1;
+  private lastFillGfpName = "";
   /** The send queue, once the system attached one (tx.ts). */
   tx: VirtnetTx | null = null;
   /** 6.1's napi_tx: the tx ring is reaped from NAPI (mainline); false: only in start_xmit (3.2). */
@@ -182,6 +185,11 @@ export abstract class VirtnetDriver {
   protected abstract napiWeight(): number;
   /** Returns false if an allocation failed (OOM); kicks the host once at the end. */
   abstract tryFillRecv(gfp: number): KernelCode<boolean>;
+  /**
+   * try_fill_recv for a gfp without __GFP_WAIT, from atomic context: the same fill as plain calls
+   * (nothing in it can sleep, so no generator per fill or buffer; every packet's refill runs here).
+   */
+  protected abstract tryFillRecvNoWait(gfp: number): boolean;
   abstract virtnetPoll(budget: number): number;
   abstract refillWork(): KernelCode;
   /** Re-enables NAPI after refill_work and schedules one poll for buffers used meanwhile. */
@@ -229,32 +237,48 @@ export abstract class VirtnetDriver {
 
   /** Runs try_fill_recv and counts its call and outcome by gfp. */
   *tryFillRecvCounted(gfp: number): KernelCode<boolean> {
-    const name = gfpName(gfp);
+    const name = this.tryFillBegin(gfp);
+    return this.tryFillEnd(name, yield* this.tryFillRecv(gfp));
+  }
+
+  /**
+   * try_fill_recv(vi, gfp) from softirq context (GFP_ATOMIC unless a policy says otherwise),
+   * counted as tryFillRecvCounted counts.
+   */
+  protected tryFillRecvAtomic(gfp: number = GFP_ATOMIC): boolean {
+    if ((gfp & __GFP_WAIT) !== 0 || !this.k.inAtomic())
+      throw new ModelError(`${this.version}: try_fill_recv(${gfpName(gfp)}) would sleep in atomic context`);
+    const name = this.tryFillBegin(gfp);
+    return this.tryFillEnd(name, this.tryFillRecvNoWait(gfp));
+  }
+
+  /** Counts a try_fill_recv call and traces its start; returns the gfp's name. */
+  private tryFillBegin(gfp: number): string {
+    // One fill per poll or two: the name is built once per gfp a driver uses, not per fill.
+    if (gfp !== this.lastFillGfp) {
+      this.lastFillGfp = gfp;
+      this.lastFillGfpName = gfpName(gfp);
+    }
+    const name = this.lastFillGfpName;
     const s = this.stats;
     s.tryFillCalls[name] = (s.tryFillCalls[name] ?? 0) + 1;
     const tr = this.k.sim.trace;
     if (tr.on[TP_TRY_FILL_RECV_BEGIN] !== 0)
       tr.emit(TP_TRY_FILL_RECV_BEGIN, `gfp_flags=${name} num=${this.num} max=${this.max}`);
-    const ok = yield* this.tryFillRecv(gfp);
+    return name;
+  }
+
+  /** Counts an OOM outcome and traces the end of a try_fill_recv; returns `ok`. */
+  private tryFillEnd(name: string, ok: boolean): boolean {
+    const s = this.stats;
     if (!ok) s.tryFillOom[name] = (s.tryFillOom[name] ?? 0) + 1;
+    const tr = this.k.sim.trace;
     if (tr.on[TP_TRY_FILL_RECV_END] !== 0)
       tr.emit(
         TP_TRY_FILL_RECV_END,
         `gfp_flags=${name} ret=${ok ? "ok" : "oom"} num=${this.num} max=${this.max}`,
       );
     return ok;
-  }
-
-  /** Runs kernel code that must not sleep (GFP_ATOMIC paths) to completion, right now. */
-  protected runAtomic<T>(code: KernelCode<T>, what: string): T {
-    const r = code.next();
-    if (r.done !== true) throw new ModelError(`${this.version}: ${what} tried to sleep in atomic context`);
-    return r.value;
-  }
-
-  /** try_fill_recv(vi, GFP_ATOMIC) from softirq context. */
-  protected tryFillRecvAtomic(): boolean {
-    return this.runAtomic(this.tryFillRecvCounted(GFP_ATOMIC), "try_fill_recv(GFP_ATOMIC)");
   }
 
   private *refillWorkTraced(): KernelCode {
@@ -310,22 +334,46 @@ export abstract class VirtnetDriver {
 
   /** get_a_page: vi->pages first, then alloc_page(gfp). The page is destined for the ring. */
   protected *getAPage(gfp: number): KernelCode<number> {
+    const p = this.takeListPage();
+    if (p >= 0) return p;
     const mm = this.env.mm;
+    mm.allocSite = ALLOC_SITE_RX_PAGE;
+    return this.newRxPage(yield* mm.allocPage(gfp, mm.owners.rxRing));
+  }
+
+  /** get_a_page for a gfp that cannot sleep. */
+  protected getAPageNoWait(gfp: number): number {
+    const p = this.takeListPage();
+    if (p >= 0) return p;
+    const mm = this.env.mm;
+    mm.allocSite = ALLOC_SITE_RX_PAGE;
+    return this.newRxPage(mm.allocPageAtomic(gfp, mm.owners.rxRing));
+  }
+
+  /** The first page of vi->pages, now the ring's; -1 when the list is empty. */
+  protected takeListPage(): number {
     const p = this.pages;
     if (p >= 0) {
+      const mm = this.env.mm;
       this.pages = this.env.skbs.pageNext[p]!;
       this.env.skbs.pageNext[p] = -1;
       this.pagesCount--;
       mm.setOwner(p, mm.owners.driverList, mm.owners.rxRing);
-      return p;
     }
-    mm.allocSite = ALLOC_SITE_RX_PAGE;
-    const page = yield* mm.allocPage(gfp, mm.owners.rxRing);
+    return p;
+  }
+
+  /** A page alloc_page returned (or -1), unchained. */
+  private newRxPage(page: number): number {
     if (page >= 0) this.env.skbs.pageNext[page] = -1;
     return page;
   }
 
   // ---- buffers: allocation (alloc_recvbuf_*) and posting (add_recvbuf_*) --------------------
+  //
+  // Each step has a generator, for process context's fills whose gfp may sleep (refill_work,
+  // probe), and a plain *NoWait form for a gfp without __GFP_WAIT. The two differ only in the
+  // allocation calls; what a step does with the objects it got is one plain method both call.
 
   /**
    * The gfp add_recvbuf_small's skb allocation uses. v3.2's netdev_alloc_skb_ip_align hard-codes
@@ -342,31 +390,49 @@ export abstract class VirtnetDriver {
     return yield* this.allocRecvbufSmall(gfp);
   }
 
+  protected allocRecvbufNoWait(gfp: number): number {
+    if (this.mode === "mergeable") return this.allocRecvbufMergeableNoWait(gfp);
+    if (this.mode === "big") return this.allocRecvbufBigNoWait(gfp);
+    return this.allocRecvbufSmallNoWait(gfp);
+  }
+
   /** __netdev_alloc_skb_ip_align(dev, MAX_PACKET_LEN, gfp): sk_buff head, then the data area. */
   protected *allocRecvbufSmall(gfp: number): KernelCode<number> {
     const mm = this.env.mm;
     const skbGfp = this.smallSkbGfp(gfp);
-    // A gfp that cannot sleep (v3.2's GFP_ATOMIC, every packet's refill) takes the plain call: the
-    // same allocation without a generator per object.
-    const atomic = (skbGfp & __GFP_WAIT) === 0;
     mm.allocSite = ALLOC_SITE_SMALL_SKB_HEAD;
-    const head = atomic
-      ? mm.slabAllocAtomic(SLAB_SKBUFF_HEAD, skbGfp)
-      : yield* mm.slabAlloc(SLAB_SKBUFF_HEAD, skbGfp);
+    const head = yield* mm.slabAlloc(SLAB_SKBUFF_HEAD, skbGfp);
     if (head < 0) return -ENOMEM;
     mm.allocSite = ALLOC_SITE_SMALL_SKB_DATA;
-    const data = atomic
-      ? mm.slabAllocAtomic(SLAB_KMALLOC_2048, skbGfp)
-      : yield* mm.slabAlloc(SLAB_KMALLOC_2048, skbGfp);
+    return this.smallSkb(head, yield* mm.slabAlloc(SLAB_KMALLOC_2048, skbGfp));
+  }
+
+  protected allocRecvbufSmallNoWait(gfp: number): number {
+    const mm = this.env.mm;
+    const skbGfp = this.smallSkbGfp(gfp);
+    mm.allocSite = ALLOC_SITE_SMALL_SKB_HEAD;
+    const head = mm.slabAllocAtomic(SLAB_SKBUFF_HEAD, skbGfp);
+    if (head < 0) return -ENOMEM;
+    mm.allocSite = ALLOC_SITE_SMALL_SKB_DATA;
+    return this.smallSkb(head, mm.slabAllocAtomic(SLAB_KMALLOC_2048, skbGfp));
+  }
+
+  /** The small buffer's skb from its sk_buff head and data area; -ENOMEM (head freed) without data. */
+  private smallSkb(head: number, data: number): number {
     if (data < 0) {
-      mm.slabFree(SLAB_SKBUFF_HEAD, head);
+      this.env.mm.slabFree(SLAB_SKBUFF_HEAD, head);
       return -ENOMEM;
     }
     const skb = this.env.skbs.take(head, SMALL_TRUESIZE);
     this.env.skbs.setData(skb, SLAB_KMALLOC_2048, data);
     this.env.skbs.len[skb] = MAX_PACKET_LEN; // skb_put(skb, MAX_PACKET_LEN)
+    return this.allocated(skb);
+  }
+
+  /** Charges the allocation half of add_recvbuf_*'s cost; returns the buffer's token. */
+  protected allocated(token: number): number {
     this.k.charge(this.env.costs.addBuf / 2, CAT_DRIVER);
-    return skb;
+    return token;
   }
 
   /** Pages per big buffer: MAX_SKB_FRAGS + 1 of v3.2. */
@@ -376,26 +442,41 @@ export abstract class VirtnetDriver {
 
   /** The chain of bigPages() pages of a big buffer; a partial chain goes to vi->pages. */
   protected *allocRecvbufBig(gfp: number): KernelCode<number> {
-    const next = this.env.skbs.pageNext;
     let list = -1;
     for (let i = this.bigPages(); i > 0; i--) {
-      const page = yield* this.getAPage(gfp);
-      if (page < 0) {
-        if (list >= 0) this.givePages(list);
-        return -ENOMEM;
-      }
-      next[page] = list; // chain new page in list head to match sg
-      list = page;
+      list = this.chainPage(list, yield* this.getAPage(gfp));
+      if (list < 0) return -ENOMEM;
     }
-    this.k.charge(this.env.costs.addBuf / 2, CAT_DRIVER);
-    return list;
+    return this.allocated(list);
+  }
+
+  protected allocRecvbufBigNoWait(gfp: number): number {
+    let list = -1;
+    for (let i = this.bigPages(); i > 0; i--) {
+      list = this.chainPage(list, this.getAPageNoWait(gfp));
+      if (list < 0) return -ENOMEM;
+    }
+    return this.allocated(list);
+  }
+
+  /** Chains `page` in at the list head to match sg; when it is -1, gives `list` to vi->pages. */
+  private chainPage(list: number, page: number): number {
+    if (page < 0) {
+      if (list >= 0) this.givePages(list);
+      return -1;
+    }
+    this.env.skbs.pageNext[page] = list;
+    return page;
   }
 
   protected *allocRecvbufMergeable(gfp: number): KernelCode<number> {
     const page = yield* this.getAPage(gfp);
-    if (page < 0) return -ENOMEM;
-    this.k.charge(this.env.costs.addBuf / 2, CAT_DRIVER);
-    return page;
+    return page < 0 ? -ENOMEM : this.allocated(page);
+  }
+
+  protected allocRecvbufMergeableNoWait(gfp: number): number {
+    const page = this.getAPageNoWait(gfp);
+    return page < 0 ? -ENOMEM : this.allocated(page);
   }
 
   /**
@@ -405,8 +486,18 @@ export abstract class VirtnetDriver {
    */
   protected *postRecvbuf(token: number, gfp: number): KernelCode<number> {
     const count = this.setRecvSg(token);
-    if ((gfp & __GFP_WAIT) === 0) this.env.indirect.prepareAtomic(this.vq, count, gfp);
-    else yield* this.env.indirect.prepare(this.vq, count, gfp);
+    yield* this.env.indirect.prepare(this.vq, count, gfp);
+    return this.addRecvSg(token, count);
+  }
+
+  protected postRecvbufNoWait(token: number, gfp: number): number {
+    const count = this.setRecvSg(token);
+    this.env.indirect.prepareAtomic(this.vq, count, gfp);
+    return this.addRecvSg(token, count);
+  }
+
+  /** virtqueue_add_buf of this.sg's `count` entries, the indirect table prepared. */
+  private addRecvSg(token: number, count: number): number {
     const err = this.vq.addBuf(0, count, this.sg, token);
     this.env.indirect.release();
     this.k.charge(this.env.costs.addBuf / 2, CAT_DRIVER);
@@ -450,6 +541,12 @@ export abstract class VirtnetDriver {
     const token = yield* this.allocRecvbuf(gfp);
     if (token < 0) return token;
     return yield* this.postRecvbuf(token, gfp);
+  }
+
+  protected addRecvbufNoWait(gfp: number): number {
+    const token = this.allocRecvbufNoWait(gfp);
+    if (token < 0) return token;
+    return this.postRecvbufNoWait(token, gfp);
   }
 
   /** Frees a buffer that never reached the device: dev_kfree_skb or give_pages. */

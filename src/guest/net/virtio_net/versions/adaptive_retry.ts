@@ -64,7 +64,7 @@ export class AdaptiveRetry extends Mainline {
   protected override refillFromPoll(): void {
     const wq = this.env.wq;
     const before = this.num;
-    if (this.runAtomic(this.tryFillRecvCounted(ADAPTIVE_POLL_GFP), "try_fill_recv(GFP_ATOMIC)")) {
+    if (this.tryFillRecvAtomic(ADAPTIVE_POLL_GFP)) {
       if (wq.cancelDelayedWork(this.refill)) this.retriesCancelled++;
       this.delayJiffies = 0;
     } else if (this.num > before && this.delayJiffies > RETRY_MIN_JIFFIES && !this.broughtForward) {

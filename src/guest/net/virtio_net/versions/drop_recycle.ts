@@ -51,7 +51,7 @@ export class DropRecycle extends Mainline {
 
   /** Runs inside receive's ring section: allocate the replacement first, as tg3_rx does. */
   protected override receiveBuf(token: number, len: number, pkt: number, numBuf: number): void {
-    const fresh = this.runAtomic(this.allocRecvbuf(GFP_ATOMIC | __GFP_NOWARN), "the replacement buffer");
+    const fresh = this.allocRecvbufNoWait(GFP_ATOMIC | __GFP_NOWARN);
     if (fresh < 0) {
       // drop_it: dev->stats.rx_dropped++, and the old buffer goes back to the device (the rest
       // of a multi-buffer frame to vi->pages, for the refill to repost).
@@ -67,7 +67,7 @@ export class DropRecycle extends Mainline {
   }
 
   private repost(token: number): void {
-    if (this.runAtomic(this.postRecvbuf(token, GFP_ATOMIC), "add_recvbuf") < 0) return;
+    if (this.postRecvbufNoWait(token, GFP_ATOMIC) < 0) return;
     ++this.num;
     this.unkicked++;
   }

@@ -141,17 +141,32 @@ export class Mainline61 extends Mainline {
   /** The page_frag part of add_recvbuf_small / add_recvbuf_mergeable: a token, or -ENOMEM. */
   protected override *allocRecvbuf(gfp: number): KernelCode<number> {
     if (this.mode === "big") return yield* this.allocRecvbufBig(gfp);
-    const merge = this.mode === "mergeable";
-    const len = merge ? this.mergeableBufLen() : this.smallBufLen();
-    const f = this.frag;
+    const len = this.fragBufLen();
+    return this.fragBuf(len, yield* this.frag.refill(len, gfp));
+  }
+
+  protected override allocRecvbufNoWait(gfp: number): number {
+    if (this.mode === "big") return this.allocRecvbufBigNoWait(gfp);
+    const len = this.fragBufLen();
+    return this.fragBuf(len, this.frag.refillAtomic(len, gfp));
+  }
+
+  /** The length of the next page_frag buffer; the page_frag refill for it allocates rx pages. */
+  private fragBufLen(): number {
     this.env.mm.allocSite = ALLOC_SITE_RX_PAGE;
-    if (!(yield* f.refill(len, gfp))) return -ENOMEM;
+    return this.mode === "mergeable" ? this.mergeableBufLen() : this.smallBufLen();
+  }
+
+  /** A slice of `len` bytes of the refilled page_frag (`refilled` false: -ENOMEM). */
+  private fragBuf(len: number, refilled: boolean): number {
+    if (!refilled) return -ENOMEM;
+    const f = this.frag;
     const offset = f.take(len);
     let truesize = len;
     // "if there is very likely not enough space for another buffer, add the remaining space to
     // the current buffer" (mergeable only).
     const hole = f.size - f.offset;
-    if (merge && hole < len) {
+    if (this.mode === "mergeable" && hole < len) {
       truesize += hole;
       f.offset += hole;
     }
@@ -159,8 +174,7 @@ export class Mainline61 extends Mainline {
     this.slicePage[t] = f.page;
     this.sliceOffset[t] = offset;
     this.sliceTruesize[t] = truesize;
-    this.k.charge(this.env.costs.addBuf / 2, CAT_DRIVER);
-    return t;
+    return this.allocated(t);
   }
 
   /** One sg entry: small at buf + VIRTNET_RX_PAD for hdr_len + GOOD_PACKET_LEN; mergeable the whole slice. */

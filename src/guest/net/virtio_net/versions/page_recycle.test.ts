@@ -11,11 +11,15 @@ import { invariantRun, policyHarness } from "./policy-testing.ts";
 function steadyPageAllocations(driver: string, mode: RxMode) {
   const h = policyHarness(driver, mode);
   const mm = h.driver.env.mm;
-  const { allocPage } = mm;
+  const { allocPage, allocPageAtomic } = mm;
   let allocs = 0;
   mm.allocPage = (gfp, owner) => {
     allocs++;
     return allocPage.call(mm, gfp, owner);
+  };
+  mm.allocPageAtomic = (gfp, owner) => {
+    allocs++;
+    return allocPageAtomic.call(mm, gfp, owner);
   };
   h.runTo(ms(200));
   const before = { allocs, rx: h.driver.stats.rxPackets };

@@ -100,15 +100,29 @@ export class PageRecycle extends Mainline {
 
   /** get_a_page: vi->pages, then page_pool_alloc_pages. */
   protected override *getAPage(gfp: number): KernelCode<number> {
-    if (this.pages >= 0) return yield* super.getAPage(gfp);
+    const p = this.cachedPage();
+    return p >= 0 ? p : this.slowPage(yield* super.getAPage(gfp));
+  }
+
+  protected override getAPageNoWait(gfp: number): number {
+    const p = this.cachedPage();
+    return p >= 0 ? p : this.slowPage(super.getAPageNoWait(gfp));
+  }
+
+  /** A page from vi->pages or the pool's cache (refilled from its ring); -1 when both are empty. */
+  private cachedPage(): number {
+    if (this.pages >= 0) return this.takeListPage();
     const p = this.poolGetCached();
     if (p >= 0) {
       const mm = this.env.mm;
       mm.setOwner(p, mm.owners.driverList, mm.owners.rxRing);
       this.env.skbs.pageNext[p] = -1;
-      return p;
     }
-    const page = yield* super.getAPage(gfp);
+    return p;
+  }
+
+  /** The allocator's page (or -1): from now on the pool's (page_pool's slow path). */
+  private slowPage(page: number): number {
     if (page >= 0) {
       this.ppPage[page] = 1;
       this.ppStats.slow++;

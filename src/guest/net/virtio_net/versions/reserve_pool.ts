@@ -122,7 +122,15 @@ export class ReservePool extends Mainline implements Shrinker {
 
   /** mempool_alloc: the allocator, and the pool only when it fails. */
   protected override *allocRecvbuf(gfp: number): KernelCode<number> {
-    const token = yield* super.allocRecvbuf(gfp);
+    return this.orReserve(yield* super.allocRecvbuf(gfp));
+  }
+
+  protected override allocRecvbufNoWait(gfp: number): number {
+    return this.orReserve(super.allocRecvbufNoWait(gfp));
+  }
+
+  /** The allocator's `token`, or a buffer from the pool when that failed and the pool has one. */
+  private orReserve(token: number): number {
     if (token >= 0 || this.reserve.length === 0) return token;
     const t = this.reserve.pop()!;
     this.movePages(t, false);

@@ -18,6 +18,9 @@ import { Patch1 } from "./patch1.ts";
 
 /** static int rx_allocate_batch = 32 (seed patch 2, module parameter). */
 export const RX_ALLOCATE_BATCH = 32;
+/** try_fill_recv's state across its batches: the patch's `bool oom`, and whether it returns. */
+const FILL_OOM = 1;
+const FILL_DONE = 2;
 
 export class RfcV1 extends Patch1 {
   override readonly version: string = "rfc-v1";
@@ -40,44 +43,68 @@ export class RfcV1 extends Patch1 {
 
   override *tryFillRecv(gfp: number): KernelCode<boolean> {
     const k = this.k;
-    const lock = this.rxFillLock!;
-    const local = this.local;
     let err = 0;
-    let oom = this.opts.rfcOomInit ?? false;
-    for (;;) {
+    let fill = this.opts.rfcOomInit === true ? FILL_OOM : 0;
+    do {
       let count = this.batch;
       do {
-        err = yield* this.allocRecvbuf(gfp);
-        oom ||= err === -ENOMEM;
-        if (err >= 0) local.push(err);
+        err = this.batched(yield* this.allocRecvbuf(gfp));
+        if (err === -ENOMEM) fill |= FILL_OOM;
         // A failed allocation's warn_alloc_failed is paid here, before rx_fill_lock is taken.
         if (!k.inAtomic()) yield k.cpu();
         // In case of error, still process the local_list
       } while (err >= 0 && --count);
-
-      lock.lockBh();
-      const who = this.enterRing();
-      while (local.length > 0) {
-        const token = local.shift()!;
-        // add_recvbuf_* now uses virtqueue_add_buf, i.e. GFP_ATOMIC for the indirect table.
-        err = this.postAtomic(token);
-        oom ||= err === -ENOMEM;
-        if (err >= 0) ++this.num;
-      }
-      if (this.num > this.max) this.max = this.num;
-      if (err < 0 || this.num === this.max) {
-        this.kick();
-        this.leaveRing(who);
-        lock.unlockBh();
-        return !oom;
-      }
-      this.leaveRing(who);
-      lock.unlockBh();
-    }
+      fill = this.enqueueLocal(err, fill);
+    } while ((fill & FILL_DONE) === 0);
+    return (fill & FILL_OOM) === 0;
   }
 
-  private postAtomic(token: number): number {
-    return this.runAtomic(this.postRecvbuf(token, GFP_ATOMIC), "add_recvbuf");
+  /** The same fill from the receive path: nothing in it sleeps. */
+  protected override tryFillRecvNoWait(gfp: number): boolean {
+    let err = 0;
+    let fill = this.opts.rfcOomInit === true ? FILL_OOM : 0;
+    do {
+      let count = this.batch;
+      do {
+        err = this.batched(this.allocRecvbufNoWait(gfp));
+        if (err === -ENOMEM) fill |= FILL_OOM;
+      } while (err >= 0 && --count);
+      fill = this.enqueueLocal(err, fill);
+    } while ((fill & FILL_DONE) === 0);
+    return (fill & FILL_OOM) === 0;
+  }
+
+  /** An allocated buffer goes on local_list; returns `err`. */
+  private batched(err: number): number {
+    if (err >= 0) this.local.push(err);
+    return err;
+  }
+
+  /**
+   * The locked half of a batch: local_list onto the ring under rx_fill_lock; `err` is the last
+   * allocation's. Returns `fill` with FILL_OOM added on an -ENOMEM, and FILL_DONE when the ring is
+   * full or an add failed (kicked before the lock is released).
+   */
+  private enqueueLocal(err: number, fill: number): number {
+    const lock = this.rxFillLock!;
+    const local = this.local;
+    lock.lockBh();
+    const who = this.enterRing();
+    while (local.length > 0) {
+      const token = local.shift()!;
+      // add_recvbuf_* now uses virtqueue_add_buf, i.e. GFP_ATOMIC for the indirect table.
+      err = this.postRecvbufNoWait(token, GFP_ATOMIC);
+      if (err === -ENOMEM) fill |= FILL_OOM;
+      if (err >= 0) ++this.num;
+    }
+    if (this.num > this.max) this.max = this.num;
+    if (err < 0 || this.num === this.max) {
+      fill |= FILL_DONE;
+      this.kick();
+    }
+    this.leaveRing(who);
+    lock.unlockBh();
+    return fill;
   }
 
   /** We must serialize access to the queue from any concurrent refills. */

@@ -34,20 +34,37 @@ export class V3_2 extends VirtnetDriver {
   *tryFillRecv(gfp: number): KernelCode<boolean> {
     const k = this.k;
     let err: number;
-    let oom: boolean;
     const who = this.enterRing();
     do {
-      err = yield* this.addRecvbuf(gfp);
-      oom = err === -ENOMEM;
-      if (err >= 0) ++this.num;
+      err = this.added(yield* this.addRecvbuf(gfp));
       // In process context the fill takes real time, a failed allocation's warn_alloc_failed
       // included (paid here, with NAPI still disabled); interrupts may arrive meanwhile.
       if (!k.inAtomic()) yield k.cpu();
     } while (err > 0);
+    return this.filled(who, err);
+  }
+
+  /** The same fill from the receive path: nothing in it sleeps. */
+  protected tryFillRecvNoWait(gfp: number): boolean {
+    let err: number;
+    const who = this.enterRing();
+    do err = this.added(this.addRecvbufNoWait(gfp));
+    while (err > 0);
+    return this.filled(who, err);
+  }
+
+  /** `if (err < 0) break; ++vi->num;` for one add_recvbuf_* result; returns it. */
+  private added(err: number): number {
+    if (err >= 0) ++this.num;
+    return err;
+  }
+
+  /** The end of try_fill_recv after the add that returned `err`; oom is its -ENOMEM. */
+  private filled(who: number, err: number): boolean {
     if (this.num > this.max) this.max = this.num;
     this.kick();
     this.leaveRing(who);
-    return !oom;
+    return err !== -ENOMEM;
   }
 
   /** The virtqueue_get_buf loop of virtnet_poll: receive up to `budget` buffers in all. */
