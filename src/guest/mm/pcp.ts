@@ -142,7 +142,7 @@ export class PerCpuPages {
     const l = cpu * MIGRATE_PCPTYPES + mt;
     const cold = (gfp & __GFP_COLD) !== 0;
     // rmqueue_pcplist (6.1): "On allocation, reduce the number of pages that are batch freed."
-    this.freeFactor[cpu]! >>= 1;
+    if (this.sizing61) this.freeFactor[cpu]! >>= 1;
     if (this.size[l] === 0) {
       const n = this.rmqueueBulk(l, mt, cold);
       this.count[cpu]! += n;
