@@ -136,8 +136,20 @@ const FLAG_NAMES: readonly (readonly [string, number])[] = [
   ["__GFP_OTHER_NODE", __GFP_OTHER_NODE],
 ];
 
+/** Names already built: a run uses a handful of masks, and the driver names one per try_fill_recv. */
+const gfpNames = new Map<number, string>();
+
 /** A readable name: the largest composite contained in gfp, then the remaining flags. */
 export function gfpName(gfp: number): string {
+  let name = gfpNames.get(gfp);
+  if (name === undefined) {
+    name = buildGfpName(gfp);
+    gfpNames.set(gfp, name);
+  }
+  return name;
+}
+
+function buildGfpName(gfp: number): string {
   if (gfp === GFP_NOWAIT) return "GFP_NOWAIT";
   const parts: string[] = [];
   let rest = gfp;

@@ -111,7 +111,7 @@ describe("file LRU reclaim (shrink_active_list, page_check_references)", () => {
     const f = mmFixture(OPTS);
     f.mm.prefillPageCache(12000, "clean");
     const lru = f.mm.lru;
-    for (let p = lru.inactive.head; p >= 0; p = lru.inactive.next[p]!) lru.markPageAccessed(p);
+    for (let p = lru.inactive.head; p >= 0; p = lru.inactive.next(p)) lru.markPageAccessed(p);
     pressAt(f, sec(1));
     f.sim.run(sec(3));
     const v = f.mm.vmstat();
@@ -127,7 +127,7 @@ describe("file LRU reclaim (shrink_active_list, page_check_references)", () => {
       f.mm.prefillPageCache(8000, "dirty");
       const lru = f.mm.lru;
       if (referenced)
-        for (let p = lru.inactive.head; p >= 0; p = lru.inactive.next[p]!) lru.markPageAccessed(p);
+        for (let p = lru.inactive.head; p >= 0; p = lru.inactive.next(p)) lru.markPageAccessed(p);
       pressAt(f, ms(2));
       while (f.mm.vmstat().nr_vmscan_write === 0 && f.sim.now < sec(4)) f.sim.run(f.sim.now + ms(1));
       expect(f.mm.vmstat().nr_vmscan_write).toBeGreaterThan(0);

@@ -26,30 +26,36 @@ export const PG_REFERENCED = 2;
 /** PG_active: the page is on the active list. */
 export const PG_ACTIVE = 4;
 
-/** A page-cache page with no file index: written by writeFile's append-only stream. */
-const NO_MAPPING = -1;
+/**
+ * A page-cache page with no file index: written by writeFile's append-only stream. Mappings are
+ * stored as address-space id + 1, so that the zeroed array needs no initialising pass.
+ */
+const NO_MAPPING = 0;
+/** mapping and index before the first page is cached. */
+const NO_PAGES = new Int32Array(0);
 
 export class FileLru {
   readonly inactive: PageList;
   readonly active: PageList;
-  /** page->mapping as an address-space id (addressSpace), NO_MAPPING for anonymous streams. */
-  private readonly mapping: Int32Array;
+  /** page->mapping as an address-space id + 1 (addressSpace), NO_MAPPING for anonymous streams. */
+  private mapping = NO_PAGES;
   /** page->index within its address space. */
-  private readonly index: Int32Array;
-  /** Each address space's radix tree, reduced to an array of pfns by page index (-1: not cached). */
+  private index = NO_PAGES;
+  /**
+   * Each address space's radix tree, reduced to an array of pfn + 1 by page index (0: not cached,
+   * so that a new address space of many pages needs no initialising pass).
+   */
   private readonly spaces: Int32Array[] = [];
   /** Pages cached of each address space (nrpages). */
   private readonly nrpages: number[] = [];
 
   constructor(
     private readonly pt: PageTable,
-    nPages: number,
+    private readonly nPages: number,
     private readonly ev: Float64Array,
   ) {
     this.inactive = new PageList("inactive file LRU", nPages);
     this.active = new PageList("active file LRU", nPages);
-    this.mapping = new Int32Array(nPages).fill(NO_MAPPING);
-    this.index = new Int32Array(nPages);
   }
 
   /** Pages on both file lists: zone_reclaimable_pages without swap. */
@@ -61,7 +67,7 @@ export class FileLru {
   addressSpace(pages: number): number {
     if (!Number.isSafeInteger(pages) || pages <= 0)
       throw new ModelError(`address space needs a positive page count, got ${pages}`);
-    this.spaces.push(new Int32Array(pages).fill(-1));
+    this.spaces.push(new Int32Array(pages));
     this.nrpages.push(0);
     return this.spaces.length - 1;
   }
@@ -71,22 +77,27 @@ export class FileLru {
     const space = this.spaces[as];
     if (space === undefined || index < 0 || index >= space.length)
       throw new ModelError(`no page ${index} in address space ${as}`);
-    return space[index]!;
+    return space[index]! - 1;
   }
 
   /** add_to_page_cache_lru: `pfn` caches page `index` of `as` and goes to the inactive head. */
   addToPageCache(pfn: number, as: number, index: number): void {
     if (this.findPage(as, index) >= 0)
       throw new ModelError(`page ${index} of address space ${as} is cached already`);
-    this.spaces[as]![index] = pfn;
+    this.spaces[as]![index] = pfn + 1;
     this.nrpages[as]!++;
-    this.mapping[pfn] = as;
-    this.index[pfn] = index;
     this.addHead(pfn);
+    this.mapping[pfn] = as + 1;
+    this.index[pfn] = index;
   }
 
   /** lru_cache_add_file: the inactive head, PG_active and PG_referenced clear. */
   addHead(pfn: number): void {
+    // mapping and index are allocated with the first page cached (see PageList).
+    if (this.mapping === NO_PAGES) {
+      this.mapping = new Int32Array(this.nPages);
+      this.index = new Int32Array(this.nPages);
+    }
     this.pt.flags[pfn]! &= ~(PG_ACTIVE | PG_REFERENCED);
     this.inactive.addHead(pfn);
   }
@@ -95,9 +106,10 @@ export class FileLru {
   remove(pfn: number): void {
     if ((this.pt.flags[pfn]! & PG_ACTIVE) !== 0) this.active.remove(pfn);
     else this.inactive.remove(pfn);
-    const as = this.mapping[pfn]!;
-    if (as !== NO_MAPPING) {
-      this.spaces[as]![this.index[pfn]!] = -1;
+    const m = this.mapping[pfn]!;
+    if (m !== NO_MAPPING) {
+      const as = m - 1;
+      this.spaces[as]![this.index[pfn]!] = 0;
       this.nrpages[as]!--;
       this.mapping[pfn] = NO_MAPPING;
     }
@@ -173,10 +185,11 @@ export class FileLru {
     const flags = this.pt.flags;
     const counted = this.nrpages.map(() => 0);
     const mapped = (p: number): boolean => {
-      const as = this.mapping[p]!;
-      if (as === NO_MAPPING) return true;
+      const m = this.mapping[p]!;
+      if (m === NO_MAPPING) return true;
+      const as = m - 1;
       counted[as]!++;
-      return this.spaces[as]![this.index[p]!] === p;
+      return this.spaces[as]![this.index[p]!] === p + 1;
     };
     const n =
       this.inactive.check((p) => member(p) && (flags[p]! & PG_ACTIVE) === 0 && mapped(p), seen) +

@@ -291,6 +291,10 @@ export class Mm implements WritebackHost, SwapHost {
   /** The zone's per-cpu page lists (per_cpu_pageset), one set per vCPU. */
   readonly pcp: PerCpuPages;
   private readonly kswapdWait = new WaitQueue("kswapd_wait");
+  /**
+   * The task id + 1 of each anonymous page's owner (0: none), so that the zeroed array is the boot
+   * state and needs no pass over every page; its anonVpage means something only while it is set.
+   */
   private readonly anonTask: Int32Array;
   /** The accessed bit of each anonymous page's pte (one mapping per page). */
   private readonly pteYoung: Uint8Array;
@@ -321,7 +325,10 @@ export class Mm implements WritebackHost, SwapHost {
   private pageoutCount = 0;
   /** page_count of counted pages' heads (allocPagesAtomic, allocPageCounted); 0 elsewhere. */
   private readonly pageRef: Int32Array;
-  /** compound_order of a counted page's head, and the links from each of its pages to the next. */
+  /**
+   * compound_order of a counted page's head, and the links from each of its pages to the next (-1
+   * at the last; set when the page is counted, so read only on counted pages and never initialised).
+   */
   private readonly compoundOrder: Uint8Array;
   private readonly compoundNext: Int32Array;
   /** Pages of all counted pages with a reference (the invariant compares it with their owners). */
@@ -365,12 +372,12 @@ export class Mm implements WritebackHost, SwapHost {
     );
     this.costs = { ...DEFAULT_MM_COSTS, ...opts.costs };
     this.lru = new FileLru(this.pt, n, this.ev);
-    this.anonTask = new Int32Array(n).fill(-1);
+    this.anonTask = new Int32Array(n);
     this.pageRef = new Int32Array(n);
     this.compoundOrder = new Uint8Array(n);
-    this.compoundNext = new Int32Array(n).fill(-1);
+    this.compoundNext = new Int32Array(n);
     this.pteYoung = new Uint8Array(n);
-    this.anonVpage = new Int32Array(n).fill(-1);
+    this.anonVpage = new Int32Array(n);
     this.skbuffHeadCache = new KmemCache("skbuff_head_cache", SKBUFF_HEAD_SIZE);
     this.kmallocCaches = KMALLOC_SIZES.map((s) => new KmemCache(`kmalloc-${s}`, s));
     this.caches = [this.skbuffHeadCache, ...this.kmallocCaches];
@@ -1050,13 +1057,13 @@ export class Mm implements WritebackHost, SwapHost {
         rotated++;
         continue;
       }
-      const task = this.tasks[this.anonTask[p]!]!;
+      const task = this.tasks[this.anonTask[p]! - 1]!;
       const v = this.anonVpage[p]!;
       task.anonPages[v] = swapCached(p);
       task.swapents++;
       this.unmapAnon(task, p);
       // The swap cache page keeps its way back to the task's entry (the swap entry's offset).
-      this.anonTask[p] = task.id;
+      this.anonTask[p] = task.id + 1;
       this.anonVpage[p] = v;
       this.pt.move(p, OWNER_ANON, OWNER_SWAPCACHE);
       flags[p] = PG_RECLAIM | PG_WRITEBACK;
@@ -1463,7 +1470,7 @@ export class Mm implements WritebackHost, SwapHost {
    * new page (page_add_new_anon_rmap), the inactive one for a page read from swap.
    */
   private mapAnon(task: MmTask, v: number, pfn: number, active: boolean): void {
-    this.anonTask[pfn] = task.id;
+    this.anonTask[pfn] = task.id + 1;
     this.anonVpage[pfn] = v;
     task.anonRss++;
     const lru = this.anonLru;
@@ -1471,7 +1478,7 @@ export class Mm implements WritebackHost, SwapHost {
   }
 
   private unmapAnon(task: MmTask, pfn: number): void {
-    this.anonTask[pfn] = -1;
+    this.anonTask[pfn] = 0;
     this.anonVpage[pfn] = -1;
     this.pteYoung[pfn] = 0;
     task.anonRss--;
@@ -1504,7 +1511,7 @@ export class Mm implements WritebackHost, SwapHost {
         this.charge(this.costs.anonFault, CAT_MM);
         return;
       }
-      this.anonTask[cached] = -1;
+      this.anonTask[cached] = 0;
       this.anonVpage[cached] = -1;
       task.anonPages[v] = SWAPPED_OUT;
     }
@@ -1562,10 +1569,10 @@ export class Mm implements WritebackHost, SwapHost {
    * becomes a plain swap entry.
    */
   private dropSwapCache(pfn: number): void {
-    const t = this.anonTask[pfn]!;
+    const t = this.anonTask[pfn]! - 1;
     if (t >= 0) {
       this.tasks[t]!.anonPages[this.anonVpage[pfn]!] = SWAPPED_OUT;
-      this.anonTask[pfn] = -1;
+      this.anonTask[pfn] = 0;
       this.anonVpage[pfn] = -1;
     }
     this.pt.flags[pfn] = 0;
@@ -1588,7 +1595,7 @@ export class Mm implements WritebackHost, SwapHost {
    * which leaves it to reclaim without an owner.
    */
   private freeSwapCache(pfn: number): void {
-    this.anonTask[pfn] = -1;
+    this.anonTask[pfn] = 0;
     this.anonVpage[pfn] = -1;
     if ((this.pt.flags[pfn]! & PG_WRITEBACK) !== 0) return;
     this.anonLru!.remove(pfn);
@@ -1973,16 +1980,16 @@ export class Mm implements WritebackHost, SwapHost {
         if (p === SWAPPED_OUT) continue;
         if (p < 0) {
           const c = swapCachedPfn(p);
-          if (pt.owner[c] !== OWNER_SWAPCACHE || this.anonTask[c] !== t.id || this.anonVpage[c] !== v)
+          if (pt.owner[c] !== OWNER_SWAPCACHE || this.anonTask[c] !== t.id + 1 || this.anonVpage[c] !== v)
             throw new ModelError(
               `${t.name}: page ${v} in the swap cache at ${c}, which is ${ownerName(pt.owner[c]!)}`,
             );
           continue;
         }
         resident++;
-        if (pt.owner[p] !== OWNER_ANON || this.anonTask[p] !== t.id) {
+        if (pt.owner[p] !== OWNER_ANON || this.anonTask[p] !== t.id + 1) {
           throw new ModelError(
-            `${t.name}: anon page ${p} is ${ownerName(pt.owner[p]!)} of task ${this.anonTask[p]}`,
+            `${t.name}: anon page ${p} is ${ownerName(pt.owner[p]!)} of task ${this.anonTask[p]! - 1}`,
           );
         }
       }

@@ -70,60 +70,83 @@ export const PG_RECLAIM = 1;
 /** PG_writeback of a swap cache page (page-cache writeback has its own owner); lru.ts has 2 and 4. */
 export const PG_WRITEBACK = 8;
 
-const NOT_ON_LIST = -2;
 const END = -1;
+/**
+ * A link is stored plus LINK_BIAS, so that a zeroed array means "on no list" (stored 0) and a
+ * list needs no initialising pass over every page; END is stored as 1.
+ */
+const LINK_BIAS = 2;
 
-/** A doubly linked list of pfns on typed arrays, with O(1) insertion at either end and removal. */
+/** The links of a list that never had a member (allocated at the first insertion). */
+const NO_LINKS = new Int32Array(0);
+
+/**
+ * A doubly linked list of pfns on typed arrays, with O(1) insertion at either end and removal. Its
+ * per-page arrays are allocated when the first page is added: many lists (the file LRU, the dirty
+ * list) stay empty in a run without page cache, and a guest of many GiB builds faster without them.
+ */
 export class PageList {
-  readonly next: Int32Array;
-  readonly prev: Int32Array;
+  /** The biased links (LINK_BIAS): 0 off the list, END + LINK_BIAS at an end. */
+  private nextB = NO_LINKS;
+  private prevB = NO_LINKS;
   head = END;
   tail = END;
   size = 0;
 
   constructor(
     readonly name: string,
-    nPages: number,
-  ) {
-    this.next = new Int32Array(nPages).fill(NOT_ON_LIST);
-    this.prev = new Int32Array(nPages).fill(NOT_ON_LIST);
-  }
+    readonly nPages: number,
+  ) {}
 
   has(pfn: number): boolean {
-    return this.next[pfn] !== NOT_ON_LIST;
+    // An empty list has no member, and may have no links yet.
+    return this.size !== 0 && this.nextB[pfn] !== 0;
+  }
+
+  /** The member after `pfn` towards the tail, -1 after the tail. */
+  next(pfn: number): number {
+    return this.nextB[pfn]! - LINK_BIAS;
   }
 
   addHead(pfn: number): void {
     if (this.has(pfn)) throw new ModelError(`${this.name}: pfn ${pfn} added twice`);
-    this.prev[pfn] = END;
-    this.next[pfn] = this.head;
+    if (this.nextB === NO_LINKS) this.allocateLinks();
+    this.prevB[pfn] = END + LINK_BIAS;
+    this.nextB[pfn] = this.head + LINK_BIAS;
     if (this.head === END) this.tail = pfn;
-    else this.prev[this.head] = pfn;
+    else this.prevB[this.head] = pfn + LINK_BIAS;
     this.head = pfn;
     this.size++;
   }
 
   addTail(pfn: number): void {
     if (this.has(pfn)) throw new ModelError(`${this.name}: pfn ${pfn} added twice`);
-    this.next[pfn] = END;
-    this.prev[pfn] = this.tail;
+    if (this.nextB === NO_LINKS) this.allocateLinks();
+    this.nextB[pfn] = END + LINK_BIAS;
+    this.prevB[pfn] = this.tail + LINK_BIAS;
     if (this.tail === END) this.head = pfn;
-    else this.next[this.tail] = pfn;
+    else this.nextB[this.tail] = pfn + LINK_BIAS;
     this.tail = pfn;
     this.size++;
   }
 
   remove(pfn: number): void {
-    const n = this.next[pfn]!;
-    if (n === NOT_ON_LIST) throw new ModelError(`${this.name}: pfn ${pfn} is not on the list`);
-    const p = this.prev[pfn]!;
+    if (!this.has(pfn)) throw new ModelError(`${this.name}: pfn ${pfn} is not on the list`);
+    const nb = this.nextB[pfn]!;
+    const n = nb - LINK_BIAS;
+    const p = this.prevB[pfn]! - LINK_BIAS;
     if (p === END) this.head = n;
-    else this.next[p] = n;
+    else this.nextB[p] = nb;
     if (n === END) this.tail = p;
-    else this.prev[n] = p;
-    this.next[pfn] = NOT_ON_LIST;
-    this.prev[pfn] = NOT_ON_LIST;
+    else this.prevB[n] = p + LINK_BIAS;
+    this.nextB[pfn] = 0;
+    this.prevB[pfn] = 0;
     this.size--;
+  }
+
+  private allocateLinks(): void {
+    this.nextB = new Int32Array(this.nPages);
+    this.prevB = new Int32Array(this.nPages);
   }
 
   moveToHead(pfn: number): void {
@@ -145,10 +168,11 @@ export class PageList {
   check(member: (pfn: number) => boolean, seen: Uint8Array): number {
     let count = 0;
     let prev = END;
-    for (let p = this.head; p !== END; p = this.next[p]!) {
-      if (p < 0 || p >= this.next.length) throw new ModelError(`${this.name}: link to invalid pfn ${p}`);
+    for (let p = this.head; p !== END; p = this.next(p)) {
+      if (p < 0 || p >= this.nPages) throw new ModelError(`${this.name}: link to invalid pfn ${p}`);
       if (seen[p] !== 0) throw new ModelError(`${this.name}: pfn ${p} appears twice (or a cycle)`);
-      if (this.prev[p] !== prev) throw new ModelError(`${this.name}: pfn ${p} has a broken back link`);
+      if (this.prevB[p]! - LINK_BIAS !== prev)
+        throw new ModelError(`${this.name}: pfn ${p} has a broken back link`);
       if (!member(p)) throw new ModelError(`${this.name}: pfn ${p} does not belong on this list`);
       seen[p] = 1;
       prev = p;
@@ -166,8 +190,14 @@ export class PageTable {
   readonly owner: Uint8Array;
   readonly flags: Uint8Array;
   readonly counts = new Int32Array(OWNER_COUNT);
-  readonly freeStack: Int32Array;
+  /**
+   * The buddy allocator's free pfns, a LIFO stack of freeTop entries. At boot position i holds pfn
+   * nPages - 1 - i (the lowest free pfn on top); positions below bootTop still hold their boot pfn
+   * implicitly, so that building a large guest writes nothing per page.
+   */
+  private readonly freeStack: Int32Array;
   freeTop = 0;
+  private bootTop: number;
 
   constructor(
     readonly nPages: number,
@@ -183,8 +213,8 @@ export class PageTable {
     this.freeStack = new Int32Array(nPages);
     this.owner.fill(OWNER_KERNEL_RESERVED, 0, reservedPages);
     this.counts[OWNER_KERNEL_RESERVED] = reservedPages;
-    // Highest pfn at the bottom of the stack, so allocation starts at the lowest free pfn.
-    for (let p = nPages - 1; p >= reservedPages; p--) this.freeStack[this.freeTop++] = p;
+    this.freeTop = nPages - reservedPages;
+    this.bootTop = this.freeTop;
     this.counts[OWNER_FREE] = this.freeTop;
   }
 
@@ -194,7 +224,12 @@ export class PageTable {
 
   /** Pops a free page for `owner`; the caller has checked the watermark (free ≥ 3 pages). */
   take(owner: number): number {
-    const pfn = this.freeStack[--this.freeTop]!;
+    const i = --this.freeTop;
+    let pfn: number;
+    if (i < this.bootTop) {
+      pfn = this.nPages - 1 - i;
+      this.bootTop = i;
+    } else pfn = this.freeStack[i]!;
     this.owner[pfn] = owner;
     this.counts[owner]!++;
     this.counts[OWNER_FREE]!--;
@@ -244,7 +279,7 @@ export class PageTable {
     }
     const seen = new Uint8Array(this.nPages);
     for (let i = 0; i < this.freeTop; i++) {
-      const p = this.freeStack[i]!;
+      const p = i < this.bootTop ? this.nPages - 1 - i : this.freeStack[i]!;
       if (this.owner[p] !== OWNER_FREE) {
         throw new ModelError(`free stack holds pfn ${p} owned by ${ownerName(this.owner[p]!)}`);
       }

@@ -45,7 +45,6 @@ export function allocflagsToMigratetype(gfp: number): number {
 }
 
 const END = -1;
-const NOT_ON_LIST = -2;
 
 export class PerCpuPages {
   /** pcp->batch: pages moved to or from the buddy lists at once (zone_batchsize, setup_pageset). */
@@ -120,8 +119,10 @@ export class PerCpuPages {
     this.head = new Int32Array(lists).fill(END);
     this.tail = new Int32Array(lists).fill(END);
     this.size = new Int32Array(lists);
-    this.next = new Int32Array(pt.nPages).fill(NOT_ON_LIST);
-    this.prev = new Int32Array(pt.nPages).fill(NOT_ON_LIST);
+    // A page's links mean something only while it is OWNER_PCP (check() walks the lists from
+    // their heads), so they start zeroed and are not cleared when it leaves a list.
+    this.next = new Int32Array(pt.nPages);
+    this.prev = new Int32Array(pt.nPages);
     this.migratetype = new Uint8Array(pt.nPages);
   }
 
@@ -141,7 +142,7 @@ export class PerCpuPages {
     const l = cpu * MIGRATE_PCPTYPES + mt;
     const cold = (gfp & __GFP_COLD) !== 0;
     // rmqueue_pcplist (6.1): "On allocation, reduce the number of pages that are batch freed."
-    this.freeFactor[cpu]! >>= 1;
+    if (this.sizing61) this.freeFactor[cpu]! >>= 1;
     if (this.size[l] === 0) {
       const n = this.rmqueueBulk(l, mt, cold);
       this.count[cpu]! += n;
@@ -298,8 +299,6 @@ export class PerCpuPages {
     else this.next[p] = n;
     if (n === END) this.tail[l] = p;
     else this.prev[n] = p;
-    this.next[pfn] = NOT_ON_LIST;
-    this.prev[pfn] = NOT_ON_LIST;
     this.size[l]!--;
   }
 

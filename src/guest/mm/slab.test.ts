@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ModelError } from "../../sim/simulator.ts";
 import { ms, sec } from "../../sim/time.ts";
@@ -82,5 +83,84 @@ describe("kmem caches", () => {
 
   it("rejects objects larger than a page", () => {
     expect(() => new KmemCache("too-big", 8192)).toThrow(ModelError);
+  });
+});
+
+/**
+ * The cache's policy written plainly on arrays: a LIFO freelist per slab, allocation from the first
+ * partial slab, a full slab off the list, a slab freed into at the partial tail, an empty one given
+ * back beyond min_partial, slab indices recycled LIFO.
+ */
+class RefCache {
+  readonly free: number[][] = [];
+  readonly pfn: number[] = [];
+  partial: number[] = [];
+  spare: number[] = [];
+  live = new Set<number>();
+  constructor(
+    readonly perSlab: number,
+    readonly minPartial: number,
+  ) {}
+  alloc(): number {
+    const s = this.partial[0];
+    if (s === undefined) return -1;
+    const obj = this.free[s]!.pop()!;
+    if (this.free[s]!.length === 0) this.partial.shift();
+    this.live.add(obj);
+    return obj;
+  }
+  addSlab(pfn: number): void {
+    const s = this.spare.length > 0 ? this.spare.pop()! : this.free.length;
+    this.pfn[s] = pfn;
+    this.free[s] = [];
+    for (let i = this.perSlab - 1; i >= 0; i--) this.free[s]!.push(s * this.perSlab + i);
+    this.partial.unshift(s);
+  }
+  release(obj: number): number {
+    const s = Math.floor(obj / this.perSlab);
+    this.live.delete(obj);
+    this.free[s]!.push(obj);
+    if (!this.partial.includes(s)) this.partial.push(s);
+    if (this.free[s]!.length === this.perSlab && this.partial.length > this.minPartial) {
+      this.partial = this.partial.filter((x) => x !== s);
+      this.spare.push(s);
+      return this.pfn[s]!;
+    }
+    return -1;
+  }
+}
+
+describe("KmemCache", () => {
+  it("returns the objects, slabs and pages of the plain policy under random alloc/free, its check passing", () => {
+    const op = fc.oneof(fc.constant(-1), fc.nat(1000));
+    fc.assert(
+      fc.property(fc.constantFrom(256, 1024, 2048, 96), fc.array(op, { maxLength: 300 }), (size, ops) => {
+        const c = new KmemCache(`kmalloc-${size}`, size);
+        const ref = new RefCache(c.objsPerSlab, c.minPartial);
+        const owner = new Uint8Array(4096).fill(OWNER_SLAB);
+        let nextPfn = 0;
+        for (const o of ops) {
+          if (o < 0) {
+            let obj = c.alloc();
+            expect(obj).toBe(ref.alloc());
+            if (obj < 0) {
+              c.addSlab(nextPfn);
+              ref.addSlab(nextPfn++);
+              obj = c.alloc();
+              expect(obj).toBe(ref.alloc());
+            }
+          } else if (ref.live.size > 0) {
+            const obj = [...ref.live][o % ref.live.size]!;
+            expect(c.free(obj)).toBe(ref.release(obj));
+            expect(() => c.free(obj)).toThrow(/not allocated/);
+          }
+          expect(c.inuse).toBe(ref.live.size);
+          expect(c.nrPartial).toBe(ref.partial.length);
+          c.check(owner);
+        }
+        for (const bad of [-1, 0.5, c.objsPerSlab * 64, Number.NaN])
+          expect(() => c.free(bad)).toThrow(/not allocated/);
+      }),
+    );
   });
 });

@@ -26,6 +26,8 @@ export function slubMinPartial(objSize: number): number {
 }
 
 const NONE = -1;
+/** objNext of an allocated object: it is on no freelist. */
+const LIVE = -2;
 
 export class KmemCache {
   readonly objsPerSlab: number;
@@ -37,9 +39,12 @@ export class KmemCache {
   private partNext = new Int32Array(4);
   private partPrev = new Int32Array(4);
   private onPartial = new Uint8Array(4);
-  /** Per object: the next free object in its slab, and whether it is allocated. */
+  /**
+   * Per object: the next free object in its slab (NONE at the end, LIVE while allocated), and its
+   * slab index (floor(obj / objsPerSlab), kept so that a free does not divide).
+   */
   private objNext: Int32Array;
-  private objLive: Uint8Array;
+  private objSlab: Int32Array;
   private readonly spareSlabs: number[] = [];
   private slabIndices = 0;
   private partialHead = NONE;
@@ -63,7 +68,8 @@ export class KmemCache {
     this.objsPerSlab = Math.floor(PAGE_SIZE / objSize);
     this.minPartial = slubMinPartial(objSize);
     this.objNext = new Int32Array(4 * this.objsPerSlab);
-    this.objLive = new Uint8Array(4 * this.objsPerSlab);
+    this.objSlab = new Int32Array(4 * this.objsPerSlab);
+    this.setObjSlabs(0, 4);
   }
 
   /** Pops a free object from the first partial slab; -1 when a new slab is needed. */
@@ -71,11 +77,12 @@ export class KmemCache {
     const s = this.partialHead;
     if (s === NONE) return NONE;
     const obj = this.slabFree[s]!;
-    this.slabFree[s] = this.objNext[obj]!;
-    this.objLive[obj] = 1;
+    const next = this.objNext[obj]!;
+    this.slabFree[s] = next;
+    this.objNext[obj] = LIVE;
     this.slabInuse[s]!++;
     this.inuse++;
-    if (this.slabFree[s] === NONE) this.unlinkPartial(s);
+    if (next === NONE) this.unlinkPartial(s);
     return obj;
   }
 
@@ -99,22 +106,19 @@ export class KmemCache {
    * page allocator, or -1.
    */
   free(obj: number): number {
-    if (
-      !Number.isInteger(obj) ||
-      obj < 0 ||
-      obj >= this.slabIndices * this.objsPerSlab ||
-      this.objLive[obj] !== 1
-    ) {
+    // Only an allocated object is LIVE: any other number (out of range, not an integer, free, in a
+    // slab never carved) reads another value or undefined.
+    if (this.objNext[obj] !== LIVE) {
       throw new ModelError(`${this.name}: free of object ${obj} that is not allocated`);
     }
-    const s = Math.floor(obj / this.objsPerSlab);
-    this.objLive[obj] = 0;
+    const s = this.objSlab[obj]!;
     this.objNext[obj] = this.slabFree[s]!;
     this.slabFree[s] = obj;
-    this.slabInuse[s]!--;
+    const inuse = this.slabInuse[s]! - 1;
+    this.slabInuse[s] = inuse;
     this.inuse--;
     if (this.onPartial[s] === 0) this.linkPartial(s, false);
-    if (this.slabInuse[s] === 0 && this.nrPartial > this.minPartial) {
+    if (inuse === 0 && this.nrPartial > this.minPartial) {
       this.unlinkPartial(s);
       this.spareSlabs.push(s);
       this.nrSlabs--;
@@ -139,7 +143,7 @@ export class KmemCache {
         throw new ModelError(`${this.name}: slab page ${pfn} is not owned by slab`);
       let free = 0;
       for (let o = this.slabFree[s]!; o !== NONE; o = this.objNext[o]!) {
-        if (Math.floor(o / this.objsPerSlab) !== s || this.objLive[o] !== 0 || ++free > this.objsPerSlab) {
+        if (Math.floor(o / this.objsPerSlab) !== s || ++free > this.objsPerSlab) {
           throw new ModelError(`${this.name}: slab ${s} has a corrupt freelist`);
         }
       }
@@ -181,7 +185,8 @@ export class KmemCache {
   private newSlabIndex(): number {
     const s = this.slabIndices++;
     if (s >= this.slabPfn.length) {
-      const n = this.slabPfn.length * 2;
+      const old = this.slabPfn.length;
+      const n = old * 2;
       this.slabPfn = grown(this.slabPfn, n);
       this.slabInuse = grown(this.slabInuse, n);
       this.slabFree = grown(this.slabFree, n);
@@ -189,9 +194,15 @@ export class KmemCache {
       this.partPrev = grown(this.partPrev, n);
       this.onPartial = grown(this.onPartial, n);
       this.objNext = grown(this.objNext, n * this.objsPerSlab);
-      this.objLive = grown(this.objLive, n * this.objsPerSlab);
+      this.objSlab = grown(this.objSlab, n * this.objsPerSlab);
+      this.setObjSlabs(old, n);
     }
     return s;
+  }
+
+  /** objSlab of the objects of slab indices [from, to). */
+  private setObjSlabs(from: number, to: number): void {
+    for (let s = from; s < to; s++) this.objSlab.fill(s, s * this.objsPerSlab, (s + 1) * this.objsPerSlab);
   }
 
   private linkPartial(s: number, atHead: boolean): void {

@@ -21,7 +21,7 @@ function guest(era: KernelEra, swap: SwapOptions, opts: Partial<MmOptions> = {})
 /** Swap cache pages under writeback on `list`. */
 function writebackOn(mm: Mm, list: PageList): number {
   let n = 0;
-  for (let p = list.head; p >= 0; p = list.next[p]!) {
+  for (let p = list.head; p >= 0; p = list.next(p)) {
     if (mm.pt.owner[p] === OWNER_SWAPCACHE && (mm.pt.flags[p]! & PG_WRITEBACK) !== 0) n++;
   }
   return n;

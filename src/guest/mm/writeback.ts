@@ -159,9 +159,10 @@ export class Writeback {
   readonly disk: DiskOptions;
   /** Dirty page-cache pages in the order they were dirtied (head = oldest). */
   readonly dirty: PageList;
-  private readonly dirtiedAt: Float64Array;
+  /** Per page, allocated with the first dirty page (see PageList). */
+  private dirtiedAt = new Float64Array(0);
   /** Pages under writeback in submission order; the FIFO disk completes them in that order. */
-  private readonly wbRing: Int32Array;
+  private wbRing = new Int32Array(0);
   private wbHead = 0;
   private wbCount = 0;
   /** Pages of each submitted request, in submission order. */
@@ -220,8 +221,6 @@ export class Writeback {
     }
     const n = host.pt.nPages;
     this.dirty = new PageList("dirty list", n);
-    this.dirtiedAt = new Float64Array(n);
-    this.wbRing = new Int32Array(n);
     this.reqPages = new Int32Array(d.nrRequests);
     this.reqFinish = new Float64Array(d.nrRequests);
     this.congestionOn = congestionOnThreshold(d.nrRequests);
@@ -275,6 +274,10 @@ export class Writeback {
       k.sim.armTimer(this.wakeupTimer, k.jiffies.timerExpiry(k.now, j));
     }
     this.dirty.addTail(pfn);
+    if (this.dirtiedAt.length === 0) {
+      this.dirtiedAt = new Float64Array(this.dirty.nPages);
+      this.wbRing = new Int32Array(this.dirty.nPages);
+    }
     this.dirtiedAt[pfn] = this.host.k.now;
     this.host.ev[EV_NR_DIRTIED]!++;
   }

@@ -4,7 +4,13 @@ import { MmAdapter } from "../../run/system.ts";
 import { mmFixture, runInThread } from "../mm/fixture.ts";
 import { GFP_ATOMIC, GFP_KERNEL } from "../mm/gfp.ts";
 import { OWNER_SKB } from "../mm/page-table.ts";
-import { ALLOC_SITE_TCP_SENDMSG } from "./mm-port.ts";
+import {
+  ALLOC_SITE_SMALL_SKB_HEAD,
+  ALLOC_SITE_TCP_SENDMSG,
+  SLAB_KMALLOC_1024,
+  SLAB_KMALLOC_2048,
+  SLAB_KMALLOC_4096,
+} from "./mm-port.ts";
 import { NO_SKB, SkbPool } from "./skb.ts";
 
 /** A 1448-byte segment's skb from sk_stream_alloc_skb (size + MAX_TCP_HEADER → kmalloc-4096). */
@@ -74,5 +80,35 @@ describe("skb_clone", () => {
     expect(t.data.inuse).toBe(0);
     expect(t.heads.inuse).toBe(0);
     expect(t.skbs.live).toBe(0);
+  });
+});
+
+describe("alloc_skb", () => {
+  it("takes the data area from the kmalloc cache of SKB_DATA_ALIGN(size) + shinfo, and charges that object's truesize", () => {
+    // size → (kmalloc cache, truesize = object + SKB_HEAD_ALIGNED): 640 + 384 = 1024; one byte more
+    // aligns to 704 + 384 (kmalloc-2048); 1664 + 384 = 2048; 1665 aligns to 1728 + 384 (kmalloc-4096).
+    const cases = [
+      [640, SLAB_KMALLOC_1024, 1024 + 256],
+      [641, SLAB_KMALLOC_2048, 2048 + 256],
+      [1664, SLAB_KMALLOC_2048, 2048 + 256],
+      [1665, SLAB_KMALLOC_4096, 4096 + 256],
+    ] as const;
+    for (const sleeping of [false, true]) {
+      const t = pool();
+      for (const [size, cache, truesize] of cases) {
+        let skb: number;
+        if (sleeping) {
+          const r = runInThread(t.k, "alloc", () => t.skbs.alloc(size, GFP_KERNEL, ALLOC_SITE_TCP_SENDMSG));
+          t.sim.run(t.k.now + 1_000_000);
+          skb = r.value!;
+        } else skb = t.skbs.allocAtomic(size, GFP_ATOMIC, ALLOC_SITE_SMALL_SKB_HEAD);
+        expect(skb).toBeGreaterThanOrEqual(0);
+        expect(t.skbs.dataCache[skb]).toBe(cache);
+        expect(t.skbs.truesize[skb]).toBe(truesize);
+        t.skbs.kfree(skb);
+      }
+      expect(t.skbs.live).toBe(0);
+      t.mm.checkInvariant();
+    }
   });
 });

@@ -40,7 +40,12 @@ export function allocSkbDataBytes(size: number): number {
  * ("more accurate skb truesize", v3.2), so the whole kmalloc object is charged.
  */
 export function allocSkbTruesize(size: number): number {
-  return kmallocSize(allocSkbDataBytes(size)) + SKB_HEAD_ALIGNED;
+  return dataTruesize(allocSkbDataBytes(size));
+}
+
+/** The truesize of an skb whose data area is the kmalloc object serving `dataBytes`. */
+function dataTruesize(dataBytes: number): number {
+  return kmallocSize(dataBytes) + SKB_HEAD_ALIGNED;
 }
 
 export class SkbPool {
@@ -194,8 +199,9 @@ export class SkbPool {
     mm.allocSite = site;
     const head = mm.slabAllocAtomic(SLAB_SKBUFF_HEAD, gfp);
     if (head < 0) return NO_SKB;
-    const cache = kmallocCacheId(allocSkbDataBytes(size));
-    return this.withData(size, head, cache, mm.slabAllocAtomic(cache, gfp));
+    const bytes = allocSkbDataBytes(size);
+    const cache = kmallocCacheId(bytes);
+    return this.withData(bytes, head, cache, mm.slabAllocAtomic(cache, gfp));
   }
 
   /** alloc_skb(size, gfp) for callers that may sleep (gfp with __GFP_WAIT may reclaim). */
@@ -204,10 +210,11 @@ export class SkbPool {
     mm.allocSite = site;
     const head = yield* mm.slabAlloc(SLAB_SKBUFF_HEAD, gfp);
     if (head < 0) return NO_SKB;
-    const cache = kmallocCacheId(allocSkbDataBytes(size));
+    const bytes = allocSkbDataBytes(size);
+    const cache = kmallocCacheId(bytes);
     // A sleep may have run other allocations meanwhile: the data area is this site's too.
     mm.allocSite = site;
-    return this.withData(size, head, cache, yield* mm.slabAlloc(cache, gfp));
+    return this.withData(bytes, head, cache, yield* mm.slabAlloc(cache, gfp));
   }
 
   /**
@@ -245,13 +252,16 @@ export class SkbPool {
     return c;
   }
 
-  /** __alloc_skb after the data kmalloc: the skb, or NO_SKB with the head freed (its nodata path). */
-  private withData(size: number, head: number, cache: SlabCacheId, data: number): number {
+  /**
+   * __alloc_skb after the data kmalloc of `dataBytes`: the skb, or NO_SKB with the head freed (its
+   * nodata path).
+   */
+  private withData(dataBytes: number, head: number, cache: SlabCacheId, data: number): number {
     if (data < 0) {
       this.mm.slabFree(SLAB_SKBUFF_HEAD, head);
       return NO_SKB;
     }
-    const skb = this.take(head, allocSkbTruesize(size));
+    const skb = this.take(head, dataTruesize(dataBytes));
     this.setData(skb, cache, data);
     return skb;
   }
