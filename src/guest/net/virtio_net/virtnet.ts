@@ -154,9 +154,6 @@ export abstract class VirtnetDriver {
   protected readonly sg: Scatterlist;
   protected rxFillLock: SpinLock | null = null;
   readonly hdrLen: number;
-  /** The gfp of the last try_fill_recv and its name (tryFillBegin). */
-  private lastFillGfp = -1;
-  private lastFillGfpName = "";
   /** The send queue, once the system attached one (tx.ts). */
   tx: VirtnetTx | null = null;
   /** 6.1's napi_tx: the tx ring is reaped from NAPI (mainline); false: only in start_xmit (3.2). */
@@ -254,12 +251,7 @@ export abstract class VirtnetDriver {
 
   /** Counts a try_fill_recv call and traces its start; returns the gfp's name. */
   private tryFillBegin(gfp: number): string {
-    // One fill per poll or two: the name is built once per gfp a driver uses, not per fill.
-    if (gfp !== this.lastFillGfp) {
-      this.lastFillGfp = gfp;
-      this.lastFillGfpName = gfpName(gfp);
-    }
-    const name = this.lastFillGfpName;
+    const name = gfpName(gfp); // memoised per gfp (gfp.ts)
     const s = this.stats;
     s.tryFillCalls[name] = (s.tryFillCalls[name] ?? 0) + 1;
     const tr = this.k.sim.trace;
