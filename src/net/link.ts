@@ -63,6 +63,8 @@ export class Link implements PacketSink {
   private readonly nsPerByte: number;
   private readonly outageStart: Float64Array;
   private readonly outageEnd: Float64Array;
+  /** outageEnd.length, on the link itself: a link without outages then reads no array per packet. */
+  private readonly outageCount: number;
   private nextOutage = 0;
   private readonly lossRng: Rng | null;
   private readonly arrival: number;
@@ -112,6 +114,7 @@ export class Link implements PacketSink {
     const outages = opts.outages ?? [];
     this.outageStart = new Float64Array(outages.length);
     this.outageEnd = new Float64Array(outages.length);
+    this.outageCount = outages.length;
     let prevEnd = -1;
     outages.forEach(([s, e], i) => {
       if (!(s < e && s >= prevEnd)) {
@@ -136,9 +139,8 @@ export class Link implements PacketSink {
 
   /** True while a scheduled outage covers `now`. */
   isDown(now: Ns): boolean {
-    while (this.nextOutage < this.outageEnd.length && this.outageEnd[this.nextOutage]! <= now)
-      this.nextOutage++;
-    return this.nextOutage < this.outageStart.length && this.outageStart[this.nextOutage]! <= now;
+    while (this.nextOutage < this.outageCount && this.outageEnd[this.nextOutage]! <= now) this.nextOutage++;
+    return this.nextOutage < this.outageCount && this.outageStart[this.nextOutage]! <= now;
   }
 
   /** Packets accepted and not yet fully serialised at `now` (call with the current time). */
