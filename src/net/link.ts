@@ -4,11 +4,17 @@
  * Departure times are computed, not simulated (performance.md): a packet offered at `now` starts
  * serialisation at max(now, busyUntil) and finishes size·8/rate later (rounded to the ns per
  * packet); the only event is its arrival at the far end, finish + delay, which calls the sink. The
- * queue's occupancy is the set of accepted packets whose serialisation has not finished, kept in a
- * FIFO of finish times, so both a byte and a packet limit are exact.
+ * queue's occupancy is the set of accepted packets whose serialisation has not finished, so both a
+ * byte and a packet limit are exact.
  *
- * Arrivals come out in the order packets went in, so they wait in a FIFO and only the first has an
- * event in the simulator's queue. When its handler has delivered it, the next arrival runs in the
+ * Every accepted packet is one entry of a ring (finish time, arrival time, size, and the packet or
+ * -1 when lost on the wire) with two heads: the backlog's (the oldest entry still being serialised)
+ * and the arrivals' (the oldest packet still on its way); an entry is free once both passed it. One
+ * typed array on the link keeps what a packet touches a few cache lines apart when thousands of
+ * links carry a flow each.
+ *
+ * Arrivals come out in the order packets went in, so only the first has an event in the
+ * simulator's queue. When its handler has delivered it, the next arrival runs in the
  * same call if it is the next event anyway (Simulator.claimNext): a TCP burst crossing an otherwise
  * idle link is one handler call and no queue operation per packet, with the same events, times and
  * fingerprint as one scheduled event per packet.
@@ -25,8 +31,16 @@
 import type { Rng } from "../sim/rng.ts";
 import type { Simulator } from "../sim/simulator.ts";
 import type { Ns } from "../sim/time.ts";
-import { TimeFifo } from "../sim/time-fifo.ts";
 import type { PacketPool } from "./packet.ts";
+
+// Fields of a ring entry, RING_STRIDE doubles (a packet index is exact in a double).
+const E_END = 0;
+const E_ARRIVAL = 1;
+const E_SIZE = 2;
+const E_PKT = 3;
+const RING_STRIDE = 4;
+/** Entries at first: 2 · 4 doubles = 64 bytes, which V8 keeps on its heap beside the array object. */
+const INITIAL_RING = 2;
 
 /** Whatever takes packets: a link's input, a TCP endpoint, a host NIC. Registered once, not per packet. */
 export interface PacketSink {
@@ -63,6 +77,8 @@ export class Link implements PacketSink {
   private readonly nsPerByte: number;
   private readonly outageStart: Float64Array;
   private readonly outageEnd: Float64Array;
+  /** outageEnd.length, on the link itself: a link without outages then reads no array per packet. */
+  private readonly outageCount: number;
   private nextOutage = 0;
   private readonly lossRng: Rng | null;
   private readonly arrival: number;
@@ -70,12 +86,22 @@ export class Link implements PacketSink {
 
   /** When the serialiser finishes the last accepted packet. */
   private busyUntil = 0;
-  /** Accepted packets not yet fully serialised: finish time and size. */
-  private readonly backlog = new TimeFifo();
+  /** Entry k's fields at RING_STRIDE·k + E_*; mask = entries − 1 (a power of two − 1). */
+  private ring = new Float64Array(INITIAL_RING * RING_STRIDE);
+  private mask = INITIAL_RING - 1;
+  /** Where the next accepted packet goes. */
+  private tail = 0;
+  /** Accepted packets not yet fully serialised: `backlog` entries from backlogHead. */
+  private backlogHead = 0;
+  private backlog = 0;
   private backlogBytes = 0;
-  /** Packets on their way to the far end: arrival time and packet, in arrival order. */
-  private readonly inFlight = new TimeFifo();
-  /** True while the head of inFlight has an arrival event pending or is being delivered. */
+  /**
+   * The entries from the first packet still on its way to the tail (lost ones among them): the
+   * head is a packet that arrives, and equals tail when `arriving` is 0.
+   */
+  private arrivingHead = 0;
+  private arriving = 0;
+  /** True while the arrivals' head has an arrival event pending or is being delivered. */
   private arrivalArmed = false;
 
   packetsSent = 0;
@@ -112,6 +138,7 @@ export class Link implements PacketSink {
     const outages = opts.outages ?? [];
     this.outageStart = new Float64Array(outages.length);
     this.outageEnd = new Float64Array(outages.length);
+    this.outageCount = outages.length;
     let prevEnd = -1;
     outages.forEach(([s, e], i) => {
       if (!(s < e && s >= prevEnd)) {
@@ -136,15 +163,14 @@ export class Link implements PacketSink {
 
   /** True while a scheduled outage covers `now`. */
   isDown(now: Ns): boolean {
-    while (this.nextOutage < this.outageEnd.length && this.outageEnd[this.nextOutage]! <= now)
-      this.nextOutage++;
-    return this.nextOutage < this.outageStart.length && this.outageStart[this.nextOutage]! <= now;
+    while (this.nextOutage < this.outageCount && this.outageEnd[this.nextOutage]! <= now) this.nextOutage++;
+    return this.nextOutage < this.outageCount && this.outageStart[this.nextOutage]! <= now;
   }
 
   /** Packets accepted and not yet fully serialised at `now` (call with the current time). */
   queuePackets(now: Ns): number {
     this.expire(now);
-    return this.backlog.length;
+    return this.backlog;
   }
 
   queueBytes(now: Ns): number {
@@ -170,7 +196,7 @@ export class Link implements PacketSink {
     }
     this.expire(now);
     const size = pool.wireLen[pkt]!;
-    if (this.backlog.length + 1 > this.queueLimitPackets || this.backlogBytes + size > this.queueLimitBytes) {
+    if (this.backlog + 1 > this.queueLimitPackets || this.backlogBytes + size > this.queueLimitBytes) {
       this.queueDrops++;
       pool.free(pkt);
       return;
@@ -178,16 +204,16 @@ export class Link implements PacketSink {
     const start = this.busyUntil > now ? this.busyUntil : now;
     const end = start + this.txTime(size);
     this.busyUntil = end;
-    this.push(end, size);
     this.packetsSent++;
     this.bytesSent += size;
+    const t = end + this.delayNs;
     if (this.lossRng !== null && this.lossRng.uniform() < this.lossProb) {
       this.lossDrops++;
       pool.free(pkt);
+      this.push(end, t, size, -1);
       return;
     }
-    const t = end + this.delayNs;
-    this.inFlight.push(t, pkt);
+    this.push(end, t, size, pkt);
     if (!this.arrivalArmed) {
       this.arrivalArmed = true;
       this.sim.at(t, this.arrival, pkt, 0);
@@ -198,19 +224,19 @@ export class Link implements PacketSink {
   private arrive(): void {
     const sink = this.sink;
     if (sink === null) throw new LinkError(`link ${this.name} has no sink`);
-    const fifo = this.inFlight;
     for (;;) {
-      const pkt = fifo.headValue();
-      fifo.shift();
+      const pkt = this.ring[this.arrivingHead * RING_STRIDE + E_PKT]! | 0;
+      this.advanceArrivals();
       this.packetsDelivered++;
-      // Packets the sink sends back into this link meanwhile only join the FIFO: arrivalArmed is set.
+      // Packets the sink sends back into this link meanwhile only join the ring: arrivalArmed is set.
       sink.receive(pkt);
-      if (fifo.length === 0) {
+      if (this.arriving === 0) {
         this.arrivalArmed = false;
         return;
       }
-      const t = fifo.headTime();
-      const next = fifo.headValue();
+      const i = this.arrivingHead * RING_STRIDE;
+      const t = this.ring[i + E_ARRIVAL]!;
+      const next = this.ring[i + E_PKT]! | 0;
       if (!this.sim.claimNext(t, this.arrival, next, 0)) {
         this.sim.at(t, this.arrival, next, 0);
         return;
@@ -218,19 +244,60 @@ export class Link implements PacketSink {
     }
   }
 
+  /** Passes the arrivals' head, then the lost entries after it: the head is a packet or the tail. */
+  private advanceArrivals(): void {
+    const mask = this.mask;
+    let h = (this.arrivingHead + 1) & mask;
+    let n = this.arriving - 1;
+    while (n > 0 && this.ring[h * RING_STRIDE + E_PKT]! < 0) {
+      h = (h + 1) & mask;
+      n--;
+    }
+    this.arrivingHead = h;
+    this.arriving = n;
+  }
+
   private expire(now: Ns): void {
-    const backlog = this.backlog;
-    while (backlog.length > 0 && backlog.headTime() <= now) {
-      this.backlogBytes -= backlog.headValue();
-      backlog.shift();
+    while (this.backlog > 0 && this.ring[this.backlogHead * RING_STRIDE + E_END]! <= now) {
+      this.backlogBytes -= this.ring[this.backlogHead * RING_STRIDE + E_SIZE]!;
+      this.backlogHead = (this.backlogHead + 1) & this.mask;
+      this.backlog--;
     }
   }
 
-  private push(end: Ns, size: number): void {
-    this.backlog.push(end, size);
+  /** Appends an accepted packet (pkt -1: lost on the wire) to the backlog and the arrivals. */
+  private push(end: Ns, arrival: Ns, size: number, pkt: number): void {
+    if (Math.max(this.backlog, this.arriving) > this.mask) this.growRing();
+    const i = this.tail * RING_STRIDE;
+    const ring = this.ring;
+    ring[i + E_END] = end;
+    ring[i + E_ARRIVAL] = arrival;
+    ring[i + E_SIZE] = size;
+    ring[i + E_PKT] = pkt;
+    this.tail = (this.tail + 1) & this.mask;
+    // A lost packet behind no arriving one is passed at once: the arrivals' head stays a packet.
+    if (pkt >= 0 || this.arriving > 0) this.arriving++;
+    else this.arrivingHead = this.tail;
+    this.backlog++;
     this.backlogBytes += size;
-    if (this.backlog.length > this.maxQueuePackets) this.maxQueuePackets = this.backlog.length;
+    if (this.backlog > this.maxQueuePackets) this.maxQueuePackets = this.backlog;
     if (this.backlogBytes > this.maxQueueBytes) this.maxQueueBytes = this.backlogBytes;
+  }
+
+  /** Doubles the ring, re-laying from index 0 the entries either head still needs. */
+  private growRing(): void {
+    const held = Math.max(this.backlog, this.arriving);
+    const n = (this.mask + 1) * 2;
+    const ring = new Float64Array(n * RING_STRIDE);
+    for (let k = 0; k < held; k++) {
+      const from = ((this.tail - held + k) & this.mask) * RING_STRIDE;
+      ring.set(this.ring.subarray(from, from + RING_STRIDE), k * RING_STRIDE);
+    }
+    this.ring = ring;
+    this.mask = n - 1;
+    this.tail = held;
+    this.backlogHead = held - this.backlog;
+    this.arrivingHead = held - this.arriving;
   }
 }
 

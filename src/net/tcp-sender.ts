@@ -92,6 +92,9 @@ export function tcpTimeoutInit(hz: number): number {
   return hz;
 }
 
+/** Initial entries of the per-segment ring (a power of two). */
+const INITIAL_RING = 8;
+
 // Flags in tcp_skb_cb->sacked (include/net/tcp.h).
 const TCPCB_SACKED_ACKED = 0x01;
 const TCPCB_SACKED_RETRANS = 0x02;
@@ -312,7 +315,7 @@ export class TcpSender implements PacketSink, CongestionSock {
     this.flow = opts.flow;
     this.mss = opts.mss ?? DEFAULT_MSS;
     this.hz = opts.hz ?? 250;
-    this.jiffies = new Jiffies(this.hz);
+    this.jiffies = Jiffies.of(this.hz);
     this.sack = opts.sack ?? true;
     this.totalBytes = opts.bytes ?? Number.POSITIVE_INFINITY;
     if (!(this.totalBytes > 0)) throw new RangeError(`bytes must be > 0, got ${this.totalBytes}`);
@@ -331,10 +334,13 @@ export class TcpSender implements PacketSink, CongestionSock {
       this.rttEstimator(this.jiffies.at(opts.handshakeRttNs));
       this.setRto();
     }
-    this.ringMask = 255;
-    this.flags = new Uint8Array(256);
-    this.when = new Float64Array(256);
-    this.rtxSndNxt = new Float64Array(256);
+    // growRing doubles it as the flight grows; 8 doubles fit in V8's heap beside the array object
+    // (typed arrays up to 64 bytes), so the senders of thousands of small flows allocate no
+    // off-heap buffers for the garbage collector to sweep.
+    this.ringMask = INITIAL_RING - 1;
+    this.flags = new Uint8Array(INITIAL_RING);
+    this.when = new Float64Array(INITIAL_RING);
+    this.rtxSndNxt = new Float64Array(INITIAL_RING);
     this.onComplete = opts.onComplete ?? null;
     this.onRtoExpiry = opts.onRtoExpiry ?? null;
     const expire = () => this.onTimer();

@@ -312,6 +312,27 @@ describe("EventQueue argument errors", () => {
     expect(() => q.timeOf(h)).toThrow(EventQueueError);
     expect(q.cancel(h)).toBe(false);
   });
+
+  it("recognises handles beyond int32 (a slot reused past generation 127) and their stale ones", () => {
+    const q = new EventQueue(16);
+    let stale = -1;
+    let h = -1;
+    for (let i = 0; i < 300; i++) {
+      stale = h;
+      h = q.schedule(i, 0, i, 0);
+      q.pop();
+    }
+    h = q.schedule(1000, 0, 7, 0);
+    expect(h).toBeGreaterThan(2 ** 31);
+    expect(q.isPending(h)).toBe(true);
+    expect(q.timeOf(h)).toBe(1000);
+    expect(q.isPending(stale)).toBe(false);
+    expect(q.cancel(stale)).toBe(false);
+    const moved = q.reschedule(h, 1001);
+    expect(q.isPending(h)).toBe(false);
+    expect(q.cancel(moved)).toBe(true);
+    expect(q.size).toBe(0);
+  });
 });
 
 describe("EventQueue with permuteTies", () => {

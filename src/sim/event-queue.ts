@@ -25,6 +25,7 @@ import { checkTime } from "./time.ts";
 
 const SLOT_BITS = 24;
 const SLOT_LIMIT = 1 << SLOT_BITS;
+const SLOT_MASK = SLOT_LIMIT - 1;
 const GEN_LIMIT = 1 << 28;
 /** 16 digit values at each of 14 levels of 4 bits (times are below 2^53), plus bucket 0. */
 const LEVELS = 14;
@@ -132,24 +133,32 @@ export class EventQueue {
     return this.gen[s]! * SLOT_LIMIT + s;
   }
 
+  /**
+   * A handle's slot: its low 24 bits. A handle is a safe integer beyond int32 once the generation
+   * passes 127, and `handle % 2^24` on a double is a call to fmod; `>>> 0` keeps the low 32 bits
+   * exactly.
+   */
+  private static slotOf(handle: number): number {
+    return (handle >>> 0) & SLOT_MASK;
+  }
+
   /** True if the handle names an event that has not run or been cancelled. */
   isPending(handle: number): boolean {
-    const s = handle % SLOT_LIMIT;
-    return (
-      handle >= 0 && s < this.cap && this.gen[s] === Math.floor(handle / SLOT_LIMIT) && this.state[s] === LIVE
-    );
+    const s = EventQueue.slotOf(handle);
+    // Rebuilding the handle from the slot's generation also rejects negative and fractional ones.
+    return s < this.cap && this.gen[s]! * SLOT_LIMIT + s === handle && this.state[s] === LIVE;
   }
 
   /** Scheduled time of a pending event. */
   timeOf(handle: number): number {
     if (!this.isPending(handle)) throw new EventQueueError(`event ${handle} is not pending`);
-    return this.time[handle % SLOT_LIMIT]!;
+    return this.time[EventQueue.slotOf(handle)]!;
   }
 
   /** Cancels a pending event; returns false if it already ran or was cancelled. */
   cancel(handle: number): boolean {
     if (!this.isPending(handle)) return false;
-    const s = handle % SLOT_LIMIT;
+    const s = EventQueue.slotOf(handle);
     if (this.time[s] === this.minTime) this.forgetMin();
     this.state[s] = DEAD;
     this.gen[s] = (this.gen[s]! + 1) % GEN_LIMIT;
@@ -165,7 +174,7 @@ export class EventQueue {
   reschedule(handle: number, time: number): number {
     if (!this.isPending(handle)) throw new EventQueueError(`event ${handle} is not pending`);
     if (!(time >= this.now) || !Number.isSafeInteger(time)) this.badTime(time, "reschedule to");
-    const s = handle % SLOT_LIMIT;
+    const s = EventQueue.slotOf(handle);
     const type = this.type[s]!;
     const a = this.argA[s]!;
     const b = this.argB[s]!;

@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import { Rng } from "./rng.ts";
 import { ModelError, Simulator } from "./simulator.ts";
 import { TimeError } from "./time.ts";
-import { TimeFifo } from "./time-fifo.ts";
 
 describe("Simulator dispatch and run()", () => {
   it("calls the registered handler with its two arguments at the scheduled time", () => {
@@ -443,7 +442,8 @@ describe("claimNext", () => {
     const log: string[] = [];
     let afterEvents = 0;
     sim.afterEvent = () => afterEvents++;
-    const fifos = [0, 1, 2].map(() => new TimeFifo());
+    /** Per source, its pending (time, value) pairs in time order. */
+    const fifos: [number, number][][] = [[], [], []];
     const armed = [false, false, false];
     /** Each source's latest time: later pushes are not earlier (sources emit in time order). */
     const tail = [0, 0, 0];
@@ -451,18 +451,17 @@ describe("claimNext", () => {
     const types = fifos.map((fifo, i) =>
       sim.register(`source${i}`, () => {
         for (;;) {
-          log.push(`${sim.now}:s${i}:${fifo.headValue()}`);
-          fifo.shift();
+          log.push(`${sim.now}:s${i}:${fifo.shift()![1]}`);
           if (fifo.length === 0) {
             armed[i] = false;
             return;
           }
-          const t = fifo.headTime();
-          if (claim && sim.claimNext(t, types[i]!, fifo.headValue(), 0)) {
+          const [t, next] = fifo[0]!;
+          if (claim && sim.claimNext(t, types[i]!, next, 0)) {
             claimed++;
             continue;
           }
-          sim.at(t, types[i]!, fifo.headValue(), 0);
+          sim.at(t, types[i]!, next, 0);
           return;
         }
       }),
@@ -474,7 +473,7 @@ describe("claimNext", () => {
       let t = Math.max(sim.now, tail[f.source]!);
       f.gaps.forEach((g, j) => {
         t += g;
-        fifo.push(t, k * 100 + j);
+        fifo.push([t, k * 100 + j]);
         if (!armed[f.source]) {
           armed[f.source] = true;
           sim.at(t, types[f.source]!, k * 100 + j, 0);

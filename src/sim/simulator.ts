@@ -71,6 +71,8 @@ export class Simulator {
   private timerCount = 0;
   private timerDeadline = new Float64Array(64);
   private timerHandle = new Float64Array(64);
+  /** When the timer's pending event runs (valid while its handle is set). */
+  private timerEventAt = new Float64Array(64);
   private timerType = new Int32Array(64);
   private timerArg = new Int32Array(64);
   private readonly timerEvent: number;
@@ -143,6 +145,7 @@ export class Simulator {
       };
       this.timerDeadline = grow(this.timerDeadline, (k) => new Float64Array(k));
       this.timerHandle = grow(this.timerHandle, (k) => new Float64Array(k));
+      this.timerEventAt = grow(this.timerEventAt, (k) => new Float64Array(k));
       this.timerType = grow(this.timerType, (k) => new Int32Array(k));
       this.timerArg = grow(this.timerArg, (k) => new Int32Array(k));
     }
@@ -162,12 +165,15 @@ export class Simulator {
     if (!Number.isSafeInteger(t)) checkTime(t, "timer deadline");
     this.timerDeadline[id] = t;
     const h = this.timerHandle[id]!;
-    if (h !== NO_HANDLE && this.queue.isPending(h)) {
-      if (this.queue.timeOf(h) <= t) return;
+    // A timer's event is pending while its handle is set: only fireTimer and this method replace
+    // or clear the handle, and nothing else can cancel it (the handle never leaves the simulator).
+    if (h !== NO_HANDLE) {
+      if (this.timerEventAt[id]! <= t) return;
       this.timerHandle[id] = this.queue.reschedule(h, t);
-      return;
+    } else {
+      this.timerHandle[id] = this.queue.schedule(t, this.timerEvent, id, 0);
     }
-    this.timerHandle[id] = this.queue.schedule(t, this.timerEvent, id, 0);
+    this.timerEventAt[id] = t;
   }
 
   disarmTimer(id: number): void {
@@ -189,6 +195,7 @@ export class Simulator {
     const now = this.queue.now;
     if (d > now) {
       this.timerHandle[id] = this.queue.schedule(d, this.timerEvent, id, 0);
+      this.timerEventAt[id] = d;
       return;
     }
     this.timerDeadline[id] = -1;

@@ -44,6 +44,15 @@ describe("Jiffies", () => {
       expect(() => new Jiffies(hz)).toThrow(TimeError);
   });
 
+  it("Jiffies.of shares one clock per HZ and validates HZ like the constructor", () => {
+    for (const hz of SUPPORTED_HZ) {
+      expect(Jiffies.of(hz)).toBe(Jiffies.of(hz));
+      expect(Jiffies.of(hz).tickNs).toBe(new Jiffies(hz).tickNs);
+    }
+    expect(Jiffies.of(100)).not.toBe(Jiffies.of(1000));
+    expect(() => Jiffies.of(300)).toThrow(TimeError);
+  });
+
   for (const hz of SUPPORTED_HZ) {
     describe(`HZ=${hz}`, () => {
       const j = new Jiffies(hz);

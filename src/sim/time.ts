@@ -34,8 +34,23 @@ export const sec = (x: number): Ns => Math.round(x * NS_PER_S);
 export const SUPPORTED_HZ = [100, 250, 1000] as const;
 export type Hz = (typeof SUPPORTED_HZ)[number];
 
-/** A jiffies clock at a given HZ: jiffy k spans [k·tick, (k+1)·tick). */
+/** A jiffies clock at a given HZ: jiffy k spans [k·tick, (k+1)·tick). Immutable. */
 export class Jiffies {
+  private static readonly shared = new Map<number, Jiffies>();
+
+  /**
+   * The one clock of each HZ, for objects that exist per flow: thousands of senders then read one
+   * object that stays in cache instead of one each.
+   */
+  static of(hz: number): Jiffies {
+    let j = Jiffies.shared.get(hz);
+    if (j === undefined) {
+      j = new Jiffies(hz);
+      Jiffies.shared.set(hz, j);
+    }
+    return j;
+  }
+
   readonly tickNs: Ns;
   constructor(readonly hz: number) {
     if (!(SUPPORTED_HZ as readonly number[]).includes(hz)) {
