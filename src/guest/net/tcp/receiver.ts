@@ -347,7 +347,7 @@ export class TcpReceiver {
   ) {
     this.flow = opts.flow;
     const hz = opts.hz ?? 250;
-    this.jiffies = new Jiffies(hz);
+    this.jiffies = Jiffies.of(hz);
     this.atoMin = tcpAtoMin(hz);
     this.advWinScale = opts.advWinScale ?? TCP_ADV_WIN_SCALE;
     this.receiver61 = opts.receiver61 ?? false;
