@@ -1797,8 +1797,7 @@ export class Mm implements WritebackHost, SwapHost {
       cache.allocFailures++;
       return -1;
     }
-    cache.addSlab(pfn);
-    return cache.alloc();
+    return cache.allocFromNewSlab(pfn);
   }
 
   /** Charges a successful kmem_cache_alloc; traces it and failures (obj -1). */

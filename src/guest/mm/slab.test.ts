@@ -132,35 +132,41 @@ class RefCache {
 
 describe("KmemCache", () => {
   it("returns the objects, slabs and pages of the plain policy under random alloc/free, its check passing", () => {
-    const op = fc.oneof(fc.constant(-1), fc.nat(1000));
+    // Bursts of allocations or frees, so that more than min_partial slabs (up to ten) empty out.
+    const op = fc.record({ alloc: fc.boolean(), n: fc.integer({ min: 1, max: 16 }), pick: fc.nat(1000) });
     fc.assert(
-      fc.property(fc.constantFrom(256, 1024, 2048, 96), fc.array(op, { maxLength: 300 }), (size, ops) => {
-        const c = new KmemCache(`kmalloc-${size}`, size);
-        const ref = new RefCache(c.objsPerSlab, c.minPartial);
-        const owner = new Uint8Array(4096).fill(OWNER_SLAB);
-        let nextPfn = 0;
-        for (const o of ops) {
-          if (o < 0) {
-            let obj = c.alloc();
-            expect(obj).toBe(ref.alloc());
-            if (obj < 0) {
-              c.addSlab(nextPfn);
-              ref.addSlab(nextPfn++);
-              obj = c.alloc();
-              expect(obj).toBe(ref.alloc());
+      fc.property(
+        fc.constantFrom(256, 1024, 2048, 4096, 96),
+        fc.array(op, { maxLength: 60 }),
+        (size, ops) => {
+          const c = new KmemCache(`kmalloc-${size}`, size);
+          const ref = new RefCache(c.objsPerSlab, c.minPartial);
+          const owner = new Uint8Array(4096).fill(OWNER_SLAB);
+          let nextPfn = 0;
+          for (const { alloc, n, pick } of ops) {
+            for (let i = 0; i < n; i++) {
+              if (alloc) {
+                let obj = c.alloc();
+                expect(obj).toBe(ref.alloc());
+                if (obj < 0) {
+                  obj = c.allocFromNewSlab(nextPfn);
+                  ref.addSlab(nextPfn++);
+                  expect(obj).toBe(ref.alloc());
+                }
+              } else if (ref.live.size > 0) {
+                const obj = [...ref.live][(pick + i) % ref.live.size]!;
+                expect(c.free(obj)).toBe(ref.release(obj));
+                expect(() => c.free(obj)).toThrow(/not allocated/);
+              }
+              expect(c.inuse).toBe(ref.live.size);
+              expect(c.nrPartial).toBe(ref.partial.length);
+              c.check(owner);
             }
-          } else if (ref.live.size > 0) {
-            const obj = [...ref.live][o % ref.live.size]!;
-            expect(c.free(obj)).toBe(ref.release(obj));
-            expect(() => c.free(obj)).toThrow(/not allocated/);
           }
-          expect(c.inuse).toBe(ref.live.size);
-          expect(c.nrPartial).toBe(ref.partial.length);
-          c.check(owner);
-        }
-        for (const bad of [-1, 0.5, c.objsPerSlab * 64, Number.NaN])
-          expect(() => c.free(bad)).toThrow(/not allocated/);
-      }),
+          for (const bad of [-1, 0.5, c.objsPerSlab * 64, Number.NaN])
+            expect(() => c.free(bad)).toThrow(/not allocated/);
+        },
+      ),
     );
   });
 });

@@ -86,18 +86,30 @@ export class KmemCache {
     return obj;
   }
 
-  /** new_slab: carves page `pfn` into objects and makes it the first partial slab. */
-  addSlab(pfn: number): void {
+  /**
+   * new_slab on page `pfn` and its first object, as __slab_alloc takes it after new_slab: the
+   * slab joins the head of the partial list only while it has objects left (a one-object slab,
+   * kmalloc-4096's, is full at once and never passes through the list).
+   */
+  allocFromNewSlab(pfn: number): number {
     const s = this.spareSlabs.length > 0 ? this.spareSlabs.pop()! : this.newSlabIndex();
     this.slabPfn[s] = pfn;
-    this.slabInuse[s] = 0;
+    this.slabInuse[s] = 1;
     const base = s * this.objsPerSlab;
-    for (let i = 0; i < this.objsPerSlab; i++)
-      this.objNext[base + i] = i + 1 < this.objsPerSlab ? base + i + 1 : NONE;
-    this.slabFree[s] = base;
+    const last = base + this.objsPerSlab - 1;
+    for (let o = base + 1; o < last; o++) this.objNext[o] = o + 1;
+    this.objNext[last] = NONE;
+    this.objNext[base] = LIVE;
     this.nrSlabs++;
     this.slabsAllocated++;
+    this.inuse++;
+    if (last === base) {
+      this.slabFree[s] = NONE;
+      return base;
+    }
+    this.slabFree[s] = base + 1;
     this.linkPartial(s, true);
+    return base;
   }
 
   /**
@@ -117,15 +129,24 @@ export class KmemCache {
     const inuse = this.slabInuse[s]! - 1;
     this.slabInuse[s] = inuse;
     this.inuse--;
-    if (this.onPartial[s] === 0) this.linkPartial(s, false);
-    if (inuse === 0 && this.nrPartial > this.minPartial) {
+    if (this.onPartial[s] === 0) {
+      // A full slab: partial again, at the tail. Holding one object it is empty at once, and
+      // discarded without passing through the list when min_partial slabs are partial already.
+      if (inuse === 0 && this.nrPartial >= this.minPartial) return this.discard(s);
+      this.linkPartial(s, false);
+    } else if (inuse === 0 && this.nrPartial > this.minPartial) {
       this.unlinkPartial(s);
-      this.spareSlabs.push(s);
-      this.nrSlabs--;
-      this.slabsFreed++;
-      return this.slabPfn[s]!;
+      return this.discard(s);
     }
     return NONE;
+  }
+
+  /** discard_slab of empty slab `s`, off the partial list: its page for the page allocator. */
+  private discard(s: number): number {
+    this.spareSlabs.push(s);
+    this.nrSlabs--;
+    this.slabsFreed++;
+    return this.slabPfn[s]!;
   }
 
   /** Checks in-use counts, freelists and the partial list against the page owners. */
