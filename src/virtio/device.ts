@@ -295,7 +295,9 @@ export class VirtqueueDevice {
    * the chain is validated, so a malformed chain is consumed, not retried.
    */
   popChain(): number {
-    if (this.availableCount() === 0) return -1;
+    // avail->idx is read again only when the entries of the last read are used up, as rust-vmm's
+    // AvailIter and Linux 4.x vhost_get_vq_desc ("if (vq->avail_idx == vq->last_avail_idx)") do.
+    if (this._nextAvail === this.seenAvail && this.availableCount() === 0) return -1;
     const head = readU16(this.view, this.layout.avail + 4 + 2 * (this._nextAvail & this.mask));
     this._nextAvail = (this._nextAvail + 1) & 0xffff;
     this.walk(head);
