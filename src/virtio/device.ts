@@ -29,6 +29,7 @@ import { VirtqueueError } from "./errors.ts";
 import {
   checkLayoutFits,
   DESC_SIZE,
+  readDescFlagsNext,
   readU16,
   readU32,
   readU64,
@@ -341,7 +342,9 @@ export class VirtqueueDevice {
       }
       steps++;
       const off = table + DESC_SIZE * idx;
-      const flags = readU16(view, off + 12);
+      // flags and next in one load; next counts only when NEXT is set.
+      const flagsNext = readDescFlagsNext(view, off);
+      const flags = flagsNext & 0xffff;
       if (flags & VRING_DESC_F_INDIRECT) {
         const addr = readU64(view, off);
         const len = readU32(view, off + 8);
@@ -374,7 +377,7 @@ export class VirtqueueDevice {
         throw new VirtqueueError("chain-too-long", `${this.name}: chain ${head} is longer than 2^32 bytes`);
       }
       if ((flags & VRING_DESC_F_NEXT) === 0) return;
-      const next = readU16(view, off + 14);
+      const next = flagsNext >>> 16;
       if (next >= tableSize) {
         throw new VirtqueueError(
           "next-out-of-range",

@@ -52,6 +52,7 @@ import {
   VRING_USED_F_NO_NOTIFY,
   type VringLayout,
   vringNeedEvent,
+  writeDescFlagsNext,
   writeU16,
   writeU32,
   writeU64,
@@ -335,8 +336,7 @@ export class VirtqueueDriver {
       if (k >= out) writable += len;
       writeU64(view, off, sg.addr[k]!);
       writeU32(view, off + 8, len);
-      writeU16(view, off + 12, flags);
-      writeU16(view, off + 14, extraNext[i]!);
+      writeDescFlagsNext(view, off, flags, extraNext[i]!);
       extraFlags[i] = flags;
       prev = i;
       i = extraNext[i]!;
@@ -369,16 +369,14 @@ export class VirtqueueDriver {
       writeU32(view, off + 8, len);
       const more = k + 1 < total;
       const write = k < out ? 0 : VRING_DESC_F_WRITE;
-      writeU16(view, off + 12, more ? write | VRING_DESC_F_NEXT : write);
-      writeU16(view, off + 14, more ? k + 1 : 0);
+      writeDescFlagsNext(view, off, more ? write | VRING_DESC_F_NEXT : write, more ? k + 1 : 0);
     }
     this._numFree--;
     const head = this.freeHead;
     const off = descOffset(this.layout.desc, head);
-    writeU16(view, off + 12, VRING_DESC_F_INDIRECT);
     writeU64(view, off, table);
     writeU32(view, off + 8, total * DESC_SIZE);
-    writeU16(view, off + 14, this.extraNext[head]!);
+    writeDescFlagsNext(view, off, VRING_DESC_F_INDIRECT, this.extraNext[head]!);
     this.extraFlags[head] = VRING_DESC_F_INDIRECT;
     this.indirDesc[head] = table;
     this.freeHead = this.extraNext[head]!;

@@ -30,6 +30,16 @@ describe("IndirectPool", () => {
               out.push(block);
             } else if (out.length > 0) {
               const [block] = out.splice(pick % out.length, 1) as [number];
+              // Inside a block, before the pool, past it, or not a number: never a table of this pool.
+              for (const bad of [
+                pool.tableAt(block) + 8,
+                base - 16 * entries,
+                pool.tableAt(blocks),
+                Number.NaN,
+                2 ** 40,
+              ]) {
+                expect(() => pool.free(bad)).toThrow(VirtqueueError);
+              }
               expect(pool.free(pool.tableAt(block))).toBe(block);
               expect(() => pool.free(pool.tableAt(block))).toThrow(VirtqueueError);
             }

@@ -101,8 +101,9 @@ export class IndirectPool implements IndirectTableAllocator {
   /** Returns the table at `offset` to the pool; the result is its block index (for side tables by block). */
   free(offset: number): number {
     const rel = offset - this.offset;
-    const block = rel / this.blockBytes;
-    if (!Number.isInteger(block) || block < 0 || block >= this.blocks || this.allocated[block] !== 1) {
+    // An int32 block index (the product test rejects fractions, NaN and wrapped huge values).
+    const block = (rel / this.blockBytes) | 0;
+    if (block * this.blockBytes !== rel || block < 0 || block >= this.blocks || this.allocated[block] !== 1) {
       throw new VirtqueueError(
         "invalid-argument",
         `indirect table at ${offset} was not allocated from this pool`,

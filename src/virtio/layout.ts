@@ -160,6 +160,17 @@ export function writeU64(view: DataView, off: number, v: number): void {
   view.setUint32(off + 4, (v - lo) * U32_RECIPROCAL, true);
 }
 
+/**
+ * A descriptor's flags (u16 at 12) and next (u16 at 14) as one little-endian u32 store or load: the
+ * same bytes as two u16 accesses, one DataView call fewer per descriptor.
+ */
+export function writeDescFlagsNext(view: DataView, desc: number, flags: number, next: number): void {
+  view.setUint32(desc + 12, flags | (next << 16), true);
+}
+export function readDescFlagsNext(view: DataView, desc: number): number {
+  return view.getUint32(desc + 12, true);
+}
+
 /** Offset of descriptor `i` of the table at `table`. Field offsets: addr 0, len 8, flags 12, next 14. */
 export function descOffset(table: number, i: number): number {
   return table + DESC_SIZE * i;
