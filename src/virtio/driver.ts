@@ -31,7 +31,8 @@
  * record of every posted chain — desc_extra[].next/.flags, desc_state[].indir_desc and the buffer's
  * device-writable length — and detach and the free list use only that record, never what the ring
  * says. v3.2 followed desc[].next in guest memory, so a device that pointed a chain back at its head
- * made detach_buf loop forever. What the driver posts and the order it reuses descriptors in are
+ * made detach_buf loop forever. Likewise avail->idx and avail->flags come from the driver's shadows
+ * (Linux 4.4), never read back. What the driver posts and the order it reuses descriptors in are
  * v3.2's, so the device sees the same ring. A used entry that names an id out of range, a descriptor
  * that is not an outstanding head, or a length beyond the buffer's writable bytes marks the queue
  * broken (BAD_RING sets vq->broken): that call and every later one on the queue throw the same
