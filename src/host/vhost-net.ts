@@ -385,7 +385,8 @@ export class VhostNetRx {
       const room = chain.remaining;
       const n = Math.min(room, datalen);
       if (headcount === 0) {
-        this.numBuffersAddr = chain.writableAddress(NUM_BUFFERS_OFFSET);
+        // Only a mergeable frame's num_buffers is patched after the chains are counted.
+        if (this.mergeable) this.numBuffersAddr = chain.writableAddress(NUM_BUFFERS_OFFSET);
         chain.writeNetHdr(this.hdrLen, 1);
         chain.write(n - this.hdrLen);
       } else {

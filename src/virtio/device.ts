@@ -29,6 +29,7 @@ import { VirtqueueError } from "./errors.ts";
 import {
   checkLayoutFits,
   DESC_SIZE,
+  readDescFlagsNext,
   readU16,
   readU32,
   readU64,
@@ -295,7 +296,9 @@ export class VirtqueueDevice {
    * the chain is validated, so a malformed chain is consumed, not retried.
    */
   popChain(): number {
-    if (this.availableCount() === 0) return -1;
+    // avail->idx is read again only when the entries of the last read are used up, as rust-vmm's
+    // AvailIter and Linux 4.x vhost_get_vq_desc ("if (vq->avail_idx == vq->last_avail_idx)") do.
+    if (this._nextAvail === this.seenAvail && this.availableCount() === 0) return -1;
     const head = readU16(this.view, this.layout.avail + 4 + 2 * (this._nextAvail & this.mask));
     this._nextAvail = (this._nextAvail + 1) & 0xffff;
     this.walk(head);
@@ -339,7 +342,9 @@ export class VirtqueueDevice {
       }
       steps++;
       const off = table + DESC_SIZE * idx;
-      const flags = readU16(view, off + 12);
+      // flags and next in one load; next counts only when NEXT is set.
+      const flagsNext = readDescFlagsNext(view, off);
+      const flags = flagsNext & 0xffff;
       if (flags & VRING_DESC_F_INDIRECT) {
         const addr = readU64(view, off);
         const len = readU32(view, off + 8);
@@ -372,7 +377,7 @@ export class VirtqueueDevice {
         throw new VirtqueueError("chain-too-long", `${this.name}: chain ${head} is longer than 2^32 bytes`);
       }
       if ((flags & VRING_DESC_F_NEXT) === 0) return;
-      const next = readU16(view, off + 14);
+      const next = flagsNext >>> 16;
       if (next >= tableSize) {
         throw new VirtqueueError(
           "next-out-of-range",

@@ -31,7 +31,8 @@
  * record of every posted chain — desc_extra[].next/.flags, desc_state[].indir_desc and the buffer's
  * device-writable length — and detach and the free list use only that record, never what the ring
  * says. v3.2 followed desc[].next in guest memory, so a device that pointed a chain back at its head
- * made detach_buf loop forever. What the driver posts and the order it reuses descriptors in are
+ * made detach_buf loop forever. Likewise avail->idx and avail->flags come from the driver's shadows
+ * (Linux 4.4), never read back. What the driver posts and the order it reuses descriptors in are
  * v3.2's, so the device sees the same ring. A used entry that names an id out of range, a descriptor
  * that is not an outstanding head, or a length beyond the buffer's writable bytes marks the queue
  * broken (BAD_RING sets vq->broken): that call and every later one on the queue throw the same
@@ -52,6 +53,7 @@ import {
   VRING_USED_F_NO_NOTIFY,
   type VringLayout,
   vringNeedEvent,
+  writeDescFlagsNext,
   writeU16,
   writeU32,
   writeU64,
@@ -173,6 +175,13 @@ export class VirtqueueDriver {
   private _numAdded = 0;
   /** Last used index we've seen. */
   private _lastUsedIdx: number;
+  /**
+   * avail->idx and avail->flags as the driver last wrote them (avail_idx_shadow, avail_flags_shadow of
+   * Linux 4.4's "virtio_ring: shadow available ring flags & index"): the driver is their only writer,
+   * so it need not read them back from guest memory, and a device that scribbles on them cannot steer it.
+   */
+  private availIdxShadow: number;
+  private availFlagsShadow = 0;
   /** Owner currently inside (beginAccess), or NO_OWNER. */
   private accessOwner = NO_OWNER;
 
@@ -204,13 +213,14 @@ export class VirtqueueDriver {
       throw new VirtqueueError("invalid-argument", `${this.name}: initialIndex ${start} is not a u16`);
     }
     writeU16(this.view, layout.avail + 2, start);
+    this.availIdxShadow = start;
     writeU16(this.view, layout.used + 2, start);
     writeU16(this.view, layout.usedEvent, start);
     writeU16(this.view, layout.availEvent, start);
     this._lastUsedIdx = start;
 
     // vring_new_virtqueue: "No callback? Tell other side not to bother us."
-    if (options.hasCallback === false) writeU16(this.view, layout.avail, VRING_AVAIL_F_NO_INTERRUPT);
+    if (options.hasCallback === false) this.writeAvailFlags(VRING_AVAIL_F_NO_INTERRUPT);
     // "Put everything in free lists." v3.2 links them through desc[].next in the ring; the copy in
     // desc_extra (vring_alloc_desc_extra) is the one the driver follows.
     this._numFree = layout.size;
@@ -294,17 +304,15 @@ export class VirtqueueDriver {
     }
 
     this.data[head] = token;
-    let writable = 0;
-    for (let k = out; k < total; k++) writable += sg.len[k]!;
-    this.bufLen[head] = writable;
     // "Put entry in available array (but don't update avail->idx until they do sync)."
     const avail = this.layout.avail;
-    const idx = readU16(this.view, avail + 2);
+    const idx = this.availIdxShadow;
     if (this.availPerAdd) {
       // 6.1: "Descriptors and available array need to be set before we expose the new available
       // array entries", then avail->idx = ++avail_idx_shadow.
       writeU16(this.view, avail + 4 + 2 * (idx & this.mask), head);
-      writeU16(this.view, avail + 2, (idx + 1) & 0xffff);
+      this.availIdxShadow = (idx + 1) & 0xffff;
+      writeU16(this.view, avail + 2, this.availIdxShadow);
     } else {
       writeU16(this.view, avail + 4 + 2 * ((idx + this._numAdded) & this.mask), head);
     }
@@ -321,13 +329,15 @@ export class VirtqueueDriver {
     const extraFlags = this.extraFlags;
     let i = head;
     let prev = head;
+    let writable = 0;
     for (let k = 0; k < total; k++) {
       const off = descOffset(table, i);
       const flags = k < out ? VRING_DESC_F_NEXT : VRING_DESC_F_NEXT | VRING_DESC_F_WRITE;
+      const len = sg.len[k]!;
+      if (k >= out) writable += len;
       writeU64(view, off, sg.addr[k]!);
-      writeU32(view, off + 8, sg.len[k]!);
-      writeU16(view, off + 12, flags);
-      writeU16(view, off + 14, extraNext[i]!);
+      writeU32(view, off + 8, len);
+      writeDescFlagsNext(view, off, flags, extraNext[i]!);
       extraFlags[i] = flags;
       prev = i;
       i = extraNext[i]!;
@@ -336,6 +346,7 @@ export class VirtqueueDriver {
     extraFlags[prev] = extraFlags[prev]! & ~VRING_DESC_F_NEXT;
     writeU16(view, descOffset(table, prev) + 12, extraFlags[prev]!);
     this.freeHead = i;
+    this.bufLen[head] = writable;
     return head;
   }
 
@@ -350,25 +361,27 @@ export class VirtqueueDriver {
       );
     }
     const view = this.view;
+    let writable = 0;
     for (let k = 0; k < total; k++) {
       const off = descOffset(table, k);
+      const len = sg.len[k]!;
+      if (k >= out) writable += len;
       writeU64(view, off, sg.addr[k]!);
-      writeU32(view, off + 8, sg.len[k]!);
+      writeU32(view, off + 8, len);
       const more = k + 1 < total;
       const write = k < out ? 0 : VRING_DESC_F_WRITE;
-      writeU16(view, off + 12, more ? write | VRING_DESC_F_NEXT : write);
-      writeU16(view, off + 14, more ? k + 1 : 0);
+      writeDescFlagsNext(view, off, more ? write | VRING_DESC_F_NEXT : write, more ? k + 1 : 0);
     }
     this._numFree--;
     const head = this.freeHead;
     const off = descOffset(this.layout.desc, head);
-    writeU16(view, off + 12, VRING_DESC_F_INDIRECT);
     writeU64(view, off, table);
     writeU32(view, off + 8, total * DESC_SIZE);
-    writeU16(view, off + 14, this.extraNext[head]!);
+    writeDescFlagsNext(view, off, VRING_DESC_F_INDIRECT, this.extraNext[head]!);
     this.extraFlags[head] = VRING_DESC_F_INDIRECT;
     this.indirDesc[head] = table;
     this.freeHead = this.extraNext[head]!;
+    this.bufLen[head] = writable;
     return head;
   }
 
@@ -383,10 +396,13 @@ export class VirtqueueDriver {
     if (this._broken !== null) this.refuse();
     const view = this.view;
     const layout = this.layout;
-    const cur = readU16(view, layout.avail + 2);
+    const cur = this.availIdxShadow;
     const old = this.availPerAdd ? (cur - this._numAdded) & 0xffff : cur;
     const next = (old + this._numAdded) & 0xffff;
-    if (!this.availPerAdd) writeU16(view, layout.avail + 2, next);
+    if (!this.availPerAdd) {
+      this.availIdxShadow = next;
+      writeU16(view, layout.avail + 2, next);
+    }
     this._numAdded = 0;
     const notify = this.eventIdx
       ? vringNeedEvent(readU16(view, layout.availEvent), next, old)
@@ -445,7 +461,7 @@ export class VirtqueueDriver {
     this._lastUsedIdx = (this._lastUsedIdx + 1) & 0xffff;
     this.lastLen = len;
     this.lastId = id;
-    if ((readU16(view, layout.avail) & VRING_AVAIL_F_NO_INTERRUPT) === 0) {
+    if ((this.availFlagsShadow & VRING_AVAIL_F_NO_INTERRUPT) === 0) {
       writeU16(view, layout.usedEvent, this._lastUsedIdx);
     }
     return token;
@@ -494,10 +510,15 @@ export class VirtqueueDriver {
     throw this._broken!;
   }
 
+  /** avail->flags = flags, kept in the shadow too. */
+  private writeAvailFlags(flags: number): void {
+    this.availFlagsShadow = flags;
+    writeU16(this.view, this.layout.avail, flags);
+  }
+
   /** virtqueue_disable_cb (v3.2 line 348): set NO_INTERRUPT; used_event is left alone. */
   disableCb(): void {
-    const flags = this.layout.avail;
-    writeU16(this.view, flags, readU16(this.view, flags) | VRING_AVAIL_F_NO_INTERRUPT);
+    this.writeAvailFlags(this.availFlagsShadow | VRING_AVAIL_F_NO_INTERRUPT);
   }
 
   /**
@@ -509,7 +530,7 @@ export class VirtqueueDriver {
     if (this._broken !== null) this.refuse();
     const view = this.view;
     const layout = this.layout;
-    writeU16(view, layout.avail, readU16(view, layout.avail) & ~VRING_AVAIL_F_NO_INTERRUPT);
+    this.writeAvailFlags(this.availFlagsShadow & ~VRING_AVAIL_F_NO_INTERRUPT);
     writeU16(view, layout.usedEvent, this._lastUsedIdx);
     return !this.moreUsed();
   }
@@ -522,8 +543,8 @@ export class VirtqueueDriver {
     if (this._broken !== null) this.refuse();
     const view = this.view;
     const layout = this.layout;
-    writeU16(view, layout.avail, readU16(view, layout.avail) & ~VRING_AVAIL_F_NO_INTERRUPT);
-    const bufs = Math.floor((((readU16(view, layout.avail + 2) - this._lastUsedIdx) & 0xffff) * 3) / 4);
+    this.writeAvailFlags(this.availFlagsShadow & ~VRING_AVAIL_F_NO_INTERRUPT);
+    const bufs = Math.floor((((this.availIdxShadow - this._lastUsedIdx) & 0xffff) * 3) / 4);
     writeU16(view, layout.usedEvent, (this._lastUsedIdx + bufs) & 0xffff);
     return ((readU16(view, layout.used + 2) - this._lastUsedIdx) & 0xffff) <= bufs;
   }
@@ -539,8 +560,8 @@ export class VirtqueueDriver {
       const token = this.data[i]!;
       if (token === NO_TOKEN) continue;
       this.detachBuf(i);
-      const idx = this.layout.avail + 2;
-      writeU16(this.view, idx, (readU16(this.view, idx) - 1) & 0xffff);
+      this.availIdxShadow = (this.availIdxShadow - 1) & 0xffff;
+      writeU16(this.view, this.layout.avail + 2, this.availIdxShadow);
       return token;
     }
     // "That should have freed everything." (BUG_ON)

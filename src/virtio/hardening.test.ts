@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { VirtqueueError } from "./errors.ts";
-import { VRING_DESC_F_NEXT, VRING_DESC_F_WRITE } from "./layout.ts";
+import { VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE } from "./layout.ts";
 import { createTestQueue, type TestQueue } from "./mock.ts";
 
 /** The device completes `head` with `len` by writing the used ring directly. */
@@ -124,5 +124,27 @@ describe("a lying used ring breaks the queue", () => {
     expect(q.driver.getBuf()).toBe(1);
     expect(() => q.driver.getBuf()).toThrow(/id \d, which is not an outstanding head; the queue is broken/);
     expect(q.driver.broken?.kind).toBe("used-id-not-head");
+  });
+});
+
+describe("avail->idx and avail->flags come from the driver's shadows (Linux 4.4), not guest memory", () => {
+  it("posts after the entries it published and keeps used_event armed when a device rewrote them", () => {
+    const q = createTestQueue({ size: 8, eventIdx: true });
+    const view = new DataView(q.memory);
+    const first = post(q, 1, [100]);
+    expect(q.driver.availIdx).toBe(1);
+    view.setUint16(q.layout.avail + 2, 0x1234, true);
+    view.setUint16(q.layout.avail, VRING_AVAIL_F_NO_INTERRUPT, true);
+    q.sg.set(0, 0x10000, 200);
+    q.driver.addBuf(0, 1, q.sg, 2);
+    q.driver.kick();
+    // The second head sits in avail->ring[1] and avail->idx is 2, as if nothing had been rewritten.
+    expect(q.driver.availIdx).toBe(2);
+    const second = view.getUint16(q.layout.avail + 4 + 2, true);
+    expect(second).not.toBe(first);
+    use(q, first, 50);
+    expect(q.driver.getBuf()).toBe(1);
+    // Callbacks are enabled as far as the driver knows, so getBuf moved used_event on.
+    expect(view.getUint16(q.layout.usedEvent, true)).toBe(1);
   });
 });

@@ -71,6 +71,17 @@ export class IndirectPool implements IndirectTableAllocator {
   }
 
   alloc(entries: number): number {
+    const block = this.allocBlock(entries);
+    return block < 0 ? -1 : this.tableAt(block);
+  }
+
+  /** Guest offset of block `block`'s table. */
+  tableAt(block: number): number {
+    return this.offset + block * this.blockBytes;
+  }
+
+  /** alloc by block index (-1 on failure), for callers that keep side tables by block. */
+  allocBlock(entries: number): number {
     if (!(Number.isInteger(entries) && entries >= 1 && entries <= this.entriesPerBlock)) {
       // A caller that needs bigger tables configured the pool wrongly; that is not memory pressure.
       throw new VirtqueueError(
@@ -84,13 +95,15 @@ export class IndirectPool implements IndirectTableAllocator {
     }
     const block = this.freeStack[--this.freeTop]!;
     this.allocated[block] = 1;
-    return this.offset + block * this.blockBytes;
+    return block;
   }
 
-  free(offset: number): void {
+  /** Returns the table at `offset` to the pool; the result is its block index (for side tables by block). */
+  free(offset: number): number {
     const rel = offset - this.offset;
-    const block = rel / this.blockBytes;
-    if (!Number.isInteger(block) || block < 0 || block >= this.blocks || this.allocated[block] !== 1) {
+    // An int32 block index (the product test rejects fractions, NaN and wrapped huge values).
+    const block = (rel / this.blockBytes) | 0;
+    if (block * this.blockBytes !== rel || block < 0 || block >= this.blocks || this.allocated[block] !== 1) {
       throw new VirtqueueError(
         "invalid-argument",
         `indirect table at ${offset} was not allocated from this pool`,
@@ -98,5 +111,6 @@ export class IndirectPool implements IndirectTableAllocator {
     }
     this.allocated[block] = 0;
     this.freeStack[this.freeTop++] = block;
+    return block;
   }
 }

@@ -414,6 +414,18 @@ describe("device validation", () => {
     expect(() => r.device.chain.write(1)).toThrowError(kind("readable-after-writable"));
   });
 
+  it("reads avail->idx again only when the entries of its last read are popped (vhost_get_vq_desc)", () => {
+    const r = rawRing(4);
+    r.desc(r.layout.desc, 0, 0, 10, W, 0);
+    r.desc(r.layout.desc, 1, 0, 10, W, 0);
+    r.offer(0, 1);
+    expect(r.device.popChain()).toBe(0);
+    // The driver now claims 6 more entries: too far, but only noticed at the next read of avail->idx.
+    r.view.setUint16(r.layout.avail + 2, 8, true);
+    expect(r.device.popChain()).toBe(1);
+    expect(() => r.device.popChain()).toThrowError(kind("avail-index-too-far"));
+  });
+
   it("un-pops chains with discardChains", () => {
     const r = rawRing(4);
     r.desc(r.layout.desc, 0, 0, 10, W, 0);

@@ -17,7 +17,6 @@ export class IndirectTables implements IndirectTableAllocator {
   /** Slab object and cache behind each pool block, by block index. */
   private readonly blockObj: Int32Array;
   private readonly blockCache: Int32Array;
-  private readonly blockBytes: number;
 
   constructor(
     private readonly mm: MmPort,
@@ -25,7 +24,6 @@ export class IndirectTables implements IndirectTableAllocator {
   ) {
     this.blockObj = new Int32Array(pool.blocks).fill(-1);
     this.blockCache = new Int32Array(pool.blocks);
-    this.blockBytes = pool.entriesPerBlock * 16;
   }
 
   /**
@@ -61,19 +59,18 @@ export class IndirectTables implements IndirectTableAllocator {
 
   alloc(entries: number): number {
     if (this.pendingObj < 0 || entries > this.pool.entriesPerBlock) return -1;
-    const off = this.pool.alloc(entries);
-    if (off < 0) return -1;
-    const b = (off - this.pool.offset) / this.blockBytes;
+    const b = this.pool.allocBlock(entries);
+    if (b < 0) return -1;
     this.blockObj[b] = this.pendingObj;
     this.blockCache[b] = this.pendingCache;
     this.pendingObj = -1;
-    return off;
+    return this.pool.tableAt(b);
   }
 
   free(offset: number): void {
-    const b = (offset - this.pool.offset) / this.blockBytes;
+    // The pool validates the offset and names its block: one division per table, not two.
+    const b = this.pool.free(offset);
     this.mm.slabFree(this.blockCache[b]!, this.blockObj[b]!);
     this.blockObj[b] = -1;
-    this.pool.free(offset);
   }
 }
