@@ -113,6 +113,16 @@ export class EventQueue {
 
   /** Schedules an event; returns its handle. `a` is an int32, `b` any safe integer. */
   schedule(time: number, type: number, a: number, b: number): number {
+    const s = this.insert(time, type, a, b);
+    return this.gen[s]! * SLOT_LIMIT + s;
+  }
+
+  /**
+   * schedule() for an event that is never cancelled: returns its slot, an integer below 2^24, not
+   * its handle, which passes 2^30 once the slot's generation does and is then a fresh heap number
+   * whenever the call is not inlined.
+   */
+  insert(time: number, type: number, a: number, b: number): number {
     if (!(time >= this.now) || !Number.isSafeInteger(time)) this.badTime(time, "schedule at");
     if (this.freeTop === 0) this.grow();
     const s = this.free[--this.freeTop]!;
@@ -127,12 +137,12 @@ export class EventQueue {
       this.tie[s] = this.tieRng.nextU32();
       if (k === 0) {
         this.insertByTie(s);
-        return this.gen[s]! * SLOT_LIMIT + s;
+        return s;
       }
     }
     if (time < this.minTime && k !== 0) this.forgetMin();
     this.append(k, s);
-    return this.gen[s]! * SLOT_LIMIT + s;
+    return s;
   }
 
   /**
