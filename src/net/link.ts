@@ -216,7 +216,7 @@ export class Link implements PacketSink {
     this.push(end, t, size, pkt);
     if (!this.arrivalArmed) {
       this.arrivalArmed = true;
-      this.sim.at(t, this.arrival, pkt, 0);
+      this.sim.post(t, this.arrival, pkt, 0);
     }
   }
 
@@ -238,7 +238,7 @@ export class Link implements PacketSink {
       const t = this.ring[i + E_ARRIVAL]!;
       const next = this.ring[i + E_PKT]! | 0;
       if (!this.sim.claimNext(t, this.arrival, next, 0)) {
-        this.sim.at(t, this.arrival, next, 0);
+        this.sim.post(t, this.arrival, next, 0);
         return;
       }
     }
@@ -291,7 +291,8 @@ export class Link implements PacketSink {
     const ring = new Float64Array(n * RING_STRIDE);
     for (let k = 0; k < held; k++) {
       const from = ((this.tail - held + k) & this.mask) * RING_STRIDE;
-      ring.set(this.ring.subarray(from, from + RING_STRIDE), k * RING_STRIDE);
+      // Field by field: a subarray per entry would be an object per packet held.
+      for (let f = 0; f < RING_STRIDE; f++) ring[k * RING_STRIDE + f] = this.ring[from + f]!;
     }
     this.ring = ring;
     this.mask = n - 1;

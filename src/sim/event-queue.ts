@@ -59,6 +59,8 @@ export class EventQueue {
   private lens = new Int32Array(BUCKETS);
   /** Per level, bit v set when bucket (level, v) is not empty. */
   private occupied = new Int32Array(LEVELS);
+  /** Bit p set when level p has a non-empty bucket: findMin goes to the first one without a loop. */
+  private levels = 0;
   /** Next entry of bucket 0 to pop. */
   private head = 0;
   /** Time of the latest pop, as two 32-bit halves for the bucket index. */
@@ -111,6 +113,16 @@ export class EventQueue {
 
   /** Schedules an event; returns its handle. `a` is an int32, `b` any safe integer. */
   schedule(time: number, type: number, a: number, b: number): number {
+    const s = this.insert(time, type, a, b);
+    return this.gen[s]! * SLOT_LIMIT + s;
+  }
+
+  /**
+   * schedule() for an event that is never cancelled: returns its slot, an integer below 2^24, not
+   * its handle, which passes 2^30 once the slot's generation does and is then a fresh heap number
+   * whenever the call is not inlined.
+   */
+  insert(time: number, type: number, a: number, b: number): number {
     if (!(time >= this.now) || !Number.isSafeInteger(time)) this.badTime(time, "schedule at");
     if (this.freeTop === 0) this.grow();
     const s = this.free[--this.freeTop]!;
@@ -125,12 +137,12 @@ export class EventQueue {
       this.tie[s] = this.tieRng.nextU32();
       if (k === 0) {
         this.insertByTie(s);
-        return this.gen[s]! * SLOT_LIMIT + s;
+        return s;
       }
     }
     if (time < this.minTime && k !== 0) this.forgetMin();
     this.append(k, s);
-    return this.gen[s]! * SLOT_LIMIT + s;
+    return s;
   }
 
   /**
@@ -185,7 +197,8 @@ export class EventQueue {
   /** Time of the next event, or Infinity. */
   peekTime(): number {
     this.skipDead();
-    return this.head < this.lens[0]! ? this.last : this.findMin();
+    if (this.head < this.lens[0]!) return this.last;
+    return this.findMin() ? this.minTime : Number.POSITIVE_INFINITY;
   }
 
   /**
@@ -256,12 +269,15 @@ export class EventQueue {
   }
 
   /**
-   * The smallest pending time outside bucket 0 (Infinity if none), remembering its bucket: the first
-   * bucket with a live event. Buckets holding only dead events on the way are emptied.
+   * Finds the smallest pending time outside bucket 0 and its bucket, the first bucket with a live
+   * event, into minTime and minBucket; false if there is none. Buckets holding only dead events on
+   * the way are emptied. It returns a boolean, not the time: a time past 2^30 ns returned from a call
+   * that is not inlined is a fresh heap number each time.
    */
-  private findMin(): number {
-    if (this.minBucket >= 0) return this.minTime;
-    for (let p = 0; p < LEVELS; p++) {
+  private findMin(): boolean {
+    if (this.minBucket >= 0) return true;
+    while (this.levels !== 0) {
+      const p = 31 - Math.clz32(this.levels & -this.levels);
       while (this.occupied[p] !== 0) {
         const bits = this.occupied[p]!;
         const v = 31 - Math.clz32(bits & -bits);
@@ -286,19 +302,21 @@ export class EventQueue {
         if (min < Number.POSITIVE_INFINITY) {
           this.minBucket = k;
           this.minTime = min;
-          return min;
+          return true;
         }
         for (let i = 0; i < n; i++) this.releaseDead(list[i]!);
         this.empty(k);
       }
     }
-    return Number.POSITIVE_INFINITY;
+    return false;
   }
 
   private empty(k: number): void {
     this.lens[k] = 0;
     const p = (k - 1) >> 4;
-    this.occupied[p] = this.occupied[p]! & ~(1 << ((k - 1) & 15));
+    const bits = this.occupied[p]! & ~(1 << ((k - 1) & 15));
+    this.occupied[p] = bits;
+    if (bits === 0) this.levels &= ~(1 << p);
   }
 
   /**
@@ -308,8 +326,8 @@ export class EventQueue {
   private refill(until: number): boolean {
     this.lens[0] = 0;
     this.head = 0;
-    const min = this.findMin();
-    if (min === Number.POSITIVE_INFINITY || min > until) return false;
+    if (!this.findMin() || this.minTime > until) return false;
+    const min = this.minTime;
     const k = this.minBucket;
     this.forgetMin();
     this.last = min;
@@ -345,6 +363,7 @@ export class EventQueue {
     if (n === 0 && k !== 0) {
       const p = (k - 1) >> 4;
       this.occupied[p] = this.occupied[p]! | (1 << ((k - 1) & 15));
+      this.levels |= 1 << p;
     }
   }
 

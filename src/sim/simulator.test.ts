@@ -20,6 +20,26 @@ describe("Simulator dispatch and run()", () => {
     expect(sim.events).toBe(3);
   });
 
+  it("post() schedules like at(), in insertion order with at()'s events, and is fingerprinted the same", () => {
+    const trace = (usePost: boolean) => {
+      const sim = new Simulator({ seed: 1 });
+      const log: string[] = [];
+      const ev = sim.register("ev", (a, b) => log.push(`${sim.now}:${a},${b}`));
+      // Times past 2^32 ns and a tie at 2^32 + 5 between the two ways of scheduling.
+      const t0 = 2 ** 32;
+      sim.at(t0 + 5, ev, 1, 0);
+      if (usePost) sim.post(t0 + 5, ev, 2, 2 ** 40);
+      else sim.at(t0 + 5, ev, 2, 2 ** 40);
+      if (usePost) sim.post(t0 + 3, ev, 3, 0);
+      else sim.at(t0 + 3, ev, 3, 0);
+      sim.run(t0 + 10);
+      return { log, fp: sim.fingerprint.digest() };
+    };
+    const posted = trace(true);
+    expect(posted.log).toEqual([`${2 ** 32 + 3}:3,0`, `${2 ** 32 + 5}:1,0`, `${2 ** 32 + 5}:2,${2 ** 40}`]);
+    expect(posted).toEqual(trace(false));
+  });
+
   it("after() counts from the current time", () => {
     const sim = new Simulator({ seed: 1 });
     const times: number[] = [];

@@ -119,6 +119,14 @@ export class Simulator {
     return this.queue.schedule(t, type, a, b);
   }
 
+  /**
+   * at() for an event that is never cancelled (a link's arrivals): no handle, which past 2^30 would
+   * be a fresh heap number per call.
+   */
+  post(t: Ns, type: number, a: number, b: number): void {
+    this.queue.insert(t, type, a, b);
+  }
+
   /** Schedules handler `type` after `delay` ns. */
   after(delay: Ns, type: number, a = 0, b = 0): number {
     return this.queue.schedule(this.queue.now + delay, type, a, b);
