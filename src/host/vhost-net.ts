@@ -185,7 +185,7 @@ export class VhostNetRx {
     this.txQueueEventCount++;
     if (this.txScheduled) return;
     this.txScheduled = true;
-    this.sim.at(Math.max(this.sim.now + this.costs.kickLatency, this.busyUntil), this.evHandleTx);
+    this.sim.post(Math.max(this.sim.now + this.costs.kickLatency, this.busyUntil), this.evHandleTx, 0, 0);
   }
 
   /**
@@ -199,7 +199,7 @@ export class VhostNetRx {
     const now = this.sim.now;
     if (this.busyUntil > now) {
       this.txScheduled = true;
-      this.sim.at(this.busyUntil, this.evHandleTx);
+      this.sim.post(this.busyUntil, this.evHandleTx, 0, 0);
       return;
     }
     const tx = this.tx!;
@@ -229,14 +229,14 @@ export class VhostNetRx {
       total += len;
       if (total >= VHOST_NET_WEIGHT) {
         this.txScheduled = true;
-        this.sim.at(now + Math.round(cost), this.evHandleTx);
+        this.sim.post(now + Math.round(cost), this.evHandleTx, 0, 0);
         break;
       }
     }
     this.workerRan(now, cost);
     if (added > 0 && !this.pendingTxSignal) {
       this.pendingTxSignal = true;
-      this.sim.at(this.busyUntil, this.evTxSignal);
+      this.sim.post(this.busyUntil, this.evTxSignal, 0, 0);
     }
   }
 
@@ -278,7 +278,7 @@ export class VhostNetRx {
   private schedule(latency: Ns): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    this.sim.at(Math.max(this.sim.now + latency, this.busyUntil), this.evHandleRx);
+    this.sim.post(Math.max(this.sim.now + latency, this.busyUntil), this.evHandleRx, 0, 0);
   }
 
   private handleRx(): void {
@@ -286,7 +286,7 @@ export class VhostNetRx {
     const now = this.sim.now;
     if (this.busyUntil > now) {
       this.scheduled = true;
-      this.sim.at(this.busyUntil, this.evHandleRx);
+      this.sim.post(this.busyUntil, this.evHandleRx, 0, 0);
       return;
     }
     const dev = this.dev;
@@ -358,7 +358,7 @@ export class VhostNetRx {
     this.workerRan(now, cost);
     if (added > 0 && !this.pendingSignal) {
       this.pendingSignal = true;
-      this.sim.at(this.busyUntil, this.evSignal);
+      this.sim.post(this.busyUntil, this.evSignal, 0, 0);
     }
   }
 

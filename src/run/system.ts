@@ -487,7 +487,7 @@ export class System {
       dev: this.txDevice,
       packetAt: (gpa) => skbs.pkt[txSkbAt(gpa)]!,
       send: toSendersFromHost,
-      irq: { interrupt: () => sim.after(hc.irqLatency, evTxIrq) },
+      irq: { interrupt: () => sim.post(sim.now + hc.irqLatency, evTxIrq, 0, 0) },
     });
     // vring_interrupt: IRQ_NONE unless there are used buffers, else the callback (skb_recv_done).
     const vringInterrupt = () => {
@@ -497,7 +497,7 @@ export class System {
     const evIrq = sim.register("guest.virtio_irq", () =>
       k.hardirq(irqCpu, vringInterrupt, VIRTIO_NET_INPUT_IRQ),
     );
-    this.host.connectGuest({ interrupt: () => sim.after(hc.irqLatency, evIrq) });
+    this.host.connectGuest({ interrupt: () => sim.post(sim.now + hc.irqLatency, evIrq, 0, 0) });
 
     const startRng = sim.rng("flows.start");
     // Each reader waits on an epoll instance over its sockets (libtorrent, and any server of many

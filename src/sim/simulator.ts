@@ -120,8 +120,9 @@ export class Simulator {
   }
 
   /**
-   * at() for an event that is never cancelled (a link's arrivals): no handle, which past 2^30 would
-   * be a fresh heap number per call.
+   * at() for an event that is never cancelled (a link's arrivals, vhost's work and signals, the
+   * guest's interrupts, softirq and tick events): no handle, which past 2^30 would be a fresh heap
+   * number per call.
    */
   post(t: Ns, type: number, a: number, b: number): void {
     this.queue.insert(t, type, a, b);

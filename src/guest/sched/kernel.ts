@@ -446,7 +446,7 @@ export class Kernel {
   private armDispatch(cpu: Cpu): void {
     if (cpu.dispatchArmed) return;
     cpu.dispatchArmed = true;
-    this.sim.at(Math.max(this.now, cpu.busyUntil), this.evDispatch, cpu.index, 0);
+    this.sim.post(Math.max(this.now, cpu.busyUntil), this.evDispatch, cpu.index, 0);
   }
 
   private dispatch(cpu: Cpu): void {
@@ -729,7 +729,7 @@ export class Kernel {
         this.injectDeferred(this.cpus[c]!),
       );
     }
-    this.sim.at(cpu.offUntil, this.evIrqInject, cpu.index, 0);
+    this.sim.post(cpu.offUntil, this.evIrqInject, cpu.index, 0);
   }
 
   /** VM entry after a deschedule: inject what arrived meanwhile, in arrival order. */
@@ -737,7 +737,7 @@ export class Kernel {
     cpu.irqInjectArmed = false;
     if (cpu.offUntil > this.now) {
       cpu.irqInjectArmed = true;
-      this.sim.at(cpu.offUntil, this.evIrqInject, cpu.index, 0);
+      this.sim.post(cpu.offUntil, this.evIrqInject, cpu.index, 0);
       return;
     }
     const fns = cpu.deferredIrqs;
@@ -915,7 +915,7 @@ export class Kernel {
   private armSoftirq(cpu: Cpu): void {
     if (cpu.softirqEventArmed) return;
     cpu.softirqEventArmed = true;
-    this.sim.at(Math.max(this.now, cpu.busyUntil), this.evSoftirq, cpu.index, 0);
+    this.sim.post(Math.max(this.now, cpu.busyUntil), this.evSoftirq, cpu.index, 0);
   }
 
   private softirqEvent(cpu: Cpu): void {
@@ -932,7 +932,7 @@ export class Kernel {
   private armTick(cpu: Cpu): void {
     if (cpu.tickArmed) return;
     cpu.tickArmed = true;
-    this.sim.at(this.jiffies.timerExpiry(this.now, 1), this.evTick, cpu.index, 0);
+    this.sim.post(this.jiffies.timerExpiry(this.now, 1), this.evTick, cpu.index, 0);
   }
 
   private tick(cpu: Cpu): void {
