@@ -201,7 +201,7 @@ export class SkbPool {
     if (head < 0) return NO_SKB;
     const bytes = allocSkbDataBytes(size);
     const cache = kmallocCacheId(bytes);
-    return this.withData(bytes, head, cache, mm.slabAllocAtomic(cache, gfp));
+    return this.withData(head, cache, mm.slabAllocAtomic(cache, gfp), dataTruesize(bytes));
   }
 
   /** alloc_skb(size, gfp) for callers that may sleep (gfp with __GFP_WAIT may reclaim). */
@@ -214,7 +214,7 @@ export class SkbPool {
     const cache = kmallocCacheId(bytes);
     // A sleep may have run other allocations meanwhile: the data area is this site's too.
     mm.allocSite = site;
-    return this.withData(bytes, head, cache, yield* mm.slabAlloc(cache, gfp));
+    return this.withData(head, cache, yield* mm.slabAlloc(cache, gfp), dataTruesize(bytes));
   }
 
   /**
@@ -253,15 +253,16 @@ export class SkbPool {
   }
 
   /**
-   * __alloc_skb after the data kmalloc of `dataBytes`: the skb, or NO_SKB with the head freed (its
-   * nodata path).
+   * An skb from its sk_buff head and the data object `data` of `cache` just allocated for it (-1 if
+   * that failed), of `truesize`: the skb, or NO_SKB with the head freed (__alloc_skb's nodata path).
+   * alloc_skb and the drivers' own head-then-data allocations end here.
    */
-  private withData(dataBytes: number, head: number, cache: SlabCacheId, data: number): number {
+  withData(head: number, cache: SlabCacheId, data: number, truesize: number): number {
     if (data < 0) {
       this.mm.slabFree(SLAB_SKBUFF_HEAD, head);
       return NO_SKB;
     }
-    const skb = this.take(head, dataTruesize(dataBytes));
+    const skb = this.take(head, truesize);
     this.setData(skb, cache, data);
     return skb;
   }

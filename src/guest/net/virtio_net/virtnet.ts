@@ -411,12 +411,8 @@ export abstract class VirtnetDriver {
 
   /** The small buffer's skb from its sk_buff head and data area; -ENOMEM (head freed) without data. */
   private smallSkb(head: number, data: number): number {
-    if (data < 0) {
-      this.env.mm.slabFree(SLAB_SKBUFF_HEAD, head);
-      return -ENOMEM;
-    }
-    const skb = this.env.skbs.take(head, SMALL_TRUESIZE);
-    this.env.skbs.setData(skb, SLAB_KMALLOC_2048, data);
+    const skb = this.env.skbs.withData(head, SLAB_KMALLOC_2048, data, SMALL_TRUESIZE);
+    if (skb === NO_SKB) return -ENOMEM;
     this.env.skbs.len[skb] = MAX_PACKET_LEN; // skb_put(skb, MAX_PACKET_LEN)
     return this.allocated(skb);
   }
@@ -682,14 +678,7 @@ export abstract class VirtnetDriver {
     mm.allocSite = ALLOC_SITE_PAGE_TO_SKB;
     const head = mm.slabAllocAtomic(SLAB_SKBUFF_HEAD, GFP_ATOMIC);
     if (head < 0) return NO_SKB;
-    const data = mm.slabAllocAtomic(dataSlab, dataGfp);
-    if (data < 0) {
-      mm.slabFree(SLAB_SKBUFF_HEAD, head);
-      return NO_SKB;
-    }
-    const skb = this.env.skbs.take(head, truesize);
-    this.env.skbs.setData(skb, dataSlab, data);
-    return skb;
+    return this.env.skbs.withData(head, dataSlab, mm.slabAllocAtomic(dataSlab, dataGfp), truesize);
   }
 
   /**
