@@ -113,8 +113,7 @@ export class EventQueue {
 
   /** Schedules an event; returns its handle. `a` is an int32, `b` any safe integer. */
   schedule(time: number, type: number, a: number, b: number): number {
-    const s = this.insert(time, type, a, b);
-    return this.gen[s]! * SLOT_LIMIT + s;
+    return this.handleOf(this.insert(time, type, a, b));
   }
 
   /**
@@ -154,11 +153,16 @@ export class EventQueue {
     return (handle >>> 0) & SLOT_MASK;
   }
 
+  /** The handle of slot `s`'s current event: its generation above the slot's 24 bits. */
+  private handleOf(s: number): number {
+    return this.gen[s]! * SLOT_LIMIT + s;
+  }
+
   /** True if the handle names an event that has not run or been cancelled. */
   isPending(handle: number): boolean {
     const s = EventQueue.slotOf(handle);
     // Rebuilding the handle from the slot's generation also rejects negative and fractional ones.
-    return s < this.cap && this.gen[s]! * SLOT_LIMIT + s === handle && this.state[s] === LIVE;
+    return s < this.cap && this.handleOf(s) === handle && this.state[s] === LIVE;
   }
 
   /** Scheduled time of a pending event. */
