@@ -180,7 +180,7 @@ export class VirtqueueDriver {
    * Linux 4.4's "virtio_ring: shadow available ring flags & index"): the driver is their only writer,
    * so it need not read them back from guest memory, and a device that scribbles on them cannot steer it.
    */
-  private availIdxShadow: number;
+  private availIdxShadow = 0;
   private availFlagsShadow = 0;
   /** Owner currently inside (beginAccess), or NO_OWNER. */
   private accessOwner = NO_OWNER;
@@ -212,8 +212,7 @@ export class VirtqueueDriver {
     if (!(Number.isInteger(start) && start >= 0 && start <= 0xffff)) {
       throw new VirtqueueError("invalid-argument", `${this.name}: initialIndex ${start} is not a u16`);
     }
-    writeU16(this.view, layout.avail + 2, start);
-    this.availIdxShadow = start;
+    this.writeAvailIdx(start);
     writeU16(this.view, layout.used + 2, start);
     writeU16(this.view, layout.usedEvent, start);
     writeU16(this.view, layout.availEvent, start);
@@ -311,8 +310,7 @@ export class VirtqueueDriver {
       // 6.1: "Descriptors and available array need to be set before we expose the new available
       // array entries", then avail->idx = ++avail_idx_shadow.
       writeU16(this.view, avail + 4 + 2 * (idx & this.mask), head);
-      this.availIdxShadow = (idx + 1) & 0xffff;
-      writeU16(this.view, avail + 2, this.availIdxShadow);
+      this.writeAvailIdx((idx + 1) & 0xffff);
     } else {
       writeU16(this.view, avail + 4 + 2 * ((idx + this._numAdded) & this.mask), head);
     }
@@ -399,10 +397,7 @@ export class VirtqueueDriver {
     const cur = this.availIdxShadow;
     const old = this.availPerAdd ? (cur - this._numAdded) & 0xffff : cur;
     const next = (old + this._numAdded) & 0xffff;
-    if (!this.availPerAdd) {
-      this.availIdxShadow = next;
-      writeU16(view, layout.avail + 2, next);
-    }
+    if (!this.availPerAdd) this.writeAvailIdx(next);
     this._numAdded = 0;
     const notify = this.eventIdx
       ? vringNeedEvent(readU16(view, layout.availEvent), next, old)
@@ -510,6 +505,12 @@ export class VirtqueueDriver {
     throw this._broken!;
   }
 
+  /** avail->idx = idx, kept in the shadow too. */
+  private writeAvailIdx(idx: number): void {
+    this.availIdxShadow = idx;
+    writeU16(this.view, this.layout.avail + 2, idx);
+  }
+
   /** avail->flags = flags, kept in the shadow too. */
   private writeAvailFlags(flags: number): void {
     this.availFlagsShadow = flags;
@@ -560,8 +561,7 @@ export class VirtqueueDriver {
       const token = this.data[i]!;
       if (token === NO_TOKEN) continue;
       this.detachBuf(i);
-      this.availIdxShadow = (this.availIdxShadow - 1) & 0xffff;
-      writeU16(this.view, this.layout.avail + 2, this.availIdxShadow);
+      this.writeAvailIdx((this.availIdxShadow - 1) & 0xffff);
       return token;
     }
     // "That should have freed everything." (BUG_ON)
