@@ -108,21 +108,6 @@ export class DescriptorChain {
     this.written = 0;
   }
 
-  /** @internal Appends one descriptor (called by the device's walk). */
-  push(addr: number, len: number, flags: number): void {
-    const i = this.count++;
-    this.addr[i] = addr;
-    this.len[i] = len;
-    this.flags[i] = flags;
-    if (flags & VRING_DESC_F_WRITE) {
-      if (this.firstWritable < 0) this.firstWritable = i;
-      this.writableBytes += len;
-    } else {
-      if (this.firstWritable >= 0 && this.misplacedReadable < 0) this.misplacedReadable = i;
-      this.readableBytes += len;
-    }
-  }
-
   /** Device-writable bytes not yet written. */
   get remaining(): number {
     return this.writableBytes - this.written;
@@ -317,6 +302,10 @@ export class VirtqueueDevice {
     this._nextAvail = (this._nextAvail - n) & 0xffff;
   }
 
+  /**
+   * Flattens the chain at `head` into `chain`. Its totals live in locals and are stored once at the
+   * end: per chain, not per descriptor. A chain that throws leaves `chain` holding no descriptors.
+   */
   private walk(head: number): void {
     const view = this.view;
     const chain = this.chain;
@@ -328,6 +317,16 @@ export class VirtqueueDevice {
         `${this.name}: available head ${head} >= queue size ${size}`,
       );
     }
+    const addrs = chain.addr;
+    const lens = chain.len;
+    const flagsOf = chain.flags;
+    const capacity = chain.capacity;
+    let count = 0;
+    let readable = 0;
+    let writable = 0;
+    let firstWritable = -1;
+    let misplacedReadable = -1;
+    let inIndirect = false;
     let table = this.layout.desc;
     let tableSize = size;
     let steps = 0;
@@ -337,7 +336,7 @@ export class VirtqueueDevice {
       if (steps === tableSize) {
         throw new VirtqueueError(
           "descriptor-loop",
-          `${this.name}: chain ${head} loops (${steps} descriptors visited in a table of ${tableSize}, ${this.where(chain.indirect, table)})`,
+          `${this.name}: chain ${head} loops (${steps} descriptors visited in a table of ${tableSize}, ${this.where(inIndirect, table)})`,
         );
       }
       steps++;
@@ -345,47 +344,63 @@ export class VirtqueueDevice {
       // flags and next in one load; next counts only when NEXT is set.
       const flagsNext = readDescFlagsNext(view, off);
       const flags = flagsNext & 0xffff;
+      const len = readU32(view, off + 8);
       if (flags & VRING_DESC_F_INDIRECT) {
         const addr = readU64(view, off);
-        const len = readU32(view, off + 8);
         // The checks inline, the messages out of line: a call per chain would box `off`.
         if (
           !this.indirect ||
-          chain.indirect ||
+          inIndirect ||
           (flags & VRING_DESC_F_NEXT) !== 0 ||
           len === 0 ||
           len % DESC_SIZE !== 0 ||
           addr + len > this.memoryBytes
         )
-          this.checkIndirect(head, idx, chain.indirect, flags, off);
+          this.checkIndirect(head, idx, inIndirect, flags, off);
         table = addr;
         tableSize = len >>> 4; // len is a multiple of DESC_SIZE (checked above)
         steps = 0;
         idx = 0;
-        chain.indirect = true;
+        inIndirect = true;
         continue;
       }
       // Only an indirect table can get here: the descriptor table alone stops at `size` (loop check).
-      if (chain.count === chain.capacity) {
+      if (count === capacity) {
         throw new VirtqueueError(
           "chain-too-long",
-          `${this.name}: chain ${head} has more than ${chain.capacity} descriptors (${this.where(chain.indirect, table)})`,
+          `${this.name}: chain ${head} has more than ${capacity} descriptors (${this.where(inIndirect, table)})`,
         );
       }
-      chain.push(readU64(view, off), readU32(view, off + 8), flags);
-      if (chain.readableBytes + chain.writableBytes > MAX_CHAIN_BYTES) {
+      addrs[count] = readU64(view, off);
+      lens[count] = len;
+      flagsOf[count] = flags;
+      if (flags & VRING_DESC_F_WRITE) {
+        if (firstWritable < 0) firstWritable = count;
+        writable += len;
+      } else {
+        if (firstWritable >= 0 && misplacedReadable < 0) misplacedReadable = count;
+        readable += len;
+      }
+      count++;
+      if (readable + writable > MAX_CHAIN_BYTES) {
         throw new VirtqueueError("chain-too-long", `${this.name}: chain ${head} is longer than 2^32 bytes`);
       }
-      if ((flags & VRING_DESC_F_NEXT) === 0) return;
+      if ((flags & VRING_DESC_F_NEXT) === 0) break;
       const next = flagsNext >>> 16;
       if (next >= tableSize) {
         throw new VirtqueueError(
           "next-out-of-range",
-          `${this.name}: chain ${head}, descriptor ${idx} (${this.where(chain.indirect, table)}): next ${next} >= table size ${tableSize}`,
+          `${this.name}: chain ${head}, descriptor ${idx} (${this.where(inIndirect, table)}): next ${next} >= table size ${tableSize}`,
         );
       }
       idx = next;
     }
+    chain.count = count;
+    chain.readableBytes = readable;
+    chain.writableBytes = writable;
+    chain.firstWritable = firstWritable;
+    chain.misplacedReadable = misplacedReadable;
+    chain.indirect = inIndirect;
   }
 
   /** Validates a descriptor that refers to an indirect table (spec "Indirect Descriptors"). */

@@ -349,6 +349,18 @@ describe("device validation", () => {
     expect(() => r.device.popChain()).toThrowError(/chain 2 loops .*indirect table at/);
   });
 
+  it("leaves the chain of a rejected pop empty: its totals are stored only once the walk succeeds", () => {
+    const r = rawRing(4);
+    r.desc(r.layout.desc, 0, 0, 64, N | W, 1);
+    r.desc(r.layout.desc, 1, 0, 1, N, 4);
+    r.offer(0);
+    expect(() => r.device.popChain()).toThrowError(kind("next-out-of-range"));
+    const c = r.device.chain;
+    expect([c.head, c.count, c.writableBytes, c.firstWritable, c.misplacedReadable]).toEqual([
+      0, 0, 0, -1, -1,
+    ]);
+  });
+
   it("accepts indirect chains longer than the queue size, up to UIO_MAXIOV descriptors", () => {
     const long = UIO_MAXIOV + 1;
     const r = rawRing(2, true, 16 * (3 + long));
