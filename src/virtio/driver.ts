@@ -359,23 +359,38 @@ export class VirtqueueDriver {
       );
     }
     const view = this.view;
+    const addr = sg.addr;
+    const lens = sg.len;
+    // Entry k links to k + 1 until the last; the device-writable ones follow the readable ones.
+    const last = total - 1;
     let writable = 0;
-    for (let k = 0; k < total; k++) {
-      const off = descOffset(table, k);
-      const len = sg.len[k]!;
-      if (k >= out) writable += len;
-      writeU64(view, off, sg.addr[k]!);
+    let off = table;
+    for (let k = 0; k < last; k++, off += DESC_SIZE) {
+      const len = lens[k]!;
+      writeU64(view, off, addr[k]!);
       writeU32(view, off + 8, len);
-      const more = k + 1 < total;
-      const write = k < out ? 0 : VRING_DESC_F_WRITE;
-      writeDescFlagsNext(view, off, more ? write | VRING_DESC_F_NEXT : write, more ? k + 1 : 0);
+      if (k < out) {
+        writeDescFlagsNext(view, off, VRING_DESC_F_NEXT, k + 1);
+      } else {
+        writable += len;
+        writeDescFlagsNext(view, off, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, k + 1);
+      }
+    }
+    const len = lens[last]!;
+    writeU64(view, off, addr[last]!);
+    writeU32(view, off + 8, len);
+    if (last < out) {
+      writeDescFlagsNext(view, off, 0, 0);
+    } else {
+      writable += len;
+      writeDescFlagsNext(view, off, VRING_DESC_F_WRITE, 0);
     }
     this._numFree--;
     const head = this.freeHead;
-    const off = descOffset(this.layout.desc, head);
-    writeU64(view, off, table);
-    writeU32(view, off + 8, total * DESC_SIZE);
-    writeDescFlagsNext(view, off, VRING_DESC_F_INDIRECT, this.extraNext[head]!);
+    const desc = descOffset(this.layout.desc, head);
+    writeU64(view, desc, table);
+    writeU32(view, desc + 8, total * DESC_SIZE);
+    writeDescFlagsNext(view, desc, VRING_DESC_F_INDIRECT, this.extraNext[head]!);
     this.extraFlags[head] = VRING_DESC_F_INDIRECT;
     this.indirDesc[head] = table;
     this.freeHead = this.extraNext[head]!;

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { UIO_MAXIOV, VirtqueueDevice } from "./device.ts";
 import { ENOSPC, Scatterlist, VirtqueueDriver } from "./driver.ts";
@@ -98,6 +99,39 @@ describe("driver and device together", () => {
     expect(q.driver.getBuf()).toBe(5);
     expect(q.pool.inUse).toBe(0);
     expect(q.driver.numFree).toBe(4);
+  });
+
+  it("writes every byte of an indirect table as vring_add_indirect does, the last entry's next 0", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 4 }),
+        fc.integer({ min: 0, max: 4 }),
+        fc.nat({ max: 0xffff }),
+        (out, inCount, salt) => {
+          const total = out + inCount;
+          fc.pre(total >= 2);
+          const q = createTestQueue({ size: 8, indirect: true, maxSg: 8 });
+          const view = new DataView(q.memory);
+          const table = q.pool.offset;
+          // Scribble on the block first: every byte of the table must be the driver's.
+          new Uint8Array(q.memory, table, 16 * total).fill(0xa5);
+          const addr = (k: number) => 2 ** 40 + salt * 2 ** 20 + k * 4096;
+          for (let k = 0; k < total; k++) q.sg.set(k, addr(k), 100 + k + salt);
+          q.driver.addBuf(out, inCount, q.sg, 1);
+          const expected = new DataView(new ArrayBuffer(16 * total));
+          for (let k = 0; k < total; k++) {
+            const more = k + 1 < total;
+            const flags = (k < out ? 0 : VRING_DESC_F_WRITE) | (more ? VRING_DESC_F_NEXT : 0);
+            expected.setBigUint64(16 * k, BigInt(addr(k)), true);
+            expected.setUint32(16 * k + 8, 100 + k + salt, true);
+            expected.setUint16(16 * k + 12, flags, true);
+            expected.setUint16(16 * k + 14, more ? k + 1 : 0, true);
+          }
+          expect(new Uint8Array(q.memory, table, 16 * total)).toEqual(new Uint8Array(expected.buffer));
+          expect(view.getUint16(q.layout.desc + 12, true)).toBe(VRING_DESC_F_INDIRECT);
+        },
+      ),
+    );
   });
 
   it("falls back to direct descriptors when the indirect table cannot be allocated", () => {
