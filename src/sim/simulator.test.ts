@@ -131,6 +131,25 @@ describe("Simulator lazy timers", () => {
     expect(sim.timerArmed(t)).toBe(false);
   });
 
+  it("keeps each timer's handler, argument and deadline when the table grows past its first size", () => {
+    const sim = new Simulator({ seed: 1 });
+    const fired: string[] = [];
+    const even = sim.register("even", (a) => fired.push(`even ${a}@${sim.now}`));
+    const odd = sim.register("odd", (a) => fired.push(`odd ${a}@${sim.now}`));
+    // Armed as they are created, so the table grows (64 → 128 → 256) under armed timers.
+    const n = 200;
+    for (let k = 0; k < n; k++) {
+      const id = sim.createTimer(k % 2 === 0 ? even : odd, 1000 + k);
+      sim.armTimer(id, 10 * (n - k));
+    }
+    sim.run(10 * n);
+    const expected = Array.from({ length: n }, (_, j) => {
+      const k = n - 1 - j;
+      return `${k % 2 === 0 ? "even" : "odd"} ${1000 + k}@${10 * (n - k)}`;
+    });
+    expect(fired).toEqual(expected);
+  });
+
   it("arming later only moves the deadline; the early event re-schedules itself", () => {
     const { sim, fired, onTimer } = setup();
     const t = sim.createTimer(onTimer, 1);

@@ -41,6 +41,17 @@ export class ModelError extends Error {
 }
 
 const NO_HANDLE = -1;
+// Fields of a timer, TIMER_STRIDE doubles apart: what arming reads and writes shares a cache line
+// (a sender's RTO timer is re-armed per ACK; with thousands of flows, one array per field cost a
+// cache miss per field).
+const T_DEADLINE = 0;
+/** The pending event's handle, or NO_HANDLE. */
+const T_HANDLE = 1;
+/** When the pending event runs (valid while the handle is set). */
+const T_EVENT_AT = 2;
+/** The handler the timer calls (an int32 in a double). */
+const T_TYPE = 3;
+const TIMER_STRIDE = 4;
 
 export class Simulator {
   readonly seed: number;
@@ -69,11 +80,9 @@ export class Simulator {
 
   // Lazy timers (perf budget: "keep its deadline in a field and at most one pending event").
   private timerCount = 0;
-  private timerDeadline = new Float64Array(64);
-  private timerHandle = new Float64Array(64);
-  /** When the timer's pending event runs (valid while its handle is set). */
-  private timerEventAt = new Float64Array(64);
-  private timerType = new Int32Array(64);
+  /** Timer id's fields at TIMER_STRIDE·id + T_*. */
+  private timers = new Float64Array(64 * TIMER_STRIDE);
+  /** The argument a timer passes its handler (read only when it fires). */
   private timerArg = new Int32Array(64);
   private readonly timerEvent: number;
 
@@ -145,22 +154,14 @@ export class Simulator {
   /** Creates a timer that, when it expires, calls handler `type` with (a, 0). */
   createTimer(type: number, a = 0): number {
     const id = this.timerCount++;
-    if (id >= this.timerDeadline.length) {
-      const n = this.timerDeadline.length * 2;
-      const grow = <T extends Float64Array | Int32Array>(x: T, make: (n: number) => T) => {
-        const y = make(n);
-        y.set(x);
-        return y;
-      };
-      this.timerDeadline = grow(this.timerDeadline, (k) => new Float64Array(k));
-      this.timerHandle = grow(this.timerHandle, (k) => new Float64Array(k));
-      this.timerEventAt = grow(this.timerEventAt, (k) => new Float64Array(k));
-      this.timerType = grow(this.timerType, (k) => new Int32Array(k));
-      this.timerArg = grow(this.timerArg, (k) => new Int32Array(k));
+    if (id >= this.timerArg.length) {
+      this.timers = grown(this.timers, this.timers.length * 2);
+      this.timerArg = grown(this.timerArg, this.timerArg.length * 2);
     }
-    this.timerDeadline[id] = -1;
-    this.timerHandle[id] = NO_HANDLE;
-    this.timerType[id] = type;
+    const i = id * TIMER_STRIDE;
+    this.timers[i + T_DEADLINE] = -1;
+    this.timers[i + T_HANDLE] = NO_HANDLE;
+    this.timers[i + T_TYPE] = type;
     this.timerArg[id] = a;
     return id;
   }
@@ -172,43 +173,46 @@ export class Simulator {
   armTimer(id: number, t: Ns): void {
     // A bad deadline would otherwise only surface when the early event fires and re-schedules.
     if (!Number.isSafeInteger(t)) checkTime(t, "timer deadline");
-    this.timerDeadline[id] = t;
-    const h = this.timerHandle[id]!;
+    const timers = this.timers;
+    const i = id * TIMER_STRIDE;
+    timers[i + T_DEADLINE] = t;
+    const h = timers[i + T_HANDLE]!;
     // A timer's event is pending while its handle is set: only fireTimer and this method replace
     // or clear the handle, and nothing else can cancel it (the handle never leaves the simulator).
     if (h !== NO_HANDLE) {
-      if (this.timerEventAt[id]! <= t) return;
-      this.timerHandle[id] = this.queue.reschedule(h, t);
+      if (timers[i + T_EVENT_AT]! <= t) return;
+      timers[i + T_HANDLE] = this.queue.reschedule(h, t);
     } else {
-      this.timerHandle[id] = this.queue.schedule(t, this.timerEvent, id, 0);
+      timers[i + T_HANDLE] = this.queue.schedule(t, this.timerEvent, id, 0);
     }
-    this.timerEventAt[id] = t;
+    timers[i + T_EVENT_AT] = t;
   }
 
   disarmTimer(id: number): void {
-    this.timerDeadline[id] = -1;
+    this.timers[id * TIMER_STRIDE + T_DEADLINE] = -1;
   }
 
   timerArmed(id: number): boolean {
-    return this.timerDeadline[id]! >= 0;
+    return this.timers[id * TIMER_STRIDE + T_DEADLINE]! >= 0;
   }
 
   timerDeadlineOf(id: number): Ns {
-    return this.timerDeadline[id]!;
+    return this.timers[id * TIMER_STRIDE + T_DEADLINE]!;
   }
 
   private fireTimer(id: number): void {
-    const d = this.timerDeadline[id]!;
-    this.timerHandle[id] = NO_HANDLE;
+    const timers = this.timers;
+    const i = id * TIMER_STRIDE;
+    const d = timers[i + T_DEADLINE]!;
+    timers[i + T_HANDLE] = NO_HANDLE;
     if (d < 0) return;
-    const now = this.queue.now;
-    if (d > now) {
-      this.timerHandle[id] = this.queue.schedule(d, this.timerEvent, id, 0);
-      this.timerEventAt[id] = d;
+    if (d > this.queue.now) {
+      timers[i + T_HANDLE] = this.queue.schedule(d, this.timerEvent, id, 0);
+      timers[i + T_EVENT_AT] = d;
       return;
     }
-    this.timerDeadline[id] = -1;
-    this.handlers[this.timerType[id]!]!(this.timerArg[id]!, 0);
+    timers[i + T_DEADLINE] = -1;
+    this.handlers[timers[i + T_TYPE]!]!(this.timerArg[id]!, 0);
   }
 
   /**
@@ -286,7 +290,7 @@ export class Simulator {
       counts.clear();
       this.livelockInstant = this.now;
     }
-    const name = this.handlerName(type === this.timerEvent ? this.timerType[a]! : type);
+    const name = this.handlerName(type === this.timerEvent ? this.timers[a * TIMER_STRIDE + T_TYPE]! : type);
     counts.set(name, (counts.get(name) ?? 0) + 1);
     if (this.sameInstant < this.maxEventsPerInstant) return;
     const last = [...counts].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1));
