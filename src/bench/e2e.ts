@@ -23,6 +23,10 @@ export interface E2eResult {
    * grows far less with the load than wall time does, so it is the figure to compare across loads.
    */
   cpuNsPerPacket: number;
+  /** CPU milliseconds building the system (its flows' state grows with flows, once per run). */
+  setupCpuMs: number;
+  /** CPU ns per packet from the first event on: the run's own cost, set-up left out. */
+  runCpuNsPerPacket: number;
   goodputBps: number;
 }
 
@@ -54,10 +58,16 @@ export function e2eScenario(shape: E2eShape): Record<string, unknown> {
 /** Runs the scenario of `shape` once and measures it. */
 export function measureE2e(shape: E2eShape): E2eResult {
   const c0 = process.cpuUsage();
+  /** CPU ns (user + system) of this process since c0. */
+  const cpuNs = () => {
+    const u = process.cpuUsage(c0);
+    return (u.user + u.system) * 1e3;
+  };
   const t0 = performance.now();
-  const r = run({ raw: e2eScenario(shape), origin: "bench e2e" });
+  let setupNs = 0;
+  const r = run({ raw: e2eScenario(shape), origin: "bench e2e" }, { onStart: () => (setupNs = cpuNs()) });
   const wallSeconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(c0);
+  const totalNs = cpuNs();
   const packets = r.host.rx_packets_count!;
   const flows = `${shape.flows} flow${shape.flows === 1 ? "" : "s"}`;
   return {
@@ -69,7 +79,9 @@ export function measureE2e(shape: E2eShape): E2eResult {
     eventsPerSecond: r.events / wallSeconds,
     eventsPerPacket: r.events / packets,
     nsPerPacket: (wallSeconds * 1e9) / packets,
-    cpuNsPerPacket: ((cpu.user + cpu.system) * 1e3) / packets,
+    cpuNsPerPacket: totalNs / packets,
+    setupCpuMs: setupNs / 1e6,
+    runCpuNsPerPacket: (totalNs - setupNs) / packets,
     goodputBps: r.goodputBps,
   };
 }

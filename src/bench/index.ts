@@ -103,6 +103,8 @@ function e2eRow(r: E2eResult, baseline: E2eBaseline | undefined): BenchRow {
     extra: {
       nsPerPacket: r.nsPerPacket,
       cpuNsPerPacket: r.cpuNsPerPacket,
+      runCpuNsPerPacket: r.runCpuNsPerPacket,
+      setupCpuMs: r.setupCpuMs,
       eventsPerPacket: r.eventsPerPacket,
       eventsPerSecond: r.eventsPerSecond,
       goodputBps: r.goodputBps,
@@ -131,6 +133,8 @@ export function runBench(names: readonly string[], quick = false): BenchRow[] {
 const DETAILS: readonly [key: string, unit: string, digits: number][] = [
   ["nsPerPacket", "ns/packet", 0],
   ["cpuNsPerPacket", "CPU ns/packet", 0],
+  ["runCpuNsPerPacket", "CPU ns/packet after set-up", 0],
+  ["setupCpuMs", "CPU ms set-up", 0],
   ["eventsPerPacket", "events/packet", 2],
 ];
 

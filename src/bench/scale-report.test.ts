@@ -15,6 +15,8 @@ function row(over: Partial<ScaleRow>): ScaleRow {
     packetsPerSecond: 1000,
     nsPerPacket: 1e6,
     cpuNsPerPacket: 5e5,
+    setupCpuMs: 50,
+    runCpuNsPerPacket: 4.5e5,
     eventsPerPacket: 2.8,
     startRssBytes: 2 ** 27,
     peakRssBytes: 2 ** 28,
@@ -34,10 +36,12 @@ describe("scaleCharts", () => {
     expect(charts.map((c) => c.id)).toEqual([
       "flows-ns-per-packet",
       "flows-cpu-ns-per-packet",
+      "flows-run-cpu-ns-per-packet",
       "flows-events-per-packet",
       "flows-peak-rss",
       "rate-ns-per-packet",
       "rate-cpu-ns-per-packet",
+      "rate-run-cpu-ns-per-packet",
       "rate-events-per-packet",
       "rate-peak-rss",
     ]);
@@ -63,7 +67,7 @@ describe("renderScaleReport", () => {
     const html = await renderScaleReport([row({}), row({ flows: 10 })], "load <3> & more");
     expect(html).toContain("load &lt;3&gt; &amp; more");
     expect(html.match(/<tr>/g)).toHaveLength(3);
-    expect(html.match(/<svg/g)).toHaveLength(4);
+    expect(html.match(/<svg/g)).toHaveLength(5);
     expect(html).toContain('data-chart="flows-peak-rss"');
     expect(html).not.toContain("<script");
   });

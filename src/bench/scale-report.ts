@@ -18,6 +18,11 @@ const AXIS_TITLE: Record<ScaleAxis, string> = {
 const METRICS: readonly { id: string; title: string; read: (r: ScaleRow) => number }[] = [
   { id: "ns-per-packet", title: "wall ns per simulated packet", read: (r) => r.nsPerPacket },
   { id: "cpu-ns-per-packet", title: "CPU ns per simulated packet", read: (r) => r.cpuNsPerPacket },
+  {
+    id: "run-cpu-ns-per-packet",
+    title: "CPU ns per packet after set-up",
+    read: (r) => r.runCpuNsPerPacket,
+  },
   { id: "events-per-packet", title: "events per packet", read: (r) => r.eventsPerPacket },
   { id: "peak-rss", title: "peak RSS (MiB)", read: (r) => r.peakRssBytes / 2 ** 20 },
 ];

@@ -56,6 +56,10 @@ describe("measureScalePoint", () => {
     expect(r.eventsPerPacket).toBeCloseTo(r.events / r.packets, 10);
     expect(r.nsPerPacket).toBeCloseTo((r.wallSeconds * 1e9) / r.packets, 6);
     expect(r.cpuNsPerPacket).toBeGreaterThan(0);
+    // Set-up and run split the CPU: both take some, and together they are the whole.
+    expect(r.setupCpuMs).toBeGreaterThan(0);
+    expect(r.runCpuNsPerPacket).toBeGreaterThan(0);
+    expect(r.runCpuNsPerPacket + (r.setupCpuMs * 1e6) / r.packets).toBeCloseTo(r.cpuNsPerPacket, 3);
     expect(r.wallPerSimSecond).toBeCloseTo(r.wallSeconds / 0.2, 6);
     expect(r.startRssBytes).toBeGreaterThan(0);
     expect(r.peakRssBytes).toBeGreaterThanOrEqual(r.startRssBytes);
@@ -78,6 +82,8 @@ describe("formatScale", () => {
       packetsPerSecond: 500_000,
       nsPerPacket: 2000,
       cpuNsPerPacket: 1500,
+      setupCpuMs: 250,
+      runCpuNsPerPacket: 1400,
       eventsPerPacket: 2.8,
       startRssBytes: 100 * 2 ** 20,
       peakRssBytes: 180 * 2 ** 20,
@@ -98,6 +104,8 @@ describe("formatScale", () => {
       "0.500 M",
       "2000",
       "1500",
+      "250",
+      "1400",
       "2.80",
       "100",
       "180",

@@ -5,8 +5,9 @@
  * (process.resourceUsage().maxRSS) is its own and not the high-water mark of the runs before it.
  *
  * Reported per configuration: wall time per simulated second, simulated packets per wall second,
- * wall ns and events per packet (flat in flows and in duration when no work is O(flows) per event and
- * nothing accumulates), and peak RSS beside the RSS of the loaded, idle child.
+ * wall ns and events per packet, CPU ns per packet with and without building the system (set-up is
+ * per-flow state, once per run; the run's own cost is flat in flows and in duration when no work is
+ * O(flows) per event and nothing accumulates), and peak RSS beside the RSS of the loaded, idle child.
  */
 import { spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
@@ -48,6 +49,10 @@ export interface ScaleRow extends ScalePoint {
   nsPerPacket: number;
   /** CPU time of the child per packet (less sensitive to the machine's load than wall time). */
   cpuNsPerPacket: number;
+  /** CPU ms building the system: per-flow state, so it grows with flows, once per run. */
+  setupCpuMs: number;
+  /** CPU ns per packet from the first event on: what must stay flat in flows and duration. */
+  runCpuNsPerPacket: number;
   eventsPerPacket: number;
   /** maxRSS of the child once the model is loaded, before the run. */
   startRssBytes: number;
@@ -127,6 +132,8 @@ function measureHere(p: ScalePoint, load: number): ScaleRow {
     packetsPerSecond: r.packetsPerSecond,
     nsPerPacket: r.nsPerPacket,
     cpuNsPerPacket: r.cpuNsPerPacket,
+    setupCpuMs: r.setupCpuMs,
+    runCpuNsPerPacket: r.runCpuNsPerPacket,
     eventsPerPacket: r.eventsPerPacket,
     startRssBytes,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
@@ -170,6 +177,8 @@ export const SCALE_COLUMNS = [
   "packets/s",
   "ns/packet",
   "CPU ns/packet",
+  "set-up CPU ms",
+  "run CPU ns/packet",
   "events/packet",
   "RSS start MiB",
   "RSS peak MiB",
@@ -188,6 +197,8 @@ export function scaleCells(r: ScaleRow): string[] {
     `${(r.packetsPerSecond / 1e6).toFixed(3)} M`,
     r.nsPerPacket.toFixed(0),
     r.cpuNsPerPacket.toFixed(0),
+    r.setupCpuMs.toFixed(0),
+    r.runCpuNsPerPacket.toFixed(0),
     r.eventsPerPacket.toFixed(2),
     mib(r.startRssBytes),
     mib(r.peakRssBytes),

@@ -72,6 +72,18 @@ describe("run", () => {
     expect(s.duration).toBe(1e9);
   });
 
+  it("calls onStart once, with the system built and before the first event and progress report", () => {
+    const seen: string[] = [];
+    const r = run(small, {
+      onStart: () => seen.push("start"),
+      onProgress: () => {
+        if (seen.at(-1) !== "progress") seen.push("progress");
+      },
+    });
+    expect(seen).toEqual(["start", "progress"]);
+    expect(r.events).toBeGreaterThan(0);
+  });
+
   it("rejects a bad override before running", () => {
     expect(() => run(small, { driver: "v9.9" })).toThrow(ScenarioError);
     expect(() => run(small, { set: ["guest.nope=1"] })).toThrow(/guest\.nope/);

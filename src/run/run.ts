@@ -45,6 +45,8 @@ export interface ResolveOptions {
 export interface RunOptions extends ResolveOptions, SystemOptions {
   /** Called about every simulated 1 % of the run with (simulated ns done, total). */
   onProgress?: (doneNs: number, totalNs: number) => void;
+  /** Called once the system is built, before its first event (benchmarks time set-up apart). */
+  onStart?: () => void;
   /** Tracepoints to record (src/run/trace.ts builds this). */
   trace?: TraceSetup;
   /** Limits the run is refused or stopped at (default: defaultBudget()). */
@@ -211,6 +213,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunSummary {
   );
   // Samples start a margin before the warm-up ends: stalls are counted only after it.
   sim.at(Math.max(s.warmup - CLOSEUP_MARGIN_NS, CLOSEUP_STEP_NS), evCloseup);
+  opts.onStart?.();
   const step = Math.max(Math.floor(s.duration / 100), 1);
   for (let t = 0; t < s.duration; ) {
     t = Math.min(t + step, s.duration);
