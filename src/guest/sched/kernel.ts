@@ -52,6 +52,36 @@ export const OP_WAIT = 2;
 export type Op = typeof OP_CPU | typeof OP_SLEEP | typeof OP_WAIT;
 export type KernelCode<T = void> = Generator<Op, T, void>;
 
+/**
+ * A KernelCode that has already returned `value` without yielding: what a sleeping call gives back
+ * when its fast path succeeded, so that no generator is created for it (one per call would dominate
+ * the allocations of process-context code). One instance is reused by its owner, call after call:
+ * the caller must consume it at once (`yield*`, or a thread body's first next()), before the next
+ * call of that owner overwrites the value.
+ */
+export class ReturnedCode<T> implements KernelCode<T> {
+  readonly done = true;
+  value!: T;
+
+  /** This code, returning `value`. */
+  of(value: T): this {
+    this.value = value;
+    return this;
+  }
+  next(): IteratorReturnResult<T> {
+    return this;
+  }
+  return(value: T): IteratorReturnResult<T> {
+    return { done: true, value };
+  }
+  throw(e: unknown): never {
+    throw e;
+  }
+  [Symbol.iterator](): this {
+    return this;
+  }
+}
+
 export const CTX_PROCESS = 0;
 export const CTX_SOFTIRQ = 1;
 export const CTX_HARDIRQ = 2;
