@@ -35,7 +35,7 @@ import {
   TP_TIMER_START,
 } from "../../sim/trace.ts";
 import { CAT_COUNT, CAT_IRQ, CAT_SCHED } from "./costs.ts";
-import { listDel } from "./list.ts";
+import { listClear, listDel } from "./list.ts";
 import {
   CfsRq,
   type CfsTunables,
@@ -403,12 +403,12 @@ export class Kernel {
     // call are taken into a batch of their own nesting level, reused from call to call.
     const batch = (this.wakeBatches[this.wakeDepth] ??= []);
     for (let i = 0; i < w.length; i++) batch.push(w[i]!);
-    w.length = 0;
+    listClear(w);
     this.wakeDepth++;
     try {
       for (let i = 0; i < batch.length; i++) this.wakeThread(batch[i]!);
     } finally {
-      batch.length = 0;
+      listClear(batch);
       this.wakeDepth--;
     }
   }
@@ -773,8 +773,8 @@ export class Kernel {
     const fns = cpu.deferredIrqs;
     const irqs = cpu.deferredIrq;
     for (let i = 0; i < fns.length; i++) this.interruptContext(cpu, irqs[i]!, fns[i]!);
-    fns.length = 0;
-    irqs.length = 0;
+    listClear(fns);
+    listClear(irqs);
   }
 
   // ---- interrupts and softirqs ------------------------------------------------------------------
