@@ -711,7 +711,9 @@ export class Kernel {
   /** Pushes the running process segment on `cpu` back by `ns` (preemption by irq/softirq). */
   private preempt(cpu: Cpu, ns: Ns): void {
     const t = cpu.current;
-    if (t === null || t.segEndHandle < 0 || !this.sim.queue.isPending(t.segEndHandle)) return;
+    // The handle is -1 from the moment the segment-end event runs and nothing cancels it, so a
+    // handle is a pending event (reschedule checks that again).
+    if (t === null || t.segEndHandle < 0) return;
     if (t.segEnd <= this.now) return;
     t.segEnd += ns;
     t.segEndHandle = this.sim.queue.reschedule(t.segEndHandle, t.segEnd);
@@ -881,9 +883,13 @@ export class Kernel {
     const prevCurrent = this.current;
     const savedAccum = this.accum;
     const savedCat = this.savedCat;
-    savedCat.set(this.accumCat);
-    this.accum = 0;
-    this.accumCat.fill(0);
+    // Charges are never negative: nothing charged (the usual case: an irq exit or a softirq event)
+    // leaves every category at 0, as the settle below does, so there is nothing to set aside.
+    if (savedAccum !== 0) {
+      savedCat.set(this.accumCat);
+      this.accum = 0;
+      this.accumCat.fill(0);
+    }
     this.ctx = CTX_SOFTIRQ;
     this.cpuNow = cpu;
     this.current = null;
@@ -897,8 +903,10 @@ export class Kernel {
       this.ctx = prevCtx;
       this.cpuNow = prevCpu;
       this.current = prevCurrent;
-      this.accum = savedAccum;
-      this.accumCat.set(savedCat);
+      if (savedAccum !== 0) {
+        this.accum = savedAccum;
+        this.accumCat.set(savedCat);
+      }
     }
     cpu.busyUntil = Math.max(this.now, cpu.busyUntil) + cost;
     this.preempt(cpu, cost);
