@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ModelError } from "../../sim/simulator.ts";
 import { ms, sec } from "../../sim/time.ts";
 import { CAT_RECLAIM } from "../sched/costs.ts";
+import { ReturnedCode } from "../sched/kernel.ts";
 import { mmFixture, runInThread } from "./fixture.ts";
 import {
   __GFP_NORETRY,
@@ -89,6 +90,40 @@ describe("atomic allocation", () => {
     });
     sim.at(ms(1), ev);
     sim.run(ms(2));
+  });
+});
+
+describe("GFP_KERNEL fast paths", () => {
+  it("return without a generator above WMARK_LOW; below it the slow path takes over and may sleep", () => {
+    const { sim, k, mm } = mmFixture({ ...OPTS, costs: { allocFailWarning: 0 } });
+    mm.prefillPageCache(4000, "clean");
+    sim.run(sec(1));
+    const cache = mm.kmallocCache(1024);
+    const r = runInThread(k, "t", function* () {
+      const page = mm.allocPage(GFP_KERNEL, OWNER_SKB);
+      expect(page).toBeInstanceOf(ReturnedCode);
+      expect(page.next().value).toBeGreaterThanOrEqual(0);
+      // An empty cache: its new slab page comes from the fast path too.
+      const obj = mm.kmemCacheAlloc(cache, GFP_KERNEL);
+      expect(obj).toBeInstanceOf(ReturnedCode);
+      expect(obj.next().value).toBe(0);
+      expect(mm.vmstat().allocstall).toBe(0);
+      // Below WMARK_LOW and with the cache's slab full: each must enter the slow path.
+      while (cache.alloc() >= 0);
+      drain(mm, GFP_ATOMIC);
+      const slowPage = mm.allocPage(GFP_KERNEL, OWNER_SKB);
+      expect(slowPage).not.toBeInstanceOf(ReturnedCode);
+      expect(yield* slowPage).toBeGreaterThanOrEqual(0);
+      drain(mm, GFP_ATOMIC);
+      const slowObj = mm.kmemCacheAlloc(cache, GFP_KERNEL);
+      expect(slowObj).not.toBeInstanceOf(ReturnedCode);
+      return yield* slowObj;
+    });
+    sim.run(sec(2));
+    expect(r.done).toBe(true);
+    expect(r.value).toBeGreaterThanOrEqual(0);
+    expect(mm.vmstat().allocstall).toBeGreaterThanOrEqual(2);
+    expect(r.at).toBeGreaterThan(sec(1));
   });
 });
 

@@ -37,7 +37,14 @@ import {
 } from "../../sim/trace.ts";
 import type { Ns } from "../../sim/time.ts";
 import { CAT_MM, CAT_RECLAIM } from "../sched/costs.ts";
-import { CTX_PROCESS, type Kernel, type KernelCode, type KThread, WaitQueue } from "../sched/kernel.ts";
+import {
+  CTX_PROCESS,
+  type Kernel,
+  type KernelCode,
+  type KThread,
+  ReturnedCode,
+  WaitQueue,
+} from "../sched/kernel.ts";
 import { DEFAULT_MM_COSTS, type MmCosts } from "./costs.ts";
 import {
   EV_ALLOCFAIL_ATOMIC,
@@ -159,6 +166,9 @@ export const NOPAGE_RS_BURST = 10;
  * behaves as ZONE_DMA32 (zone_idx 1 on x86_64 with ZONE_DMA), where the rx path's pages come from.
  */
 const TRACE_ZID = 1;
+
+/** Model: what the fast paths return when a __GFP_WAIT request must enter the slow path (not a pfn nor -1). */
+const WOULD_SLEEP = -2;
 
 /**
  * kmalloc's call_site by rx allocation site (mm-port.ts ALLOC_SITE_*): skb data areas come from
@@ -288,6 +298,8 @@ export class Mm implements WritebackHost, SwapHost {
   private readonly balanceGap: number;
   /** The fast path's test free > fastLow, i.e. __zone_watermark_ok(WMARK_LOW) for order 0. */
   private readonly fastLow: number;
+  /** allocPage's and kmemCacheAlloc's result when their fast path succeeded or failed without sleeping. */
+  private readonly returned = new ReturnedCode<number>();
   /** The zone's per-cpu page lists (per_cpu_pageset), one set per vCPU. */
   readonly pcp: PerCpuPages;
   private readonly kswapdWait = new WaitQueue("kswapd_wait");
@@ -439,9 +451,10 @@ export class Mm implements WritebackHost, SwapHost {
    * retries and the OOM killer. Never yields without __GFP_WAIT. Sleeping from atomic context is a
    * model error (might_sleep_if in __alloc_pages_nodemask).
    */
-  *allocPage(gfp: number, owner: number): KernelCode<number> {
+  allocPage(gfp: number, owner: number): KernelCode<number> {
     this.checkExternal(owner);
-    return yield* this.allocInternal(gfp, owner);
+    const pfn = this.allocFast(gfp, owner);
+    return pfn !== WOULD_SLEEP ? this.returned.of(pfn) : this.allocSlowpath(gfp, owner);
   }
 
   /** __free_page of a page held outside mm. */
@@ -574,12 +587,16 @@ export class Mm implements WritebackHost, SwapHost {
       throw new ModelError(`cannot allocate a page for owner ${ownerName(owner)}`);
   }
 
-  private *allocInternal(gfp: number, owner: number): KernelCode<number> {
+  /**
+   * __alloc_pages_nodemask up to the slow path: a pfn, -1, or WOULD_SLEEP when a __GFP_WAIT request
+   * must enter __alloc_pages_slowpath (the caller continues with allocSlowpath).
+   */
+  private allocFast(gfp: number, owner: number): number {
     if ((gfp & __GFP_WAIT) === 0) return this.allocNoWait(gfp, owner);
     this.mightSleep(gfp);
     if (this.faults !== null && this.shouldFailAllocPage(gfp)) return this.allocInjectedFailure(gfp);
     if (this.pt.freeTop > this.fastLow) return this.take(gfp, owner);
-    return yield* this.allocSlowpath(gfp, owner);
+    return WOULD_SLEEP;
   }
 
   /** might_sleep_if(gfp & __GFP_WAIT): sleeping needs a kernel thread outside atomic context. */
@@ -1758,24 +1775,33 @@ export class Mm implements WritebackHost, SwapHost {
     if ((gfp & __GFP_WAIT) !== 0) {
       throw new ModelError(`kmemCacheAllocAtomic(${gfpName(gfp)}): a sleeping gfp needs kmemCacheAlloc`);
     }
-    if (this.faults !== null && this.shouldFailslab(cache, gfp)) return this.slabAllocated(cache, gfp, -1);
-    const obj = cache.alloc();
-    return this.slabAllocated(
-      cache,
-      gfp,
-      obj >= 0 ? obj : this.objectFromNewSlab(cache, this.allocNoWait(gfp, OWNER_SLAB)),
-    );
+    return this.kmemCacheAllocFast(cache, gfp);
   }
 
-  /** kmem_cache_alloc that may sleep (new slab via the slow path) when gfp has __GFP_WAIT. */
-  *kmemCacheAlloc(cache: KmemCache, gfp: number): KernelCode<number> {
+  /**
+   * kmem_cache_alloc that may sleep (new slab via the slow path) when gfp has __GFP_WAIT. Only a new
+   * slab page from __alloc_pages_slowpath takes a generator; anything else has returned already.
+   */
+  kmemCacheAlloc(cache: KmemCache, gfp: number): KernelCode<number> {
+    const obj = this.kmemCacheAllocFast(cache, gfp);
+    return obj !== WOULD_SLEEP ? this.returned.of(obj) : this.kmemCacheAllocSlow(cache, gfp);
+  }
+
+  /** kmem_cache_alloc up to a new slab page's slow path: an object, -1, or WOULD_SLEEP. */
+  private kmemCacheAllocFast(cache: KmemCache, gfp: number): number {
     if (this.faults !== null && this.shouldFailslab(cache, gfp)) return this.slabAllocated(cache, gfp, -1);
     const obj = cache.alloc();
-    return this.slabAllocated(
-      cache,
-      gfp,
-      obj >= 0 ? obj : this.objectFromNewSlab(cache, yield* this.allocInternal(gfp, OWNER_SLAB)),
-    );
+    if (obj >= 0) return this.slabAllocated(cache, gfp, obj);
+    const pfn = this.allocFast(gfp, OWNER_SLAB);
+    return pfn === WOULD_SLEEP
+      ? WOULD_SLEEP
+      : this.slabAllocated(cache, gfp, this.objectFromNewSlab(cache, pfn));
+  }
+
+  /** The rest of kmemCacheAlloc after kmemCacheAllocFast returned WOULD_SLEEP: the slab page's slow path. */
+  private *kmemCacheAllocSlow(cache: KmemCache, gfp: number): KernelCode<number> {
+    const pfn = yield* this.allocSlowpath(gfp, OWNER_SLAB);
+    return this.slabAllocated(cache, gfp, this.objectFromNewSlab(cache, pfn));
   }
 
   /**

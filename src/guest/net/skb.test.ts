@@ -4,6 +4,7 @@ import { MmAdapter } from "../../run/system.ts";
 import { mmFixture, runInThread } from "../mm/fixture.ts";
 import { GFP_ATOMIC, GFP_KERNEL } from "../mm/gfp.ts";
 import { OWNER_SKB } from "../mm/page-table.ts";
+import { ReturnedCode } from "../sched/kernel.ts";
 import {
   ALLOC_SITE_SMALL_SKB_HEAD,
   ALLOC_SITE_TCP_SENDMSG,
@@ -109,6 +110,59 @@ describe("alloc_skb", () => {
       }
       expect(t.skbs.live).toBe(0);
       t.mm.checkInvariant();
+    }
+  });
+});
+
+describe("alloc_skb_fclone that may sleep", () => {
+  /**
+   * allocFclone in a thread once the free pages are below WMARK_LOW (clean page cache left to
+   * reclaim): whether it came back without a generator, the skb, and whether its clone took the
+   * fclone companion (no skbuff_head_cache object).
+   */
+  function underPressure(prepare: (t: ReturnType<typeof pool>) => void) {
+    const t = pool();
+    t.mm.prefillPageCache(4000, "clean");
+    const first = t.allocFclone();
+    prepare(t);
+    t.k.hardirq(0, () => {
+      while (t.mm.allocPageAtomic(GFP_ATOMIC, OWNER_SKB) >= 0);
+    });
+    let returned = false;
+    const r = runInThread(t.k, "sendmsg", () => {
+      const code = t.skbs.allocFclone(SEG, GFP_KERNEL, ALLOC_SITE_TCP_SENDMSG);
+      returned = code instanceof ReturnedCode;
+      return code;
+    });
+    t.sim.run(t.k.now + 1_000_000_000);
+    const skb = r.value!;
+    const heads = t.heads.inuse;
+    const c = skb >= 0 ? t.skbs.clone(skb, GFP_ATOMIC, ALLOC_SITE_TCP_SENDMSG) : NO_SKB;
+    return {
+      returned,
+      first,
+      skb,
+      companion: c >= 0 && t.heads.inuse === heads,
+      stalls: t.mm.vmstat().allocstall,
+    };
+  }
+
+  it("returns without a generator while neither allocation needs the slow path", () => {
+    // The head cache has free objects and the data cache a freed one: no page is needed.
+    const r = underPressure((t) => t.skbs.kfree(t.allocFclone()));
+    expect(r.first).toBeGreaterThanOrEqual(0);
+    expect(r).toMatchObject({ returned: true, companion: true, stalls: 0 });
+    expect(r.skb).toBeGreaterThanOrEqual(0);
+  });
+
+  it("continues in a generator when the head's slab page, or the data's alone, needs the slow path", () => {
+    const head = underPressure((t) => {
+      while (t.heads.alloc() >= 0);
+    });
+    const data = underPressure(() => {});
+    for (const r of [head, data]) {
+      expect(r).toMatchObject({ returned: false, companion: true });
+      expect(r.skb).toBeGreaterThanOrEqual(0);
     }
   });
 });

@@ -5,7 +5,7 @@
  * of it to the memory model.
  */
 import { grown } from "../../sim/typed.ts";
-import type { KernelCode } from "../sched/kernel.ts";
+import { type KernelCode, ReturnedCode } from "../sched/kernel.ts";
 import type { MmPort, SlabCacheId } from "./mm-port.ts";
 import { kmallocCacheId, kmallocSize, SLAB_SKBUFF_HEAD } from "./mm-port.ts";
 
@@ -90,6 +90,8 @@ export class SkbPool {
    * Null: a free costs one comparison more.
    */
   recycler: ((skb: number) => void) | null = null;
+  /** alloc's and allocFclone's result when no allocation slept. */
+  private readonly returned = new ReturnedCode<number>();
 
   constructor(
     private readonly mm: MmPort,
@@ -204,17 +206,12 @@ export class SkbPool {
     return this.withData(head, cache, mm.slabAllocAtomic(cache, gfp), dataTruesize(bytes));
   }
 
-  /** alloc_skb(size, gfp) for callers that may sleep (gfp with __GFP_WAIT may reclaim). */
-  *alloc(size: number, gfp: number, site: number): KernelCode<number> {
-    const mm = this.mm;
-    mm.allocSite = site;
-    const head = yield* mm.slabAlloc(SLAB_SKBUFF_HEAD, gfp);
-    if (head < 0) return NO_SKB;
-    const bytes = allocSkbDataBytes(size);
-    const cache = kmallocCacheId(bytes);
-    // A sleep may have run other allocations meanwhile: the data area is this site's too.
-    mm.allocSite = site;
-    return this.withData(head, cache, yield* mm.slabAlloc(cache, gfp), dataTruesize(bytes));
+  /**
+   * alloc_skb(size, gfp) for callers that may sleep (gfp with __GFP_WAIT may reclaim). A generator
+   * only when an allocation sleeps: the slab's fast paths return a ReturnedCode, and so does this.
+   */
+  alloc(size: number, gfp: number, site: number): KernelCode<number> {
+    return this.allocSkb(size, gfp, site, 0);
   }
 
   /**
@@ -222,9 +219,56 @@ export class SkbPool {
    * without allocating. The pair comes from skbuff_fclone_cache in the kernel; the model takes one
    * skbuff_head_cache object for it (about half the pair's size).
    */
-  *allocFclone(size: number, gfp: number, site: number): KernelCode<number> {
-    const skb = yield* this.alloc(size, gfp, site);
-    if (skb >= 0) this.fclone[skb] = SKB_FCLONE_ORIG;
+  allocFclone(size: number, gfp: number, site: number): KernelCode<number> {
+    return this.allocSkb(size, gfp, site, SKB_FCLONE_ORIG);
+  }
+
+  /** __alloc_skb(size, gfp, fclone): the sk_buff head, then the data area. */
+  private allocSkb(size: number, gfp: number, site: number, fclone: number): KernelCode<number> {
+    this.mm.allocSite = site;
+    const head = this.mm.slabAlloc(SLAB_SKBUFF_HEAD, gfp);
+    if (head instanceof ReturnedCode) return this.allocSkbData(head.value, size, gfp, fclone);
+    return this.allocSkbSleptHead(head, size, gfp, site, fclone);
+  }
+
+  private *allocSkbSleptHead(
+    head: KernelCode<number>,
+    size: number,
+    gfp: number,
+    site: number,
+    fclone: number,
+  ): KernelCode<number> {
+    const obj = yield* head;
+    // The sleep may have run other allocations meanwhile: the data area is this site's too.
+    this.mm.allocSite = site;
+    return yield* this.allocSkbData(obj, size, gfp, fclone);
+  }
+
+  /** __alloc_skb after its head `head` (-1: none): the data area from kmalloc. */
+  private allocSkbData(head: number, size: number, gfp: number, fclone: number): KernelCode<number> {
+    if (head < 0) return this.returned.of(NO_SKB);
+    const bytes = allocSkbDataBytes(size);
+    const cache = kmallocCacheId(bytes);
+    const data = this.mm.slabAlloc(cache, gfp);
+    if (data instanceof ReturnedCode)
+      return this.returned.of(this.allocated(head, cache, data.value, bytes, fclone));
+    return this.allocSkbSleptData(head, cache, data, bytes, fclone);
+  }
+
+  private *allocSkbSleptData(
+    head: number,
+    cache: SlabCacheId,
+    data: KernelCode<number>,
+    bytes: number,
+    fclone: number,
+  ): KernelCode<number> {
+    return this.allocated(head, cache, yield* data, bytes, fclone);
+  }
+
+  /** The end of __alloc_skb: the skb from its head and data object (-1: none), skb->fclone set. */
+  private allocated(head: number, cache: SlabCacheId, data: number, bytes: number, fclone: number): number {
+    const skb = this.withData(head, cache, data, dataTruesize(bytes));
+    if (skb >= 0 && fclone !== 0) this.fclone[skb] = fclone;
     return skb;
   }
 

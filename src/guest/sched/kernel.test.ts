@@ -238,6 +238,26 @@ describe("softirqs and bottom-half sections", () => {
     expect(end).toBe(COSTS.softirqEntry + 10_000 + 1_000);
   });
 
+  it("sets the thread's unpaid charges aside while softirqs run at local_bh_enable; they stay its own", () => {
+    const { sim, k } = setup();
+    k.openSoftirq(TIMER, () => k.charge(10_000, CAT_IRQ));
+    let end = -1;
+    const t = k.spawn("t", 0, function* (): KernelCode {
+      k.charge(2_000, CAT_APP);
+      k.localBhDisable();
+      k.raiseSoftirq(TIMER);
+      k.localBhEnable();
+      yield k.cpu(1_000);
+      end = k.now;
+    });
+    sim.run(ms(10));
+    expect(end).toBe(COSTS.softirqEntry + 10_000 + 2_000 + 1_000);
+    expect(t.runtimeNs).toBe(3_000);
+    const busy = k.busyByCategory();
+    expect(busy[CAT_APP]).toBe(2_000);
+    expect(busy[CAT_IRQ]).toBe(10_000);
+  });
+
   it("defers softirqs to the outermost local_bh_enable", () => {
     const { sim, k } = setup();
     const lock = new SpinLock(k, "l");

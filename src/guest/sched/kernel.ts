@@ -35,7 +35,7 @@ import {
   TP_TIMER_START,
 } from "../../sim/trace.ts";
 import { CAT_COUNT, CAT_IRQ, CAT_SCHED } from "./costs.ts";
-import { listDel } from "./list.ts";
+import { listClear, listDel } from "./list.ts";
 import {
   CfsRq,
   type CfsTunables,
@@ -51,6 +51,36 @@ export const OP_SLEEP = 1;
 export const OP_WAIT = 2;
 export type Op = typeof OP_CPU | typeof OP_SLEEP | typeof OP_WAIT;
 export type KernelCode<T = void> = Generator<Op, T, void>;
+
+/**
+ * A KernelCode that has already returned `value` without yielding: what a sleeping call gives back
+ * when its fast path succeeded, so that no generator is created for it (one per call would dominate
+ * the allocations of process-context code). One instance is reused by its owner, call after call:
+ * the caller must consume it at once (`yield*`, or a thread body's first next()), before the next
+ * call of that owner overwrites the value.
+ */
+export class ReturnedCode<T> implements KernelCode<T> {
+  readonly done = true;
+  value!: T;
+
+  /** This code, returning `value`. */
+  of(value: T): this {
+    this.value = value;
+    return this;
+  }
+  next(): IteratorReturnResult<T> {
+    return this;
+  }
+  return(value: T): IteratorReturnResult<T> {
+    return { done: true, value };
+  }
+  throw(e: unknown): never {
+    throw e;
+  }
+  [Symbol.iterator](): this {
+    return this;
+  }
+}
 
 export const CTX_PROCESS = 0;
 export const CTX_SOFTIRQ = 1;
@@ -373,12 +403,12 @@ export class Kernel {
     // call are taken into a batch of their own nesting level, reused from call to call.
     const batch = (this.wakeBatches[this.wakeDepth] ??= []);
     for (let i = 0; i < w.length; i++) batch.push(w[i]!);
-    w.length = 0;
+    listClear(w);
     this.wakeDepth++;
     try {
       for (let i = 0; i < batch.length; i++) this.wakeThread(batch[i]!);
     } finally {
-      batch.length = 0;
+      listClear(batch);
       this.wakeDepth--;
     }
   }
@@ -681,7 +711,9 @@ export class Kernel {
   /** Pushes the running process segment on `cpu` back by `ns` (preemption by irq/softirq). */
   private preempt(cpu: Cpu, ns: Ns): void {
     const t = cpu.current;
-    if (t === null || t.segEndHandle < 0 || !this.sim.queue.isPending(t.segEndHandle)) return;
+    // The handle is -1 from the moment the segment-end event runs and nothing cancels it, so a
+    // handle is a pending event (reschedule checks that again).
+    if (t === null || t.segEndHandle < 0) return;
     if (t.segEnd <= this.now) return;
     t.segEnd += ns;
     t.segEndHandle = this.sim.queue.reschedule(t.segEndHandle, t.segEnd);
@@ -743,8 +775,8 @@ export class Kernel {
     const fns = cpu.deferredIrqs;
     const irqs = cpu.deferredIrq;
     for (let i = 0; i < fns.length; i++) this.interruptContext(cpu, irqs[i]!, fns[i]!);
-    fns.length = 0;
-    irqs.length = 0;
+    listClear(fns);
+    listClear(irqs);
   }
 
   // ---- interrupts and softirqs ------------------------------------------------------------------
@@ -851,9 +883,13 @@ export class Kernel {
     const prevCurrent = this.current;
     const savedAccum = this.accum;
     const savedCat = this.savedCat;
-    savedCat.set(this.accumCat);
-    this.accum = 0;
-    this.accumCat.fill(0);
+    // Charges are never negative: nothing charged (the usual case: an irq exit or a softirq event)
+    // leaves every category at 0, as the settle below does, so there is nothing to set aside.
+    if (savedAccum !== 0) {
+      savedCat.set(this.accumCat);
+      this.accum = 0;
+      this.accumCat.fill(0);
+    }
     this.ctx = CTX_SOFTIRQ;
     this.cpuNow = cpu;
     this.current = null;
@@ -867,8 +903,10 @@ export class Kernel {
       this.ctx = prevCtx;
       this.cpuNow = prevCpu;
       this.current = prevCurrent;
-      this.accum = savedAccum;
-      this.accumCat.set(savedCat);
+      if (savedAccum !== 0) {
+        this.accum = savedAccum;
+        this.accumCat.set(savedCat);
+      }
     }
     cpu.busyUntil = Math.max(this.now, cpu.busyUntil) + cost;
     this.preempt(cpu, cost);
