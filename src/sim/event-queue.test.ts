@@ -65,6 +65,7 @@ class RefQueue {
 
 type Op =
   | { k: "schedule"; dt: number; type: number; b: number }
+  | { k: "insert"; dt: number; type: number; b: number }
   | { k: "cancel"; pick: number }
   | { k: "cancelBogus"; handle: number }
   | { k: "reschedule"; pick: number; dt: number }
@@ -82,6 +83,15 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     weight: 8,
     arbitrary: fc.record({
       k: fc.constant("schedule" as const),
+      dt: delay,
+      type: fc.integer({ min: 0, max: 1000 }),
+      b: fc.maxSafeInteger(),
+    }),
+  },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      k: fc.constant("insert" as const),
       dt: delay,
       type: fc.integer({ min: 0, max: 1000 }),
       b: fc.maxSafeInteger(),
@@ -119,7 +129,8 @@ function checkPending(q: EventQueue, ref: RefQueue, handles: number[]): void {
   expect(q.peekTime()).toBe(ref.peekTime());
   const pendingMismatch = handles.filter((h) => q.isPending(h) !== (ref.find(h) !== undefined));
   expect(pendingMismatch).toEqual([]);
-  for (const e of ref.events) expect(q.timeOf(e.handle)).toBe(e.time);
+  // Inserted events (negative reference handles) have no handle to ask about.
+  for (const e of ref.events) if (e.handle >= 0) expect(q.timeOf(e.handle)).toBe(e.time);
 }
 
 /**
@@ -140,6 +151,13 @@ function runOps(ops: Op[], checkEach = true): void {
         same(ref.find(h), undefined, "a fresh handle must not name a live event");
         ref.add({ handle: h, time: ref.now + o.dt, type: o.type, id, b: o.b });
         handles.push(h);
+        break;
+      }
+      case "insert": {
+        // Never cancelled, so no handle: the reference keys it by a negative number of its own.
+        const id = nextId++;
+        q.insert(ref.now + o.dt, o.type, id, o.b);
+        ref.add({ handle: -1 - id, time: ref.now + o.dt, type: o.type, id, b: o.b });
         break;
       }
       case "cancel": {

@@ -19,6 +19,13 @@
  * Events are slots in a pool; a handle is `generation · 2^24 + slot`, so a stale handle (its event
  * already ran or was cancelled) is recognised and ignored. A cancelled event stays in its bucket,
  * marked dead, until it is reached or the buckets are compacted. Nothing is allocated per event.
+ *
+ * An event that is never cancelled (`insert`) and is earlier than every pending one is held in a
+ * single front register instead of a bucket: a chain of events each posting the next (a packet's
+ * path through vhost, the interrupt, softirq and the scheduler) then never touches the buckets.
+ * The register's event stays strictly earlier than everything in the buckets: a bucket insert at or
+ * before its time first moves it into the buckets, where, being older, it goes ahead of the newcomer.
+ * Pop order is therefore exactly the buckets' alone. With `permuteTies` the register is not used.
  */
 import type { Rng } from "./rng.ts";
 import { checkTime } from "./time.ts";
@@ -95,6 +102,12 @@ export class EventQueue {
    */
   now = 0;
 
+  /** The front register (see above): its event's time, or -1 when empty, and its fields. */
+  private frontTime = -1;
+  private frontType = 0;
+  private frontA = 0;
+  private frontB = 0;
+
   /** Fields of the event popped last. */
   lastType = 0;
   lastA = 0;
@@ -122,16 +135,36 @@ export class EventQueue {
 
   /** Schedules an event; returns its handle. `a` is an int32, `b` any safe integer. */
   schedule(time: number, type: number, a: number, b: number): number {
-    return this.handleOf(this.insert(time, type, a, b));
+    return this.handleOf(this.enqueue(time, type, a, b));
   }
 
   /**
-   * schedule() for an event that is never cancelled: returns its slot, an integer below 2^24, not
-   * its handle, which passes 2^30 once the slot's generation does and is then a fresh heap number
-   * whenever the call is not inlined.
+   * schedule() for an event that is never cancelled, so it has no handle: one earlier than every
+   * pending event goes to the front register, any other to the buckets.
    */
-  insert(time: number, type: number, a: number, b: number): number {
+  insert(time: number, type: number, a: number, b: number): void {
+    if (this.frontTime >= 0) {
+      if (time > this.frontTime) {
+        this.enqueue(time, type, a, b);
+        return;
+      }
+      // At or before the register's time: enqueue() moves the register's event into the buckets.
+    } else if (this.tieRng === null && time < this.peekTime()) {
+      if (!(time >= this.now) || !Number.isSafeInteger(time)) this.badTime(time, "schedule at");
+      this.frontTime = time;
+      this.frontType = type;
+      this.frontA = a;
+      this.frontB = b;
+      this.live++;
+      return;
+    }
+    this.enqueue(time, type, a, b);
+  }
+
+  /** Puts an event into the buckets; returns its slot. */
+  private enqueue(time: number, type: number, a: number, b: number): number {
     if (!(time >= this.now) || !Number.isSafeInteger(time)) this.badTime(time, "schedule at");
+    if (time <= this.frontTime) this.spillFront();
     if (this.freeTop === 0) this.grow();
     const s = this.free[--this.freeTop]!;
     this.f64[s * SLOT_F64 + S_TIME] = time;
@@ -209,6 +242,7 @@ export class EventQueue {
 
   /** Time of the next event, or Infinity. */
   peekTime(): number {
+    if (this.frontTime >= 0) return this.frontTime;
     this.skipDead();
     if (this.head < this.lens[0]!) return this.last;
     return this.findMin() ? this.minTime : Number.POSITIVE_INFINITY;
@@ -224,6 +258,18 @@ export class EventQueue {
 
   /** pop(), but only if the next event's time is ≤ until; returns whether it popped. */
   popUntil(until: number): boolean {
+    if (this.frontTime >= 0) {
+      if (this.frontTime > until) return false;
+      // Earlier than every bucket's event, so it is next; `last` stays, and every pending time is
+      // still ≥ it, which is all the buckets need.
+      this.now = this.frontTime;
+      this.lastType = this.frontType;
+      this.lastA = this.frontA;
+      this.lastB = this.frontB;
+      this.frontTime = -1;
+      this.live--;
+      return true;
+    }
     for (;;) {
       this.skipDead();
       if (this.head < this.lens[0]!) break;
@@ -240,6 +286,14 @@ export class EventQueue {
     this.free[this.freeTop++] = s;
     this.live--;
     return true;
+  }
+
+  /** Moves the front register's event into the buckets, behind nothing: it is the earliest. */
+  private spillFront(): void {
+    const t = this.frontTime;
+    this.frontTime = -1;
+    this.live--;
+    this.enqueue(t, this.frontType, this.frontA, this.frontB);
   }
 
   private badTime(time: number, what: string): never {
