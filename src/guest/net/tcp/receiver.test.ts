@@ -378,6 +378,20 @@ describe("receive window and memory", () => {
     h.expectEachSkbFreedOnce(sent, 0);
   });
 
+  it("keeps the receive queue in order when it grows while wrapped around", () => {
+    // tight skbs and a large locked buffer: hundreds of segments queue unread, no pruning
+    const h = new Harness({ userLocked: true, rcvbuf: 1 << 20 }, 1800, false);
+    for (let seg = 0; seg < 10; seg++) h.deliver(seg);
+    // the head moves into the sixth skb, so the ring's later entries wrap past its end
+    expect(h.rx.read(5 * MSS + 100)).toBe(5 * MSS + 100);
+    const sent = fillWindow(h, 10, ms(2000));
+    expect(sent).toBeGreaterThan(4 * 64);
+    expect(h.rx.counters.pruneCalled).toBe(0);
+    expect(h.rx.read(Number.POSITIVE_INFINITY)).toBe(sent * MSS - (5 * MSS + 100));
+    expect(h.freed).toEqual(Array.from({ length: sent }, (_, i) => i));
+    expect(h.rx.rmemAlloc).toBe(0);
+  });
+
   it("prunes and drops when the collapse allocation fails", () => {
     const h = new Harness({ userLocked: true }, 2304, false, true);
     h.failAlloc = true;

@@ -313,13 +313,14 @@ export class TcpReceiver {
   private readonly rto: number;
   private readonly srtt: number;
 
-  // Receive queue: a ring of skbs (payload length, truesize, skb id), head partly read.
-  private rqLen: Int32Array;
-  private rqTrue: Int32Array;
-  private rqSkb: Int32Array;
+  /**
+   * Receive queue: a ring (power-of-two capacity) of skbs by the sequence range each holds, in
+   * slots [rqHead, rqHead + rqCount) modulo its capacity; the head is read up to copied_seq.
+   * tcp_collapse reads it in place and its output becomes the ring (see collapseReceiveQueue).
+   */
+  private rq = new SkbList();
   private rqHead = 0;
   private rqCount = 0;
-  private rqHeadUsed = 0;
   private readable = 0;
 
   // Out-of-order queue sorted by sequence, in slots [ofoBase, ofoBase + ofoN).
@@ -330,9 +331,10 @@ export class TcpReceiver {
   private ofoBase = 0;
   private ofoN = 0;
 
-  // tcp_collapse's scratch: the queue being collapsed and the queue it becomes.
+  // tcp_collapse's scratch: the out-of-order queue being collapsed, and the queue it becomes
+  // (for the receive queue, its next ring, the old one becoming the scratch).
   private readonly collapseIn = new SkbList();
-  private readonly collapseOut = new SkbList();
+  private collapseOut = new SkbList();
 
   // tp->selective_acks, most recent first
   private readonly sackS = new Float64Array(TCP_NUM_SACKS);
@@ -392,9 +394,6 @@ export class TcpReceiver {
       this.srtt = 0;
       this.rto = hz; // TCP_TIMEOUT_INIT
     }
-    this.rqLen = new Int32Array(64);
-    this.rqTrue = new Int32Array(64);
-    this.rqSkb = new Int32Array(64);
     this.ofoSeq = new Float64Array(64);
     this.ofoEnd = new Float64Array(64);
     this.ofoTrue = new Int32Array(64);
@@ -483,21 +482,20 @@ export class TcpReceiver {
   /** The application reads up to maxBytes (tcp_recvmsg); returns the bytes read. */
   read(maxBytes: number): number {
     let copied = 0;
+    const rq = this.rq;
     while (copied < maxBytes && this.rqCount > 0) {
       const h = this.rqHead;
-      const avail = this.rqLen[h]! - this.rqHeadUsed;
+      const avail = rq.end[h]! - this.copiedSeq;
       const take = Math.min(avail, maxBytes - copied);
       copied += take;
       this.copiedSeq += take;
       this.rcvSpaceAdjust();
-      this.rqHeadUsed += take;
-      if (this.rqHeadUsed === this.rqLen[h]) {
+      if (take === avail) {
         // sk_eat_skb: the truesize is uncharged when the whole skb is consumed
-        this.rmem -= this.rqTrue[h]!;
-        this.freeSkb(this.rqSkb[h]!);
-        this.rqHead = (h + 1) & (this.rqLen.length - 1);
+        this.rmem -= rq.truesize[h]!;
+        this.freeSkb(rq.skb[h]!);
+        this.rqHead = (h + 1) & (rq.seq.length - 1);
         this.rqCount--;
-        this.rqHeadUsed = 0;
       }
     }
     this.readable -= copied;
@@ -525,7 +523,7 @@ export class TcpReceiver {
         this.dropSkb(skb, "tcp_data_queue");
         return;
       }
-      this.queueTail(end - this.rcvNxt, truesize, skb);
+      this.queueTail(this.rcvNxt, end, truesize, skb);
       this.rcvNxt = end;
       this.eventDataRecv(end - seq, truesize, gsoSize);
       if (this.ofoN > 0) this.ofoQueue();
@@ -578,36 +576,23 @@ export class TcpReceiver {
     this.freeSkb(skb);
   }
 
-  private queueTail(len: number, truesize: number, skb: number): void {
-    this.rqPush(len, truesize, skb);
-    this.rmem += truesize;
-    this.readable += len;
-    this.counters.bytesDelivered += len;
-  }
-
-  /** Appends an skb to the receive-queue ring. */
-  private rqPush(len: number, truesize: number, skb: number): void {
-    if (this.rqCount === this.rqLen.length) {
-      const n = this.rqCount * 2;
-      const l = new Int32Array(n);
-      const t = new Int32Array(n);
-      const k = new Int32Array(n);
-      const mask = this.rqLen.length - 1;
-      for (let i = 0; i < this.rqCount; i++) {
-        l[i] = this.rqLen[(this.rqHead + i) & mask]!;
-        t[i] = this.rqTrue[(this.rqHead + i) & mask]!;
-        k[i] = this.rqSkb[(this.rqHead + i) & mask]!;
-      }
-      this.rqLen = l;
-      this.rqTrue = t;
-      this.rqSkb = k;
+  /** __skb_queue_tail of an skb whose new data is seq..end (rcv_nxt then moves to end). */
+  private queueTail(seq: number, end: number, truesize: number, skb: number): void {
+    const rq = this.rq;
+    if (this.rqCount === rq.seq.length) {
+      rq.growRing(this.rqHead);
       this.rqHead = 0;
     }
-    const i = (this.rqHead + this.rqCount) & (this.rqLen.length - 1);
-    this.rqLen[i] = len;
-    this.rqTrue[i] = truesize;
-    this.rqSkb[i] = skb;
+    const i = (this.rqHead + this.rqCount) & (rq.seq.length - 1);
+    rq.seq[i] = seq;
+    rq.end[i] = end;
+    rq.truesize[i] = truesize;
+    rq.skb[i] = skb;
     this.rqCount++;
+    this.rmem += truesize;
+    const len = end - seq;
+    this.readable += len;
+    this.counters.bytesDelivered += len;
   }
 
   /** tcp_ofo_queue: move what became in-order to the receive queue. */
@@ -617,7 +602,7 @@ export class TcpReceiver {
       const end = this.ofoEnd[b]!;
       this.rmem -= this.ofoTrue[b]!;
       if (end > this.rcvNxt) {
-        this.queueTail(end - this.rcvNxt, this.ofoTrue[b]!, this.ofoSkb[b]!);
+        this.queueTail(this.rcvNxt, end, this.ofoTrue[b]!, this.ofoSkb[b]!);
         this.rcvNxt = end;
       } else {
         // "ofo packet was already received"
@@ -863,31 +848,20 @@ export class TcpReceiver {
   }
 
   /**
-   * tcp_collapse of the receive queue from copied_seq to rcv_nxt. The ring holds no sequence
-   * numbers: they follow from copied_seq, the head's skb starting rqHeadUsed bytes before it.
+   * tcp_collapse of the receive queue from copied_seq to rcv_nxt, read in place from the ring; the
+   * list it produces (a power-of-two capacity, from slot 0) becomes the ring, and the old ring the
+   * next collapse's output.
    */
   private collapseReceiveQueue(): void {
-    const src = this.collapseIn;
-    src.clear();
-    const mask = this.rqLen.length - 1;
-    let seq = this.copiedSeq - this.rqHeadUsed;
-    for (let i = 0; i < this.rqCount; i++) {
-      const at = (this.rqHead + i) & mask;
-      const end = seq + this.rqLen[at]!;
-      src.push(seq, end, this.rqTrue[at]!, this.rqSkb[at]!);
-      seq = end;
-    }
+    const rq = this.rq;
     const out = this.collapseOut;
     out.clear();
-    this.collapse(src, 0, src.n, this.copiedSeq, this.rcvNxt, out);
+    this.collapse(rq, this.rqHead, this.rqHead + this.rqCount, this.copiedSeq, this.rcvNxt, out);
+    // Its skbs are contiguous from copied_seq: collapse starts there and trims what it leaves.
+    this.rq = out;
+    this.collapseOut = rq;
     this.rqHead = 0;
-    this.rqCount = 0;
-    this.rqHeadUsed = 0;
-    for (let i = 0; i < out.n; i++) {
-      // what the reader consumed of the head, or collapse copied elsewhere, is left out of the ring
-      const from = Math.max(out.seq[i]!, i === 0 ? this.copiedSeq : out.end[i - 1]!);
-      this.rqPush(out.end[i]! - from, out.truesize[i]!, out.skb[i]!);
-    }
+    this.rqCount = out.n;
   }
 
   /** tcp_collapse_ofo_queue: collapse each run of contiguous or overlapping skbs. */
@@ -932,20 +906,25 @@ export class TcpReceiver {
    * to `out`; when an allocation fails, the skbs not yet copied stay, trimmed to the bytes not copied.
    */
   private collapse(src: SkbList, head: number, tail: number, start: number, end: number, out: SkbList): void {
+    // Positions head..tail wrap at the capacity (a power of two): the receive queue is a ring.
+    const mask = src.seq.length - 1;
+    const seqs = src.seq;
+    const ends = src.end;
     let k = head;
     for (; k < tail; k++) {
+      const i = k & mask;
       // "No new bits? It is possible on ofo queue."
-      if (start >= src.end[k]!) {
-        this.collapseOne(src, k);
+      if (start >= ends[i]!) {
+        this.collapseOne(src, i);
         continue;
       }
       // "The first skb to collapse is: bloated or contains data before start or overlaps to the next one."
-      const len = src.end[k]! - src.seq[k]!;
-      if (tcpWinFromSpace(src.truesize[k]!, this.advWinScale) > len || src.seq[k]! < start) break;
-      if (k + 1 < tail && src.end[k] !== src.seq[k + 1]) break;
+      const len = ends[i]! - seqs[i]!;
+      if (tcpWinFromSpace(src.truesize[i]!, this.advWinScale) > len || seqs[i]! < start) break;
+      if (k + 1 < tail && ends[i] !== seqs[(k + 1) & mask]) break;
       // "Decided to skip this, advance start seq."
-      out.push(src.seq[k]!, src.end[k]!, src.truesize[k]!, src.skb[k]!);
-      start = src.end[k]!;
+      out.push(seqs[i]!, ends[i]!, src.truesize[i]!, src.skb[i]!);
+      start = ends[i]!;
     }
     const maxCopy = PAGE_SIZE - this.headroom - SKB_SHINFO_ALIGNED;
     while (k < tail && start < end) {
@@ -961,28 +940,30 @@ export class TcpReceiver {
       this.rmem += truesize;
       const o = out.push(start, start, truesize, nskb);
       while (copy > 0 && k < tail) {
-        const n = Math.min(copy, src.end[k]! - start);
+        const i = k & mask;
+        const n = Math.min(copy, ends[i]! - start);
         if (n > 0) {
           out.end[o] = start + n;
           copy -= n;
           start += n;
         }
-        if (start >= src.end[k]!) {
-          this.collapseOne(src, k);
+        if (start >= ends[i]!) {
+          this.collapseOne(src, i);
           k++;
         }
       }
     }
     for (; k < tail; k++) {
-      const seq = Math.min(Math.max(src.seq[k]!, start), src.end[k]!);
-      out.push(seq, src.end[k]!, src.truesize[k]!, src.skb[k]!);
+      const i = k & mask;
+      const seq = Math.min(Math.max(seqs[i]!, start), ends[i]!);
+      out.push(seq, ends[i]!, src.truesize[i]!, src.skb[i]!);
     }
   }
 
-  /** tcp_collapse_one: the skb's data now lives in a collapsed skb; free it. */
-  private collapseOne(src: SkbList, k: number): void {
-    this.rmem -= src.truesize[k]!;
-    this.freeSkb(src.skb[k]!);
+  /** tcp_collapse_one: the skb in slot i now lives in a collapsed skb; free it. */
+  private collapseOne(src: SkbList, i: number): void {
+    this.rmem -= src.truesize[i]!;
+    this.freeSkb(src.skb[i]!);
     this.counters.rcvCollapsed++;
   }
 
@@ -1348,7 +1329,10 @@ export class TcpReceiver {
   }
 }
 
-/** A list of skbs by sequence range (struct of arrays), growing as needed. */
+/**
+ * A list of skbs by sequence range (struct of arrays), growing as needed; its capacity stays a
+ * power of two, so the receive queue uses one as a ring.
+ */
 class SkbList {
   seq = new Float64Array(64);
   end = new Float64Array(64);
@@ -1375,5 +1359,19 @@ class SkbList {
     this.truesize[i] = truesize;
     this.skb[i] = skb;
     return i;
+  }
+
+  /** Doubles a full ring whose entries start at slot `head`, unwrapping them into slots 0.. */
+  growRing(head: number): void {
+    const cap = this.seq.length;
+    const wrap = <T extends Float64Array | Int32Array>(a: T, b: T): T => {
+      b.set(a.subarray(head));
+      b.set(a.subarray(0, head), cap - head);
+      return b;
+    };
+    this.seq = wrap(this.seq, new Float64Array(2 * cap));
+    this.end = wrap(this.end, new Float64Array(2 * cap));
+    this.truesize = wrap(this.truesize, new Int32Array(2 * cap));
+    this.skb = wrap(this.skb, new Int32Array(2 * cap));
   }
 }
