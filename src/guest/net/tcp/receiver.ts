@@ -256,7 +256,12 @@ export class TcpReceiver {
   private readonly advWinScale: number;
   private readonly receiver61: boolean;
   private readonly advmss: number;
-  private readonly wscale: number;
+  /**
+   * The window-scale unit 1 << rcv_wscale and its inverse: rounding up to the unit multiplies by
+   * the inverse, which is exact for a power of two and spares a division per window selected.
+   */
+  private readonly wscaleUnit: number;
+  private readonly wscaleInv: number;
   private readonly rmemMax: number;
   private readonly userLocked: boolean;
   private readonly moderateRcvbuf: boolean;
@@ -299,6 +304,9 @@ export class TcpReceiver {
   private rcvqSpace: number;
   private rcvqSeq = 0;
   private rcvqTime = -1;
+  /** tcpTimeStamp's last instant (ns, -1 before the first) and its jiffies. */
+  private stampNs = -1;
+  private stamp = 0;
 
   // icsk_ack
   private rcvMss = TCP_MSS_DEFAULT;
@@ -367,7 +375,8 @@ export class TcpReceiver {
       opts.tcpMem ?? new TcpMem([Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER]);
     this.tcpMem.sockets++;
     this.headroom = RX_HEADROOM_NO_OPTIONS + (opts.timestamps === false ? 0 : TCPOLEN_TSTAMP_ALIGNED);
-    this.wscale = tcpWindowScale(Math.max(this.rmemMax, this.rcvbuf));
+    this.wscaleUnit = 1 << tcpWindowScale(Math.max(this.rmemMax, this.rcvbuf));
+    this.wscaleInv = 1 / this.wscaleUnit;
     // tcp_select_initial_window + tcp_init_buffer_space (sysctl_tcp_app_win = 31)
     const maxwin = this.fullSpace();
     this.windowClamp = maxwin;
@@ -982,6 +991,19 @@ export class TcpReceiver {
     return true;
   }
 
+  /**
+   * tcp_time_stamp (include/net/tcp.h, v3.2: the jiffies counter) at the current time, divided out
+   * once per simulated instant: a segment's handling reads it up to four times.
+   */
+  private tcpTimeStamp(): number {
+    const t = this.sim.now;
+    if (t !== this.stampNs) {
+      this.stampNs = t;
+      this.stamp = this.jiffies.at(t);
+    }
+    return this.stamp;
+  }
+
   // ---- autotuning ----
 
   /** tcp_rcv_rtt_update: timestamp samples feed an EWMA, window samples only lower the estimate. */
@@ -1009,7 +1031,7 @@ export class TcpReceiver {
    * segments, so behind it only tcp_rcv_rtt_measure's window samples move the estimate.
    */
   private rcvRttMeasureTs(tsEcr: number, len: number): void {
-    if (tsEcr !== 0 && len >= this.rcvMss) this.rcvRttUpdate(this.jiffies.at(this.sim.now) - tsEcr, false);
+    if (tsEcr !== 0 && len >= this.rcvMss) this.rcvRttUpdate(this.tcpTimeStamp() - tsEcr, false);
   }
 
   /**
@@ -1017,7 +1039,7 @@ export class TcpReceiver {
    * application read in it ("space"), in skbs of rcvmem per advmss, and let window_clamp follow.
    */
   private rcvSpaceAdjust(): void {
-    const now = this.jiffies.at(this.sim.now);
+    const now = this.tcpTimeStamp();
     if (this.rcvqTime >= 0) {
       if (now - this.rcvqTime < this.rcvRtt >> 3 || this.rcvRtt === 0) return;
       if (this.receiver61) this.rcvSpaceAdjust61();
@@ -1080,7 +1102,7 @@ export class TcpReceiver {
     // GSO frame counts as one segment of its gso_size, not as one 64 KiB segment.
     const segLen = gsoSize > 0 ? gsoSize : len;
     if (segLen >= this.rcvMss) this.rcvMss = segLen;
-    const now = this.jiffies.at(this.sim.now);
+    const now = this.tcpTimeStamp();
     this.rcvRttMeasure(now);
     if (this.ato === 0) {
       this.incrQuickack();
@@ -1168,7 +1190,7 @@ export class TcpReceiver {
       }
       ato = Math.min(ato, maxAto);
     }
-    const now = this.jiffies.at(this.sim.now);
+    const now = this.tcpTimeStamp();
     let timeout = now + ato;
     if (this.ackTimerPending) {
       // "If delack timer was blocked or is about to expire, send ACK now."
@@ -1254,16 +1276,15 @@ export class TcpReceiver {
     }
     if (freeSpace > this.rcvSsthresh) freeSpace = this.rcvSsthresh;
     // "Advertise enough space so that it won't get scaled away."
-    const unit = 1 << this.wscale;
-    return Math.ceil(freeSpace / unit) * unit;
+    return Math.ceil(freeSpace * this.wscaleInv) * this.wscaleUnit;
   }
 
   /** tcp_select_window: never shrink the offered window; sets rcv_wnd and rcv_wup. */
   private selectWindow(): number {
     const cur = this.receiveWindow();
     let w = this.selectWindowRaw();
-    const unit = 1 << this.wscale;
-    if (w < cur) w = Math.ceil(cur / unit) * unit;
+    const unit = this.wscaleUnit;
+    if (w < cur) w = Math.ceil(cur * this.wscaleInv) * unit;
     this.rcvWnd = w;
     this.rcvWup = this.rcvNxt;
     return Math.min(w, 65535 * unit);
@@ -1290,7 +1311,7 @@ export class TcpReceiver {
     pool.sackCount[p] = n;
     for (let i = 0; i < n; i++) pool.setSack(p, i, this.sackS[i]!, this.sackE[i]!);
     pool.wireLen[p] = ackWireBytes(n);
-    pool.tsVal[p] = this.jiffies.at(this.sim.now);
+    pool.tsVal[p] = this.tcpTimeStamp();
     pool.tsEcr[p] = this.tsRecent;
     // tcp_dec_quickack_mode: leaving quick-ack mode deflates the ATO
     if (this.quick > 0) {
@@ -1319,7 +1340,7 @@ export class TcpReceiver {
     this.counters.ackAllocFailures++;
     this.ackScheduled = true;
     this.ato = this.atoMin;
-    const now = this.jiffies.at(this.sim.now);
+    const now = this.tcpTimeStamp();
     // TCP_DELACK_MAX = HZ/5 (include/net/tcp.h), far below TCP_RTO_MAX = 120*HZ.
     const timeout = now + Math.floor(this.jiffies.hz / 5);
     this.ackTimerPending = true;
