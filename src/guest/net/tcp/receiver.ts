@@ -326,7 +326,7 @@ export class TcpReceiver {
    * slots [rqHead, rqHead + rqCount) modulo its capacity; the head is read up to copied_seq.
    * tcp_collapse reads it in place and its output becomes the ring (see collapseReceiveQueue).
    */
-  private rq = new SkbList();
+  private rq = new SkbList(64);
   private rqHead = 0;
   private rqCount = 0;
   private readable = 0;
@@ -340,9 +340,10 @@ export class TcpReceiver {
   private ofoN = 0;
 
   // tcp_collapse's scratch: the out-of-order queue being collapsed, and the queue it becomes
-  // (for the receive queue, its next ring, the old one becoming the scratch).
-  private readonly collapseIn = new SkbList();
-  private collapseOut = new SkbList();
+  // (for the receive queue, its next ring, the old one becoming the scratch). Small until a socket
+  // prunes: most of thousands of flows never do.
+  private readonly collapseIn = new SkbList(4);
+  private collapseOut = new SkbList(4);
 
   // tp->selective_acks, most recent first
   private readonly sackS = new Float64Array(TCP_NUM_SACKS);
@@ -1355,11 +1356,19 @@ export class TcpReceiver {
  * power of two, so the receive queue uses one as a ring.
  */
 class SkbList {
-  seq = new Float64Array(64);
-  end = new Float64Array(64);
-  truesize = new Int32Array(64);
-  skb = new Int32Array(64);
+  seq: Float64Array;
+  end: Float64Array;
+  truesize: Int32Array;
+  skb: Int32Array;
   n = 0;
+
+  /** `capacity`: a power of two. */
+  constructor(capacity: number) {
+    this.seq = new Float64Array(capacity);
+    this.end = new Float64Array(capacity);
+    this.truesize = new Int32Array(capacity);
+    this.skb = new Int32Array(capacity);
+  }
 
   clear(): void {
     this.n = 0;
