@@ -404,10 +404,11 @@ export class TcpReceiver {
       this.srtt = 0;
       this.rto = hz; // TCP_TIMEOUT_INIT
     }
-    this.ofoSeq = new Float64Array(64);
-    this.ofoEnd = new Float64Array(64);
-    this.ofoTrue = new Int32Array(64);
-    this.ofoSkb = new Int32Array(64);
+    // Small: most flows never see out-of-order data; ofoPut doubles them on demand.
+    this.ofoSeq = new Float64Array(4);
+    this.ofoEnd = new Float64Array(4);
+    this.ofoTrue = new Int32Array(4);
+    this.ofoSkb = new Int32Array(4);
     const expire = () => this.delackTimer();
     const inContext = opts.timerContext;
     this.timer = sim.createTimer(
