@@ -22,6 +22,8 @@ interface Ack {
   ack: number;
   wnd: number;
   sacks: [number, number][];
+  /** TSval */
+  ts: number;
 }
 
 class Harness implements AckSink, SkbReleaser, SkbAllocator {
@@ -55,7 +57,13 @@ class Harness implements AckSink, SkbReleaser, SkbAllocator {
     for (let i = 0; i < this.pool.sackCount[p]!; i++) {
       sacks.push([this.pool.sackStart[p * 4 + i]! / MSS, this.pool.sackEnd[p * 4 + i]! / MSS]);
     }
-    this.acks.push({ t: this.sim.now, ack: this.pool.ack[p]! / MSS, wnd: this.pool.wnd[p]!, sacks });
+    this.acks.push({
+      t: this.sim.now,
+      ack: this.pool.ack[p]! / MSS,
+      wnd: this.pool.wnd[p]!,
+      sacks,
+      ts: this.pool.tsVal[p]!,
+    });
     this.pool.free(p);
   }
 
@@ -214,6 +222,16 @@ describe("ACK policy", () => {
     expect(viaTimer).toBe(h.rx.counters.delayedAcks);
     expect(viaTimer).toBeGreaterThanOrEqual(1);
     expect(expiries).toBeGreaterThanOrEqual(viaTimer);
+  });
+
+  it("stamps each ACK with tcp_time_stamp, the jiffies when it is sent", () => {
+    const h = new Harness({ delayedAck: false });
+    const times = [0, ms(1), ms(5), ms(5) + 1, ms(13), sec(2)];
+    times.forEach((t, seg) => h.deliverAt(t, seg));
+    h.sim.run(sec(3));
+    const jiffies = Jiffies.of(250);
+    expect(h.acks.map((a) => a.ts)).toEqual(times.map((t) => jiffies.at(t)));
+    expect(new Set(h.acks.map((a) => a.ts)).size).toBeGreaterThan(3);
   });
 
   it("ACKs every segment with delayed ACKs off", () => {
@@ -376,6 +394,20 @@ describe("receive window and memory", () => {
     expect(h.rx.read(Number.POSITIVE_INFINITY)).toBe(sent * MSS);
     expect(h.rx.rmemAlloc).toBe(0);
     h.expectEachSkbFreedOnce(sent, 0);
+  });
+
+  it("keeps the receive queue in order when it grows while wrapped around", () => {
+    // tight skbs and a large locked buffer: hundreds of segments queue unread, no pruning
+    const h = new Harness({ userLocked: true, rcvbuf: 1 << 20 }, 1800, false);
+    for (let seg = 0; seg < 10; seg++) h.deliver(seg);
+    // the head moves into the sixth skb, so the ring's later entries wrap past its end
+    expect(h.rx.read(5 * MSS + 100)).toBe(5 * MSS + 100);
+    const sent = fillWindow(h, 10, ms(2000));
+    expect(sent).toBeGreaterThan(4 * 64);
+    expect(h.rx.counters.pruneCalled).toBe(0);
+    expect(h.rx.read(Number.POSITIVE_INFINITY)).toBe(sent * MSS - (5 * MSS + 100));
+    expect(h.freed).toEqual(Array.from({ length: sent }, (_, i) => i));
+    expect(h.rx.rmemAlloc).toBe(0);
   });
 
   it("prunes and drops when the collapse allocation fails", () => {

@@ -256,7 +256,12 @@ export class TcpReceiver {
   private readonly advWinScale: number;
   private readonly receiver61: boolean;
   private readonly advmss: number;
-  private readonly wscale: number;
+  /**
+   * The window-scale unit 1 << rcv_wscale and its inverse: rounding up to the unit multiplies by
+   * the inverse, which is exact for a power of two and spares a division per window selected.
+   */
+  private readonly wscaleUnit: number;
+  private readonly wscaleInv: number;
   private readonly rmemMax: number;
   private readonly userLocked: boolean;
   private readonly moderateRcvbuf: boolean;
@@ -299,6 +304,9 @@ export class TcpReceiver {
   private rcvqSpace: number;
   private rcvqSeq = 0;
   private rcvqTime = -1;
+  /** tcpTimeStamp's last instant (ns, -1 before the first) and its jiffies. */
+  private stampNs = -1;
+  private stamp = 0;
 
   // icsk_ack
   private rcvMss = TCP_MSS_DEFAULT;
@@ -313,13 +321,14 @@ export class TcpReceiver {
   private readonly rto: number;
   private readonly srtt: number;
 
-  // Receive queue: a ring of skbs (payload length, truesize, skb id), head partly read.
-  private rqLen: Int32Array;
-  private rqTrue: Int32Array;
-  private rqSkb: Int32Array;
+  /**
+   * Receive queue: a ring (power-of-two capacity) of skbs by the sequence range each holds, in
+   * slots [rqHead, rqHead + rqCount) modulo its capacity; the head is read up to copied_seq.
+   * tcp_collapse reads it in place and its output becomes the ring (see collapseReceiveQueue).
+   */
+  private rq = new SkbList(64);
   private rqHead = 0;
   private rqCount = 0;
-  private rqHeadUsed = 0;
   private readable = 0;
 
   // Out-of-order queue sorted by sequence, in slots [ofoBase, ofoBase + ofoN).
@@ -330,9 +339,11 @@ export class TcpReceiver {
   private ofoBase = 0;
   private ofoN = 0;
 
-  // tcp_collapse's scratch: the queue being collapsed and the queue it becomes.
-  private readonly collapseIn = new SkbList();
-  private readonly collapseOut = new SkbList();
+  // tcp_collapse's scratch: the out-of-order queue being collapsed, and the queue it becomes
+  // (for the receive queue, its next ring, the old one becoming the scratch). Small until a socket
+  // prunes: most of thousands of flows never do.
+  private readonly collapseIn = new SkbList(4);
+  private collapseOut = new SkbList(4);
 
   // tp->selective_acks, most recent first
   private readonly sackS = new Float64Array(TCP_NUM_SACKS);
@@ -365,7 +376,8 @@ export class TcpReceiver {
       opts.tcpMem ?? new TcpMem([Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER]);
     this.tcpMem.sockets++;
     this.headroom = RX_HEADROOM_NO_OPTIONS + (opts.timestamps === false ? 0 : TCPOLEN_TSTAMP_ALIGNED);
-    this.wscale = tcpWindowScale(Math.max(this.rmemMax, this.rcvbuf));
+    this.wscaleUnit = 1 << tcpWindowScale(Math.max(this.rmemMax, this.rcvbuf));
+    this.wscaleInv = 1 / this.wscaleUnit;
     // tcp_select_initial_window + tcp_init_buffer_space (sysctl_tcp_app_win = 31)
     const maxwin = this.fullSpace();
     this.windowClamp = maxwin;
@@ -392,13 +404,11 @@ export class TcpReceiver {
       this.srtt = 0;
       this.rto = hz; // TCP_TIMEOUT_INIT
     }
-    this.rqLen = new Int32Array(64);
-    this.rqTrue = new Int32Array(64);
-    this.rqSkb = new Int32Array(64);
-    this.ofoSeq = new Float64Array(64);
-    this.ofoEnd = new Float64Array(64);
-    this.ofoTrue = new Int32Array(64);
-    this.ofoSkb = new Int32Array(64);
+    // Small: most flows never see out-of-order data; ofoPut doubles them on demand.
+    this.ofoSeq = new Float64Array(4);
+    this.ofoEnd = new Float64Array(4);
+    this.ofoTrue = new Int32Array(4);
+    this.ofoSkb = new Int32Array(4);
     const expire = () => this.delackTimer();
     const inContext = opts.timerContext;
     this.timer = sim.createTimer(
@@ -483,21 +493,20 @@ export class TcpReceiver {
   /** The application reads up to maxBytes (tcp_recvmsg); returns the bytes read. */
   read(maxBytes: number): number {
     let copied = 0;
+    const rq = this.rq;
     while (copied < maxBytes && this.rqCount > 0) {
       const h = this.rqHead;
-      const avail = this.rqLen[h]! - this.rqHeadUsed;
+      const avail = rq.end[h]! - this.copiedSeq;
       const take = Math.min(avail, maxBytes - copied);
       copied += take;
       this.copiedSeq += take;
       this.rcvSpaceAdjust();
-      this.rqHeadUsed += take;
-      if (this.rqHeadUsed === this.rqLen[h]) {
+      if (take === avail) {
         // sk_eat_skb: the truesize is uncharged when the whole skb is consumed
-        this.rmem -= this.rqTrue[h]!;
-        this.freeSkb(this.rqSkb[h]!);
-        this.rqHead = (h + 1) & (this.rqLen.length - 1);
+        this.rmem -= rq.truesize[h]!;
+        this.freeSkb(rq.skb[h]!);
+        this.rqHead = (h + 1) & (rq.seq.length - 1);
         this.rqCount--;
-        this.rqHeadUsed = 0;
       }
     }
     this.readable -= copied;
@@ -525,7 +534,7 @@ export class TcpReceiver {
         this.dropSkb(skb, "tcp_data_queue");
         return;
       }
-      this.queueTail(end - this.rcvNxt, truesize, skb);
+      this.queueTail(this.rcvNxt, end, truesize, skb);
       this.rcvNxt = end;
       this.eventDataRecv(end - seq, truesize, gsoSize);
       if (this.ofoN > 0) this.ofoQueue();
@@ -578,36 +587,23 @@ export class TcpReceiver {
     this.freeSkb(skb);
   }
 
-  private queueTail(len: number, truesize: number, skb: number): void {
-    this.rqPush(len, truesize, skb);
-    this.rmem += truesize;
-    this.readable += len;
-    this.counters.bytesDelivered += len;
-  }
-
-  /** Appends an skb to the receive-queue ring. */
-  private rqPush(len: number, truesize: number, skb: number): void {
-    if (this.rqCount === this.rqLen.length) {
-      const n = this.rqCount * 2;
-      const l = new Int32Array(n);
-      const t = new Int32Array(n);
-      const k = new Int32Array(n);
-      const mask = this.rqLen.length - 1;
-      for (let i = 0; i < this.rqCount; i++) {
-        l[i] = this.rqLen[(this.rqHead + i) & mask]!;
-        t[i] = this.rqTrue[(this.rqHead + i) & mask]!;
-        k[i] = this.rqSkb[(this.rqHead + i) & mask]!;
-      }
-      this.rqLen = l;
-      this.rqTrue = t;
-      this.rqSkb = k;
+  /** __skb_queue_tail of an skb whose new data is seq..end (rcv_nxt then moves to end). */
+  private queueTail(seq: number, end: number, truesize: number, skb: number): void {
+    const rq = this.rq;
+    if (this.rqCount === rq.seq.length) {
+      rq.growRing(this.rqHead);
       this.rqHead = 0;
     }
-    const i = (this.rqHead + this.rqCount) & (this.rqLen.length - 1);
-    this.rqLen[i] = len;
-    this.rqTrue[i] = truesize;
-    this.rqSkb[i] = skb;
+    const i = (this.rqHead + this.rqCount) & (rq.seq.length - 1);
+    rq.seq[i] = seq;
+    rq.end[i] = end;
+    rq.truesize[i] = truesize;
+    rq.skb[i] = skb;
     this.rqCount++;
+    this.rmem += truesize;
+    const len = end - seq;
+    this.readable += len;
+    this.counters.bytesDelivered += len;
   }
 
   /** tcp_ofo_queue: move what became in-order to the receive queue. */
@@ -617,7 +613,7 @@ export class TcpReceiver {
       const end = this.ofoEnd[b]!;
       this.rmem -= this.ofoTrue[b]!;
       if (end > this.rcvNxt) {
-        this.queueTail(end - this.rcvNxt, this.ofoTrue[b]!, this.ofoSkb[b]!);
+        this.queueTail(this.rcvNxt, end, this.ofoTrue[b]!, this.ofoSkb[b]!);
         this.rcvNxt = end;
       } else {
         // "ofo packet was already received"
@@ -863,31 +859,20 @@ export class TcpReceiver {
   }
 
   /**
-   * tcp_collapse of the receive queue from copied_seq to rcv_nxt. The ring holds no sequence
-   * numbers: they follow from copied_seq, the head's skb starting rqHeadUsed bytes before it.
+   * tcp_collapse of the receive queue from copied_seq to rcv_nxt, read in place from the ring; the
+   * list it produces (a power-of-two capacity, from slot 0) becomes the ring, and the old ring the
+   * next collapse's output.
    */
   private collapseReceiveQueue(): void {
-    const src = this.collapseIn;
-    src.clear();
-    const mask = this.rqLen.length - 1;
-    let seq = this.copiedSeq - this.rqHeadUsed;
-    for (let i = 0; i < this.rqCount; i++) {
-      const at = (this.rqHead + i) & mask;
-      const end = seq + this.rqLen[at]!;
-      src.push(seq, end, this.rqTrue[at]!, this.rqSkb[at]!);
-      seq = end;
-    }
+    const rq = this.rq;
     const out = this.collapseOut;
     out.clear();
-    this.collapse(src, 0, src.n, this.copiedSeq, this.rcvNxt, out);
+    this.collapse(rq, this.rqHead, this.rqHead + this.rqCount, this.copiedSeq, this.rcvNxt, out);
+    // Its skbs are contiguous from copied_seq: collapse starts there and trims what it leaves.
+    this.rq = out;
+    this.collapseOut = rq;
     this.rqHead = 0;
-    this.rqCount = 0;
-    this.rqHeadUsed = 0;
-    for (let i = 0; i < out.n; i++) {
-      // what the reader consumed of the head, or collapse copied elsewhere, is left out of the ring
-      const from = Math.max(out.seq[i]!, i === 0 ? this.copiedSeq : out.end[i - 1]!);
-      this.rqPush(out.end[i]! - from, out.truesize[i]!, out.skb[i]!);
-    }
+    this.rqCount = out.n;
   }
 
   /** tcp_collapse_ofo_queue: collapse each run of contiguous or overlapping skbs. */
@@ -932,20 +917,25 @@ export class TcpReceiver {
    * to `out`; when an allocation fails, the skbs not yet copied stay, trimmed to the bytes not copied.
    */
   private collapse(src: SkbList, head: number, tail: number, start: number, end: number, out: SkbList): void {
+    // Positions head..tail wrap at the capacity (a power of two): the receive queue is a ring.
+    const mask = src.seq.length - 1;
+    const seqs = src.seq;
+    const ends = src.end;
     let k = head;
     for (; k < tail; k++) {
+      const i = k & mask;
       // "No new bits? It is possible on ofo queue."
-      if (start >= src.end[k]!) {
-        this.collapseOne(src, k);
+      if (start >= ends[i]!) {
+        this.collapseOne(src, i);
         continue;
       }
       // "The first skb to collapse is: bloated or contains data before start or overlaps to the next one."
-      const len = src.end[k]! - src.seq[k]!;
-      if (tcpWinFromSpace(src.truesize[k]!, this.advWinScale) > len || src.seq[k]! < start) break;
-      if (k + 1 < tail && src.end[k] !== src.seq[k + 1]) break;
+      const len = ends[i]! - seqs[i]!;
+      if (tcpWinFromSpace(src.truesize[i]!, this.advWinScale) > len || seqs[i]! < start) break;
+      if (k + 1 < tail && ends[i] !== seqs[(k + 1) & mask]) break;
       // "Decided to skip this, advance start seq."
-      out.push(src.seq[k]!, src.end[k]!, src.truesize[k]!, src.skb[k]!);
-      start = src.end[k]!;
+      out.push(seqs[i]!, ends[i]!, src.truesize[i]!, src.skb[i]!);
+      start = ends[i]!;
     }
     const maxCopy = PAGE_SIZE - this.headroom - SKB_SHINFO_ALIGNED;
     while (k < tail && start < end) {
@@ -961,28 +951,30 @@ export class TcpReceiver {
       this.rmem += truesize;
       const o = out.push(start, start, truesize, nskb);
       while (copy > 0 && k < tail) {
-        const n = Math.min(copy, src.end[k]! - start);
+        const i = k & mask;
+        const n = Math.min(copy, ends[i]! - start);
         if (n > 0) {
           out.end[o] = start + n;
           copy -= n;
           start += n;
         }
-        if (start >= src.end[k]!) {
-          this.collapseOne(src, k);
+        if (start >= ends[i]!) {
+          this.collapseOne(src, i);
           k++;
         }
       }
     }
     for (; k < tail; k++) {
-      const seq = Math.min(Math.max(src.seq[k]!, start), src.end[k]!);
-      out.push(seq, src.end[k]!, src.truesize[k]!, src.skb[k]!);
+      const i = k & mask;
+      const seq = Math.min(Math.max(seqs[i]!, start), ends[i]!);
+      out.push(seq, ends[i]!, src.truesize[i]!, src.skb[i]!);
     }
   }
 
-  /** tcp_collapse_one: the skb's data now lives in a collapsed skb; free it. */
-  private collapseOne(src: SkbList, k: number): void {
-    this.rmem -= src.truesize[k]!;
-    this.freeSkb(src.skb[k]!);
+  /** tcp_collapse_one: the skb in slot i now lives in a collapsed skb; free it. */
+  private collapseOne(src: SkbList, i: number): void {
+    this.rmem -= src.truesize[i]!;
+    this.freeSkb(src.skb[i]!);
     this.counters.rcvCollapsed++;
   }
 
@@ -999,6 +991,19 @@ export class TcpReceiver {
     this.numSacks = 0;
     this.memReclaim(SK_MEM_QUANTUM);
     return true;
+  }
+
+  /**
+   * tcp_time_stamp (include/net/tcp.h, v3.2: the jiffies counter) at the current time, divided out
+   * once per simulated instant: a segment's handling reads it up to four times.
+   */
+  private tcpTimeStamp(): number {
+    const t = this.sim.now;
+    if (t !== this.stampNs) {
+      this.stampNs = t;
+      this.stamp = this.jiffies.at(t);
+    }
+    return this.stamp;
   }
 
   // ---- autotuning ----
@@ -1028,7 +1033,7 @@ export class TcpReceiver {
    * segments, so behind it only tcp_rcv_rtt_measure's window samples move the estimate.
    */
   private rcvRttMeasureTs(tsEcr: number, len: number): void {
-    if (tsEcr !== 0 && len >= this.rcvMss) this.rcvRttUpdate(this.jiffies.at(this.sim.now) - tsEcr, false);
+    if (tsEcr !== 0 && len >= this.rcvMss) this.rcvRttUpdate(this.tcpTimeStamp() - tsEcr, false);
   }
 
   /**
@@ -1036,7 +1041,7 @@ export class TcpReceiver {
    * application read in it ("space"), in skbs of rcvmem per advmss, and let window_clamp follow.
    */
   private rcvSpaceAdjust(): void {
-    const now = this.jiffies.at(this.sim.now);
+    const now = this.tcpTimeStamp();
     if (this.rcvqTime >= 0) {
       if (now - this.rcvqTime < this.rcvRtt >> 3 || this.rcvRtt === 0) return;
       if (this.receiver61) this.rcvSpaceAdjust61();
@@ -1099,7 +1104,7 @@ export class TcpReceiver {
     // GSO frame counts as one segment of its gso_size, not as one 64 KiB segment.
     const segLen = gsoSize > 0 ? gsoSize : len;
     if (segLen >= this.rcvMss) this.rcvMss = segLen;
-    const now = this.jiffies.at(this.sim.now);
+    const now = this.tcpTimeStamp();
     this.rcvRttMeasure(now);
     if (this.ato === 0) {
       this.incrQuickack();
@@ -1187,7 +1192,7 @@ export class TcpReceiver {
       }
       ato = Math.min(ato, maxAto);
     }
-    const now = this.jiffies.at(this.sim.now);
+    const now = this.tcpTimeStamp();
     let timeout = now + ato;
     if (this.ackTimerPending) {
       // "If delack timer was blocked or is about to expire, send ACK now."
@@ -1273,16 +1278,15 @@ export class TcpReceiver {
     }
     if (freeSpace > this.rcvSsthresh) freeSpace = this.rcvSsthresh;
     // "Advertise enough space so that it won't get scaled away."
-    const unit = 1 << this.wscale;
-    return Math.ceil(freeSpace / unit) * unit;
+    return Math.ceil(freeSpace * this.wscaleInv) * this.wscaleUnit;
   }
 
   /** tcp_select_window: never shrink the offered window; sets rcv_wnd and rcv_wup. */
   private selectWindow(): number {
     const cur = this.receiveWindow();
     let w = this.selectWindowRaw();
-    const unit = 1 << this.wscale;
-    if (w < cur) w = Math.ceil(cur / unit) * unit;
+    const unit = this.wscaleUnit;
+    if (w < cur) w = Math.ceil(cur * this.wscaleInv) * unit;
     this.rcvWnd = w;
     this.rcvWup = this.rcvNxt;
     return Math.min(w, 65535 * unit);
@@ -1309,7 +1313,7 @@ export class TcpReceiver {
     pool.sackCount[p] = n;
     for (let i = 0; i < n; i++) pool.setSack(p, i, this.sackS[i]!, this.sackE[i]!);
     pool.wireLen[p] = ackWireBytes(n);
-    pool.tsVal[p] = this.jiffies.at(this.sim.now);
+    pool.tsVal[p] = this.tcpTimeStamp();
     pool.tsEcr[p] = this.tsRecent;
     // tcp_dec_quickack_mode: leaving quick-ack mode deflates the ATO
     if (this.quick > 0) {
@@ -1338,7 +1342,7 @@ export class TcpReceiver {
     this.counters.ackAllocFailures++;
     this.ackScheduled = true;
     this.ato = this.atoMin;
-    const now = this.jiffies.at(this.sim.now);
+    const now = this.tcpTimeStamp();
     // TCP_DELACK_MAX = HZ/5 (include/net/tcp.h), far below TCP_RTO_MAX = 120*HZ.
     const timeout = now + Math.floor(this.jiffies.hz / 5);
     this.ackTimerPending = true;
@@ -1348,13 +1352,24 @@ export class TcpReceiver {
   }
 }
 
-/** A list of skbs by sequence range (struct of arrays), growing as needed. */
+/**
+ * A list of skbs by sequence range (struct of arrays), growing as needed; its capacity stays a
+ * power of two, so the receive queue uses one as a ring.
+ */
 class SkbList {
-  seq = new Float64Array(64);
-  end = new Float64Array(64);
-  truesize = new Int32Array(64);
-  skb = new Int32Array(64);
+  seq: Float64Array;
+  end: Float64Array;
+  truesize: Int32Array;
+  skb: Int32Array;
   n = 0;
+
+  /** `capacity`: a power of two. */
+  constructor(capacity: number) {
+    this.seq = new Float64Array(capacity);
+    this.end = new Float64Array(capacity);
+    this.truesize = new Int32Array(capacity);
+    this.skb = new Int32Array(capacity);
+  }
 
   clear(): void {
     this.n = 0;
@@ -1375,5 +1390,19 @@ class SkbList {
     this.truesize[i] = truesize;
     this.skb[i] = skb;
     return i;
+  }
+
+  /** Doubles a full ring whose entries start at slot `head`, unwrapping them into slots 0.. */
+  growRing(head: number): void {
+    const cap = this.seq.length;
+    const wrap = <T extends Float64Array | Int32Array>(a: T, b: T): T => {
+      b.set(a.subarray(head));
+      b.set(a.subarray(0, head), cap - head);
+      return b;
+    };
+    this.seq = wrap(this.seq, new Float64Array(2 * cap));
+    this.end = wrap(this.end, new Float64Array(2 * cap));
+    this.truesize = wrap(this.truesize, new Int32Array(2 * cap));
+    this.skb = wrap(this.skb, new Int32Array(2 * cap));
   }
 }
