@@ -17,6 +17,7 @@ function row(over: Partial<ScaleRow>): ScaleRow {
     cpuNsPerPacket: 5e5,
     setupCpuMs: 50,
     runCpuNsPerPacket: 4.5e5,
+    runCpuNsPerEvent: 1.6e5,
     eventsPerPacket: 2.8,
     startRssBytes: 2 ** 27,
     peakRssBytes: 2 ** 28,

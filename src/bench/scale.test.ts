@@ -60,6 +60,7 @@ describe("measureScalePoint", () => {
     expect(r.setupCpuMs).toBeGreaterThan(0);
     expect(r.runCpuNsPerPacket).toBeGreaterThan(0);
     expect(r.runCpuNsPerPacket + (r.setupCpuMs * 1e6) / r.packets).toBeCloseTo(r.cpuNsPerPacket, 3);
+    expect(r.runCpuNsPerEvent * r.eventsPerPacket).toBeCloseTo(r.runCpuNsPerPacket, 6);
     expect(r.wallPerSimSecond).toBeCloseTo(r.wallSeconds / 0.2, 6);
     expect(r.startRssBytes).toBeGreaterThan(0);
     expect(r.peakRssBytes).toBeGreaterThanOrEqual(r.startRssBytes);
@@ -84,6 +85,7 @@ describe("formatScale", () => {
       cpuNsPerPacket: 1500,
       setupCpuMs: 250,
       runCpuNsPerPacket: 1400,
+      runCpuNsPerEvent: 500,
       eventsPerPacket: 2.8,
       startRssBytes: 100 * 2 ** 20,
       peakRssBytes: 180 * 2 ** 20,
@@ -106,6 +108,7 @@ describe("formatScale", () => {
       "1500",
       "250",
       "1400",
+      "500",
       "2.80",
       "100",
       "180",

@@ -53,6 +53,11 @@ export interface ScaleRow extends ScalePoint {
   setupCpuMs: number;
   /** CPU ns per packet from the first event on: what must stay flat in flows and duration. */
   runCpuNsPerPacket: number;
+  /**
+   * The same per event: separates a model doing more per packet (more events: drops, SACK, ACKs)
+   * from each event costing more.
+   */
+  runCpuNsPerEvent: number;
   eventsPerPacket: number;
   /** maxRSS of the child once the model is loaded, before the run. */
   startRssBytes: number;
@@ -134,6 +139,7 @@ function measureHere(p: ScalePoint, load: number): ScaleRow {
     cpuNsPerPacket: r.cpuNsPerPacket,
     setupCpuMs: r.setupCpuMs,
     runCpuNsPerPacket: r.runCpuNsPerPacket,
+    runCpuNsPerEvent: r.runCpuNsPerPacket / r.eventsPerPacket,
     eventsPerPacket: r.eventsPerPacket,
     startRssBytes,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
@@ -179,6 +185,7 @@ export const SCALE_COLUMNS = [
   "CPU ns/packet",
   "set-up CPU ms",
   "run CPU ns/packet",
+  "run CPU ns/event",
   "events/packet",
   "RSS start MiB",
   "RSS peak MiB",
@@ -199,6 +206,7 @@ export function scaleCells(r: ScaleRow): string[] {
     r.cpuNsPerPacket.toFixed(0),
     r.setupCpuMs.toFixed(0),
     r.runCpuNsPerPacket.toFixed(0),
+    r.runCpuNsPerEvent.toFixed(0),
     r.eventsPerPacket.toFixed(2),
     mib(r.startRssBytes),
     mib(r.peakRssBytes),
