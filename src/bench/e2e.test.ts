@@ -16,21 +16,34 @@ describe("e2eScenario", () => {
 });
 
 describe("loadE2eBaseline", () => {
-  it("reads the stored previous-release figure with its provenance", () => {
+  it("reads the stored previous-release figures, one per number of flows, with their provenance", () => {
     const b = loadE2eBaseline();
     expect(b.commit).toMatch(/^[0-9a-f]{40}$/);
-    expect(b.packetsPerSecond).toBeGreaterThan(0);
-    expect(b.command).toContain("bench e2e");
     expect(b.duration).toBe("10s");
+    // The flows bench e2e measures, each with a figure to stand beside.
+    expect(b.rows.map((r) => r.flows)).toEqual([1, 100]);
+    for (const r of b.rows) {
+      expect(r.packetsPerSecond).toBeGreaterThan(0);
+      expect(r.date).toMatch(/^2\d{3}-\d\d-\d\dT/);
+    }
+    expect(b.rows[0]!.command).toContain("bench e2e");
   });
 
   it("names the file, the field and the value of a bad entry", () => {
-    const good = { ...loadE2eBaseline() };
-    expect(() => loadE2eBaseline(JSON.stringify({ ...good, packetsPerSecond: "fast" }))).toThrow(
-      'src/bench/e2e-baseline.json: packetsPerSecond must be a number >= 0, got "fast"',
+    const good = loadE2eBaseline();
+    const withRow = (over: Record<string, unknown>) =>
+      JSON.stringify({ ...good, rows: [good.rows[0], { ...good.rows[1], ...over }] });
+    expect(() => loadE2eBaseline(withRow({ packetsPerSecond: "fast" }))).toThrow(
+      'src/bench/e2e-baseline.json: rows[1].packetsPerSecond must be a number >= 0, got "fast"',
+    );
+    expect(() => loadE2eBaseline(withRow({ flows: 1 }))).toThrow(
+      "src/bench/e2e-baseline.json: rows[1].flows must be an integer >= 1, once per file, got 1",
     );
     expect(() => loadE2eBaseline(JSON.stringify({ ...good, commit: 7 }))).toThrow(
       "src/bench/e2e-baseline.json: commit must be a string, got 7",
+    );
+    expect(() => loadE2eBaseline(JSON.stringify({ ...good, rows: [] }))).toThrow(
+      "src/bench/e2e-baseline.json: rows must be a non-empty array, got []",
     );
   });
 });

@@ -100,17 +100,23 @@ export function benchE2e(opts: { duration?: string; runs?: number; flows?: numbe
   return [best!];
 }
 
-/** The previous release's e2e figure and how it was produced. */
-export interface E2eBaseline {
-  commit: string;
+/** One of the previous release's e2e figures (a number of flows) and how it was produced. */
+export interface E2eBaselineRow {
+  flows: number;
   date: string;
-  machine: string;
   /** 1-minute load average when measured. */
   load: number;
   command: string;
-  duration: string;
   packetsPerSecond: number;
   eventsPerPacket: number;
+}
+
+/** The previous release's e2e figures: one commit and machine, a row per number of flows. */
+export interface E2eBaseline {
+  commit: string;
+  machine: string;
+  duration: string;
+  rows: E2eBaselineRow[];
 }
 
 const BASELINE_FILE = new URL("./e2e-baseline.json", import.meta.url);
@@ -118,15 +124,27 @@ const BASELINE_FILE = new URL("./e2e-baseline.json", import.meta.url);
 /** Reads and checks e2e-baseline.json; an error names the file, the field and its value. */
 export function loadE2eBaseline(text = readFileSync(BASELINE_FILE, "utf8")): E2eBaseline {
   const where = "src/bench/e2e-baseline.json";
+  const fail = (path: string, what: string, v: unknown): never => {
+    throw new Error(`${where}: ${path} must be ${what}, got ${JSON.stringify(v)}`);
+  };
+  const strings = (o: Record<string, unknown>, prefix: string, keys: readonly string[]) => {
+    for (const k of keys) if (typeof o[k] !== "string") fail(`${prefix}${k}`, "a string", o[k]);
+  };
   const b = JSON.parse(text) as Record<string, unknown>;
-  for (const k of ["commit", "date", "machine", "command", "duration"] as const) {
-    if (typeof b[k] !== "string")
-      throw new Error(`${where}: ${k} must be a string, got ${JSON.stringify(b[k])}`);
-  }
-  for (const k of ["load", "packetsPerSecond", "eventsPerPacket"] as const) {
-    const v = b[k];
-    if (!(typeof v === "number" && Number.isFinite(v) && v >= 0))
-      throw new Error(`${where}: ${k} must be a number >= 0, got ${JSON.stringify(v)}`);
-  }
+  strings(b, "", ["commit", "machine", "duration"]);
+  if (!(Array.isArray(b.rows) && b.rows.length > 0)) fail("rows", "a non-empty array", b.rows);
+  const seen = new Set<number>();
+  (b.rows as Record<string, unknown>[]).forEach((row, i) => {
+    const at = `rows[${i}].`;
+    strings(row, at, ["date", "command"]);
+    for (const k of ["load", "packetsPerSecond", "eventsPerPacket"]) {
+      const v = row[k];
+      if (!(typeof v === "number" && Number.isFinite(v) && v >= 0)) fail(`${at}${k}`, "a number >= 0", v);
+    }
+    const f = row.flows;
+    if (!(Number.isInteger(f) && (f as number) >= 1 && !seen.has(f as number)))
+      fail(`${at}flows`, "an integer >= 1, once per file", f);
+    seen.add(f as number);
+  });
   return b as unknown as E2eBaseline;
 }
