@@ -362,28 +362,19 @@ export class VirtqueueDriver {
     const addr = sg.addr;
     const lens = sg.len;
     // Entry k links to k + 1 until the last; the device-writable ones follow the readable ones.
-    const last = total - 1;
     let writable = 0;
     let off = table;
-    for (let k = 0; k < last; k++, off += DESC_SIZE) {
+    for (let k = 0; k < total; k++, off += DESC_SIZE) {
       const len = lens[k]!;
       writeU64(view, off, addr[k]!);
       writeU32(view, off + 8, len);
-      if (k < out) {
-        writeDescFlagsNext(view, off, VRING_DESC_F_NEXT, k + 1);
-      } else {
+      let flags = 0;
+      if (k >= out) {
         writable += len;
-        writeDescFlagsNext(view, off, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, k + 1);
+        flags = VRING_DESC_F_WRITE;
       }
-    }
-    const len = lens[last]!;
-    writeU64(view, off, addr[last]!);
-    writeU32(view, off + 8, len);
-    if (last < out) {
-      writeDescFlagsNext(view, off, 0, 0);
-    } else {
-      writable += len;
-      writeDescFlagsNext(view, off, VRING_DESC_F_WRITE, 0);
+      const more = k + 1 < total;
+      writeDescFlagsNext(view, off, more ? flags | VRING_DESC_F_NEXT : flags, more ? k + 1 : 0);
     }
     this._numFree--;
     const head = this.freeHead;
