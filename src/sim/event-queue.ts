@@ -29,6 +29,7 @@
  */
 import type { Rng } from "./rng.ts";
 import { checkTime } from "./time.ts";
+import { grown } from "./typed.ts";
 
 const SLOT_BITS = 24;
 const SLOT_LIMIT = 1 << SLOT_BITS;
@@ -494,15 +495,9 @@ export class EventQueue {
     const old = this.cap;
     const cap = old * 2;
     if (cap > SLOT_LIMIT) throw new EventQueueError(`more than ${SLOT_LIMIT} pending events`);
-    const f64 = new Float64Array(cap * SLOT_F64);
-    f64.set(this.f64);
-    this.f64 = f64;
-    this.i32 = new Int32Array(f64.buffer);
-    if (this.tie.length > 0) {
-      const tie = new Float64Array(cap);
-      tie.set(this.tie);
-      this.tie = tie;
-    }
+    this.f64 = grown(this.f64, cap * SLOT_F64);
+    this.i32 = new Int32Array(this.f64.buffer);
+    if (this.tie.length > 0) this.tie = grown(this.tie, cap);
     const free = new Int32Array(cap);
     for (let i = 0; i < cap - old; i++) free[i] = cap - 1 - i;
     this.free = free;
