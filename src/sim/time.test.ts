@@ -53,6 +53,21 @@ describe("Jiffies", () => {
     expect(() => Jiffies.of(300)).toThrow(TimeError);
   });
 
+  it("at() is floor(t / tick) whatever the order of its calls, repeated instants included", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...SUPPORTED_HZ),
+        fc.array(fc.oneof(fc.nat({ max: 50_000_000 }), fc.maxSafeInteger()), { maxLength: 40 }),
+        (hz, times) => {
+          // One shared clock: its memo of the last instant must never answer for another.
+          const j = Jiffies.of(hz);
+          for (const t of [...times, ...times.slice().reverse()])
+            expect(j.at(t)).toBe(Math.floor(t / (NS_PER_S / hz)));
+        },
+      ),
+    );
+  });
+
   for (const hz of SUPPORTED_HZ) {
     describe(`HZ=${hz}`, () => {
       const j = new Jiffies(hz);

@@ -52,6 +52,12 @@ export class Jiffies {
   }
 
   readonly tickNs: Ns;
+  /**
+   * at()'s last argument and result: the code handling one event reads the clock several times at
+   * one instant (tcp_time_stamp up to four times per segment), and a division is dearer than a compare.
+   */
+  private lastT = -1;
+  private lastJ = 0;
   constructor(readonly hz: number) {
     if (!(SUPPORTED_HZ as readonly number[]).includes(hz)) {
       throw new TimeError(`HZ must be one of ${SUPPORTED_HZ.join(", ")}, got ${hz}`);
@@ -60,7 +66,11 @@ export class Jiffies {
   }
   /** The jiffies counter at time t. */
   at(t: Ns): number {
-    return Math.floor(t / this.tickNs);
+    if (t !== this.lastT) {
+      this.lastT = t;
+      this.lastJ = Math.floor(t / this.tickNs);
+    }
+    return this.lastJ;
   }
   /** A duration of j jiffies, in ns. */
   toNs(j: number): Ns {

@@ -304,9 +304,6 @@ export class TcpReceiver {
   private rcvqSpace: number;
   private rcvqSeq = 0;
   private rcvqTime = -1;
-  /** tcpTimeStamp's last instant (ns, -1 before the first) and its jiffies. */
-  private stampNs = -1;
-  private stamp = 0;
 
   // icsk_ack
   private rcvMss = TCP_MSS_DEFAULT;
@@ -993,17 +990,9 @@ export class TcpReceiver {
     return true;
   }
 
-  /**
-   * tcp_time_stamp (include/net/tcp.h, v3.2: the jiffies counter) at the current time, divided out
-   * once per simulated instant: a segment's handling reads it up to four times.
-   */
+  /** tcp_time_stamp (include/net/tcp.h, v3.2: the jiffies counter) at the current time. */
   private tcpTimeStamp(): number {
-    const t = this.sim.now;
-    if (t !== this.stampNs) {
-      this.stampNs = t;
-      this.stamp = this.jiffies.at(t);
-    }
-    return this.stamp;
+    return this.jiffies.at(this.sim.now);
   }
 
   // ---- autotuning ----
