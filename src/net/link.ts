@@ -41,6 +41,11 @@ const E_PKT = 3;
 const RING_STRIDE = 4;
 /** Entries at first: 2 · 4 doubles = 64 bytes, which V8 keeps on its heap beside the array object. */
 const INITIAL_RING = 2;
+/**
+ * The outages of every link that has none. Building a typed array costs about a microsecond, and
+ * 10 000 flows have 20 000 access links.
+ */
+const NO_OUTAGES = new Float64Array(0);
 
 /** Whatever takes packets: a link's input, a TCP endpoint, a host NIC. Registered once, not per packet. */
 export interface PacketSink {
@@ -75,9 +80,9 @@ export class Link implements PacketSink {
   readonly queueLimitPackets: number;
   readonly lossProb: number;
   private readonly nsPerByte: number;
-  private readonly outageStart: Float64Array;
-  private readonly outageEnd: Float64Array;
-  /** outageEnd.length, on the link itself: a link without outages then reads no array per packet. */
+  /** Outage i is [outages[2i], outages[2i + 1]); one array, shared and empty on links without any. */
+  private readonly outages: Float64Array;
+  /** The number of outages, on the link itself: a link without outages then reads no array per packet. */
   private readonly outageCount: number;
   private nextOutage = 0;
   private readonly lossRng: Rng | null;
@@ -136,16 +141,15 @@ export class Link implements PacketSink {
     this.lossProb = loss;
     this.lossRng = loss > 0 ? sim.rng(`link.${opts.name}.loss`) : null;
     const outages = opts.outages ?? [];
-    this.outageStart = new Float64Array(outages.length);
-    this.outageEnd = new Float64Array(outages.length);
+    this.outages = outages.length === 0 ? NO_OUTAGES : new Float64Array(2 * outages.length);
     this.outageCount = outages.length;
     let prevEnd = -1;
     outages.forEach(([s, e], i) => {
       if (!(s < e && s >= prevEnd)) {
         throw new LinkError(`link ${opts.name}: outages must be sorted, disjoint [start, end) windows`);
       }
-      this.outageStart[i] = s;
-      this.outageEnd[i] = e;
+      this.outages[2 * i] = s;
+      this.outages[2 * i + 1] = e;
       prevEnd = e;
     });
     this.arrival = sim.register(`link.${opts.name}.arrive`, () => this.arrive());
@@ -163,8 +167,9 @@ export class Link implements PacketSink {
 
   /** True while a scheduled outage covers `now`. */
   isDown(now: Ns): boolean {
-    while (this.nextOutage < this.outageCount && this.outageEnd[this.nextOutage]! <= now) this.nextOutage++;
-    return this.nextOutage < this.outageCount && this.outageStart[this.nextOutage]! <= now;
+    while (this.nextOutage < this.outageCount && this.outages[2 * this.nextOutage + 1]! <= now)
+      this.nextOutage++;
+    return this.nextOutage < this.outageCount && this.outages[2 * this.nextOutage]! <= now;
   }
 
   /** Packets accepted and not yet fully serialised at `now` (call with the current time). */

@@ -379,14 +379,22 @@ export class System {
     for (const f of this.flows) {
       const grp = s.network.senders[f.group]!;
       const half = Math.floor(grp.rtt / 2);
-      const common = { rateBps: grp.rate ?? UNLIMITED_BPS, queueLimitPackets: PEER_TXQUEUELEN };
+      const rateBps = grp.rate ?? UNLIMITED_BPS;
       const name = `${grp.name}[${f.index}]`;
       if (grp.origin === "host") hostLocal[f.id] = 1;
+      // Plain literals, not spreads of a shared part: a spread costs microseconds per link.
       this.accessLinks.push(
         new Link(
           sim,
           packets,
-          { ...common, name, delayNs: half, lossProb: grp.loss, outages: outagesFor(grp.name) },
+          {
+            name,
+            rateBps,
+            delayNs: half,
+            queueLimitPackets: PEER_TXQUEUELEN,
+            lossProb: grp.loss,
+            outages: outagesFor(grp.name),
+          },
           grp.origin === "host" ? toTap : this.uplink,
         ),
       );
@@ -395,9 +403,10 @@ export class System {
           sim,
           packets,
           {
-            ...common,
             name: `${name}-reverse`,
+            rateBps,
             delayNs: grp.rtt - half,
+            queueLimitPackets: PEER_TXQUEUELEN,
             outages: outagesFor(grp.name, false),
           },
           toSenders,

@@ -336,10 +336,10 @@ export class TcpReceiver {
   private ofoBase = 0;
   private ofoN = 0;
 
-  // tcp_collapse's scratch: the out-of-order queue being collapsed, and the queue it becomes
-  // (for the receive queue, its next ring, the old one becoming the scratch). Small until a socket
-  // prunes: most of thousands of flows never do.
-  private readonly collapseIn = new SkbList(4);
+  // tcp_collapse's scratch: the out-of-order queue being collapsed (built on the first collapse of
+  // that queue, which most flows never have), and the queue it becomes (for the receive queue, its
+  // next ring, the old one becoming the scratch). Small until a socket prunes.
+  private collapseIn: SkbList | null = null;
   private collapseOut = new SkbList(4);
 
   // tp->selective_acks, most recent first
@@ -875,6 +875,7 @@ export class TcpReceiver {
   /** tcp_collapse_ofo_queue: collapse each run of contiguous or overlapping skbs. */
   private collapseOfoQueue(): void {
     if (this.ofoN === 0) return;
+    this.collapseIn ??= new SkbList(4);
     const src = this.collapseIn;
     src.clear();
     for (let i = this.ofoBase; i < this.ofoBase + this.ofoN; i++) {
@@ -1343,21 +1344,28 @@ export class TcpReceiver {
 
 /**
  * A list of skbs by sequence range (struct of arrays), growing as needed; its capacity stays a
- * power of two, so the receive queue uses one as a ring.
+ * power of two, so the receive queue uses one as a ring. The four arrays are views of one buffer:
+ * every receiver builds three lists, and one buffer with four views costs a third of what four
+ * arrays of their own do (10 000 flows build 30 000 lists).
  */
 class SkbList {
-  seq: Float64Array;
-  end: Float64Array;
-  truesize: Int32Array;
-  skb: Int32Array;
+  seq!: Float64Array;
+  end!: Float64Array;
+  truesize!: Int32Array;
+  skb!: Int32Array;
   n = 0;
 
   /** `capacity`: a power of two. */
   constructor(capacity: number) {
-    this.seq = new Float64Array(capacity);
-    this.end = new Float64Array(capacity);
-    this.truesize = new Int32Array(capacity);
-    this.skb = new Int32Array(capacity);
+    this.allocate(capacity);
+  }
+
+  private allocate(cap: number): void {
+    const buf = new ArrayBuffer(24 * cap);
+    this.seq = new Float64Array(buf, 0, cap);
+    this.end = new Float64Array(buf, 8 * cap, cap);
+    this.truesize = new Int32Array(buf, 16 * cap, cap);
+    this.skb = new Int32Array(buf, 20 * cap, cap);
   }
 
   clear(): void {
@@ -1366,13 +1374,7 @@ class SkbList {
 
   /** Appends an skb; returns its index. */
   push(seq: number, end: number, truesize: number, skb: number): number {
-    if (this.n === this.seq.length) {
-      const m = this.n * 2;
-      this.seq = grown(this.seq, m);
-      this.end = grown(this.end, m);
-      this.truesize = grown(this.truesize, m);
-      this.skb = grown(this.skb, m);
-    }
+    if (this.n === this.seq.length) this.growRing(0);
     const i = this.n++;
     this.seq[i] = seq;
     this.end[i] = end;
@@ -1383,15 +1385,16 @@ class SkbList {
 
   /** Doubles a full ring whose entries start at slot `head`, unwrapping them into slots 0.. */
   growRing(head: number): void {
-    const cap = this.seq.length;
-    const wrap = <T extends Float64Array | Int32Array>(a: T, b: T): T => {
+    const { seq, end, truesize, skb } = this;
+    const cap = seq.length;
+    this.allocate(2 * cap);
+    const wrap = <T extends Float64Array | Int32Array>(a: T, b: T): void => {
       b.set(a.subarray(head));
       b.set(a.subarray(0, head), cap - head);
-      return b;
     };
-    this.seq = wrap(this.seq, new Float64Array(2 * cap));
-    this.end = wrap(this.end, new Float64Array(2 * cap));
-    this.truesize = wrap(this.truesize, new Int32Array(2 * cap));
-    this.skb = wrap(this.skb, new Int32Array(2 * cap));
+    wrap(seq, this.seq);
+    wrap(end, this.end);
+    wrap(truesize, this.truesize);
+    wrap(skb, this.skb);
   }
 }
