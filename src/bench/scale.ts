@@ -16,7 +16,7 @@ import { TSX_LOADER } from "../run/tsx-loader.ts";
 import { formatDuration, formatRate, parseDuration, parseRate } from "../scenario/units.ts";
 import { type E2eShape, measureE2e } from "./e2e.ts";
 import { BenchError } from "./errors.ts";
-import { alignTable } from "./format.ts";
+import { alignTable, formatValue } from "./format.ts";
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -199,7 +199,7 @@ export function scaleCells(r: ScaleRow): string[] {
     String(r.flows),
     formatRate(parseRate(r.rate)),
     formatDuration(parseDuration(r.duration)),
-    String(r.packets),
+    formatValue(r.packets),
     r.wallPerSimSecond.toFixed(3),
     `${(r.packetsPerSecond / 1e6).toFixed(3)} M`,
     r.nsPerPacket.toFixed(0),
