@@ -167,11 +167,6 @@ export class SkbPool {
     return s;
   }
 
-  setData(skb: number, cache: SlabCacheId, obj: number): void {
-    this.dataCache[skb] = cache;
-    this.dataObj[skb] = obj;
-  }
-
   /** Appends a page fragment (set_skb_frag); the page must already be owned by the skb. */
   addFrag(skb: number, pfn: number): void {
     this.pageNext[pfn] = -1;
@@ -307,7 +302,8 @@ export class SkbPool {
       return NO_SKB;
     }
     const skb = this.take(head, truesize);
-    this.setData(skb, cache, data);
+    this.dataCache[skb] = cache;
+    this.dataObj[skb] = data;
     return skb;
   }
 
