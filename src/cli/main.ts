@@ -399,7 +399,7 @@ export function buildProgram(io: Io): Command {
       // Both presets' runs on one pool: the second preset's runs fill the cores the first one's
       // last runs leave idle.
       const total = HEADLINE_PRESETS.length * DEFAULT_DRIVERS.length * o.seeds;
-      const pool = comparePool(o.jobs, total);
+      const pool = await comparePool(o.jobs, total);
       const bar = progressBar(io, "start");
       let done = 0;
       const onRun = (r: RunSummary) => {

@@ -8,7 +8,7 @@ describe("compare on a shared pool", () => {
   };
 
   it("runs several compares on one pool, each in plan order, and leaves the pool to its owner", async () => {
-    const pool = comparePool(2, 4);
+    const pool = await comparePool(2, 4);
     try {
       const [a, b] = await Promise.all([
         compareParallel(source, { drivers: ["v3.2", "mainline"], seeds: [1], pool }),

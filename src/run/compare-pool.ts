@@ -7,9 +7,9 @@ import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
 import type { CompareOutcome, CompareTask } from "./compare-worker.ts";
 import { type CompareOptions, resolveScenario, type ScenarioSource } from "./run.ts";
-import { TSX_LOADER } from "./tsx-loader.ts";
 import type { CompareResult } from "./types.ts";
 import { rebuildError } from "./worker-errors.ts";
+import { workerModule } from "./worker-bundle.ts";
 
 const WORKER = fileURLToPath(new URL("./compare-worker.ts", import.meta.url));
 
@@ -28,13 +28,12 @@ export type ComparePool = Piscina<CompareTask, CompareOutcome>;
  * the order they were started, so one compare's last runs overlap the next one's first (npm start's
  * two presets) and the workers load the model once.
  */
-export function comparePool(jobs: number | undefined, tasks: number): ComparePool {
+export async function comparePool(jobs: number | undefined, tasks: number): Promise<ComparePool> {
   const threads = Math.max(1, Math.min(jobs ?? availableParallelism(), tasks));
   return new Piscina<CompareTask, CompareOutcome>({
-    filename: WORKER,
+    ...(await workerModule(WORKER)),
     minThreads: threads,
     maxThreads: threads,
-    execArgv: ["--import", TSX_LOADER],
   });
 }
 
@@ -57,7 +56,7 @@ export async function compareParallel(
   );
   // Validate every point before anything runs: a bad driver name is a usage error, not a worker crash.
   for (const t of tasks) resolveScenario(t.source, t.resolve);
-  const pool = opts.pool ?? comparePool(opts.jobs, tasks.length);
+  const pool = opts.pool ?? (await comparePool(opts.jobs, tasks.length));
   let done = 0;
   try {
     const runs = await Promise.all(

@@ -28,14 +28,14 @@ const SETS = (quick: boolean) => [
   "apps.memoryHogs[0].at=50ms",
 ];
 
-type Pool = ReturnType<typeof createRunPool>;
+type Pool = Awaited<ReturnType<typeof createRunPool>>;
 
 /**
  * A pool of `jobs` threads whose workers have loaded the model and run it twice, so V8 has optimised
  * the hot code (a cold first run takes about three times as long).
  */
 async function warmPool(jobs: number, set: string[]): Promise<Pool> {
-  const pool = createRunPool(jobs);
+  const pool = await createRunPool(jobs);
   // Seeds far past the measured ones; rounds of `jobs` concurrent tasks reach every thread.
   const warm = planSweep({ scenario: SCENARIO, set: [...set, "seed=1000"], seeds: jobs });
   for (let round = 0; round < 2; round++)

@@ -55,8 +55,8 @@ import {
   type StoredRun,
 } from "./store.ts";
 import { campaignKey, codeIdentity } from "./sweep-identity.ts";
-import { TSX_LOADER } from "./tsx-loader.ts";
 import type { RunTask, TaskResult } from "./worker.ts";
+import { workerModule } from "./worker-bundle.ts";
 
 export interface SweepOptions {
   /** A preset name or a scenario file. */
@@ -191,12 +191,11 @@ export class SourceChangedError extends Error {
 const WORKER = fileURLToPath(new URL("./worker.ts", import.meta.url));
 
 /** A pool of `threads` workers that run RunTasks. */
-export function createRunPool(threads: number): Piscina<RunTask, TaskResult> {
+export async function createRunPool(threads: number): Promise<Piscina<RunTask, TaskResult>> {
   return new Piscina<RunTask, TaskResult>({
-    filename: WORKER,
+    ...(await workerModule(WORKER)),
     minThreads: threads,
     maxThreads: threads,
-    execArgv: ["--import", TSX_LOADER],
   });
 }
 
@@ -257,7 +256,7 @@ export async function runPlan(
     jobs,
   });
   if (todo.length > 0) {
-    const pool = opts.pool ?? createRunPool(jobs);
+    const pool = opts.pool ?? (await createRunPool(jobs));
     const owner = claimOwner();
     const renew = setInterval(() => store.renewClaims(owner), CLAIM_LEASE_MS / 4);
     renew.unref();

@@ -1,0 +1,117 @@
+/**
+ * What a worker thread loads. Node 20's module hooks do not reach worker threads, so tsx in a worker
+ * (`--import tsx`) can only compile TypeScript to CommonJS through its require hook, and piscina takes
+ * that path: every cross-module reference then goes through an export getter that V8 does not fold,
+ * and the same run took 2.9 µs of CPU per packet on a worker against 0.9 µs on the main thread
+ * (docs/performance.md, "Worker threads"). So the worker's entry is bundled once, as one ES module
+ * (esbuild, the compiler tsx itself uses), and the worker loads it with no loader at all.
+ */
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { threadId } from "node:worker_threads";
+import type { Plugin } from "esbuild";
+import { TSX_LOADER } from "./tsx-loader.ts";
+
+/** How a piscina pool starts its workers: `filename` and `execArgv` for its options. */
+export interface WorkerModule {
+  filename: string;
+  execArgv: string[];
+}
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+/** Inside the package, so that the bundle's package imports resolve from its node_modules. */
+const CACHE_DIR = join(ROOT, "node_modules", ".cache", "vnetlab");
+/** Older bundles of the same entry are removed after this long (a process may still be starting one). */
+const PRUNE_AFTER_MS = 60 * 60 * 1000;
+
+/**
+ * Each module keeps its own import.meta.url (presets and the source hash are read relative to their
+ * module). The replacement is on the TypeScript text, on the same line, so the source map still points
+ * at the right lines.
+ */
+const keepImportMetaUrl: Plugin = {
+  name: "keep-import-meta-url",
+  setup(build) {
+    build.onLoad({ filter: /\.ts$/ }, (args) => ({
+      contents: readFileSync(args.path, "utf8").replace(
+        /\bimport\.meta\.url\b/g,
+        JSON.stringify(pathToFileURL(args.path).href),
+      ),
+      loader: "ts",
+    }));
+  },
+};
+
+/** `entry` (a TypeScript module's path) bundled into one ES module with an inline source map. */
+export async function bundleWorker(entry: string, dir: string = CACHE_DIR): Promise<Uint8Array> {
+  const { build } = await import("esbuild");
+  const out = await build({
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    packages: "external",
+    sourcemap: "inline",
+    sourcesContent: false,
+    // The directory the bundle goes to: the source map's paths are relative to it.
+    outfile: join(dir, "worker.mjs"),
+    plugins: [keepImportMetaUrl],
+    logLevel: "silent",
+  });
+  return out.outputFiles[0]!.contents;
+}
+
+/** Writes `code` under `dir`, named by `entry` and the code's hash; older bundles of `entry` go. */
+function writeBundle(entry: string, code: Uint8Array, dir: string): string {
+  const stem = `${entry.slice(ROOT.length + 1).replace(/[/\\.]/g, "-")}-`;
+  const file = join(dir, `${stem}${createHash("sha256").update(code).digest("hex").slice(0, 16)}.mjs`);
+  mkdirSync(dir, { recursive: true });
+  if (!existsSync(file)) {
+    // Written whole, then renamed: threads and processes bundling the same code at once write the
+    // same bytes.
+    const tmp = `${file}.${process.pid}-${threadId}.tmp`;
+    writeFileSync(tmp, code);
+    renameSync(tmp, file);
+  }
+  const now = Date.now();
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (!name.startsWith(stem) || path === file) continue;
+    try {
+      if (now - statSync(path).mtimeMs > PRUNE_AFTER_MS) rmSync(path, { force: true });
+    } catch {
+      // Another process pruned it first.
+    }
+  }
+  return file;
+}
+
+/**
+ * The module a worker thread loads for `entry`: its bundle, written under `dir` (which must lie inside
+ * this package for the bundle's package imports to resolve); or, when it cannot be written there (a
+ * read-only install), the TypeScript itself through tsx, which works but runs the model about three
+ * times slower. A bundling error (the source does not compile) is thrown.
+ */
+export async function workerModule(entry: string, dir: string = CACHE_DIR): Promise<WorkerModule> {
+  const code = await bundleWorker(entry, dir);
+  let filename: string;
+  try {
+    filename = writeBundle(entry, code, dir);
+  } catch {
+    return { filename: entry, execArgv: ["--import", TSX_LOADER] };
+  }
+  return { filename, execArgv: ["--enable-source-maps"] };
+}
