@@ -301,6 +301,33 @@ describe("out-of-order data", () => {
     expect(h.rx.counters.ofoQueued).toBe(6);
   });
 
+  it("frees the queued segments a longer out-of-order segment covers as a whole", () => {
+    const h = new Harness({}, 2304, false);
+    /** A segment of `n` MSS from segment `seg` on, skb id `skb`. */
+    const arrive = (seg: number, n: number, skb: number) => {
+      const p = h.pool.alloc();
+      h.pool.kind[p] = PKT_DATA;
+      h.pool.seq[p] = seg * MSS;
+      h.pool.len[p] = n * MSS;
+      h.rx.receive(p, 2304, skb);
+    };
+    arrive(0, 1, 100);
+    arrive(2, 1, 102);
+    arrive(3, 1, 103);
+    arrive(5, 2, 105);
+    arrive(9, 1, 109);
+    expect(h.rx.ofoSegments).toBe(4);
+    // [2, 7) holds 2 and 3 whole, and 5 ([5, 7)) whole; 9 is past it.
+    arrive(2, 5, 202);
+    expect(h.freed).toEqual([102, 103, 105]);
+    expect(h.rx.ofoSegments).toBe(2);
+    expect(h.rx.rmemAlloc).toBe(3 * 2304);
+    // Filling the hole delivers [1, 7) and leaves 9 out of order.
+    arrive(1, 1, 101);
+    expect(h.rx.nextExpected / MSS).toBe(7);
+    expect(h.rx.ofoSegments).toBe(1);
+  });
+
   it("drops duplicates and answers them at once", () => {
     const h = new Harness();
     h.deliverAt(ms(0), 0);

@@ -55,7 +55,6 @@ import { TP_KFREE_SKB, TP_TIMER_EXPIRE_ENTRY, TP_TIMER_START } from "../../../si
 import { Jiffies, type Ns } from "../../../sim/time.ts";
 import { allocSkbTruesize, SKB_HEAD_ALIGNED, SKB_SHINFO_ALIGNED } from "../skb.ts";
 import { SK_MEM_QUANTUM, TcpMem } from "./tcp-mem.ts";
-import { grown } from "../../../sim/typed.ts";
 
 /** The guest's transmit path for ACKs; the guest model charges its CPU cost. */
 export interface AckSink {
@@ -328,18 +327,13 @@ export class TcpReceiver {
   private rqCount = 0;
   private readable = 0;
 
-  // Out-of-order queue sorted by sequence, in slots [ofoBase, ofoBase + ofoN).
-  private ofoSeq: Float64Array;
-  private ofoEnd: Float64Array;
-  private ofoTrue: Int32Array;
-  private ofoSkb: Int32Array;
+  // Out-of-order queue sorted by sequence, in slots [ofoBase, ofo.n). Small: most flows never see
+  // out-of-order data, and it doubles on demand.
+  private ofo = new SkbList(4);
   private ofoBase = 0;
-  private ofoN = 0;
 
-  // tcp_collapse's scratch: the out-of-order queue being collapsed (built on the first collapse of
-  // that queue, which most flows never have), and the queue it becomes (for the receive queue, its
-  // next ring, the old one becoming the scratch). Small until a socket prunes.
-  private collapseIn: SkbList | null = null;
+  // tcp_collapse's output: it becomes the collapsed queue (the receive queue's next ring, or the
+  // out-of-order queue), and the old queue the next collapse's output. Small until a socket prunes.
   private collapseOut = new SkbList(4);
 
   // tp->selective_acks, most recent first
@@ -401,11 +395,6 @@ export class TcpReceiver {
       this.srtt = 0;
       this.rto = hz; // TCP_TIMEOUT_INIT
     }
-    // Small: most flows never see out-of-order data; ofoPut doubles them on demand.
-    this.ofoSeq = new Float64Array(4);
-    this.ofoEnd = new Float64Array(4);
-    this.ofoTrue = new Int32Array(4);
-    this.ofoSkb = new Int32Array(4);
     const expire = () => this.delackTimer();
     const inContext = opts.timerContext;
     this.timer = sim.createTimer(
@@ -437,7 +426,7 @@ export class TcpReceiver {
     return this.readable;
   }
   get ofoSegments(): number {
-    return this.ofoN;
+    return this.ofo.n - this.ofoBase;
   }
   /** icsk_ack.quick: ACKs still to be sent in quick-ack mode. */
   get quickAcks(): number {
@@ -534,7 +523,7 @@ export class TcpReceiver {
       this.queueTail(this.rcvNxt, end, truesize, skb);
       this.rcvNxt = end;
       this.eventDataRecv(end - seq, truesize, gsoSize);
-      if (this.ofoN > 0) this.ofoQueue();
+      if (this.ofo.n > this.ofoBase) this.ofoQueue();
       if (this.numSacks > 0) this.sackRemove();
       this.onDataReady?.(this.flow);
       return;
@@ -605,110 +594,87 @@ export class TcpReceiver {
 
   /** tcp_ofo_queue: move what became in-order to the receive queue. */
   private ofoQueue(): void {
-    while (this.ofoN > 0 && this.ofoSeq[this.ofoBase]! <= this.rcvNxt) {
-      const b = this.ofoBase;
-      const end = this.ofoEnd[b]!;
-      this.rmem -= this.ofoTrue[b]!;
+    const ofo = this.ofo;
+    while (this.ofoBase < ofo.n && ofo.seq[this.ofoBase]! <= this.rcvNxt) {
+      const b = this.ofoBase++;
+      const end = ofo.end[b]!;
+      this.rmem -= ofo.truesize[b]!;
       if (end > this.rcvNxt) {
-        this.queueTail(this.rcvNxt, end, this.ofoTrue[b]!, this.ofoSkb[b]!);
+        this.queueTail(this.rcvNxt, end, ofo.truesize[b]!, ofo.skb[b]!);
         this.rcvNxt = end;
       } else {
         // "ofo packet was already received"
-        this.dropSkb(this.ofoSkb[b]!, "tcp_ofo_queue");
+        this.dropSkb(ofo.skb[b]!, "tcp_ofo_queue");
       }
-      this.ofoBase++;
-      this.ofoN--;
     }
-    if (this.ofoN === 0) this.ofoBase = 0;
+    if (this.ofoBase === ofo.n) this.ofoClear();
+  }
+
+  private ofoClear(): void {
+    this.ofo.clear();
+    this.ofoBase = 0;
   }
 
   /** The out-of-order branch of tcp_data_queue. */
   private ofoInsert(seq: number, end: number, truesize: number, skb: number): void {
     this.counters.ofoQueued++;
-    if (this.ofoN === 0) {
+    const ofo = this.ofo;
+    if (ofo.n === this.ofoBase) {
       if (this.sack) {
         this.numSacks = 1;
         this.sackS[0] = seq;
         this.sackE[0] = end;
       }
-      this.ofoPut(0, seq, end, truesize, skb);
+      this.ofoPut(ofo.n, seq, end, truesize, skb);
       return;
     }
-    const last = this.ofoBase + this.ofoN - 1;
-    if (seq === this.ofoEnd[last]) {
-      this.ofoPut(this.ofoN, seq, end, truesize, skb);
+    if (seq === ofo.end[ofo.n - 1]) {
+      this.ofoPut(ofo.n, seq, end, truesize, skb);
       // "Common case: data arrive in order after hole."
       if (this.numSacks > 0 && this.sackE[0] === seq) this.sackE[0] = end;
       else this.sackNewOfoSkb(seq, end);
       return;
     }
     // the last segment starting at or before seq
-    let k = this.ofoN - 1;
-    while (k >= 0 && this.ofoSeq[this.ofoBase + k]! > seq) k--;
-    if (k >= 0 && seq < this.ofoEnd[this.ofoBase + k]! && end <= this.ofoEnd[this.ofoBase + k]!) {
-      // "All the bits are present. Drop."
-      this.dropSkb(skb, "tcp_data_queue");
-      this.sackNewOfoSkb(seq, end);
-      return;
+    let k = ofo.n - 1;
+    while (k >= this.ofoBase && ofo.seq[k]! > seq) k--;
+    if (k >= this.ofoBase && seq < ofo.end[k]!) {
+      if (end <= ofo.end[k]!) {
+        // "All the bits are present. Drop."
+        this.dropSkb(skb, "tcp_data_queue");
+        this.sackNewOfoSkb(seq, end);
+        return;
+      }
+      // Not "Partial overlap" (a later start): the same start, so it goes before the segment it
+      // covers, which the clean-up below frees (skb1 = skb1->prev).
+      if (seq === ofo.seq[k]) k--;
     }
-    this.ofoPut(k + 1, seq, end, truesize, skb);
+    const at = this.ofoPut(k + 1, seq, end, truesize, skb) + 1;
     // "And clean segments covered by new one as whole."
-    const at = this.ofoBase + k + 2;
     let covered = 0;
-    while (k + 2 + covered < this.ofoN && this.ofoEnd[at + covered]! <= end) {
-      this.rmem -= this.ofoTrue[at + covered]!;
-      this.dropSkb(this.ofoSkb[at + covered]!, "tcp_data_queue");
+    while (at + covered < ofo.n && ofo.end[at + covered]! <= end) {
+      this.rmem -= ofo.truesize[at + covered]!;
+      this.dropSkb(ofo.skb[at + covered]!, "tcp_data_queue");
       covered++;
     }
-    if (covered > 0) {
-      const stop = this.ofoBase + this.ofoN;
-      this.ofoSeq.copyWithin(at, at + covered, stop);
-      this.ofoEnd.copyWithin(at, at + covered, stop);
-      this.ofoTrue.copyWithin(at, at + covered, stop);
-      this.ofoSkb.copyWithin(at, at + covered, stop);
-      this.ofoN -= covered;
-    }
+    if (covered > 0) ofo.remove(at, covered);
     this.sackNewOfoSkb(seq, end);
   }
 
-  /** Inserts at relative position k, charging the truesize. */
-  private ofoPut(k: number, seq: number, end: number, truesize: number, skb: number): void {
-    if (this.ofoBase + this.ofoN === this.ofoSeq.length) {
-      if (this.ofoBase > 0) this.ofoRebase();
-      else this.ofoGrow(this.ofoSeq.length * 2);
+  /**
+   * Inserts at slot `at` of the out-of-order queue, charging the truesize; returns the slot it took
+   * (lower by ofoBase when a full queue moves to slot 0 rather than grow).
+   */
+  private ofoPut(at: number, seq: number, end: number, truesize: number, skb: number): number {
+    const ofo = this.ofo;
+    if (ofo.n === ofo.seq.length && this.ofoBase > 0) {
+      ofo.remove(0, this.ofoBase);
+      at -= this.ofoBase;
+      this.ofoBase = 0;
     }
-    const at = this.ofoBase + k;
-    const stop = this.ofoBase + this.ofoN;
-    if (at < stop) {
-      this.ofoSeq.copyWithin(at + 1, at, stop);
-      this.ofoEnd.copyWithin(at + 1, at, stop);
-      this.ofoTrue.copyWithin(at + 1, at, stop);
-      this.ofoSkb.copyWithin(at + 1, at, stop);
-    }
-    this.ofoSeq[at] = seq;
-    this.ofoEnd[at] = end;
-    this.ofoTrue[at] = truesize;
-    this.ofoSkb[at] = skb;
-    this.ofoN++;
+    ofo.insert(at, seq, end, truesize, skb);
     this.rmem += truesize;
-  }
-
-  /** Moves the out-of-order queue to slot 0. */
-  private ofoRebase(): void {
-    const stop = this.ofoBase + this.ofoN;
-    this.ofoSeq.copyWithin(0, this.ofoBase, stop);
-    this.ofoEnd.copyWithin(0, this.ofoBase, stop);
-    this.ofoTrue.copyWithin(0, this.ofoBase, stop);
-    this.ofoSkb.copyWithin(0, this.ofoBase, stop);
-    this.ofoBase = 0;
-  }
-
-  /** Gives the out-of-order arrays room for n entries. */
-  private ofoGrow(n: number): void {
-    this.ofoSeq = grown(this.ofoSeq, n);
-    this.ofoEnd = grown(this.ofoEnd, n);
-    this.ofoTrue = grown(this.ofoTrue, n);
-    this.ofoSkb = grown(this.ofoSkb, n);
+    return at;
   }
 
   /** tcp_sack_extend */
@@ -778,7 +744,7 @@ export class TcpReceiver {
 
   /** tcp_sack_remove: drop blocks rcv_nxt has passed. */
   private sackRemove(): void {
-    if (this.ofoN === 0) {
+    if (this.ofo.n === this.ofoBase) {
       this.numSacks = 0;
       return;
     }
@@ -874,19 +840,14 @@ export class TcpReceiver {
 
   /** tcp_collapse_ofo_queue: collapse each run of contiguous or overlapping skbs. */
   private collapseOfoQueue(): void {
-    if (this.ofoN === 0) return;
-    this.collapseIn ??= new SkbList(4);
-    const src = this.collapseIn;
-    src.clear();
-    for (let i = this.ofoBase; i < this.ofoBase + this.ofoN; i++) {
-      src.push(this.ofoSeq[i]!, this.ofoEnd[i]!, this.ofoTrue[i]!, this.ofoSkb[i]!);
-    }
+    const src = this.ofo;
+    let head = this.ofoBase;
+    if (src.n === head) return;
     const out = this.collapseOut;
     out.clear();
-    let head = 0;
-    let start = src.seq[0]!;
-    let end = src.end[0]!;
-    for (let k = 1; ; k++) {
+    let start = src.seq[head]!;
+    let end = src.end[head]!;
+    for (let k = head + 1; ; k++) {
       // "Segment is terminated when we see gap or when we are at the end of all the queue."
       if (k === src.n || src.seq[k]! > end || src.end[k]! < start) {
         this.collapse(src, head, k, start, end, out);
@@ -899,13 +860,9 @@ export class TcpReceiver {
         if (src.end[k]! > end) end = src.end[k]!;
       }
     }
-    if (out.n > this.ofoSeq.length) this.ofoGrow(out.n);
-    this.ofoSeq.set(out.seq.subarray(0, out.n));
-    this.ofoEnd.set(out.end.subarray(0, out.n));
-    this.ofoTrue.set(out.truesize.subarray(0, out.n));
-    this.ofoSkb.set(out.skb.subarray(0, out.n));
+    this.ofo = out;
+    this.collapseOut = src;
     this.ofoBase = 0;
-    this.ofoN = out.n;
   }
 
   /**
@@ -978,14 +935,14 @@ export class TcpReceiver {
 
   /** tcp_prune_ofo_queue: drop the whole out-of-order queue and its SACK state; true if it did. */
   private pruneOfoQueue(): boolean {
-    if (this.ofoN === 0) return false;
+    const ofo = this.ofo;
+    if (ofo.n === this.ofoBase) return false;
     this.counters.ofoPruned++;
-    for (let i = 0; i < this.ofoN; i++) {
-      this.rmem -= this.ofoTrue[this.ofoBase + i]!;
-      this.dropSkb(this.ofoSkb[this.ofoBase + i]!, "tcp_prune_ofo_queue");
+    for (let i = this.ofoBase; i < ofo.n; i++) {
+      this.rmem -= ofo.truesize[i]!;
+      this.dropSkb(ofo.skb[i]!, "tcp_prune_ofo_queue");
     }
-    this.ofoN = 0;
-    this.ofoBase = 0;
+    this.ofoClear();
     this.numSacks = 0;
     this.memReclaim(SK_MEM_QUANTUM);
     return true;
@@ -1163,7 +1120,7 @@ export class TcpReceiver {
       !this.delayedAck ||
       (this.rcvNxt - this.rcvWup > this.rcvMss && this.selectWindowRaw() >= this.rcvWnd) ||
       this.quick > 0 ||
-      this.ofoN > 0
+      this.ofo.n > this.ofoBase
     ) {
       this.sendAck();
     } else {
@@ -1344,9 +1301,10 @@ export class TcpReceiver {
 
 /**
  * A list of skbs by sequence range (struct of arrays), growing as needed; its capacity stays a
- * power of two, so the receive queue uses one as a ring. The four arrays are views of one buffer:
- * every receiver builds two lists (its receive queue and collapse's output), and one buffer with
- * four views costs a third of what four arrays of their own do (10 000 flows build 20 000 lists).
+ * power of two, so the receive queue uses one as a ring, and the out-of-order queue one as a sorted
+ * array. The four arrays are views of one buffer: every receiver builds three lists (its two queues
+ * and collapse's output), and one buffer with four views costs a third of what four arrays of their
+ * own do (10 000 flows build 30 000 lists).
  */
 class SkbList {
   seq!: Float64Array;
@@ -1381,6 +1339,32 @@ class SkbList {
     this.truesize[i] = truesize;
     this.skb[i] = skb;
     return i;
+  }
+
+  /** Inserts an skb at index `at` (at most n), moving the later ones up. */
+  insert(at: number, seq: number, end: number, truesize: number, skb: number): void {
+    if (this.n === this.seq.length) this.growRing(0);
+    const n = this.n++;
+    if (at < n) {
+      this.seq.copyWithin(at + 1, at, n);
+      this.end.copyWithin(at + 1, at, n);
+      this.truesize.copyWithin(at + 1, at, n);
+      this.skb.copyWithin(at + 1, at, n);
+    }
+    this.seq[at] = seq;
+    this.end[at] = end;
+    this.truesize[at] = truesize;
+    this.skb[at] = skb;
+  }
+
+  /** Removes `count` skbs from index `at` on, moving the later ones down. */
+  remove(at: number, count: number): void {
+    const n = this.n;
+    this.seq.copyWithin(at, at + count, n);
+    this.end.copyWithin(at, at + count, n);
+    this.truesize.copyWithin(at, at + count, n);
+    this.skb.copyWithin(at, at + count, n);
+    this.n = n - count;
   }
 
   /** Doubles a full ring whose entries start at slot `head`, unwrapping them into slots 0.. */
