@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The CLI is TypeScript run through tsx (Node 20 has no type stripping).
-import { register } from "tsx/esm/api";
+// The CLI is TypeScript (Node 20 has no type stripping), run from one bundle of its modules.
+import { fileURLToPath } from "node:url";
+import { runBundled } from "./bundled.js";
 
-register();
-await import("../src/cli/main.ts");
+await runBundled(fileURLToPath(new URL("../src/cli/main.ts", import.meta.url)));

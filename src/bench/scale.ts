@@ -10,15 +10,15 @@
  * O(flows) per event and nothing accumulates), and peak RSS beside the RSS of the loaded, idle child.
  */
 import { spawnSync } from "node:child_process";
-import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import { TSX_LOADER } from "../run/tsx-loader.ts";
+import { LAUNCH } from "../run/bundle.ts";
 import { formatDuration, formatRate, parseDuration, parseRate } from "../scenario/units.ts";
 import { type E2eShape, measureE2e } from "./e2e.ts";
 import { BenchError } from "./errors.ts";
 import { alignTable, formatValue } from "./format.ts";
 
-const SELF = fileURLToPath(import.meta.url);
+/** The child process's entry, run from its bundle as the CLI runs the model. */
+const CHILD = fileURLToPath(new URL("./scale-child.ts", import.meta.url));
 
 export type ScaleAxis = "flows" | "rate" | "duration";
 export const SCALE_AXES: readonly ScaleAxis[] = ["flows", "rate", "duration"];
@@ -124,8 +124,8 @@ export function planScale(opts: ScaleOptions = {}): ScalePoint[] {
   return [...points.values()];
 }
 
-/** Measures one configuration in this process (the child's side). */
-function measureHere(p: ScalePoint, load: number): ScaleRow {
+/** Measures one configuration in this process (the child's side, scale-child.ts). */
+export function measureHere(p: ScalePoint, load: number): ScaleRow {
   const startRssBytes = process.resourceUsage().maxRSS * 1024;
   const r = measureE2e(p);
   return {
@@ -149,7 +149,7 @@ function measureHere(p: ScalePoint, load: number): ScaleRow {
 
 /** Measures one configuration in a fresh child process. */
 export function measureScalePoint(p: ScalePoint): ScaleRow {
-  const r = spawnSync(process.execPath, ["--import", TSX_LOADER, SELF, JSON.stringify(p)], {
+  const r = spawnSync(process.execPath, [LAUNCH, CHILD, JSON.stringify(p)], {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -217,9 +217,4 @@ export function scaleCells(r: ScaleRow): string[] {
 /** The rows as an aligned table: text left, numbers right. */
 export function formatScale(rows: readonly ScaleRow[]): string {
   return alignTable([[...SCALE_COLUMNS], ...rows.map(scaleCells)]);
-}
-
-if (process.argv[1] === SELF) {
-  const point = JSON.parse(process.argv[2]!) as ScalePoint;
-  process.stdout.write(JSON.stringify(measureHere(point, loadavg()[0]!)));
 }

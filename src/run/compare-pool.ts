@@ -9,7 +9,7 @@ import type { CompareOutcome, CompareTask } from "./compare-worker.ts";
 import { type CompareOptions, resolveScenario, type ScenarioSource } from "./run.ts";
 import type { CompareResult } from "./types.ts";
 import { rebuildError } from "./worker-errors.ts";
-import { workerModule } from "./worker-bundle.ts";
+import { workerModule } from "./bundle.ts";
 
 const WORKER = fileURLToPath(new URL("./compare-worker.ts", import.meta.url));
 

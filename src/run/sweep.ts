@@ -56,7 +56,7 @@ import {
 } from "./store.ts";
 import { campaignKey, codeIdentity } from "./sweep-identity.ts";
 import type { RunTask, TaskResult } from "./worker.ts";
-import { workerModule } from "./worker-bundle.ts";
+import { workerModule } from "./bundle.ts";
 
 export interface SweepOptions {
   /** A preset name or a scenario file. */

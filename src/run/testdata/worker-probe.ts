@@ -1,4 +1,4 @@
-/** A worker task for worker-bundle.test.ts: how the worker loaded its modules. */
+/** A worker task for bundle.test.ts: how the worker loaded its modules. */
 import { depUrl, fail } from "./worker-probe-dep.ts";
 
 export default function probe(): { esm: boolean; depUrl: string; stack: string } {

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,10 +9,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { comparePool } from "./compare-pool.ts";
 import { createRunPool } from "./sweep.ts";
 import { TSX_LOADER } from "./tsx-loader.ts";
-import { workerModule } from "./worker-bundle.ts";
+import { LAUNCH, workerModule } from "./bundle.ts";
 
 const PROBE = fileURLToPath(new URL("./testdata/worker-probe.ts", import.meta.url));
 const DEP = fileURLToPath(new URL("./testdata/worker-probe-dep.ts", import.meta.url));
+const LAUNCH_PROBE = fileURLToPath(new URL("./testdata/launch-probe.ts", import.meta.url));
 
 interface Probe {
   esm: boolean;
@@ -69,5 +71,18 @@ describe("workerModule", () => {
         await pool.destroy();
       }
     }
+  });
+});
+
+describe("bin/bundled.js", () => {
+  it("runs a module from its bundle with the arguments after it, stacks mapped to the TypeScript", () => {
+    const r = spawnSync(process.execPath, [LAUNCH, LAUNCH_PROBE, "a", "--b"], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { argv: string[]; raw: string; mapped: string };
+    expect(out.argv).toEqual(["a", "--b"]);
+    expect(out.raw).toMatch(
+      /node_modules\/\.cache\/vnetlab\/src-run-testdata-launch-probe-ts-[0-9a-f]{16}\.mjs:/,
+    );
+    expect(out.mapped).toContain(`${DEP}:5:`);
   });
 });

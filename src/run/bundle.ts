@@ -1,10 +1,13 @@
 /**
- * What a worker thread loads. Node 20's module hooks do not reach worker threads, so tsx in a worker
- * (`--import tsx`) can only compile TypeScript to CommonJS through its require hook, and piscina takes
- * that path: every cross-module reference then goes through an export getter that V8 does not fold,
- * and the same run took 2.9 µs of CPU per packet on a worker against 0.9 µs on the main thread
- * (docs/performance.md, "Worker threads"). So the worker's entry is bundled once, as one ES module
- * (esbuild, the compiler tsx itself uses), and the worker loads it with no loader at all.
+ * The model runs from one bundled ES module, not from its TypeScript files one by one:
+ *  - Worker threads: Node 20's module hooks do not reach them, so tsx in a worker (`--import tsx`)
+ *    can only compile TypeScript to CommonJS through its require hook, and piscina takes that path;
+ *    every cross-module reference then goes through an export getter that V8 does not fold, and the
+ *    same run took 2.9 µs of CPU per packet on a worker against 0.9 µs on the main thread.
+ *  - The main thread: tsx's per-file ES modules run the e2e bench about 10 % slower than one bundle,
+ *    where the modules' constants and functions share one scope.
+ * (docs/performance.md, "Worker threads" and "One bundle"). esbuild, the compiler tsx itself uses,
+ * bundles an entry once per code version; the bundle needs no loader.
  */
 import { createHash } from "node:crypto";
 import {
@@ -30,6 +33,8 @@ export interface WorkerModule {
 }
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+/** bin/bundled.js: `node LAUNCH ENTRY ARGS…` runs a module from its bundle in a child process. */
+export const LAUNCH = fileURLToPath(new URL("../../bin/bundled.js", import.meta.url));
 /** Inside the package, so that the bundle's package imports resolve from its node_modules. */
 const CACHE_DIR = join(ROOT, "node_modules", ".cache", "vnetlab");
 /** Older bundles of the same entry are removed after this long (a process may still be starting one). */
@@ -54,7 +59,7 @@ const keepImportMetaUrl: Plugin = {
 };
 
 /** `entry` (a TypeScript module's path) bundled into one ES module with an inline source map. */
-export async function bundleWorker(entry: string, dir: string = CACHE_DIR): Promise<Uint8Array> {
+export async function bundle(entry: string, dir: string = CACHE_DIR): Promise<Uint8Array> {
   const { build } = await import("esbuild");
   const out = await build({
     entryPoints: [entry],
@@ -100,18 +105,26 @@ function writeBundle(entry: string, code: Uint8Array, dir: string): string {
 }
 
 /**
- * The module a worker thread loads for `entry`: its bundle, written under `dir` (which must lie inside
- * this package for the bundle's package imports to resolve); or, when it cannot be written there (a
- * read-only install), the TypeScript itself through tsx, which works but runs the model about three
- * times slower. A bundling error (the source does not compile) is thrown.
+ * The bundle of `entry`, written under `dir` (which must lie inside this package for the bundle's
+ * package imports to resolve), or null when it cannot be written there (a read-only install). A
+ * bundling error (the source does not compile) is thrown.
+ */
+export async function bundledModule(entry: string, dir: string = CACHE_DIR): Promise<string | null> {
+  const code = await bundle(entry, dir);
+  try {
+    return writeBundle(entry, code, dir);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The module a worker thread loads for `entry`: its bundle, or without one the TypeScript itself
+ * through tsx, which works but runs the model about three times slower.
  */
 export async function workerModule(entry: string, dir: string = CACHE_DIR): Promise<WorkerModule> {
-  const code = await bundleWorker(entry, dir);
-  let filename: string;
-  try {
-    filename = writeBundle(entry, code, dir);
-  } catch {
-    return { filename: entry, execArgv: ["--import", TSX_LOADER] };
-  }
-  return { filename, execArgv: ["--enable-source-maps"] };
+  const filename = await bundledModule(entry, dir);
+  return filename === null
+    ? { filename: entry, execArgv: ["--import", TSX_LOADER] }
+    : { filename, execArgv: ["--enable-source-maps"] };
 }

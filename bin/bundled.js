@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+/**
+ * Runs a TypeScript module of this package from its bundle (src/run/bundle.ts says why). tsx loads
+ * bundle.ts, which builds the bundle, and is unregistered before the bundle loads: it would compile
+ * the bundle's megabyte again at every start. `node bin/bundled.js ENTRY ARGS…` runs ENTRY, whose
+ * top level does its work, with ARGS after it in process.argv as if it were run itself; the CLI
+ * (bin/vnetlab.js) starts through runBundled.
+ */
+import { resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { register } from "tsx/esm/api";
+
+export async function runBundled(entry) {
+  const unregister = register();
+  const { bundledModule } = await import("../src/run/bundle.ts");
+  const file = await bundledModule(entry);
+  // No bundle (a read-only install): the TypeScript itself, through tsx.
+  if (file === null) return import(pathToFileURL(entry).href);
+  await unregister();
+  process.setSourceMapsEnabled(true);
+  return import(pathToFileURL(file).href);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const entry = resolve(process.argv[2]);
+  process.argv.splice(1, 2, entry);
+  await runBundled(entry);
+}
