@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { comparePool } from "./compare-pool.ts";
 import { createRunPool } from "./sweep.ts";
 import { TSX_LOADER } from "./tsx-loader.ts";
-import { LAUNCH, workerModule } from "./bundle.ts";
+import { bundledModule, LAUNCH, workerModule } from "./bundle.ts";
 
 const PROBE = fileURLToPath(new URL("./testdata/worker-probe.ts", import.meta.url));
 const DEP = fileURLToPath(new URL("./testdata/worker-probe-dep.ts", import.meta.url));
@@ -60,6 +60,30 @@ describe("workerModule", () => {
     const p = await probeIn(m);
     expect(p.esm).toBe(false);
     expect(p.depUrl).toBe(pathToFileURL(DEP).href);
+  });
+
+  it("keeps bundles in use and removes other versions of the entry unused for a day", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "vnetlab-bundle-"));
+    scratch.push(dir);
+    const stem = "src-run-testdata-worker-probe-ts-";
+    const twoDaysAgo = Date.now() / 1000 - 2 * 86400;
+    const stale = join(dir, `${stem}0000000000000000.mjs`);
+    const recent = join(dir, `${stem}1111111111111111.mjs`);
+    const otherEntry = join(dir, "src-run-other-ts-2222222222222222.mjs");
+    for (const f of [stale, recent, otherEntry]) writeFileSync(f, "");
+    utimesSync(stale, twoDaysAgo, twoDaysAgo);
+    utimesSync(otherEntry, twoDaysAgo, twoDaysAgo);
+    const file = (await bundledModule(PROBE, dir))!;
+    expect([existsSync(file), existsSync(stale), existsSync(recent), existsSync(otherEntry)]).toEqual([
+      true,
+      false,
+      true,
+      true,
+    ]);
+    // Using a bundle again marks it used.
+    utimesSync(file, twoDaysAgo, twoDaysAgo);
+    expect(await bundledModule(PROBE, dir)).toBe(file);
+    expect(Date.now() - statSync(file).mtimeMs).toBeLessThan(86400 * 1000);
   });
 
   it("is what the compare and sweep pools load", async () => {

@@ -18,6 +18,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -37,8 +38,11 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const LAUNCH = fileURLToPath(new URL("../../bin/bundled.js", import.meta.url));
 /** Inside the package, so that the bundle's package imports resolve from its node_modules. */
 const CACHE_DIR = join(ROOT, "node_modules", ".cache", "vnetlab");
-/** Older bundles of the same entry are removed after this long (a process may still be starting one). */
-const PRUNE_AFTER_MS = 60 * 60 * 1000;
+/**
+ * A bundle of an entry not used for this long is removed when another version of the entry is
+ * written: a long sweep may still start workers from its own version.
+ */
+const PRUNE_AFTER_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Each module keeps its own import.meta.url (presets and the source hash are read relative to their
@@ -81,19 +85,22 @@ export async function bundle(entry: string, dir: string = CACHE_DIR): Promise<Ui
   return out.outputFiles[0]!.contents;
 }
 
-/** Writes `code` under `dir`, named by `entry` and the code's hash; older bundles of `entry` go. */
+/** Writes `code` under `dir`, named by `entry` and the code's hash; unused bundles of `entry` go. */
 function writeBundle(entry: string, code: Uint8Array, dir: string): string {
   const stem = `${entry.slice(ROOT.length + 1).replace(/[/\\.]/g, "-")}-`;
   const file = join(dir, `${stem}${createHash("sha256").update(code).digest("hex").slice(0, 16)}.mjs`);
   mkdirSync(dir, { recursive: true });
-  if (!existsSync(file)) {
+  const now = Date.now();
+  if (existsSync(file)) {
+    // Its mtime is its last use.
+    utimesSync(file, now / 1000, now / 1000);
+  } else {
     // Written whole, then renamed: threads and processes bundling the same code at once write the
     // same bytes.
     const tmp = `${file}.${process.pid}-${threadId}.tmp`;
     writeFileSync(tmp, code);
     renameSync(tmp, file);
   }
-  const now = Date.now();
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     if (!name.startsWith(stem) || path === file) continue;
