@@ -3,9 +3,13 @@
  * exactly the same events as when these values were recorded. A change to any model's behaviour
  * changes a fingerprint; if the change is intended, re-record the values and say why in the commit.
  */
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { PRESET_NAMES } from "../scenario/presets.ts";
 import { run } from "./run.ts";
+
+const CLI = fileURLToPath(new URL("../../bin/vnetlab.js", import.meta.url));
 
 const PINNED: Record<string, string> = {
   "seed-torrent": "0d5c66b2accb1cce",
@@ -39,4 +43,15 @@ describe("preset fingerprints", () => {
       expect(run(preset, { duration: "2s", set }).fingerprint).toBe(PINNED[preset]);
     });
   }
+});
+
+describe("the CLI's bundle", () => {
+  it("runs the model as its sources do (bundle.ts folds constants across modules)", () => {
+    const out = execFileSync(
+      process.execPath,
+      [CLI, "run", "probe-under-pressure", "--duration", "2s", "--set", "warmup=200ms", "--json"],
+      { encoding: "utf8" },
+    );
+    expect((JSON.parse(out) as { fingerprint: string }).fingerprint).toBe(PINNED["probe-under-pressure"]);
+  });
 });
