@@ -63,7 +63,7 @@ const keepImportMetaUrl: Plugin = {
 };
 
 /** `entry` (a TypeScript module's path) bundled into one ES module with an inline source map. */
-export async function bundle(entry: string, dir: string = CACHE_DIR): Promise<Uint8Array> {
+async function bundle(entry: string, dir: string = CACHE_DIR): Promise<Uint8Array> {
   const { build } = await import("esbuild");
   const out = await build({
     entryPoints: [entry],

@@ -32,7 +32,7 @@ type Pool = Awaited<ReturnType<typeof createRunPool>>;
 
 /**
  * A pool of `jobs` threads whose workers have loaded the model and run it twice, so V8 has optimised
- * the hot code (a cold first run takes about three times as long).
+ * the hot code (a cold first run of the e2e scenario takes up to twice as long as a warm one).
  */
 async function warmPool(jobs: number, set: string[]): Promise<Pool> {
   const pool = await createRunPool(jobs);
