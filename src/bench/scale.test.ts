@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { measureE2e } from "./e2e.ts";
 import { formatScale, measureScalePoint, planScale, type ScaleRow } from "./scale.ts";
 
 const key = (p: { flows: number; rate: string; duration: string }) => `${p.flows}/${p.rate}/${p.duration}`;
@@ -13,6 +14,7 @@ describe("planScale", () => {
       rate: "10Gbit/s",
       duration: "10s",
       axes: ["flows", "rate", "duration"],
+      warm: true,
     });
     // The base comes first (it is the first flows point); each axis holds its values.
     const on = (axis: string) => new Set(plan.filter((p) => p.axes.includes(axis as never)));
@@ -31,8 +33,9 @@ describe("planScale", () => {
     expect(plan.map((p) => p.rate)).toEqual(["1Gbit/s", "10Gbit/s"]);
     expect(plan.every((p) => p.flows === 1 && p.duration === "10s" && p.axes.join() === "rate")).toBe(true);
     expect(planScale({ quick: true, flows: [3] })).toEqual([
-      { flows: 3, rate: "10Gbit/s", duration: "200ms", axes: ["flows"] },
+      { flows: 3, rate: "10Gbit/s", duration: "200ms", axes: ["flows"], warm: true },
     ]);
+    expect(planScale({ flows: [3], cold: true })[0]!.warm).toBe(false);
   });
 
   it("rejects bad axis values naming the flag, the value and what is allowed", () => {
@@ -49,8 +52,15 @@ describe("planScale", () => {
 
 describe("measureScalePoint", () => {
   it("measures a configuration in a child process: packets, events, its own RSS", () => {
-    const r = measureScalePoint({ flows: 2, rate: "100Mbit/s", duration: "200ms", axes: ["flows"] });
+    const r = measureScalePoint({
+      flows: 2,
+      rate: "100Mbit/s",
+      duration: "200ms",
+      axes: ["flows"],
+      warm: false,
+    });
     expect(r.axes).toEqual(["flows"]);
+    expect(r.warmUpPackets).toBe(0);
     expect(r.packets).toBeGreaterThan(100);
     expect(r.events).toBeGreaterThan(r.packets);
     expect(r.eventsPerPacket).toBeCloseTo(r.events / r.packets, 10);
@@ -67,6 +77,14 @@ describe("measureScalePoint", () => {
     // Not this process's high-water mark: the child is a fresh process.
     expect(r.load).toBeGreaterThanOrEqual(0);
   }, 60_000);
+
+  it("runs bench e2e's scenario for 1 s first in a warm child, then the configuration", () => {
+    const shape = { flows: 2, rate: "100Mbit/s", duration: "200ms" };
+    const r = measureScalePoint({ ...shape, axes: ["flows"], warm: true });
+    expect(r.warmUpPackets).toBe(measureE2e({ flows: 1, rate: "10Gbit/s", duration: "1s" }).packets);
+    // The measured run is the configuration's own.
+    expect(r.packets).toBe(measureE2e(shape).packets);
+  }, 60_000);
 });
 
 describe("formatScale", () => {
@@ -76,6 +94,7 @@ describe("formatScale", () => {
       rate: "10Gbit/s",
       duration: "10s",
       axes: ["flows"],
+      warm: true,
       packets: 2_500_000,
       events: 7_000_000,
       wallSeconds: 5,
@@ -87,6 +106,7 @@ describe("formatScale", () => {
       runCpuNsPerPacket: 1400,
       runCpuNsPerEvent: 500,
       eventsPerPacket: 2.8,
+      warmUpPackets: 250_000,
       startRssBytes: 100 * 2 ** 20,
       peakRssBytes: 180 * 2 ** 20,
       load: 1.25,

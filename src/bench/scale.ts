@@ -32,11 +32,15 @@ export interface ScaleOptions {
   durations?: readonly string[];
   /** Shorter runs and fewer points (smoke tests; figures are dominated by start-up). */
   quick?: boolean;
+  /** Measure each configuration's first run, the JIT's warm-up included, not a run after WARM_UP. */
+  cold?: boolean;
 }
 
 /** One configuration to measure and the axes whose curve it is a point of. */
 export interface ScalePoint extends E2eShape {
   axes: ScaleAxis[];
+  /** Run WARM_UP in the child first, so the figures are the model's and not V8's warm-up. */
+  warm: boolean;
 }
 
 export interface ScaleRow extends ScalePoint {
@@ -59,7 +63,9 @@ export interface ScaleRow extends ScalePoint {
    */
   runCpuNsPerEvent: number;
   eventsPerPacket: number;
-  /** maxRSS of the child once the model is loaded, before the run. */
+  /** Packets of the warm-up run before the measured one (0 when cold). */
+  warmUpPackets: number;
+  /** maxRSS of the child once the model is loaded (and warmed up), before the run. */
   startRssBytes: number;
   /** maxRSS of the child after the run. */
   peakRssBytes: number;
@@ -73,6 +79,19 @@ const FULL = {
   rates: ["100Mbit/s", "1Gbit/s", "10Gbit/s", "100Gbit/s"],
   durations: ["10s", "30s", "100s", "300s", "600s"],
 };
+/**
+ * The warm-up run of a warm child: bench e2e's scenario for 1 s simulated. A fresh process's first
+ * run costs some 40 % more per packet while V8 compiles the hot code, which would swamp the
+ * differences between configurations.
+ */
+const WARM_UP: E2eShape = { flows: 1, rate: "10Gbit/s", duration: "1s" };
+
+/** How the children ran, for the line under the table. */
+export function describeWarmUp(cold: boolean): string {
+  return cold
+    ? "each configuration in its own child process, cold (its run includes V8's warm-up)"
+    : `each configuration in its own child process, after a warm-up run (${describePoint(WARM_UP)})`;
+}
 const QUICK = {
   base: { flows: 1, rate: "10Gbit/s", duration: "200ms" },
   flows: [1, 10, 100],
@@ -115,7 +134,7 @@ export function planScale(opts: ScaleOptions = {}): ScalePoint[] {
     // Keyed by value, not spelling: "1Gbit/s" and "1000Mbit/s" are one configuration.
     const key = `${shape.flows}|${parseRate(shape.rate)}|${parseDuration(shape.duration)}`;
     const p = points.get(key);
-    if (p === undefined) points.set(key, { ...shape, axes: [axis] });
+    if (p === undefined) points.set(key, { ...shape, axes: [axis], warm: opts.cold !== true });
     else if (!p.axes.includes(axis)) p.axes.push(axis);
   };
   for (const f of flows) add("flows", { ...d.base, flows: f });
@@ -126,6 +145,7 @@ export function planScale(opts: ScaleOptions = {}): ScalePoint[] {
 
 /** Measures one configuration in this process (the child's side, scale-child.ts). */
 export function measureHere(p: ScalePoint, load: number): ScaleRow {
+  const warmUpPackets = p.warm ? measureE2e(WARM_UP).packets : 0;
   const startRssBytes = process.resourceUsage().maxRSS * 1024;
   const r = measureE2e(p);
   return {
@@ -141,6 +161,7 @@ export function measureHere(p: ScalePoint, load: number): ScaleRow {
     runCpuNsPerPacket: r.runCpuNsPerPacket,
     runCpuNsPerEvent: r.runCpuNsPerPacket / r.eventsPerPacket,
     eventsPerPacket: r.eventsPerPacket,
+    warmUpPackets,
     startRssBytes,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     load,

@@ -5,7 +5,13 @@
 import { cpus, loadavg } from "node:os";
 import type { Command } from "commander";
 import { BenchError, formatBench, runBench } from "../bench/index.ts";
-import { benchScale, describePoint, formatScale, type ScaleOptions } from "../bench/scale.ts";
+import {
+  benchScale,
+  describePoint,
+  describeWarmUp,
+  formatScale,
+  type ScaleOptions,
+} from "../bench/scale.ts";
 import { renderScaleReport } from "../bench/scale-report.ts";
 import { checkOutputTarget, writeFileAtomic } from "../report/write.ts";
 import { splitList } from "./args.ts";
@@ -17,14 +23,15 @@ interface BenchCliOptions {
   flows?: string[];
   rates?: string[];
   durations?: string[];
+  cold?: boolean;
   chart: string;
 }
 
-const SCALE_ONLY = ["flows", "rates", "durations"] as const;
+const SCALE_ONLY = ["flows", "rates", "durations", "cold"] as const;
 const DEFAULT_CHART = "out/bench-scale.html";
 
 async function scale(o: BenchCliOptions, io: Io): Promise<void> {
-  const opts: ScaleOptions = { quick: o.quick === true };
+  const opts: ScaleOptions = { quick: o.quick === true, cold: o.cold === true };
   if (o.flows !== undefined) opts.flows = o.flows.map(Number);
   if (o.rates !== undefined) opts.rates = o.rates;
   if (o.durations !== undefined) opts.durations = o.durations;
@@ -34,7 +41,7 @@ async function scale(o: BenchCliOptions, io: Io): Promise<void> {
   const context =
     `${cpus()[0]?.model ?? "unknown CPU"} × ${cpus().length}, Node ${process.version}; ` +
     `1-minute load ${load.toFixed(2)} at the start and ${loadavg()[0]!.toFixed(2)} at the end; ` +
-    "each configuration in its own child process.";
+    `${describeWarmUp(o.cold === true)}.`;
   await writeFileAtomic(o.chart, await renderScaleReport(rows, context));
   if (o.json === true) io.out(`${JSON.stringify({ scale: rows, context }, null, 2)}\n`);
   else io.out(`${formatScale(rows)}\n${context}\nchart: ${o.chart}\n`);
@@ -60,6 +67,7 @@ export function registerBenchCommand(program: Command, io: Io): void {
       'scale: sweep the simulated duration over these values, e.g. "10s,60s"',
       splitList,
     )
+    .option("--cold", "scale: measure each configuration's first run, V8's warm-up included")
     .option("--chart <file>", "scale: where to write the HTML chart", DEFAULT_CHART)
     .action(async (suites: string[], o: BenchCliOptions) => {
       if (suites.includes("scale")) {
