@@ -2,7 +2,8 @@
  * `vnetlab bench scale`: how the cost of a run grows with flows, link rate and simulated duration.
  * Each axis is swept on its own from one base point (1 flow, 10 Gbit/s, 10 s) through the e2e bench's
  * scenario, and every configuration runs in a fresh child process, so its peak RSS
- * (process.resourceUsage().maxRSS) is its own and not the high-water mark of the runs before it.
+ * (process.resourceUsage().maxRSS) is its own and not the high-water mark of the runs before it. The
+ * child first runs WARM_UP (unless cold), so the figures are the model's and not V8's warm-up.
  *
  * Reported per configuration: wall time per simulated second, simulated packets per wall second,
  * wall ns and events per packet, CPU ns per packet with and without building the system (set-up is
