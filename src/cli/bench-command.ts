@@ -5,13 +5,7 @@
 import { cpus, loadavg } from "node:os";
 import type { Command } from "commander";
 import { BenchError, formatBench, runBench } from "../bench/index.ts";
-import {
-  benchScale,
-  describePoint,
-  describeWarmUp,
-  formatScale,
-  type ScaleOptions,
-} from "../bench/scale.ts";
+import { benchScale, describePoint, describeWarmUp, formatScale, type ScaleOptions } from "../bench/scale.ts";
 import { renderScaleReport } from "../bench/scale-report.ts";
 import { checkOutputTarget, writeFileAtomic } from "../report/write.ts";
 import { splitList } from "./args.ts";
