@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { comparePool } from "./compare-pool.ts";
 import { createRunPool } from "./sweep.ts";
 import { TSX_LOADER } from "./tsx-loader.ts";
-import { bundledModule, LAUNCH, workerModule } from "./bundle.ts";
+import { bundledModule, LAUNCH, type WorkerModule, workerModule } from "./bundle.ts";
 
 const PROBE = fileURLToPath(new URL("./testdata/worker-probe.ts", import.meta.url));
 const DEP = fileURLToPath(new URL("./testdata/worker-probe-dep.ts", import.meta.url));
@@ -21,7 +21,7 @@ interface Probe {
   stack: string;
 }
 
-async function probeIn(options: { filename: string; execArgv: string[] }): Promise<Probe> {
+async function probeIn(options: WorkerModule): Promise<Probe> {
   const pool = new Piscina<void, Probe>({ ...options, minThreads: 1, maxThreads: 1 });
   try {
     return await pool.run();

@@ -25,6 +25,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { threadId } from "node:worker_threads";
 import type { Plugin } from "esbuild";
+import { Piscina } from "piscina";
 import { TSX_LOADER } from "./tsx-loader.ts";
 
 /** How a piscina pool starts its workers: `filename` and `execArgv` for its options. */
@@ -136,4 +137,16 @@ export async function workerModule(entry: string, dir: string = CACHE_DIR): Prom
   return filename === null
     ? { filename: entry, execArgv: ["--import", TSX_LOADER] }
     : { filename, execArgv: ["--enable-source-maps"] };
+}
+
+/** A piscina pool of `threads` workers (no more, no fewer) running `entry`'s default export. */
+export async function workerPool<Task, Result>(
+  entry: string,
+  threads: number,
+): Promise<Piscina<Task, Result>> {
+  return new Piscina<Task, Result>({
+    ...(await workerModule(entry)),
+    minThreads: threads,
+    maxThreads: threads,
+  });
 }

@@ -4,12 +4,12 @@
  */
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
-import { Piscina } from "piscina";
+import type { Piscina } from "piscina";
 import type { CompareOutcome, CompareTask } from "./compare-worker.ts";
 import { type CompareOptions, resolveScenario, type ScenarioSource } from "./run.ts";
 import type { CompareResult } from "./types.ts";
 import { rebuildError } from "./worker-errors.ts";
-import { workerModule } from "./bundle.ts";
+import { workerPool } from "./bundle.ts";
 
 const WORKER = fileURLToPath(new URL("./compare-worker.ts", import.meta.url));
 
@@ -28,13 +28,9 @@ export type ComparePool = Piscina<CompareTask, CompareOutcome>;
  * the order they were started, so one compare's last runs overlap the next one's first (npm start's
  * two presets) and the workers load the model once.
  */
-export async function comparePool(jobs: number | undefined, tasks: number): Promise<ComparePool> {
+export function comparePool(jobs: number | undefined, tasks: number): Promise<ComparePool> {
   const threads = Math.max(1, Math.min(jobs ?? availableParallelism(), tasks));
-  return new Piscina<CompareTask, CompareOutcome>({
-    ...(await workerModule(WORKER)),
-    minThreads: threads,
-    maxThreads: threads,
-  });
+  return workerPool<CompareTask, CompareOutcome>(WORKER, threads);
 }
 
 export async function compareParallel(

@@ -28,7 +28,7 @@
 import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Piscina } from "piscina";
+import type { Piscina } from "piscina";
 import { ScenarioError, type ScenarioIssue } from "../scenario/errors.ts";
 import { readScenario, scenarioHash } from "../scenario/load.ts";
 import { parsePath } from "../scenario/overrides.ts";
@@ -56,7 +56,7 @@ import {
 } from "./store.ts";
 import { campaignKey, codeIdentity } from "./sweep-identity.ts";
 import type { RunTask, TaskResult } from "./worker.ts";
-import { workerModule } from "./bundle.ts";
+import { workerPool } from "./bundle.ts";
 
 export interface SweepOptions {
   /** A preset name or a scenario file. */
@@ -191,12 +191,8 @@ export class SourceChangedError extends Error {
 const WORKER = fileURLToPath(new URL("./worker.ts", import.meta.url));
 
 /** A pool of `threads` workers that run RunTasks. */
-export async function createRunPool(threads: number): Promise<Piscina<RunTask, TaskResult>> {
-  return new Piscina<RunTask, TaskResult>({
-    ...(await workerModule(WORKER)),
-    minThreads: threads,
-    maxThreads: threads,
-  });
+export function createRunPool(threads: number): Promise<Piscina<RunTask, TaskResult>> {
+  return workerPool<RunTask, TaskResult>(WORKER, threads);
 }
 
 export function taskOf(plan: Pick<SweepPlan, "raw" | "origin" | "campaign">, p: SweepPoint): RunTask {
