@@ -80,6 +80,13 @@ const FULL = {
   rates: ["100Mbit/s", "1Gbit/s", "10Gbit/s", "100Gbit/s"],
   durations: ["10s", "30s", "100s", "300s", "600s"],
 };
+const QUICK = {
+  base: { flows: 1, rate: "10Gbit/s", duration: "200ms" },
+  flows: [1, 10, 100],
+  rates: ["100Mbit/s", "10Gbit/s"],
+  durations: ["200ms", "1s"],
+};
+
 /**
  * The warm-up run of a warm child: bench e2e's scenario for 1 s simulated. A fresh process's first
  * run costs some 40 % more per packet while V8 compiles the hot code, which would swamp the
@@ -93,12 +100,6 @@ export function describeWarmUp(cold: boolean): string {
     ? "each configuration in its own child process, cold (its run includes V8's warm-up)"
     : `each configuration in its own child process, after a warm-up run (${describePoint(WARM_UP)})`;
 }
-const QUICK = {
-  base: { flows: 1, rate: "10Gbit/s", duration: "200ms" },
-  flows: [1, 10, 100],
-  rates: ["100Mbit/s", "10Gbit/s"],
-  durations: ["200ms", "1s"],
-};
 
 function checkFlows(values: readonly number[]): void {
   for (const f of values) {
