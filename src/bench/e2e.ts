@@ -37,6 +37,8 @@ export interface E2eShape {
   rate: string;
   /** Simulated time, e.g. "10s". */
   duration: string;
+  /** `--set path=value` overrides of the scenario's other fields (bench scale's --set). */
+  set?: readonly string[];
 }
 
 /** The bench's scenario: one vCPU with 4 GiB (no memory pressure) and a reader that costs nothing. */
@@ -65,7 +67,10 @@ export function measureE2e(shape: E2eShape): E2eResult {
   };
   const t0 = performance.now();
   let setupNs = 0;
-  const r = run({ raw: e2eScenario(shape), origin: "bench e2e" }, { onStart: () => (setupNs = cpuNs()) });
+  const r = run(
+    { raw: e2eScenario(shape), origin: "bench e2e" },
+    { set: shape.set ?? [], onStart: () => (setupNs = cpuNs()) },
+  );
   const wallSeconds = (performance.now() - t0) / 1000;
   const totalNs = cpuNs();
   const packets = r.host.rx_packets_count!;

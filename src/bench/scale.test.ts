@@ -48,6 +48,24 @@ describe("planScale", () => {
     expect(() => planScale({ durations: ["0s"] })).toThrow(/--durations: "0s" is not allowed: must be > 0/);
     expect(() => planScale({ flows: [2] })).not.toThrow();
   });
+
+  it("gives every configuration the --set overrides, refusing bad ones and the axes' own fields", () => {
+    const set = ["apps.readers[0].rcvbuf=16KiB"];
+    expect(planScale({ flows: [10, 100], set }).map((p) => p.set)).toEqual([set, set]);
+    expect(planScale({ flows: [10] })[0]).not.toHaveProperty("set");
+    expect(() => planScale({ flows: [10], set: ["apps.readers[0].rcvbuf=1KiB"] })).toThrow(
+      /apps\.readers\[0\]\.rcvbuf = "1KiB": must be "auto" or a size from 4KiB to 64MiB/,
+    );
+    expect(() => planScale({ flows: [10], set: ["apps.reader.rcvbuf=16KiB"] })).toThrow(
+      /unknown key "reader"/,
+    );
+    expect(() => planScale({ flows: [10], set: ["network.senders[0].count=3"] })).toThrow(
+      "--set network.senders[0].count=3: network.senders[0].count is an axis of bench scale; use --flows",
+    );
+    expect(() => planScale({ flows: [10], set: ["network.uplink={rate: 1Gbit/s}"] })).toThrow(/use --rates/);
+    expect(() => planScale({ flows: [10], set: ["duration=1s"] })).toThrow(/use --durations/);
+    expect(() => planScale({ flows: [10], set: ["network.uplink.queueLen=500"] })).not.toThrow();
+  });
 });
 
 describe("measureScalePoint", () => {
@@ -84,6 +102,16 @@ describe("measureScalePoint", () => {
     expect(r.warmUpPackets).toBe(measureE2e({ flows: 1, rate: "10Gbit/s", duration: "1s" }).packets);
     // The measured run is the configuration's own.
     expect(r.packets).toBe(measureE2e(shape).packets);
+  }, 60_000);
+
+  it("runs the configuration with its overrides", () => {
+    const shape = { flows: 2, rate: "1Gbit/s", duration: "200ms" };
+    const set = ["apps.readers[0].rcvbuf=32KiB"];
+    const r = measureScalePoint({ ...shape, set, axes: ["flows"], warm: false });
+    expect(r.set).toEqual(set);
+    expect(r.packets).toBe(measureE2e({ ...shape, set }).packets);
+    // A 32 KiB receive buffer holds each flow to some 2 segments per ms: far fewer packets.
+    expect(r.packets).toBeLessThan(measureE2e(shape).packets / 2);
   }, 60_000);
 });
 

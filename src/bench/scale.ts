@@ -13,8 +13,11 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { LAUNCH } from "../run/bundle.ts";
+import { resolveScenario } from "../run/run.ts";
+import { parsePath } from "../scenario/overrides.ts";
 import { formatDuration, formatRate, parseDuration, parseRate } from "../scenario/units.ts";
-import { type E2eShape, measureE2e } from "./e2e.ts";
+import { formatPath } from "../scenario/walk.ts";
+import { type E2eShape, e2eScenario, measureE2e } from "./e2e.ts";
 import { BenchError } from "./errors.ts";
 import { alignTable, formatValue } from "./format.ts";
 
@@ -35,6 +38,11 @@ export interface ScaleOptions {
   quick?: boolean;
   /** Measure each configuration's first run, the JIT's warm-up included, not a run after WARM_UP. */
   cold?: boolean;
+  /**
+   * `path=value` overrides of the scenario's other fields for every configuration (not the warm-up),
+   * e.g. a locked receive buffer to tell the memory the flows hold from the flows themselves.
+   */
+  set?: readonly string[];
 }
 
 /** One configuration to measure and the axes whose curve it is a point of. */
@@ -108,6 +116,25 @@ function checkFlows(values: readonly number[]): void {
   }
 }
 
+/** The scenario fields the axes set: an override of one of them, or of what holds one, would hide an axis. */
+const AXIS_PATHS: ReadonlyArray<readonly [string, string]> = [
+  ["network.senders[0].count", "--flows"],
+  ["network.uplink.rate", "--rates"],
+  ["duration", "--durations"],
+];
+
+function checkOverrides(set: readonly string[]): void {
+  for (const assignment of set) {
+    const path = parsePath(assignment.slice(0, Math.max(assignment.indexOf("="), 0)).trim());
+    if (path === undefined || path.length === 0) continue; // resolveScenario names the bad path
+    const text = formatPath(path);
+    for (const [axisPath, flag] of AXIS_PATHS) {
+      if (axisPath === text || axisPath.startsWith(`${text}.`) || axisPath.startsWith(`${text}[`))
+        throw new BenchError(`--set ${assignment}: ${axisPath} is an axis of bench scale; use ${flag}`);
+    }
+  }
+}
+
 function checkUnits(flag: string, values: readonly string[], parse: (v: string) => number): void {
   for (const v of values) {
     try {
@@ -131,13 +158,19 @@ export function planScale(opts: ScaleOptions = {}): ScalePoint[] {
   checkFlows(flows);
   checkUnits("--rates", rates, parseRate);
   checkUnits("--durations", durations, parseDuration);
+  const set = [...(opts.set ?? [])];
+  checkOverrides(set);
   const points = new Map<string, ScalePoint>();
-  const add = (axis: ScaleAxis, shape: E2eShape) => {
+  const add = (axis: ScaleAxis, base: E2eShape) => {
+    const shape = set.length > 0 ? { ...base, set } : base;
     // Keyed by value, not spelling: "1Gbit/s" and "1000Mbit/s" are one configuration.
     const key = `${shape.flows}|${parseRate(shape.rate)}|${parseDuration(shape.duration)}`;
     const p = points.get(key);
-    if (p === undefined) points.set(key, { ...shape, axes: [axis], warm: opts.cold !== true });
-    else if (!p.axes.includes(axis)) p.axes.push(axis);
+    if (p === undefined) {
+      // A bad override fails here, with its path, before any child runs (ScenarioError: exit 2).
+      resolveScenario({ raw: e2eScenario(shape), origin: "bench scale" }, { set });
+      points.set(key, { ...shape, axes: [axis], warm: opts.cold !== true });
+    } else if (!p.axes.includes(axis)) p.axes.push(axis);
   };
   for (const f of flows) add("flows", { ...d.base, flows: f });
   for (const r of rates) add("rate", { ...d.base, rate: r });
@@ -191,7 +224,8 @@ export function benchScale(opts: ScaleOptions = {}, onRow?: (r: ScaleRow) => voi
 }
 
 export function describePoint(p: E2eShape): string {
-  return `${p.flows} flow${p.flows === 1 ? "" : "s"}, ${p.rate}, ${p.duration}`;
+  const set = (p.set ?? []).map((a) => `, ${a}`).join("");
+  return `${p.flows} flow${p.flows === 1 ? "" : "s"}, ${p.rate}, ${p.duration}${set}`;
 }
 
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);

@@ -2,7 +2,8 @@
 import { InvalidArgumentError } from "commander";
 import { parseSize } from "../scenario/units.ts";
 
-export function collect(v: string, acc: string[]): string[] {
+/** A repeatable option's values (without a default, the first value starts the list). */
+export function collect(v: string, acc: string[] = []): string[] {
   return [...acc, v];
 }
 

@@ -19,6 +19,17 @@ describe("vnetlab bench scale", () => {
     expect(await main(["bench", "fes", "--durations", "10s"], io)).toBe(EXIT_USAGE);
     expect(io.stderr).toContain("--durations applies to `bench scale` only");
     io = capture();
+    expect(await main(["bench", "e2e", "--set", "seed=2"], io)).toBe(EXIT_USAGE);
+    expect(io.stderr).toContain("--set applies to `bench scale` only");
+    io = capture();
+    expect(await main(["bench", "scale", "--flows", "2", "--set", "duration=1s"], io)).toBe(EXIT_USAGE);
+    expect(io.stderr).toContain("duration is an axis of bench scale; use --durations");
+    io = capture();
+    expect(await main(["bench", "scale", "--flows", "2", "--set", "apps.readers[0].rcvbuf=1KiB"], io)).toBe(
+      EXIT_USAGE,
+    );
+    expect(io.stderr).toContain('apps.readers[0].rcvbuf = "1KiB"');
+    io = capture();
     expect(await main(["bench", "scale", "fes"], io)).toBe(EXIT_USAGE);
     expect(io.stderr).toContain("bench scale runs alone");
     io = capture();
@@ -36,5 +47,17 @@ describe("vnetlab bench scale", () => {
     expect(io.stdout).toContain(`chart: ${chart}`);
     expect(io.stderr).toContain("bench scale: 2 flows, 10Gbit/s, 200ms done");
     expect(readFileSync(chart, "utf8")).toContain("<td>flows</td><td>2</td>");
+  }, 60_000);
+
+  it("says under the table which overrides every configuration ran with", async () => {
+    const chart = join(dir, "scale-set.html");
+    const io = capture();
+    const set = "apps.readers[0].rcvbuf=64KiB";
+    expect(
+      await main(["bench", "scale", "--quick", "--flows", "2", "--set", set, "--chart", chart], io),
+    ).toBe(EXIT_OK);
+    expect(io.stdout).toContain(`every configuration with --set ${set}.`);
+    expect(io.stderr).toContain(`bench scale: 2 flows, 10Gbit/s, 200ms, ${set} done`);
+    expect(readFileSync(chart, "utf8")).toContain(`--set ${set}`);
   }, 60_000);
 });

@@ -8,7 +8,7 @@ import { BenchError, formatBench, runBench } from "../bench/index.ts";
 import { benchScale, describePoint, describeWarmUp, formatScale, type ScaleOptions } from "../bench/scale.ts";
 import { renderScaleReport } from "../bench/scale-report.ts";
 import { checkOutputTarget, writeFileAtomic } from "../report/write.ts";
-import { splitList } from "./args.ts";
+import { collect, splitList } from "./args.ts";
 import type { Io } from "./main.ts";
 
 interface BenchCliOptions {
@@ -18,10 +18,11 @@ interface BenchCliOptions {
   rates?: string[];
   durations?: string[];
   cold?: boolean;
+  set?: string[];
   chart: string;
 }
 
-const SCALE_ONLY = ["flows", "rates", "durations", "cold"] as const;
+const SCALE_ONLY = ["flows", "rates", "durations", "cold", "set"] as const;
 const DEFAULT_CHART = "out/bench-scale.html";
 
 async function scale(o: BenchCliOptions, io: Io): Promise<void> {
@@ -29,13 +30,15 @@ async function scale(o: BenchCliOptions, io: Io): Promise<void> {
   if (o.flows !== undefined) opts.flows = o.flows.map(Number);
   if (o.rates !== undefined) opts.rates = o.rates;
   if (o.durations !== undefined) opts.durations = o.durations;
+  if (o.set !== undefined) opts.set = o.set;
   await checkOutputTarget(o.chart);
   const load = loadavg()[0]!;
   const rows = benchScale(opts, (r) => io.err(`bench scale: ${describePoint(r)} done\n`));
   const context =
     `${cpus()[0]?.model ?? "unknown CPU"} × ${cpus().length}, Node ${process.version}; ` +
     `1-minute load ${load.toFixed(2)} at the start and ${loadavg()[0]!.toFixed(2)} at the end; ` +
-    `${describeWarmUp(o.cold === true)}.`;
+    `${describeWarmUp(o.cold === true)}` +
+    (o.set === undefined ? "." : `; every configuration with ${o.set.map((a) => `--set ${a}`).join(" ")}.`);
   await writeFileAtomic(o.chart, await renderScaleReport(rows, context));
   if (o.json === true) io.out(`${JSON.stringify({ scale: rows, context }, null, 2)}\n`);
   else io.out(`${formatScale(rows)}\n${context}\nchart: ${o.chart}\n`);
@@ -62,6 +65,11 @@ export function registerBenchCommand(program: Command, io: Io): void {
       splitList,
     )
     .option("--cold", "scale: measure each configuration's first run, V8's warm-up included")
+    .option(
+      "--set <path=value>",
+      "scale: override a field of the scenario of every configuration (repeatable), e.g. apps.readers[0].rcvbuf=16KiB",
+      collect,
+    )
     .option("--chart <file>", "scale: where to write the HTML chart", DEFAULT_CHART)
     .action(async (suites: string[], o: BenchCliOptions) => {
       if (suites.includes("scale")) {
