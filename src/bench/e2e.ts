@@ -27,6 +27,13 @@ export interface E2eResult {
   setupCpuMs: number;
   /** CPU ns per packet from the first event on: the run's own cost, set-up left out. */
   runCpuNsPerPacket: number;
+  /**
+   * What the model did per packet besides carrying it: the senders' retransmitted segments (Tcp
+   * RetransSegs) and the receivers' skbs copied by tcp_collapse (TcpExt TCPRcvCollapsed). Where they
+   * grow (many flows filling their buffers on a saturated vCPU), so does the cost per packet.
+   */
+  retransPerPacket: number;
+  collapsedPerPacket: number;
   goodputBps: number;
 }
 
@@ -87,6 +94,8 @@ export function measureE2e(shape: E2eShape): E2eResult {
     cpuNsPerPacket: totalNs / packets,
     setupCpuMs: setupNs / 1e6,
     runCpuNsPerPacket: (totalNs - setupNs) / packets,
+    retransPerPacket: r.tcp.RetransSegs! / packets,
+    collapsedPerPacket: r.tcp.TCPRcvCollapsed! / packets,
     goodputBps: r.goodputBps,
   };
 }

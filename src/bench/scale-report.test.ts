@@ -20,6 +20,8 @@ function row(over: Partial<ScaleRow>): ScaleRow {
     runCpuNsPerPacket: 4.5e5,
     runCpuNsPerEvent: 1.6e5,
     eventsPerPacket: 2.8,
+    retransPerPacket: 0,
+    collapsedPerPacket: 0.8,
     warmUpPackets: 250_000,
     startRssBytes: 2 ** 27,
     peakRssBytes: 2 ** 28,
@@ -41,11 +43,15 @@ describe("scaleCharts", () => {
       "flows-cpu-ns-per-packet",
       "flows-run-cpu-ns-per-packet",
       "flows-events-per-packet",
+      "flows-retrans-per-packet",
+      "flows-collapsed-per-packet",
       "flows-peak-rss",
       "rate-ns-per-packet",
       "rate-cpu-ns-per-packet",
       "rate-run-cpu-ns-per-packet",
       "rate-events-per-packet",
+      "rate-retrans-per-packet",
+      "rate-collapsed-per-packet",
       "rate-peak-rss",
     ]);
     const values = (id: string) =>
@@ -70,7 +76,7 @@ describe("renderScaleReport", () => {
     const html = await renderScaleReport([row({}), row({ flows: 10 })], "load <3> & more");
     expect(html).toContain("load &lt;3&gt; &amp; more");
     expect(html.match(/<tr>/g)).toHaveLength(3);
-    expect(html.match(/<svg/g)).toHaveLength(5);
+    expect(html.match(/<svg/g)).toHaveLength(7);
     expect(html).toContain('data-chart="flows-peak-rss"');
     expect(html).not.toContain("<script");
   });

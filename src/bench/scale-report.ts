@@ -1,7 +1,8 @@
 /**
  * The `bench scale` chart: one self-contained HTML page (inline CSS and SVG, no scripts, like the run
- * reports) with the table and, per swept axis, wall ns per packet, events per packet and peak RSS
- * against the axis on a log scale, so a cost that is not flat shows as a slope.
+ * reports) with the table and, per swept axis, the cost per packet (wall and CPU ns), the model's work
+ * per packet (events, retransmitted segments, collapsed skbs) and peak RSS against the axis on a log
+ * scale, so a cost that is not flat shows as a slope, beside the work that explains it.
  */
 import type { TopLevelSpec } from "vega-lite";
 import { renderSvg } from "../report/charts.ts";
@@ -24,6 +25,12 @@ const METRICS: readonly { id: string; title: string; read: (r: ScaleRow) => numb
     read: (r) => r.runCpuNsPerPacket,
   },
   { id: "events-per-packet", title: "events per packet", read: (r) => r.eventsPerPacket },
+  {
+    id: "retrans-per-packet",
+    title: "retransmitted segments per packet",
+    read: (r) => r.retransPerPacket,
+  },
+  { id: "collapsed-per-packet", title: "skbs collapsed per packet", read: (r) => r.collapsedPerPacket },
   { id: "peak-rss", title: "peak RSS (MiB)", read: (r) => r.peakRssBytes / 2 ** 20 },
 ];
 

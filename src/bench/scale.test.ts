@@ -82,6 +82,8 @@ describe("measureScalePoint", () => {
     expect(r.packets).toBeGreaterThan(100);
     expect(r.events).toBeGreaterThan(r.packets);
     expect(r.eventsPerPacket).toBeCloseTo(r.events / r.packets, 10);
+    expect(r.retransPerPacket).toBeGreaterThanOrEqual(0);
+    expect(r.collapsedPerPacket).toBeGreaterThanOrEqual(0);
     expect(r.nsPerPacket).toBeCloseTo((r.wallSeconds * 1e9) / r.packets, 6);
     expect(r.cpuNsPerPacket).toBeGreaterThan(0);
     // Set-up and run split the CPU: both take some, and together they are the whole.
@@ -134,6 +136,8 @@ describe("formatScale", () => {
       runCpuNsPerPacket: 1400,
       runCpuNsPerEvent: 500,
       eventsPerPacket: 2.8,
+      retransPerPacket: 0.0234,
+      collapsedPerPacket: 0.5,
       warmUpPackets: 250_000,
       startRssBytes: 100 * 2 ** 20,
       peakRssBytes: 180 * 2 ** 20,
@@ -158,6 +162,8 @@ describe("formatScale", () => {
       "1400",
       "500",
       "2.80",
+      "0.023",
+      "0.500",
       "100",
       "180",
       "1.25",

@@ -72,6 +72,9 @@ export interface ScaleRow extends ScalePoint {
    */
   runCpuNsPerEvent: number;
   eventsPerPacket: number;
+  /** Retransmitted segments and skbs collapsed per packet (E2eResult): model work that grows with flows. */
+  retransPerPacket: number;
+  collapsedPerPacket: number;
   /** Packets of the warm-up run before the measured one (0 when cold). */
   warmUpPackets: number;
   /** maxRSS of the child once the model is loaded (and warmed up), before the run. */
@@ -196,6 +199,8 @@ export function measureHere(p: ScalePoint, load: number): ScaleRow {
     runCpuNsPerPacket: r.runCpuNsPerPacket,
     runCpuNsPerEvent: r.runCpuNsPerPacket / r.eventsPerPacket,
     eventsPerPacket: r.eventsPerPacket,
+    retransPerPacket: r.retransPerPacket,
+    collapsedPerPacket: r.collapsedPerPacket,
     warmUpPackets,
     startRssBytes,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
@@ -244,6 +249,8 @@ export const SCALE_COLUMNS = [
   "CPU ns/packet after set-up",
   "CPU ns/event after set-up",
   "events/packet",
+  "retrans/packet",
+  "collapsed/packet",
   "RSS start MiB",
   "RSS peak MiB",
   "load",
@@ -265,6 +272,8 @@ export function scaleCells(r: ScaleRow): string[] {
     r.runCpuNsPerPacket.toFixed(0),
     r.runCpuNsPerEvent.toFixed(0),
     r.eventsPerPacket.toFixed(2),
+    r.retransPerPacket.toFixed(3),
+    r.collapsedPerPacket.toFixed(3),
     mib(r.startRssBytes),
     mib(r.peakRssBytes),
     r.load.toFixed(2),
