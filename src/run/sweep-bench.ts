@@ -4,9 +4,10 @@
  * same fingerprints.
  *
  * Bench suites are synchronous and a worker pool needs an event loop, so benchSweep measures in a child
- * process (this file run as a script) and reads its JSON; the child also keeps the measurement clear of
- * whatever the other suites left in this process's heap and JIT. Steady-state throughput is measured:
- * each pool starts, loads its workers and runs one warm-up run per thread before any clock starts.
+ * process (this file run as a script, from its bundle as the CLI runs) and reads its JSON; the child
+ * also keeps the measurement clear of whatever the other suites left in this process's heap and JIT.
+ * Steady-state throughput is measured: each pool starts, loads its workers and runs two warm-up runs
+ * per thread before any clock starts.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -14,9 +15,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BenchRow } from "../bench/index.ts";
+import { LAUNCH } from "./bundle.ts";
 import { ResultStore } from "./store.ts";
 import { createRunPool, planSweep, runPlan, taskOf } from "./sweep.ts";
-import { TSX_LOADER } from "./tsx-loader.ts";
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -99,7 +100,7 @@ async function child(quick: boolean): Promise<BenchRow[]> {
 
 /** Sweep throughput rows (see the file comment); `quick` shrinks the runs for smoke tests. */
 export function benchSweep(quick = false): BenchRow[] {
-  const r = spawnSync(process.execPath, ["--import", TSX_LOADER, SELF, ...(quick ? ["--quick"] : [])], {
+  const r = spawnSync(process.execPath, [LAUNCH, SELF, ...(quick ? ["--quick"] : [])], {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
   });
