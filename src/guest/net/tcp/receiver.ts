@@ -332,6 +332,11 @@ export class TcpReceiver {
   private ofo = new SkbList(4);
   private ofoBase = 0;
 
+  /** skb_queue_empty(&tp->out_of_order_queue) */
+  private get ofoEmpty(): boolean {
+    return this.ofo.n === this.ofoBase;
+  }
+
   // tcp_collapse's output: it becomes the collapsed queue (the receive queue's next ring, or the
   // out-of-order queue), and the old queue the next collapse's output. Small until a socket prunes.
   private collapseOut = new SkbList(4);
@@ -523,7 +528,7 @@ export class TcpReceiver {
       this.queueTail(this.rcvNxt, end, truesize, skb);
       this.rcvNxt = end;
       this.eventDataRecv(end - seq, truesize, gsoSize);
-      if (this.ofo.n > this.ofoBase) this.ofoQueue();
+      if (!this.ofoEmpty) this.ofoQueue();
       if (this.numSacks > 0) this.sackRemove();
       this.onDataReady?.(this.flow);
       return;
@@ -619,7 +624,7 @@ export class TcpReceiver {
   private ofoInsert(seq: number, end: number, truesize: number, skb: number): void {
     this.counters.ofoQueued++;
     const ofo = this.ofo;
-    if (ofo.n === this.ofoBase) {
+    if (this.ofoEmpty) {
       if (this.sack) {
         this.numSacks = 1;
         this.sackS[0] = seq;
@@ -744,7 +749,7 @@ export class TcpReceiver {
 
   /** tcp_sack_remove: drop blocks rcv_nxt has passed. */
   private sackRemove(): void {
-    if (this.ofo.n === this.ofoBase) {
+    if (this.ofoEmpty) {
       this.numSacks = 0;
       return;
     }
@@ -936,7 +941,7 @@ export class TcpReceiver {
   /** tcp_prune_ofo_queue: drop the whole out-of-order queue and its SACK state; true if it did. */
   private pruneOfoQueue(): boolean {
     const ofo = this.ofo;
-    if (ofo.n === this.ofoBase) return false;
+    if (this.ofoEmpty) return false;
     this.counters.ofoPruned++;
     for (let i = this.ofoBase; i < ofo.n; i++) {
       this.rmem -= ofo.truesize[i]!;
@@ -1120,7 +1125,7 @@ export class TcpReceiver {
       !this.delayedAck ||
       (this.rcvNxt - this.rcvWup > this.rcvMss && this.selectWindowRaw() >= this.rcvWnd) ||
       this.quick > 0 ||
-      this.ofo.n > this.ofoBase
+      !this.ofoEmpty
     ) {
       this.sendAck();
     } else {
