@@ -1,16 +1,23 @@
 #!/usr/bin/env node
 /**
- * Runs a TypeScript module of this package from its bundle (src/run/bundle.ts says why). tsx loads
- * bundle.ts, which builds the bundle, and is unregistered before the bundle loads: it would compile
- * the bundle's megabyte again at every start. `node bin/bundled.js ENTRY ARGS…` runs ENTRY, whose
- * top level does its work, with ARGS after it in process.argv as if it were run itself; the CLI
- * (bin/vnetlab.js) starts through runBundled.
+ * Runs a TypeScript module of this package from its bundle (src/run/bundle.ts says why). When the
+ * sources are those of the last bundle (bundle-cache.js), it loads that bundle at once. Otherwise
+ * tsx loads bundle.ts, which builds the bundle, and is unregistered before the bundle loads: it
+ * would compile the bundle's megabyte again at every start. `node bin/bundled.js ENTRY ARGS…` runs
+ * ENTRY, whose top level does its work, with ARGS after it in process.argv as if it were run
+ * itself; the CLI (bin/vnetlab.js) starts through runBundled.
  */
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { register } from "tsx/esm/api";
+import { freshBundle } from "./bundle-cache.js";
 
 export async function runBundled(entry) {
+  const fresh = freshBundle(entry);
+  if (fresh !== null) {
+    process.setSourceMapsEnabled(true);
+    return import(pathToFileURL(fresh).href);
+  }
+  const { register } = await import("tsx/esm/api");
   const unregister = register();
   const { bundledModule } = await import("../src/run/bundle.ts");
   const file = await bundledModule(entry);

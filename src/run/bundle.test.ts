@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { comparePool } from "./compare-pool.ts";
 import { createRunPool } from "./sweep.ts";
 import { TSX_LOADER } from "./tsx-loader.ts";
+import { CACHE_DIR, freshBundle, ROOT, stemOf, writeManifest } from "../../bin/bundle-cache.js";
 import { bundledModule, LAUNCH, type WorkerModule, workerModule } from "./bundle.ts";
 
 const PROBE = fileURLToPath(new URL("./testdata/worker-probe.ts", import.meta.url));
@@ -94,6 +95,83 @@ describe("workerModule", () => {
       } finally {
         await pool.destroy();
       }
+    }
+  });
+});
+
+describe("bundle manifests", () => {
+  // Entries must lie in the package (bundles and manifests name them by their path in it).
+  const scratchRoot = join(ROOT, "node_modules", ".cache", "vnetlab-test");
+  const scratch: string[] = [];
+  afterAll(async () => {
+    for (const d of scratch) await rm(d, { recursive: true, force: true });
+  });
+  async function scratchDir(): Promise<string> {
+    mkdirSync(scratchRoot, { recursive: true });
+    const d = await mkdtemp(join(scratchRoot, "t-"));
+    scratch.push(d);
+    return d;
+  }
+
+  it("reuse the bundle while the files it was built from hold the same bytes", async () => {
+    const src = await scratchDir();
+    const dir = await scratchDir();
+    const entry = join(src, "entry.ts");
+    const text = (v: string) =>
+      `import { depUrl } from ${JSON.stringify(DEP)};\nexport const v = [${v}, depUrl];\n`;
+    writeFileSync(entry, text('"a"'));
+    expect(freshBundle(entry, dir)).toBeNull();
+    const a = (await bundledModule(entry, dir))!;
+    expect(freshBundle(entry, dir)).toBe(a);
+    const manifest = JSON.parse(readFileSync(join(dir, `${stemOf(entry)}manifest.json`), "utf8"));
+    expect(manifest.files).toEqual(
+      [
+        "package.json",
+        "src/run/testdata/worker-probe-dep.ts",
+        join(src.slice(ROOT.length + 1), "entry.ts"),
+        "tsconfig.json",
+      ].sort(),
+    );
+    // An edit, even one keeping the file's size, makes it stale; the new bundle is fresh.
+    writeFileSync(entry, text('"b"'));
+    expect(freshBundle(entry, dir)).toBeNull();
+    const b = (await bundledModule(entry, dir))!;
+    expect(b).not.toBe(a);
+    expect(freshBundle(entry, dir)).toBe(b);
+    // Back to the first bytes: content-addressed, the first bundle again.
+    writeFileSync(entry, text('"a"'));
+    expect(freshBundle(entry, dir)).toBeNull();
+    expect(await bundledModule(entry, dir)).toBe(a);
+    // A bundle pruned or removed is built again.
+    rmSync(a);
+    expect(freshBundle(entry, dir)).toBeNull();
+    expect(await bundledModule(entry, dir)).toBe(a);
+    expect(existsSync(a)).toBe(true);
+  });
+
+  it("let bin/bundled.js run a fresh bundle without building it", async () => {
+    const src = await scratchDir();
+    // An entry that does not even compile: only a fresh manifest's bundle can run.
+    const entry = join(src, "broken.ts");
+    writeFileSync(entry, "export const = ;\n");
+    const bundle = join(CACHE_DIR, `${stemOf(entry)}0123456789abcdef.mjs`);
+    mkdirSync(CACHE_DIR, { recursive: true });
+    writeFileSync(bundle, 'process.stdout.write("from the cached bundle");\n');
+    try {
+      writeManifest(entry, bundle, [entry.slice(ROOT.length + 1)], (f: string) =>
+        readFileSync(join(ROOT, f)),
+      );
+      let r = spawnSync(process.execPath, [LAUNCH, entry], { encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toBe("from the cached bundle");
+      // Edited: stale, so bin/bundled.js builds it, and the build fails on the syntax error.
+      writeFileSync(entry, "export const = ; \n");
+      r = spawnSync(process.execPath, [LAUNCH, entry], { encoding: "utf8" });
+      expect(r.status).not.toBe(0);
+      expect(r.stdout).toBe("");
+    } finally {
+      rmSync(bundle, { force: true });
+      rmSync(join(CACHE_DIR, `${stemOf(entry)}manifest.json`), { force: true });
     }
   });
 });

@@ -10,22 +10,12 @@
  * bundles an entry once per code version; the bundle needs no loader.
  */
 import { createHash } from "node:crypto";
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-} from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from "node:fs";
+import { join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { threadId } from "node:worker_threads";
 import type { Plugin } from "esbuild";
 import { Piscina } from "piscina";
+import { CACHE_DIR, freshBundle, ROOT, stemOf, writeAtomic, writeManifest } from "../../bin/bundle-cache.js";
 import { TSX_LOADER } from "./tsx-loader.ts";
 
 /** How a piscina pool starts its workers: `filename` and `execArgv` for its options. */
@@ -34,11 +24,10 @@ export interface WorkerModule {
   execArgv: string[];
 }
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 /** bin/bundled.js: `node LAUNCH ENTRY ARGS…` runs a module from its bundle in a child process. */
 export const LAUNCH = fileURLToPath(new URL("../../bin/bundled.js", import.meta.url));
-/** Inside the package, so that the bundle's package imports resolve from its node_modules. */
-const CACHE_DIR = join(ROOT, "node_modules", ".cache", "vnetlab");
+/** Files besides the modules that decide what esbuild builds: its TypeScript settings, the package type. */
+const BUILD_FILES = ["tsconfig.json", "package.json"];
 /**
  * A bundle of an entry not used for this long is removed when another version of the entry is
  * written: a long sweep may still start workers from its own version.
@@ -47,25 +36,35 @@ const PRUNE_AFTER_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Each module keeps its own import.meta.url (presets and the source hash are read relative to their
- * module). The replacement is on the TypeScript text, on the same line, so the source map still points
- * at the right lines.
+ * module). The replacement is on the source text, on the same line, so the source map still points
+ * at the right lines. What each module's file held is kept in `read` (path in the package → bytes)
+ * for the bundle's manifest.
  */
-const keepImportMetaUrl: Plugin = {
-  name: "keep-import-meta-url",
-  setup(build) {
-    build.onLoad({ filter: /\.ts$/ }, (args) => ({
-      contents: readFileSync(args.path, "utf8").replace(
-        /\bimport\.meta\.url\b/g,
-        JSON.stringify(pathToFileURL(args.path).href),
-      ),
-      loader: "ts",
-    }));
-  },
-};
+function keepImportMetaUrl(read: Map<string, Buffer>): Plugin {
+  return {
+    name: "keep-import-meta-url",
+    setup(build) {
+      build.onLoad({ filter: /\.[jt]s$/ }, (args) => {
+        const bytes = readFileSync(args.path);
+        read.set(relative(ROOT, args.path), bytes);
+        return {
+          contents: bytes
+            .toString("utf8")
+            .replace(/\bimport\.meta\.url\b/g, JSON.stringify(pathToFileURL(args.path).href)),
+          loader: args.path.endsWith(".ts") ? "ts" : "js",
+        };
+      });
+    },
+  };
+}
 
-/** `entry` (a TypeScript module's path) bundled into one ES module with an inline source map. */
-async function bundle(entry: string, dir: string = CACHE_DIR): Promise<Uint8Array> {
+/**
+ * `entry` (a TypeScript module's path) bundled into one ES module with an inline source map, and the
+ * files it was built from with the bytes the build read.
+ */
+async function bundle(entry: string, dir: string): Promise<{ code: Uint8Array; read: Map<string, Buffer> }> {
   const { build } = await import("esbuild");
+  const read = new Map(BUILD_FILES.map((f) => [f, readFileSync(join(ROOT, f))]));
   const out = await build({
     entryPoints: [entry],
     bundle: true,
@@ -80,31 +79,24 @@ async function bundle(entry: string, dir: string = CACHE_DIR): Promise<Uint8Arra
     sourcesContent: false,
     // The directory the bundle goes to: the source map's paths are relative to it.
     outfile: join(dir, "worker.mjs"),
-    plugins: [keepImportMetaUrl],
+    plugins: [keepImportMetaUrl(read)],
     logLevel: "silent",
   });
-  return out.outputFiles[0]!.contents;
+  return { code: out.outputFiles[0]!.contents, read };
 }
 
 /** Writes `code` under `dir`, named by `entry` and the code's hash; unused bundles of `entry` go. */
 function writeBundle(entry: string, code: Uint8Array, dir: string): string {
-  const stem = `${entry.slice(ROOT.length + 1).replace(/[/\\.]/g, "-")}-`;
+  const stem = stemOf(entry);
   const file = join(dir, `${stem}${createHash("sha256").update(code).digest("hex").slice(0, 16)}.mjs`);
-  mkdirSync(dir, { recursive: true });
   const now = Date.now();
-  if (existsSync(file)) {
-    // Its mtime is its last use.
-    utimesSync(file, now / 1000, now / 1000);
-  } else {
-    // Written whole, then renamed: threads and processes bundling the same code at once write the
-    // same bytes.
-    const tmp = `${file}.${process.pid}-${threadId}.tmp`;
-    writeFileSync(tmp, code);
-    renameSync(tmp, file);
-  }
+  // Its mtime is its last use. Threads and processes bundling the same code at once write the same
+  // bytes.
+  if (existsSync(file)) utimesSync(file, now / 1000, now / 1000);
+  else writeAtomic(file, code);
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
-    if (!name.startsWith(stem) || path === file) continue;
+    if (!name.startsWith(stem) || !name.endsWith(".mjs") || path === file) continue;
     try {
       if (now - statSync(path).mtimeMs > PRUNE_AFTER_MS) rmSync(path, { force: true });
     } catch {
@@ -120,9 +112,13 @@ function writeBundle(entry: string, code: Uint8Array, dir: string): string {
  * bundling error (the source does not compile) is thrown.
  */
 export async function bundledModule(entry: string, dir: string = CACHE_DIR): Promise<string | null> {
-  const code = await bundle(entry, dir);
+  const fresh = freshBundle(entry, dir);
+  if (fresh !== null) return fresh;
+  const { code, read } = await bundle(entry, dir);
   try {
-    return writeBundle(entry, code, dir);
+    const file = writeBundle(entry, code, dir);
+    writeManifest(entry, file, [...read.keys()], (f: string) => read.get(f)!, dir);
+    return file;
   } catch {
     return null;
   }
