@@ -127,6 +127,7 @@ describe("bundle manifests", () => {
     expect(manifest.files).toEqual(
       [
         "package.json",
+        "src/run/bundle.ts",
         "src/run/testdata/worker-probe-dep.ts",
         join(src.slice(ROOT.length + 1), "entry.ts"),
         "tsconfig.json",

@@ -26,8 +26,11 @@ export interface WorkerModule {
 
 /** bin/bundled.js: `node LAUNCH ENTRY ARGS…` runs a module from its bundle in a child process. */
 export const LAUNCH = fileURLToPath(new URL("../../bin/bundled.js", import.meta.url));
-/** Files besides the modules that decide what esbuild builds: its TypeScript settings, the package type. */
-const BUILD_FILES = ["tsconfig.json", "package.json"];
+/**
+ * Files besides the modules that decide what a bundle holds: esbuild's TypeScript settings, the
+ * package's type, and this file with the build's options.
+ */
+const BUILD_FILES = ["tsconfig.json", "package.json", relative(ROOT, fileURLToPath(import.meta.url))];
 /**
  * A bundle of an entry not used for this long is removed when another version of the entry is
  * written: a long sweep may still start workers from its own version.
