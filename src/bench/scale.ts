@@ -14,7 +14,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { LAUNCH } from "../run/bundle.ts";
 import { resolveScenario } from "../run/run.ts";
-import { parsePath } from "../scenario/overrides.ts";
+import { assignmentPath } from "../scenario/overrides.ts";
 import { formatDuration, formatRate, parseDuration, parseRate } from "../scenario/units.ts";
 import { formatPath } from "../scenario/walk.ts";
 import { type E2eShape, e2eScenario, measureE2e } from "./e2e.ts";
@@ -128,8 +128,8 @@ const AXIS_PATHS: ReadonlyArray<readonly [string, string]> = [
 
 function checkOverrides(set: readonly string[]): void {
   for (const assignment of set) {
-    const path = parsePath(assignment.slice(0, Math.max(assignment.indexOf("="), 0)).trim());
-    if (path === undefined || path.length === 0) continue; // resolveScenario names the bad path
+    const path = assignmentPath(assignment);
+    if (path === undefined) continue; // resolveScenario names the bad assignment
     const text = formatPath(path);
     for (const [axisPath, flag] of AXIS_PATHS) {
       if (axisPath === text || axisPath.startsWith(`${text}.`) || axisPath.startsWith(`${text}[`))

@@ -20,7 +20,7 @@ import {
 import { traceToString } from "../run/trace.ts";
 import type { CompareResult, RunSummary } from "../run/types.ts";
 import { jsonSchema, readScenario } from "../scenario/load.ts";
-import { parsePath } from "../scenario/overrides.ts";
+import { assignmentPath } from "../scenario/overrides.ts";
 import { formatPath } from "../scenario/walk.ts";
 import { listPresets } from "../scenario/presets.ts";
 import { registerBenchCommand } from "./bench-command.ts";
@@ -91,8 +91,8 @@ function checkFlagConflicts(
   const seen = new Map<string, string>();
   for (const [path, flag] of Object.entries(flags)) if (flag !== undefined) seen.set(path, flag);
   for (const assignment of set) {
-    const parsed = parsePath(assignment.slice(0, Math.max(assignment.indexOf("="), 0)).trim());
-    if (parsed === undefined || parsed.length === 0) continue; // reported with the scenario's other problems
+    const parsed = assignmentPath(assignment);
+    if (parsed === undefined) continue; // reported with the scenario's other problems
     const path = formatPath(parsed);
     const earlier = seen.get(path);
     if (earlier !== undefined) {

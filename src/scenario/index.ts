@@ -11,7 +11,7 @@ export {
   readScenarioFile,
   scenarioHash,
 } from "./load.ts";
-export { applyOverrides, parsePath } from "./overrides.ts";
+export { applyOverrides, assignmentPath, parsePath } from "./overrides.ts";
 export { isPresetName, listPresets, PRESET_NAMES, type PresetName, presetText } from "./presets.ts";
 export * from "./schema.ts";
 export * from "./units.ts";

@@ -28,6 +28,13 @@ export function parsePath(text: string): PathSegment[] | undefined {
   return path;
 }
 
+/** The path that `path=value` sets, or undefined when it names none (applyOverrides then says why). */
+export function assignmentPath(assignment: string): PathSegment[] | undefined {
+  const eq = assignment.indexOf("=");
+  const path = eq < 0 ? undefined : parsePath(assignment.slice(0, eq).trim());
+  return path === undefined || path.length === 0 ? undefined : path;
+}
+
 /** Why `path` does not exist in the scenario schema, or undefined if it does. */
 function pathProblem(path: readonly PathSegment[]): string | undefined {
   let s: z.ZodType = scenarioSchema;
