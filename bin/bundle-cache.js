@@ -9,7 +9,7 @@
  * CLI's 150 files, where sizes and mtimes could miss an edit.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { threadId } from "node:worker_threads";
@@ -55,18 +55,24 @@ export function writeManifest(entry, bundle, files, read, dir = CACHE_DIR) {
 
 /**
  * `entry`'s latest bundle if the files it was built from are unchanged and it is still there (then
- * marked used: its mtime is its last use), else null.
+ * marked used where the cache is writable: its mtime is its last use), else null.
  */
 export function freshBundle(entry, dir = CACHE_DIR) {
+  let file;
   try {
     const m = JSON.parse(readFileSync(manifestFile(entry, dir), "utf8"));
     if (inputsDigest(m.files, (f) => readFileSync(join(ROOT, f))) !== m.digest) return null;
-    const file = join(dir, m.bundle);
-    const now = Date.now() / 1000;
-    utimesSync(file, now, now);
-    return file;
+    file = join(dir, m.bundle);
+    if (!statSync(file).isFile()) return null;
   } catch {
     // No manifest, an input gone, the bundle pruned: build it again.
     return null;
   }
+  try {
+    const now = Date.now() / 1000;
+    utimesSync(file, now, now);
+  } catch {
+    // A read-only install still runs its bundle; nothing prunes it there.
+  }
+  return file;
 }

@@ -150,6 +150,26 @@ describe("bundle manifests", () => {
     expect(existsSync(a)).toBe(true);
   });
 
+  // An immutable file refuses utimes even to root: a read-only install's cache.
+  const immutable = (file: string, on: boolean) =>
+    spawnSync("chattr", [on ? "+i" : "-i", file], { encoding: "utf8" }).status === 0;
+
+  it("serve a fresh bundle that cannot be marked used (a read-only install)", async (ctx) => {
+    const src = await scratchDir();
+    const dir = await scratchDir();
+    const entry = join(src, "entry.ts");
+    writeFileSync(entry, "export const v = 1;\n");
+    const file = (await bundledModule(entry, dir))!;
+    const mtime = statSync(file).mtimeMs;
+    if (!immutable(file, true)) ctx.skip("chattr +i is not available here");
+    try {
+      expect(freshBundle(entry, dir)).toBe(file);
+      expect(statSync(file).mtimeMs).toBe(mtime);
+    } finally {
+      immutable(file, false);
+    }
+  });
+
   it("let bin/bundled.js run a fresh bundle without building it", async () => {
     const src = await scratchDir();
     // An entry that does not even compile: only a fresh manifest's bundle can run.
