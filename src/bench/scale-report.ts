@@ -74,6 +74,7 @@ export function scaleCharts(rows: readonly ScaleRow[]): ScaleChart[] {
 
 const CSS = `
 body { font: 15px/1.45 system-ui, sans-serif; color: #1d1d1f; margin: 0 auto; max-width: 1100px; padding: 24px; }
+.table { overflow-x: auto; }
 table { border-collapse: collapse; font-size: .85em; }
 th, td { padding: 3px 7px; border-bottom: 1px solid #e4e4e4; text-align: right; }
 th { background: #f3f3f3; }
@@ -106,10 +107,10 @@ export async function renderScaleReport(rows: readonly ScaleRow[], context: stri
 <body>
 <h1>vnetlab bench scale</h1>
 <p>${escapeHtml(context)}</p>
-<table>
+<div class="table"><table>
 ${head}
 ${body}
-</table>
+</table></div>
 <div class="charts">
 ${figures.join("\n")}
 </div>
