@@ -7,7 +7,8 @@
  *  - The main thread: tsx's per-file ES modules run the e2e bench about 10 % slower than one bundle,
  *    where the modules' constants and functions share one scope.
  * (docs/performance.md, "Worker threads" and "One bundle"). esbuild, the compiler tsx itself uses,
- * bundles an entry once per code version; the bundle needs no loader.
+ * bundles an entry once per code version; the bundle needs no loader. A manifest beside it
+ * (bin/bundle-cache.js) lets later starts find it without esbuild while the sources are the same.
  */
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from "node:fs";
