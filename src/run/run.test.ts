@@ -155,3 +155,44 @@ describe("budgets", () => {
     expect(() => runScenario(s, { budget })).toThrow(/run stopped at \S+: it uses \d+ MiB/);
   });
 });
+
+describe("the remote senders' handshake", () => {
+  /** One 10 Gbit/s flow at 1 ms RTT into a guest with memory to spare. */
+  const oneFlow = (set: string[]) =>
+    resolveScenario(
+      {
+        raw: {
+          name: "one-flow",
+          duration: "150ms",
+          warmup: "0s",
+          sampleInterval: "10ms",
+          guest: { vcpus: 1, memory: "1GiB" },
+          network: { uplink: { rate: "10Gbit/s" }, senders: [{ count: 1, rtt: "1ms", startJitter: "0s" }] },
+        },
+      },
+      { set },
+    );
+
+  it("starts each sender with the window the guest's SYN offered (tcp_select_initial_window)", () => {
+    // 3.2 offers at most TCP_DEFAULT_INIT_RCVWND = 10 MSS; a buffer locked at 16 KiB gives
+    // tcp_win_from_space(16384) = 12288 bytes, quantized to 8 MSS.
+    let sys = new System(oneFlow(["guest.driver.version=v3.2", "apps.readers[0].rcvbuf=16KiB"]), {});
+    expect(sys.stack.receivers[0]!.window).toBe(8 * 1448);
+    expect(sys.senders[0]!.peerWindow).toBe(8 * 1448);
+    sys = new System(oneFlow(["guest.driver.version=v3.2"]), {});
+    expect(sys.senders[0]!.peerWindow).toBe(10 * 1448);
+    // 6.1 offers all of its space up to U16_MAX: tcp_rmem[1] = 131072 at tcp_adv_win_scale 1 is
+    // 65536 bytes, 45 MSS.
+    sys = new System(oneFlow(["guest.driver.version=mainline", "guest.kernel=6.1"]), {});
+    expect(sys.senders[0]!.peerWindow).toBe(45 * 1448);
+    expect(sys.senders[0]!.peerWindow).toBe(sys.stack.receivers[0]!.window);
+  });
+
+  it("keeps a small locked buffer's first flight inside its window: no drop, no RTO at the start", () => {
+    const r = runScenario(oneFlow(["guest.driver.version=v3.2", "apps.readers[0].rcvbuf=16KiB"]));
+    expect(r.tcp.outOfWindowDrops).toBe(0);
+    expect(r.tcp.TCPTimeouts).toBe(0);
+    // A first flight of 10 MSS into 8 lost its tail and waited some 200 ms for the RTO: 11 packets.
+    expect(r.host.rx_packets_count).toBeGreaterThan(500);
+  });
+});

@@ -553,6 +553,9 @@ export class System {
         sack: g.tcp.sack,
         hz: 1000,
         bytes: f.flow.kind === "bulk" ? Number.POSITIVE_INFINITY : f.flow.bytes,
+        // The window the guest's SYN or SYN-ACK carried, unscaled (RFC 7323 §2.2): its
+        // tcp_select_initial_window, which a receive buffer locked small makes less than 10 MSS.
+        initialPeerWindow: rx.window,
         handshakeRttNs: f.rtt,
         gsoMaxSize: hostLocal[f.id] === 1 && features.guestTso4 ? GSO_MAX_SIZE : 0,
       });
