@@ -12,18 +12,16 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { freshBundle } from "./bundle-cache.js";
 
 export async function runBundled(entry) {
-  const fresh = freshBundle(entry);
-  if (fresh !== null) {
-    process.setSourceMapsEnabled(true);
-    return import(pathToFileURL(fresh).href);
+  let file = freshBundle(entry);
+  if (file === null) {
+    const { register } = await import("tsx/esm/api");
+    const unregister = register();
+    const { bundledModule } = await import("../src/run/bundle.ts");
+    file = await bundledModule(entry);
+    // No bundle (a read-only install): the TypeScript itself, through tsx.
+    if (file === null) return import(pathToFileURL(entry).href);
+    await unregister();
   }
-  const { register } = await import("tsx/esm/api");
-  const unregister = register();
-  const { bundledModule } = await import("../src/run/bundle.ts");
-  const file = await bundledModule(entry);
-  // No bundle (a read-only install): the TypeScript itself, through tsx.
-  if (file === null) return import(pathToFileURL(entry).href);
-  await unregister();
   process.setSourceMapsEnabled(true);
   return import(pathToFileURL(file).href);
 }

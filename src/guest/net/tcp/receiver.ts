@@ -845,9 +845,9 @@ export class TcpReceiver {
 
   /** tcp_collapse_ofo_queue: collapse each run of contiguous or overlapping skbs. */
   private collapseOfoQueue(): void {
+    if (this.ofoEmpty) return;
     const src = this.ofo;
     let head = this.ofoBase;
-    if (src.n === head) return;
     const out = this.collapseOut;
     out.clear();
     let start = src.seq[head]!;
