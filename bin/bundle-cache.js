@@ -24,7 +24,8 @@ export function stemOf(entry) {
   return `${entry.slice(ROOT.length + 1).replace(/[/\\.]/g, "-")}-`;
 }
 
-function manifestFile(entry, dir) {
+/** Where `entry`'s manifest lives in `dir`. */
+export function manifestFile(entry, dir = CACHE_DIR) {
   return join(dir, `${stemOf(entry)}manifest.json`);
 }
 

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { comparePool } from "./compare-pool.ts";
 import { createRunPool } from "./sweep.ts";
 import { TSX_LOADER } from "./tsx-loader.ts";
-import { CACHE_DIR, freshBundle, ROOT, stemOf, writeManifest } from "../../bin/bundle-cache.js";
+import { CACHE_DIR, freshBundle, manifestFile, ROOT, stemOf, writeManifest } from "../../bin/bundle-cache.js";
 import { bundledModule, LAUNCH, type WorkerModule, workerModule } from "./bundle.ts";
 
 const PROBE = fileURLToPath(new URL("./testdata/worker-probe.ts", import.meta.url));
@@ -123,7 +123,7 @@ describe("bundle manifests", () => {
     expect(freshBundle(entry, dir)).toBeNull();
     const a = (await bundledModule(entry, dir))!;
     expect(freshBundle(entry, dir)).toBe(a);
-    const manifest = JSON.parse(readFileSync(join(dir, `${stemOf(entry)}manifest.json`), "utf8"));
+    const manifest = JSON.parse(readFileSync(manifestFile(entry, dir), "utf8"));
     expect(manifest.files).toEqual(
       [
         "package.json",
@@ -192,7 +192,7 @@ describe("bundle manifests", () => {
       expect(r.stdout).toBe("");
     } finally {
       rmSync(bundle, { force: true });
-      rmSync(join(CACHE_DIR, `${stemOf(entry)}manifest.json`), { force: true });
+      rmSync(manifestFile(entry), { force: true });
     }
   });
 });
