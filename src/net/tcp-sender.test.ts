@@ -10,7 +10,7 @@ import {
   TCP_CA_OPEN,
   TCP_INFINITE_SSTHRESH,
 } from "./tcp-cong.ts";
-import { TCP_INIT_CWND, tcpRtoMax, tcpRtoMin } from "./tcp-sender.ts";
+import { CwndTotal, TCP_INIT_CWND, tcpRtoMax, tcpRtoMin } from "./tcp-sender.ts";
 import { buildTestbed, type TestbedConfig } from "./testbed.ts";
 
 describe("slow start", () => {
@@ -28,6 +28,35 @@ describe("slow start", () => {
     tb.sim.run(ms(25)); // all ten ACKs are back
     expect(s.cwnd).toBe(2 * TCP_INIT_CWND);
     expect(tb.forward.packetsSent).toBe(3 * TCP_INIT_CWND);
+  });
+});
+
+describe("CwndTotal", () => {
+  it("stays the sum of its senders' cwnd through growth, recovery and timeouts", () => {
+    const total = new CwndTotal();
+    const tb = buildTestbed({
+      rateBps: 100e6,
+      delayNs: ms(5),
+      flows: 4,
+      queueLimitPackets: 20,
+      lossProb: 0.002,
+      outages: [[ms(600), ms(1200)]],
+      sender: { cwndTotal: total },
+    });
+    const sum = () => tb.senders.reduce((acc, s) => acc + s.cwnd, 0);
+    expect(total.segments).toBe(4 * TCP_INIT_CWND);
+    let reductions = 0;
+    let last = sum();
+    for (let t = ms(10); t <= sec(3); t += ms(10)) {
+      tb.sim.run(t);
+      const now = sum();
+      if (now < last) reductions++;
+      last = now;
+      expect(total.segments).toBe(now);
+    }
+    // The check saw cwnd fall as well as grow (fast recovery and the outage's timeouts).
+    expect(reductions).toBeGreaterThan(3);
+    expect(tb.senders.reduce((acc, s) => acc + s.counters.tcpTimeouts, 0)).toBeGreaterThan(0);
   });
 });
 

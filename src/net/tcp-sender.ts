@@ -153,6 +153,16 @@ export interface TcpSenderOptions {
   xmit?: SegmentXmit;
   /** Runs the retransmission timer's expiry in a context (the guest's timer softirq). */
   timerContext?: (expire: () => void) => void;
+  /** A total this sender's cwnd is counted in (one per system, shared by its senders). */
+  cwndTotal?: CwndTotal;
+}
+
+/**
+ * The sum of cwnd over a group of senders, kept as each cwnd changes, so that an observer reads it
+ * in O(1) per sample instead of visiting every flow.
+ */
+export class CwndTotal {
+  segments = 0;
 }
 
 /** tcp_transmit_skb for a sender whose frames are clones of write-queue skbs. */
@@ -298,6 +308,7 @@ export class TcpSender implements PacketSink, CongestionSock {
   // Time-weighted cwnd integral (segments · ns).
   private cwndArea = 0;
   private cwndSince = 0;
+  private readonly cwndTotal: CwndTotal;
 
   /** When the last byte was acknowledged (finite transfers), or −1. */
   completedAt: Ns = -1;
@@ -324,6 +335,8 @@ export class TcpSender implements PacketSink, CongestionSock {
     this.limitSegs = this.xmit === null ? this.totalSegs : 0;
     this.cc = makeCongestionOps(opts.cc ?? "cubic", opts.hystart ?? true);
     this.cwndValue = opts.initCwnd ?? TCP_INIT_CWND;
+    this.cwndTotal = opts.cwndTotal ?? new CwndTotal();
+    this.cwndTotal.segments += this.cwndValue;
     this.sndWnd = opts.initialPeerWindow ?? TCP_DEFAULT_INIT_RCVWND * this.mss;
     this.maxWindow = this.sndWnd;
     this.gsoMaxSize = opts.gsoMaxSize ?? 0;
@@ -420,6 +433,7 @@ export class TcpSender implements PacketSink, CongestionSock {
     const now = this.sim.now;
     this.cwndArea += this.cwndValue * (now - this.cwndSince);
     this.cwndSince = now;
+    this.cwndTotal.segments += cwnd - this.cwndValue;
     this.cwndValue = cwnd;
   }
 

@@ -295,9 +295,7 @@ class Sampler {
     s.freePages.push(sys.mm.nrFree);
     s.hostDrops.push(hostDrops(sys));
     s.refillRuns.push(sys.driver.refill.runs);
-    let cw = 0;
-    for (const snd of sys.senders) cw += snd.cwnd;
-    s.cwndMean.push(sys.senders.length > 0 ? cw / sys.senders.length : 0);
+    s.cwndMean.push(sys.senders.length > 0 ? sys.cwndTotal.segments / sys.senders.length : 0);
     const st = sys.mm.pt.counts;
     s.nrDirty.push(st[4]!);
     s.nrWriteback.push(st[5]!);

@@ -66,7 +66,7 @@ import { VhostNetRx } from "../host/vhost-net.ts";
 import { FlowDemux, Link } from "../net/link.ts";
 import { PacketPool } from "../net/packet.ts";
 import { RemoteReceiver } from "../net/remote-receiver.ts";
-import { TcpSender } from "../net/tcp-sender.ts";
+import { CwndTotal, TcpSender } from "../net/tcp-sender.ts";
 import { expandFlows, type FlowSpec } from "../scenario/flows.ts";
 import { ALLOC_SITES, type FaultsConfig, type Scenario } from "../scenario/schema.ts";
 import { Simulator } from "../sim/simulator.ts";
@@ -189,6 +189,8 @@ export class System {
   readonly stalls: StallTracker;
   readonly flows: FlowSpec[];
   readonly senders: TcpSender[] = [];
+  /** The senders' cwnd, summed as it changes (the sampler's mean without a loop over flows). */
+  readonly cwndTotal = new CwndTotal();
   readonly uplink: Link;
   readonly accessLinks: Link[] = [];
   readonly reverseUplink: Link;
@@ -558,6 +560,7 @@ export class System {
         initialPeerWindow: rx.window,
         handshakeRttNs: f.rtt,
         gsoMaxSize: hostLocal[f.id] === 1 && features.guestTso4 ? GSO_MAX_SIZE : 0,
+        cwndTotal: this.cwndTotal,
       });
       toSenders.set(f.id, sender);
       const grp = s.network.senders[f.group]!;
