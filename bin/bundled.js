@@ -5,13 +5,17 @@
  * tsx loads bundle.ts, which builds the bundle, and is unregistered before the bundle loads: it
  * would compile the bundle's megabyte again at every start. `node bin/bundled.js ENTRY ARGS…` runs
  * ENTRY, whose top level does its work, with ARGS after it in process.argv as if it were run
- * itself; the CLI (bin/vnetlab.js) starts through runBundled.
+ * itself; the CLI (bin/vnetlab.js) and the library (bin/lib.js) start through runBundled.
  */
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { freshBundle } from "./bundle-cache.js";
 
-export async function runBundled(entry) {
+/**
+ * Imports `entry` from its bundle. `sourceMaps` turns on source-mapped stacks for the whole process,
+ * which a command wants and a library leaves to its user (node --enable-source-maps).
+ */
+export async function runBundled(entry, sourceMaps = true) {
   let file = freshBundle(entry);
   if (file === null) {
     const { register } = await import("tsx/esm/api");
@@ -22,7 +26,7 @@ export async function runBundled(entry) {
     if (file === null) return import(pathToFileURL(entry).href);
     await unregister();
   }
-  process.setSourceMapsEnabled(true);
+  if (sourceMaps) process.setSourceMapsEnabled(true);
   return import(pathToFileURL(file).href);
 }
 
