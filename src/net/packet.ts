@@ -4,11 +4,12 @@
  * double when the pool runs out. Callers must not keep references to the arrays across alloc(),
  * because growing replaces them.
  *
- * A packet is one Ethernet frame of a TCP/IPv4 flow with the timestamp option on (Linux's default,
- * net/ipv4/tcp_input.c sysctl_tcp_timestamps = 1), so every segment carries
+ * A packet is one Ethernet frame of a TCP/IPv4 flow. With the timestamp option on (Linux's default,
+ * net/ipv4/tcp_input.c sysctl_tcp_timestamps = 1) every segment carries
  *   14 B Ethernet + 20 B IPv4 + 20 B TCP + 12 B aligned timestamp option (TCPOLEN_TSTAMP_ALIGNED)
- * = 66 B of headers. Preamble, FCS and inter-frame gap are not counted: link rates are rates of
- * frame bytes as a NIC counts them.
+ * = 66 B of headers; a connection that did not negotiate it (either end's sysctl 0) carries 54 B.
+ * Preamble, FCS and inter-frame gap are not counted: link rates are rates of frame bytes as a NIC
+ * counts them.
  */
 
 export const PKT_DATA = 0;
@@ -22,22 +23,36 @@ export const TCP_HLEN = 20;
 export const TCPIP_HLEN = IPV4_HLEN + TCP_HLEN;
 /** include/net/tcp.h TCPOLEN_TSTAMP_ALIGNED. */
 export const TCPOLEN_TSTAMP_ALIGNED = 12;
-/** Header bytes of every segment: 14 + 40 + 12 = 66. */
+/** Header bytes of every segment with timestamps: 14 + 40 + 12 = 66. */
 export const HEADER_BYTES = ETH_HLEN + TCPIP_HLEN + TCPOLEN_TSTAMP_ALIGNED;
+/** Header bytes of a segment of a connection without timestamps: 14 + 40 = 54. */
+export const HEADER_BYTES_NO_TS = ETH_HLEN + TCPIP_HLEN;
+
+/** Frame header bytes of a segment, with or without the timestamp option. */
+export function headerBytes(timestamps: boolean): number {
+  return timestamps ? HEADER_BYTES : HEADER_BYTES_NO_TS;
+}
 /** include/net/tcp.h TCPOLEN_SACK_BASE_ALIGNED and TCPOLEN_SACK_PERBLOCK. */
 export const TCPOLEN_SACK_BASE_ALIGNED = 4;
 export const TCPOLEN_SACK_PERBLOCK = 8;
 /** include/linux/tcp.h TCP_NUM_SACKS: the receiver remembers up to 4 blocks. */
 export const TCP_NUM_SACKS = 4;
+/** include/net/tcp.h MAX_TCP_OPTION_SPACE. */
+export const MAX_TCP_OPTION_SPACE = 40;
 /**
- * Blocks that fit on the wire beside timestamps: (MAX_TCP_OPTION_SPACE 40 − 12 − 4) / 8 = 3
- * (tcp_output.c tcp_established_options).
+ * SACK blocks an ACK carries (tcp_output.c tcp_established_options): (MAX_TCP_OPTION_SPACE − 12 − 4)
+ * / 8 = 3 beside timestamps, (40 − 4) / 8 = 4 = TCP_NUM_SACKS without.
  */
 export const MAX_SACK_BLOCKS_WITH_TS = 3;
+export const MAX_SACK_BLOCKS_NO_TS = Math.min(
+  TCP_NUM_SACKS,
+  Math.floor((MAX_TCP_OPTION_SPACE - TCPOLEN_SACK_BASE_ALIGNED) / TCPOLEN_SACK_PERBLOCK),
+);
 
 /** Wire bytes of a pure ACK carrying `sacks` SACK blocks. */
-export function ackWireBytes(sacks: number): number {
-  return sacks > 0 ? HEADER_BYTES + TCPOLEN_SACK_BASE_ALIGNED + sacks * TCPOLEN_SACK_PERBLOCK : HEADER_BYTES;
+export function ackWireBytes(sacks: number, timestamps = true): number {
+  const h = headerBytes(timestamps);
+  return sacks > 0 ? h + TCPOLEN_SACK_BASE_ALIGNED + sacks * TCPOLEN_SACK_PERBLOCK : h;
 }
 
 export class PacketPoolError extends Error {

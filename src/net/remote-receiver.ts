@@ -4,7 +4,8 @@
  * rules: an ACK for every second full segment or at the delayed-ACK timer, immediate ACKs with SACK
  * blocks for out-of-order data) with an application that reads every byte as it arrives, on a
  * buffer locked at REMOTE_RCVBUF, so the window opens as a Linux receiver's does and never closes.
- * Its ACKs are 66-byte frames (14 Ethernet + 20 IPv4 + 32 TCP with timestamps; more with SACK).
+ * Its ACKs are 66-byte frames (14 Ethernet + 20 IPv4 + 32 TCP with timestamps, 54 without; more
+ * with SACK).
  */
 import type { TcpReceiver } from "../guest/net/tcp/receiver.ts";
 import { TcpReceiver as Receiver, TCP_RMEM_MAX } from "../guest/net/tcp/receiver.ts";
@@ -29,7 +30,7 @@ export class RemoteReceiver implements PacketSink {
     pool: PacketPool,
     /** Where the peer's ACKs go: its access link towards the host. */
     acks: PacketSink,
-    opts: { flow: number; handshakeRttNs?: Ns; sack?: boolean },
+    opts: { flow: number; handshakeRttNs?: Ns; sack?: boolean; timestamps?: boolean },
   ) {
     this.rx = new Receiver(
       sim,
@@ -43,6 +44,7 @@ export class RemoteReceiver implements PacketSink {
         userLocked: true,
         moderateRcvbuf: false,
         ...(opts.sack !== undefined && { sack: opts.sack }),
+        ...(opts.timestamps !== undefined && { timestamps: opts.timestamps }),
         ...(opts.handshakeRttNs !== undefined && { handshakeRttNs: opts.handshakeRttNs }),
       },
     );

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ms, sec } from "../sim/time.ts";
-import { HEADER_BYTES } from "./packet.ts";
+import { Simulator } from "../sim/simulator.ts";
+import { HEADER_BYTES, HEADER_BYTES_NO_TS, PKT_ACK, PacketPool } from "./packet.ts";
 import {
   type CongestionSock,
   CubicOps,
@@ -10,7 +11,7 @@ import {
   TCP_CA_OPEN,
   TCP_INFINITE_SSTHRESH,
 } from "./tcp-cong.ts";
-import { CwndTotal, TCP_INIT_CWND, tcpRtoMax, tcpRtoMin } from "./tcp-sender.ts";
+import { CwndTotal, TCP_INIT_CWND, TcpSender, tcpRtoMax, tcpRtoMin } from "./tcp-sender.ts";
 import { buildTestbed, type TestbedConfig } from "./testbed.ts";
 
 describe("slow start", () => {
@@ -28,6 +29,76 @@ describe("slow start", () => {
     tb.sim.run(ms(25)); // all ten ACKs are back
     expect(s.cwnd).toBe(2 * TCP_INIT_CWND);
     expect(tb.forward.packetsSent).toBe(3 * TCP_INIT_CWND);
+  });
+});
+
+describe("a connection without timestamps", () => {
+  /** A sender whose frames are kept, and ACKs written by hand (HZ 1000: a jiffy is a ms). */
+  function bare(timestamps: boolean) {
+    const sim = new Simulator({ seed: 1 });
+    const pool = new PacketPool(64);
+    const sent: { t: number; seq: number; wire: number; tsVal: number }[] = [];
+    const tcp = new TcpSender(
+      sim,
+      pool,
+      {
+        receive(p) {
+          sent.push({ t: sim.now, seq: pool.seq[p]!, wire: pool.wireLen[p]!, tsVal: pool.tsVal[p]! });
+          pool.free(p);
+        },
+      },
+      { flow: 0, hz: 1000, cc: "reno", initCwnd: 2, initialPeerWindow: 1 << 20, timestamps },
+    );
+    const ackEvent = sim.register("ack", (bytes, tsEcr) => {
+      const p = pool.alloc();
+      pool.kind[p] = PKT_ACK;
+      pool.ack[p] = bytes;
+      pool.wnd[p] = 1 << 20;
+      pool.tsVal[p] = timestamps ? sim.now / 1e6 : 0;
+      pool.tsEcr[p] = tsEcr;
+      pool.sackCount[p] = 0;
+      tcp.receive(p);
+    });
+    tcp.start(ms(5));
+    return {
+      sim,
+      tcp,
+      sent,
+      ack: (t: number, bytes: number, tsEcr: number) => sim.at(t, ackEvent, bytes, tsEcr),
+    };
+  }
+
+  it("sends 1460-byte segments in 1514-byte frames without TSval", () => {
+    const { sim, sent } = bare(false);
+    sim.run(ms(6));
+    expect(sent.map((f) => [f.seq, f.wire, f.tsVal])).toEqual([
+      [0, 1460 + HEADER_BYTES_NO_TS, 0],
+      [1460, 1460 + HEADER_BYTES_NO_TS, 0],
+    ]);
+    expect(1448 + HEADER_BYTES).toBe(1460 + HEADER_BYTES_NO_TS);
+  });
+
+  it("samples RTT from the oldest segment acked, and none from an ACK of a retransmission (Karn)", () => {
+    for (const timestamps of [false, true]) {
+      const { sim, tcp, sent, ack } = bare(timestamps);
+      const mss = tcp.mss;
+      // Segment 0 (sent at 5 ms) acked 50 ms later: the first sample either way.
+      sim.run(ms(6));
+      ack(ms(55), mss, sent[0]!.tsVal);
+      sim.run(ms(60));
+      expect(tcp.srttNs).toBe(ms(50));
+      // Segment 1 is lost; its first RTO retransmission is acked 10 ms after it left.
+      let t = ms(60);
+      const rtx = () => sent.filter((f) => f.seq === mss);
+      while (rtx().length < 2) sim.run((t += ms(1)));
+      const r = rtx()[1]!;
+      expect(tcp.counters.retransSegs).toBe(1);
+      ack(r.t + ms(10), 2 * mss, r.tsVal);
+      sim.run(r.t + ms(11));
+      // With timestamps (tcp_ack_saw_tstamp) the echo of the retransmission's TSval samples 10 ms:
+      // srtt moves by (10 − 50) / 8. Without (tcp_ack_no_tstamp) FLAG_RETRANS_DATA_ACKED means no sample.
+      expect(tcp.srttNs).toBe(timestamps ? ms(45) : ms(50));
+    }
   });
 });
 

@@ -12,9 +12,11 @@
  *   waiting for a larger frame is not modelled.
  * - tcp_ack: window update rule (tcp_may_update_window: any ACK that advances snd_una, or a larger
  *   window on a duplicate), SACK tagging (tcp_sacktag_write_queue with the recv_sack_cache skip),
- *   tcp_clean_rtx_queue, RTT from the timestamp echo (tcp_ack_saw_tstamp → tcp_rtt_estimator,
- *   tcp_set_rto: RTO = srtt + max(mdev·4, TCP_RTO_MIN), in jiffies), tcp_rearm_rto, then either
- *   tcp_cong_avoid or tcp_fastretrans_alert for "dubious" ACKs.
+ *   tcp_clean_rtx_queue, RTT (tcp_ack_update_rtt) from the timestamp echo (tcp_ack_saw_tstamp) or,
+ *   on a connection without timestamps, from the oldest segment acked when none of those acked was
+ *   retransmitted (tcp_ack_no_tstamp, Karn), → tcp_rtt_estimator, tcp_set_rto: RTO = srtt +
+ *   max(mdev·4, TCP_RTO_MIN), in jiffies), tcp_rearm_rto, then either tcp_cong_avoid or
+ *   tcp_fastretrans_alert for "dubious" ACKs.
  * - tcp_fastretrans_alert: Open/Disorder/Recovery/Loss; tcp_time_to_recover with FACK
  *   (sysctl_tcp_fack = 1: fackets_out > reordering = 3) or, without SACK, NewReno dupack emulation
  *   (tcp_add_reno_sack); tcp_update_scoreboard/tcp_mark_head_lost; lost-retransmit detection
@@ -43,7 +45,7 @@ import { Jiffies, type Ns } from "../sim/time.ts";
 import { TP_TCP_PROBE, TP_TCP_RETRANSMIT_SKB } from "../sim/trace.ts";
 import type { PacketSink } from "./link.ts";
 import {
-  HEADER_BYTES,
+  headerBytes,
   IPV4_HLEN,
   PKT_ACK,
   PKT_DATA,
@@ -69,8 +71,12 @@ import {
 export const TCP_INIT_CWND = 10;
 /** include/net/tcp.h TCP_DEFAULT_INIT_RCVWND: the window a Linux peer offers in its SYN, in MSS. */
 export const TCP_DEFAULT_INIT_RCVWND = 10;
-/** 1500 MTU − 20 IP − 20 TCP − 12 timestamp option. */
+/**
+ * mss_cache (tcp_sync_mss): the peer's MSS option, 1500 MTU − 20 IP − 20 TCP = 1460, less the 12
+ * bytes of timestamp option each segment carries when the handshake negotiated it.
+ */
 export const DEFAULT_MSS = 1448;
+export const DEFAULT_MSS_NO_TS = DEFAULT_MSS + TCPOLEN_TSTAMP_ALIGNED;
 /** sysctl_tcp_reordering = TCP_FASTRETRANS_THRESH. */
 export const TCP_FASTRETRANS_THRESH = 3;
 /** sysctl_tcp_retries2 = TCP_RETR2: the cap on icsk_backoff for probes. */
@@ -155,6 +161,12 @@ export interface TcpSenderOptions {
   timerContext?: (expire: () => void) => void;
   /** A total this sender's cwnd is counted in (one per system, shared by its senders). */
   cwndTotal?: CwndTotal;
+  /**
+   * The handshake negotiated timestamps (both ends' net.ipv4.tcp_timestamps, default 1): segments
+   * carry the option, RTT comes from its echo; without, segments are 12 bytes longer (the default
+   * MSS is 1460) and RTT samples follow Karn's rule.
+   */
+  timestamps?: boolean;
 }
 
 /**
@@ -225,6 +237,11 @@ export class TcpSender implements PacketSink, CongestionSock {
   readonly mss: number;
   readonly hz: number;
   readonly sack: boolean;
+  readonly timestamps: boolean;
+  /** tp->tcp_header_len: 20, plus 12 with timestamps. */
+  private readonly tcpHeaderLen: number;
+  /** Frame header bytes of each segment. */
+  private readonly headerBytes: number;
   readonly totalBytes: number;
   readonly totalSegs: number;
   /** tp->write_seq in segments: what may be sent (totalSegs, or what the application queued). */
@@ -324,7 +341,10 @@ export class TcpSender implements PacketSink, CongestionSock {
     opts: TcpSenderOptions,
   ) {
     this.flow = opts.flow;
-    this.mss = opts.mss ?? DEFAULT_MSS;
+    this.timestamps = opts.timestamps ?? true;
+    this.mss = opts.mss ?? (this.timestamps ? DEFAULT_MSS : DEFAULT_MSS_NO_TS);
+    this.tcpHeaderLen = TCP_HLEN + (this.timestamps ? TCPOLEN_TSTAMP_ALIGNED : 0);
+    this.headerBytes = headerBytes(this.timestamps);
     this.hz = opts.hz ?? 250;
     this.jiffies = Jiffies.of(this.hz);
     this.sack = opts.sack ?? true;
@@ -559,7 +579,8 @@ export class TcpSender implements PacketSink, CongestionSock {
     const mask = this.ringMask;
     let flag = 0;
     let newestWhen = -1;
-    for (let s = this.una; s < ackSeg; s++) {
+    const oldUna = this.una;
+    for (let s = oldUna; s < ackSeg; s++) {
       const f = flags[s & mask]!;
       if (f & TCPCB_RETRANS) {
         if (f & TCPCB_SACKED_RETRANS) this.retransOut--;
@@ -570,14 +591,17 @@ export class TcpSender implements PacketSink, CongestionSock {
       if (f & TCPCB_SACKED_ACKED) this.sackedOut--;
       if (f & TCPCB_LOST) this.lostOut--;
     }
-    const acked = ackSeg - this.una;
+    const acked = ackSeg - oldUna;
     if (acked > 0) flag |= FLAG_DATA_ACKED;
     this.una = ackSeg;
     if (this.una < this.nxt && flags[this.una & mask]! & TCPCB_SACKED_ACKED) flag |= FLAG_SACK_RENEGING;
     if (flag & FLAG_ACKED) {
       const now = this.tcpTimeStamp();
-      // tcp_ack_update_rtt → tcp_ack_saw_tstamp: the echo gives a sample even for retransmissions
-      this.validRttMeas(now - tsEcr);
+      // tcp_ack_update_rtt: tcp_ack_saw_tstamp, where the echo gives a sample even for
+      // retransmissions; else tcp_ack_no_tstamp, whose seq_rtt is the oldest acked segment's age and
+      // which takes no sample when any acked segment was retransmitted.
+      if (this.timestamps && tsEcr !== 0) this.validRttMeas(now - tsEcr);
+      else if (!(flag & FLAG_RETRANS_DATA_ACKED)) this.validRttMeas(now - this.when[oldUna & mask]!);
       this.rearmRto();
       if (!this.sack) this.removeRenoSacks(acked);
       this.facketsOut -= Math.min(acked, this.facketsOut);
@@ -1059,10 +1083,10 @@ export class TcpSender implements PacketSink, CongestionSock {
    */
   private xmitSizeGoal(): number {
     const mss = this.mss;
-    let goal = this.gsoMaxSize - 1 - IPV4_HLEN - (TCP_HLEN + TCPOLEN_TSTAMP_ALIGNED);
+    let goal = this.gsoMaxSize - 1 - IPV4_HLEN - this.tcpHeaderLen;
     // tcp_bound_to_half_wnd; 68 − tcp_header_len is the floor it keeps for tiny windows
     const cutoff = this.maxWindow >= 512 ? Math.floor(this.maxWindow / 2) : this.maxWindow;
-    if (cutoff > 0 && goal > cutoff) goal = Math.max(cutoff, 68 - (TCP_HLEN + TCPOLEN_TSTAMP_ALIGNED));
+    if (cutoff > 0 && goal > cutoff) goal = Math.max(cutoff, 68 - this.tcpHeaderLen);
     const old = this.xmitSizeGoalSegs * mss;
     if (!(old <= goal && old + mss > goal)) this.xmitSizeGoalSegs = Math.floor(goal / mss);
     return Math.max(this.xmitSizeGoalSegs * mss, mss);
@@ -1102,19 +1126,25 @@ export class TcpSender implements PacketSink, CongestionSock {
     pool.flow[p] = this.flow;
     pool.seq[p] = seq;
     pool.len[p] = len;
-    pool.wireLen[p] = len + HEADER_BYTES;
+    pool.wireLen[p] = len + this.headerBytes;
     if (n > 1) {
       pool.gsoSize[p] = this.mss;
       this.counters.tsoFrames++;
       this.counters.tsoSegs += n;
     }
     const now = this.tcpTimeStamp();
-    pool.tsVal[p] = now;
-    pool.tsEcr[p] = this.tsRecent;
+    this.writeTimestamps(p, now);
     this.when[s & this.ringMask] = now;
     this.counters.outSegs += n;
     if (this.xmit === null) this.out.receive(p);
     else this.xmit.send(p, clone);
+  }
+
+  /** The timestamp option of frame p (tcp_options_write): TSval now, TSecr ts_recent; 0 without it. */
+  private writeTimestamps(p: number, now: number): void {
+    const pool = this.pool;
+    pool.tsVal[p] = this.timestamps ? now : 0;
+    pool.tsEcr[p] = this.timestamps ? this.tsRecent : 0;
   }
 
   /** tcp_transmit_skb's skb_clone: 0 without a guest transmit path, else the clone or -1 (counted). */
@@ -1269,9 +1299,8 @@ export class TcpSender implements PacketSink, CongestionSock {
     pool.flow[p] = this.flow;
     pool.seq[p] = this.sndUna - 1;
     pool.len[p] = 0;
-    pool.wireLen[p] = HEADER_BYTES;
-    pool.tsVal[p] = this.tcpTimeStamp();
-    pool.tsEcr[p] = this.tsRecent;
+    pool.wireLen[p] = this.headerBytes;
+    this.writeTimestamps(p, this.tcpTimeStamp());
     this.counters.outSegs++;
     this.counters.zeroWindowProbes++;
     this.out.receive(p);

@@ -188,6 +188,25 @@ describe("the remote senders' handshake", () => {
     expect(sys.senders[0]!.peerWindow).toBe(sys.stack.receivers[0]!.window);
   });
 
+  it("negotiates no timestamps when the guest's sysctl is off: 1460-byte MSS both ways, 12 more data bytes per frame, 12 fewer per ACK", () => {
+    const on = new System(oneFlow([]), {});
+    const off = new System(oneFlow(["guest.tcp.timestamps=false"]), {});
+    expect([on.senders[0]!.mss, off.senders[0]!.mss]).toEqual([1448, 1460]);
+    // tp->advmss loses TCPOLEN_TSTAMP_ALIGNED only when timestamps were negotiated: 3.2's first
+    // window of TCP_DEFAULT_INIT_RCVWND segments is 10 × 1448 or 10 × 1460 bytes.
+    expect([on.senders[0]!.peerWindow, off.senders[0]!.peerWindow]).toEqual([10 * 1448, 10 * 1460]);
+    const a = runScenario(oneFlow([]));
+    const b = runScenario(oneFlow(["guest.tcp.timestamps=false"]));
+    const perFrame = (r: ReturnType<typeof runScenario>, dir: "rx" | "tx") =>
+      r.host[`${dir}_bytes_count`]! / r.host[`${dir}_packets_count`]!;
+    // A loss-free bulk flow: every data frame a full MSS, every ACK a pure one without SACK blocks.
+    for (const r of [a, b]) expect([r.tcp.RetransSegs, r.tcp.OfoQueued]).toEqual([0, 0]);
+    // Frames fill the MTU either way, with 12 more bytes of data each without the option; the
+    // guest's ACKs are 12 bytes shorter.
+    expect([perFrame(a, "rx"), perFrame(b, "rx")]).toEqual([1448 + 66, 1460 + 54]);
+    expect([perFrame(a, "tx"), perFrame(b, "tx")]).toEqual([66, 54]);
+  });
+
   it("keeps a small locked buffer's first flight inside its window: no drop, no RTO at the start", () => {
     const r = runScenario(oneFlow(["guest.driver.version=v3.2", "apps.readers[0].rcvbuf=16KiB"]));
     expect(r.tcp.outOfWindowDrops).toBe(0);

@@ -553,6 +553,8 @@ export class System {
         hystart: f.hystart,
         initCwnd: f.initCwnd,
         sack: g.tcp.sack,
+        // Timestamps are used only when both ends' SYNs carry them: the guest's sysctl decides.
+        timestamps: g.tcp.timestamps,
         hz: 1000,
         bytes: f.flow.kind === "bulk" ? Number.POSITIVE_INFINITY : f.flow.bytes,
         // The window the guest's SYN or SYN-ACK carried, unscaled (RFC 7323 §2.2): its
@@ -575,6 +577,7 @@ export class System {
         flow,
         hz: g.hz,
         sack: g.tcp.sack,
+        timestamps: g.tcp.timestamps,
         handshakeRttNs: f.rtt,
         wmemDefault: TCP_WMEM_DEFAULT,
         wmemMax,
@@ -591,6 +594,7 @@ export class System {
         flow,
         handshakeRttNs: f.rtt,
         sack: g.tcp.sack,
+        timestamps: g.tcp.timestamps,
       });
       this.remoteReceivers.push(rr);
       toReverseAccess.set(flow, this.reverseAccessLinks[f.id]!);

@@ -496,8 +496,11 @@ const tcpSchema = z.strictObject({
   sack: bool(true, "net.ipv4.tcp_sack (default 1)."),
   timestamps: bool(
     true,
-    "net.ipv4.tcp_timestamps (default 1): the 12-byte option every segment carries; tcp_collapse " +
-      "copies it as header room into each collapsed skb (skb_headroom + tcp_hdrlen).",
+    "net.ipv4.tcp_timestamps (default 1): whether the guest's connections negotiate the timestamp option " +
+      "(RFC 7323; the remote peers always offer it). On: every segment and ACK carries its 12 bytes (MSS and " +
+      "advmss 1448), RTT comes from its echo, ACKs hold up to 3 SACK blocks and tcp_collapse keeps it as " +
+      "header room in each collapsed skb. Off: MSS and advmss 1460, 54-byte headers, up to 4 SACK blocks, " +
+      "and senders sample RTT only from ACKs of segments never retransmitted (tcp_ack_no_tstamp).",
   ),
   ackSkbs: bool(
     true,

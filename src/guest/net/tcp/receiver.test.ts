@@ -24,6 +24,8 @@ interface Ack {
   sacks: [number, number][];
   /** TSval */
   ts: number;
+  /** Frame bytes on the wire. */
+  wire: number;
 }
 
 class Harness implements AckSink, SkbReleaser, SkbAllocator {
@@ -63,6 +65,7 @@ class Harness implements AckSink, SkbReleaser, SkbAllocator {
       wnd: this.pool.wnd[p]!,
       sacks,
       ts: this.pool.tsVal[p]!,
+      wire: this.pool.wireLen[p]!,
     });
     this.pool.free(p);
   }
@@ -243,6 +246,32 @@ describe("ACK policy", () => {
 });
 
 describe("out-of-order data", () => {
+  it("fits four SACK blocks in an ACK without timestamps: 54-byte frames, 36 bytes of SACK option, no TSval", () => {
+    const h = new Harness({ timestamps: false });
+    for (const [i, seg] of [0, 2, 4, 6, 8].entries()) h.deliverAt(ms(10 * (i + 1)), seg);
+    h.sim.run(ms(100));
+    const last = h.lastAck;
+    expect(last.sacks).toEqual([
+      [8, 9],
+      [6, 7],
+      [4, 5],
+      [2, 3],
+    ]);
+    expect(last.wire).toBe(54 + 4 + 4 * 8);
+    expect(h.acks.every((a) => a.ts === 0)).toBe(true);
+    // With the option, the fourth block does not fit, and each ACK is 12 bytes longer.
+    const ts = new Harness();
+    for (const [i, seg] of [0, 2, 4, 6, 8].entries()) ts.deliverAt(ms(10 * (i + 1)), seg);
+    ts.sim.run(ms(100));
+    expect(ts.lastAck.sacks.length).toBe(3);
+    expect(ts.lastAck.wire).toBe(66 + 4 + 3 * 8);
+  });
+
+  it("offers its first window in segments of advmss: 1448 with timestamps, 1460 without", () => {
+    expect(new Harness().rx.window).toBe(10 * 1448);
+    expect(new Harness({ timestamps: false }).rx.window).toBe(10 * 1460);
+  });
+
   it("ACKs at once with SACK blocks, most recent first, three on the wire", () => {
     const h = new Harness();
     const order = [0, 2, 3, 5, 7, 9, 4, 1];

@@ -44,11 +44,13 @@
  */
 import {
   ackWireBytes,
+  MAX_SACK_BLOCKS_NO_TS,
   MAX_SACK_BLOCKS_WITH_TS,
   PKT_ACK,
   PKT_DATA,
   type PacketPool,
   TCP_NUM_SACKS,
+  TCPOLEN_TSTAMP_ALIGNED,
 } from "../../../net/packet.ts";
 import type { Simulator } from "../../../sim/simulator.ts";
 import { TP_KFREE_SKB, TP_TIMER_EXPIRE_ENTRY, TP_TIMER_START } from "../../../sim/trace.ts";
@@ -113,8 +115,8 @@ export const MAX_TCP_HEADER = 128 + 128 + 48;
  * (NET_IP_ALIGN is 0 on x86), then ETH_HLEN 14, struct iphdr 20 and struct tcphdr 20 pulled.
  */
 const RX_HEADROOM_NO_OPTIONS = 64 + 14 + 20 + 20;
-/** TCPOLEN_TSTAMP_ALIGNED: the timestamp option in every segment's TCP header. */
-const TCPOLEN_TSTAMP_ALIGNED = 12;
+/** dst_metric_advmss of a 1500-byte MTU route: 1500 − 20 IP − 20 TCP. */
+const ADVMSS_1500 = 1460;
 /** PAGE_SIZE: tcp_collapse fills order-0 allocations (SKB_MAX_ORDER(header, 0)). */
 const PAGE_SIZE = 4096;
 
@@ -185,7 +187,11 @@ export interface TcpReceiverOptions {
   tcpMem?: TcpMem;
   /** Where tcp_collapse allocates (default none: collapsing then finds no memory). */
   alloc?: SkbAllocator;
-  /** Segments carry the timestamp option (net.ipv4.tcp_timestamps): sets the collapsed skbs' headroom. */
+  /**
+   * The handshake negotiated timestamps (net.ipv4.tcp_timestamps, default 1): segments and ACKs
+   * carry the option; it sets advmss, the collapsed skbs' headroom and how many SACK blocks an ACK
+   * holds.
+   */
   timestamps?: boolean;
   /** SOCK_RCVBUF_LOCK: the application set SO_RCVBUF, so the kernel never grows it. */
   userLocked?: boolean;
@@ -198,7 +204,10 @@ export interface TcpReceiverOptions {
    * TCP_INIT_CWND × advmss), and tcp_rcv_space_adjust's v4.19+ sizing. Default false (3.2).
    */
   receiver61?: boolean;
-  /** tp->advmss */
+  /**
+   * tp->advmss: dst_metric_advmss (1460), less TCPOLEN_TSTAMP_ALIGNED once the handshake
+   * negotiated timestamps (tcp_rcv_state_process); default 1448 with timestamps, 1460 without.
+   */
   advmss?: number;
   /** ACK every second full segment / on the timer (true), or every segment (validation). */
   delayedAck?: boolean;
@@ -273,6 +282,7 @@ export class TcpReceiver {
   private readonly alloc: SkbAllocator | null;
   /** skb_headroom of queued segments (tcp_collapse copies it into each new skb). */
   private readonly headroom: number;
+  private readonly timestamps: boolean;
   /** sk_data_ready: called after in-order data became readable. */
   onDataReady: ((flow: number) => void) | null = null;
 
@@ -358,7 +368,8 @@ export class TcpReceiver {
     this.atoMin = tcpAtoMin(hz);
     this.advWinScale = opts.advWinScale ?? TCP_ADV_WIN_SCALE;
     this.receiver61 = opts.receiver61 ?? false;
-    this.advmss = opts.advmss ?? 1448;
+    this.timestamps = opts.timestamps ?? true;
+    this.advmss = opts.advmss ?? ADVMSS_1500 - (this.timestamps ? TCPOLEN_TSTAMP_ALIGNED : 0);
     this.rmemMax = opts.rmemMax ?? TCP_RMEM_MAX;
     this.rcvbuf = opts.rcvbuf ?? TCP_RMEM_DEFAULT;
     this.userLocked = opts.userLocked ?? false;
@@ -371,7 +382,7 @@ export class TcpReceiver {
     this.tcpMem =
       opts.tcpMem ?? new TcpMem([Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER]);
     this.tcpMem.sockets++;
-    this.headroom = RX_HEADROOM_NO_OPTIONS + (opts.timestamps === false ? 0 : TCPOLEN_TSTAMP_ALIGNED);
+    this.headroom = RX_HEADROOM_NO_OPTIONS + (this.timestamps ? TCPOLEN_TSTAMP_ALIGNED : 0);
     this.wscaleUnit = 1 << tcpWindowScale(Math.max(this.rmemMax, this.rcvbuf));
     this.wscaleInv = 1 / this.wscaleUnit;
     // tcp_select_initial_window + tcp_init_buffer_space (sysctl_tcp_app_win = 31)
@@ -1257,16 +1268,16 @@ export class TcpReceiver {
     const pool = this.pool;
     const p = pool.alloc();
     const wnd = this.selectWindow();
-    const n = Math.min(this.numSacks, MAX_SACK_BLOCKS_WITH_TS);
+    const n = Math.min(this.numSacks, this.timestamps ? MAX_SACK_BLOCKS_WITH_TS : MAX_SACK_BLOCKS_NO_TS);
     pool.kind[p] = PKT_ACK;
     pool.flow[p] = this.flow;
     pool.ack[p] = this.rcvNxt;
     pool.wnd[p] = wnd;
     pool.sackCount[p] = n;
     for (let i = 0; i < n; i++) pool.setSack(p, i, this.sackS[i]!, this.sackE[i]!);
-    pool.wireLen[p] = ackWireBytes(n);
-    pool.tsVal[p] = this.tcpTimeStamp();
-    pool.tsEcr[p] = this.tsRecent;
+    pool.wireLen[p] = ackWireBytes(n, this.timestamps);
+    pool.tsVal[p] = this.timestamps ? this.tcpTimeStamp() : 0;
+    pool.tsEcr[p] = this.timestamps ? this.tsRecent : 0;
     // tcp_dec_quickack_mode: leaving quick-ack mode deflates the ATO
     if (this.quick > 0) {
       if (this.quick <= 1) {

@@ -107,6 +107,8 @@ export interface GuestTcpSenderOptions {
   cc?: CongestionName;
   hystart?: boolean;
   sack?: boolean;
+  /** The handshake negotiated timestamps (net.ipv4.tcp_timestamps); default true. */
+  timestamps?: boolean;
   /** An RTT sample from the handshake, seeding the RTO. */
   handshakeRttNs?: Ns;
   /** sysctl_tcp_wmem[1] (initial sk_sndbuf) and [2] (what tcp_fixup_sndbuf and tcp_new_space may reach). */
@@ -181,6 +183,7 @@ export class GuestTcpSender implements SegmentXmit {
       ...(opts.cc !== undefined && { cc: opts.cc }),
       ...(opts.hystart !== undefined && { hystart: opts.hystart }),
       ...(opts.sack !== undefined && { sack: opts.sack }),
+      ...(opts.timestamps !== undefined && { timestamps: opts.timestamps }),
       ...(opts.handshakeRttNs !== undefined && { handshakeRttNs: opts.handshakeRttNs }),
       xmit: this,
       ...(opts.timerContext !== undefined && { timerContext: opts.timerContext }),
