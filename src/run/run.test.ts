@@ -207,6 +207,17 @@ describe("the remote senders' handshake", () => {
     expect([perFrame(a, "tx"), perFrame(b, "tx")]).toEqual([66, 54]);
   });
 
+  it("runs seed-torrent without timestamps, whose smallest tcp_collapse skbs take kmalloc-512", () => {
+    // 118 bytes of headroom and the last ≤ 10 bytes of a queue: SKB_DATA_ALIGN(128) + 384 = 512.
+    const r = run("seed-torrent", {
+      driver: "mainline",
+      duration: "6s",
+      set: ["guest.tcp.timestamps=false"],
+    });
+    expect(r.tcp.TCPRcvCollapsed).toBeGreaterThan(0);
+    expect(r.goodputBps).toBeGreaterThan(0);
+  });
+
   it("keeps a small locked buffer's first flight inside its window: no drop, no RTO at the start", () => {
     const r = runScenario(oneFlow(["guest.driver.version=v3.2", "apps.readers[0].rcvbuf=16KiB"]));
     expect(r.tcp.outOfWindowDrops).toBe(0);

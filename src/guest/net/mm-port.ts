@@ -78,17 +78,31 @@ export const ALLOC_SITE_TCP_SEND_ACK = 6;
 export const ALLOC_SITE_TCP_SENDMSG = 7;
 
 /**
- * kmalloc_index (SLUB's power-of-two caches above 192 bytes) for 512 < bytes <= 4096, the range of
- * __alloc_skb's data areas that the stack sizes at run time.
+ * kmalloc_index (SLUB's power-of-two caches above 192 bytes) for 256 < bytes <= 4096, the range of
+ * __alloc_skb's data areas that the stack sizes at run time: at least SKB_DATA_ALIGN(1) + the aligned
+ * skb_shared_info, 448 bytes (a tcp_collapse skb for the last few bytes of a queue takes kmalloc-512
+ * when its headroom holds no timestamp option).
  */
 export function kmallocCacheId(bytes: number): SlabCacheId {
-  if (bytes <= 512 || bytes > 4096)
-    throw new Error(`kmallocCacheId(${bytes}): only 513..4096 bytes have an id`);
-  return bytes <= 1024 ? SLAB_KMALLOC_1024 : bytes <= 2048 ? SLAB_KMALLOC_2048 : SLAB_KMALLOC_4096;
+  if (bytes <= 256 || bytes > 4096)
+    throw new Error(`kmallocCacheId(${bytes}): only 257..4096 bytes have an id`);
+  return bytes <= 512
+    ? SLAB_KMALLOC_512
+    : bytes <= 1024
+      ? SLAB_KMALLOC_1024
+      : bytes <= 2048
+        ? SLAB_KMALLOC_2048
+        : SLAB_KMALLOC_4096;
 }
 
 /** ksize of an object from kmallocCacheId(bytes). */
 export function kmallocSize(bytes: number): number {
   const id = kmallocCacheId(bytes);
-  return id === SLAB_KMALLOC_1024 ? 1024 : id === SLAB_KMALLOC_2048 ? 2048 : 4096;
+  return id === SLAB_KMALLOC_512
+    ? 512
+    : id === SLAB_KMALLOC_1024
+      ? 1024
+      : id === SLAB_KMALLOC_2048
+        ? 2048
+        : 4096;
 }

@@ -8,6 +8,7 @@ import { ReturnedCode } from "../sched/kernel.ts";
 import {
   ALLOC_SITE_SMALL_SKB_HEAD,
   ALLOC_SITE_TCP_SENDMSG,
+  SLAB_KMALLOC_512,
   SLAB_KMALLOC_1024,
   SLAB_KMALLOC_2048,
   SLAB_KMALLOC_4096,
@@ -86,9 +87,14 @@ describe("skb_clone", () => {
 
 describe("alloc_skb", () => {
   it("takes the data area from the kmalloc cache of SKB_DATA_ALIGN(size) + shinfo, and charges that object's truesize", () => {
-    // size → (kmalloc cache, truesize = object + SKB_HEAD_ALIGNED): 640 + 384 = 1024; one byte more
-    // aligns to 704 + 384 (kmalloc-2048); 1664 + 384 = 2048; 1665 aligns to 1728 + 384 (kmalloc-4096).
+    // size → (kmalloc cache, truesize = object + SKB_HEAD_ALIGNED): 128 + 384 = 512 (tcp_collapse's
+    // skb for the last 10 bytes of a queue, 118 bytes of headroom without timestamps); one byte more
+    // aligns to 192 + 384 (kmalloc-1024); 640 + 384 = 1024; 641 aligns to 704 + 384 (kmalloc-2048);
+    // 1664 + 384 = 2048; 1665 aligns to 1728 + 384 (kmalloc-4096).
     const cases = [
+      [1, SLAB_KMALLOC_512, 512 + 256],
+      [128, SLAB_KMALLOC_512, 512 + 256],
+      [129, SLAB_KMALLOC_1024, 1024 + 256],
       [640, SLAB_KMALLOC_1024, 1024 + 256],
       [641, SLAB_KMALLOC_2048, 2048 + 256],
       [1664, SLAB_KMALLOC_2048, 2048 + 256],
