@@ -21,6 +21,11 @@ export const IPV4_HLEN = 20;
 export const TCP_HLEN = 20;
 /** 20 B IPv4 + 20 B TCP headers. */
 export const TCPIP_HLEN = IPV4_HLEN + TCP_HLEN;
+/**
+ * The MSS a 1500-byte MTU (ETH_DATA_LEN) leaves: 1500 − 20 IPv4 − 20 TCP = 1460, the MSS option
+ * both ends send and the route's dst_metric_advmss.
+ */
+export const MSS_ETH = 1500 - TCPIP_HLEN;
 /** include/net/tcp.h TCPOLEN_TSTAMP_ALIGNED. */
 export const TCPOLEN_TSTAMP_ALIGNED = 12;
 /** Header bytes of every segment with timestamps: 14 + 40 + 12 = 66. */

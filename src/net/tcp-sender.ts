@@ -47,6 +47,7 @@ import type { PacketSink } from "./link.ts";
 import {
   headerBytes,
   IPV4_HLEN,
+  MSS_ETH,
   PKT_ACK,
   PKT_DATA,
   type PacketPool,
@@ -72,11 +73,11 @@ export const TCP_INIT_CWND = 10;
 /** include/net/tcp.h TCP_DEFAULT_INIT_RCVWND: the window a Linux peer offers in its SYN, in MSS. */
 export const TCP_DEFAULT_INIT_RCVWND = 10;
 /**
- * mss_cache (tcp_sync_mss): the peer's MSS option, 1500 MTU − 20 IP − 20 TCP = 1460, less the 12
- * bytes of timestamp option each segment carries when the handshake negotiated it.
+ * mss_cache (tcp_sync_mss): the peer's MSS option (1460), less the 12 bytes of timestamp option
+ * each segment carries when the handshake negotiated it.
  */
-export const DEFAULT_MSS = 1448;
-export const DEFAULT_MSS_NO_TS = DEFAULT_MSS + TCPOLEN_TSTAMP_ALIGNED;
+export const DEFAULT_MSS = MSS_ETH - TCPOLEN_TSTAMP_ALIGNED;
+export const DEFAULT_MSS_NO_TS = MSS_ETH;
 /** sysctl_tcp_reordering = TCP_FASTRETRANS_THRESH. */
 export const TCP_FASTRETRANS_THRESH = 3;
 /** sysctl_tcp_retries2 = TCP_RETR2: the cap on icsk_backoff for probes. */

@@ -46,6 +46,7 @@ import {
   ackWireBytes,
   MAX_SACK_BLOCKS_NO_TS,
   MAX_SACK_BLOCKS_WITH_TS,
+  MSS_ETH,
   PKT_ACK,
   PKT_DATA,
   type PacketPool,
@@ -115,8 +116,6 @@ export const MAX_TCP_HEADER = 128 + 128 + 48;
  * (NET_IP_ALIGN is 0 on x86), then ETH_HLEN 14, struct iphdr 20 and struct tcphdr 20 pulled.
  */
 const RX_HEADROOM_NO_OPTIONS = 64 + 14 + 20 + 20;
-/** dst_metric_advmss of a 1500-byte MTU route: 1500 − 20 IP − 20 TCP. */
-const ADVMSS_1500 = 1460;
 /** PAGE_SIZE: tcp_collapse fills order-0 allocations (SKB_MAX_ORDER(header, 0)). */
 const PAGE_SIZE = 4096;
 
@@ -369,7 +368,7 @@ export class TcpReceiver {
     this.advWinScale = opts.advWinScale ?? TCP_ADV_WIN_SCALE;
     this.receiver61 = opts.receiver61 ?? false;
     this.timestamps = opts.timestamps ?? true;
-    this.advmss = opts.advmss ?? ADVMSS_1500 - (this.timestamps ? TCPOLEN_TSTAMP_ALIGNED : 0);
+    this.advmss = opts.advmss ?? MSS_ETH - (this.timestamps ? TCPOLEN_TSTAMP_ALIGNED : 0);
     this.rmemMax = opts.rmemMax ?? TCP_RMEM_MAX;
     this.rcvbuf = opts.rcvbuf ?? TCP_RMEM_DEFAULT;
     this.userLocked = opts.userLocked ?? false;

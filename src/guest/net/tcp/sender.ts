@@ -46,7 +46,7 @@ import {
 import type { CongestionName } from "../../../net/tcp-cong.ts";
 import type { Rng } from "../../../sim/rng.ts";
 import type { PacketSink } from "../../../net/link.ts";
-import type { PacketPool } from "../../../net/packet.ts";
+import { MSS_ETH, type PacketPool } from "../../../net/packet.ts";
 import { ModelError, type Simulator } from "../../../sim/simulator.ts";
 import type { Ns } from "../../../sim/time.ts";
 import { GFP_KERNEL } from "../../mm/gfp.ts";
@@ -57,8 +57,8 @@ import { SKB_HEAD_ALIGNED, SKB_SHINFO_6_1, SKB_SHINFO_ALIGNED } from "../skb.ts"
 import { MAX_TCP_HEADER } from "./receiver.ts";
 import type { TcpMem } from "./tcp-mem.ts";
 
-/** The peer's MSS option (rx_opt.mss_clamp): 1500 MTU − 40 bytes of IPv4 and TCP headers. */
-const MSS_CLAMP = 1460;
+/** The peer's MSS option (rx_opt.mss_clamp). */
+const MSS_CLAMP = MSS_ETH;
 
 /** SKB_TRUESIZE(X) (include/linux/skbuff.h, v3.2): X + the aligned sk_buff and skb_shared_info. */
 function skbTruesize(x: number): number {
