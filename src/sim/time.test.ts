@@ -53,6 +53,12 @@ describe("Jiffies", () => {
     expect(() => Jiffies.of(300)).toThrow(TimeError);
   });
 
+  it("answers a fresh clock's first read from the division, whatever the time (the memo starts empty)", () => {
+    // A sentinel time of -1 once answered at(-1) with 0: fast-check found it in CI (seed 866746941).
+    for (const t of [-1, 0, -2364167006067793])
+      expect(new Jiffies(100).at(t)).toBe(Math.floor(t / 10_000_000));
+  });
+
   it("at() is floor(t / tick) whatever the order of its calls, repeated instants included", () => {
     fc.assert(
       fc.property(

@@ -55,8 +55,9 @@ export class Jiffies {
   /**
    * at()'s last argument and result: the code handling one event reads the clock several times at
    * one instant (tcp_time_stamp up to four times per segment), and a division is dearer than a compare.
+   * NaN until the first call: it equals no time, where a number would answer for that time unread.
    */
-  private lastT = -1;
+  private lastT = Number.NaN;
   private lastJ = 0;
   constructor(readonly hz: number) {
     if (!(SUPPORTED_HZ as readonly number[]).includes(hz)) {
