@@ -20,8 +20,8 @@ export async function runBundled(entry, sourceMaps = true) {
   if (file === null) {
     const { register } = await import("tsx/esm/api");
     const unregister = register();
-    const { bundledModule } = await import("../src/run/bundle.ts");
-    file = await bundledModule(entry);
+    const { buildBundle } = await import("../src/run/bundle.ts");
+    file = await buildBundle(entry);
     // No bundle (a read-only install): the TypeScript itself, through tsx.
     if (file === null) return import(pathToFileURL(entry).href);
     await unregister();

@@ -116,8 +116,14 @@ function writeBundle(entry: string, code: Uint8Array, dir: string): string {
  * bundling error (the source does not compile) is thrown.
  */
 export async function bundledModule(entry: string, dir: string = CACHE_DIR): Promise<string | null> {
-  const fresh = freshBundle(entry, dir);
-  if (fresh !== null) return fresh;
+  return freshBundle(entry, dir) ?? buildBundle(entry, dir);
+}
+
+/**
+ * bundledModule after freshBundle found no fresh bundle: builds and records one (bin/bundled.js
+ * calls it directly, having asked freshBundle already).
+ */
+export async function buildBundle(entry: string, dir: string = CACHE_DIR): Promise<string | null> {
   const { code, read } = await bundle(entry, dir);
   try {
     const file = writeBundle(entry, code, dir);
